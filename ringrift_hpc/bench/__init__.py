@@ -1,0 +1,1 @@
+"""Benchmarks run by `ringrift-hpc bench ...`: library code returning frozen results."""
