@@ -1,0 +1,120 @@
+"""Sections of the learning core: network size, selfplay search and training."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import Bool, Float, Int, InvalidValue, Section
+
+Device = Literal["auto", "cpu", "cuda"]
+_DEVICE = "Where the network runs: `cuda`, `cpu`, or `auto` (cuda when a GPU is visible)."
+
+
+class NetworkSection(Section):
+    """Size of the residual policy/value network (stored in every checkpoint)."""
+
+    channels: Int = Field(64, ge=1, description="Channels of every residual block.")
+    blocks: Int = Field(6, ge=1, description="Number of residual blocks (depth).")
+    value_hidden: Int = Field(128, ge=1, description="Width of the value head's hidden layer.")
+
+
+class SelfplaySection(Section):
+    """Selfplay tasks: Gumbel search budget, games per task, and how many tasks run at once."""
+
+    simulations: Int = Field(64, ge=1, description="Search simulations per move (the search budget).")
+    gumbel_actions: Int = Field(
+        16, ge=1, description="Actions sampled at the root by Gumbel-top-k before sequential halving."
+    )
+    c_visit: Float = Field(50.0, gt=0, description="`c_visit` of the completed-Q transform (Gumbel MuZero).")
+    c_scale: Float = Field(1.0, gt=0, description="`c_scale` of the completed-Q transform (Gumbel MuZero).")
+    opening_sample_moves: Int = Field(
+        4, ge=0, description="Opening moves per game sampled from the improved policy, for diversity."
+    )
+    bootstrap_player: Literal["random", "heuristic"] = Field(
+        "heuristic", description="Who plays generation 0, before any model exists."
+    )
+    games_per_task: Int = Field(64, ge=1, description="Games one selfplay task plays before it publishes its shard.")
+    tasks_in_flight: Int = Field(
+        8, ge=1, description="Selfplay tasks kept queued or running for the whole run, shared by the curriculum."
+    )
+    concurrent_games: Int = Field(
+        32, ge=1, description="Games one task plays at once, sharing one batched network call per simulation step."
+    )
+    max_batch_size: Int = Field(
+        1024, ge=1, description="Most positions in one network call; larger requests are split (memory bound)."
+    )
+    device: Device = Field("auto", description=_DEVICE)
+    walltime_margin_s: Int = Field(
+        300, ge=0, description="Stop starting games when the Slurm walltime is this near; flush and exit cleanly."
+    )
+
+
+class ReplayWindow(Section):
+    """Samples a training job reads: the newest `window(N)` of all `N` samples, growing sub-linearly.
+
+    `window(N) = N` while `N <= min_samples`, else
+    `min_samples * (1 + growth * ((N / min_samples) ** exponent - 1) / exponent)`, capped at `max_samples`
+    (the KataGo rule).
+    """
+
+    min_samples: Int = Field(250_000, ge=1, description="Window size below which all samples are used.")
+    max_samples: Int = Field(5_000_000, ge=1, description="Largest window.")
+    exponent: Float = Field(0.75, gt=0, le=1, description="Growth exponent of the window beyond `min_samples`.")
+    growth: Float = Field(0.4, ge=0, description="Growth factor of the window beyond `min_samples`.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplayWindow:
+        if self.max_samples < self.min_samples:
+            raise InvalidValue(
+                f"max_samples ({self.max_samples}) is below min_samples ({self.min_samples})",
+                "make max_samples at least min_samples",
+                key="max_samples",
+            )
+        return self
+
+
+class TrainingSection(Section):
+    """When to train and how: trigger, replay window, steps and optimizer."""
+
+    trigger_samples: Int = Field(
+        100_000, ge=1, description="New selfplay samples since the last training that trigger the next one."
+    )
+    samples_per_new_sample: Float = Field(
+        4.0,
+        gt=0,
+        description="Samples trained per new sample: a job runs `new_samples * this / batch_size` steps, "
+        "clamped to [min_steps, max_steps].",
+    )
+    min_steps: Int = Field(100, ge=1, description="Fewest optimizer steps of one training job.")
+    max_steps: Int = Field(20_000, ge=1, description="Most optimizer steps of one training job.")
+    batch_size: Int = Field(256, ge=1, description="Samples per optimizer step (summed over all GPUs).")
+    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="`adamw`, or `sgd` with momentum.")
+    lr: Float = Field(1e-3, gt=0, description="Peak learning rate of the cosine schedule.")
+    warmup_steps: Int = Field(100, ge=0, description="Linear warm-up steps before the cosine decay.")
+    momentum: Float = Field(0.9, ge=0, lt=1, description="Momentum of `sgd` (unused by `adamw`).")
+    weight_decay: Float = Field(1e-4, ge=0, description="Decoupled weight decay.")
+    grad_clip: Float | None = Field(1.0, gt=0, description="Clip the gradient norm to this; null disables clipping.")
+    value_loss_weight: Float = Field(1.0, gt=0, description="Weight of the value loss next to the policy loss.")
+    validation_fraction: Float = Field(
+        0.05, ge=0, lt=0.5, description="Share of the window held out to report validation losses."
+    )
+    checkpoint_every_steps: Int = Field(
+        500, ge=1, description="Steps between checkpoints a preempted job resumes from."
+    )
+    symmetry_augmentation: Bool = Field(True, description="Apply a random board symmetry to each sample at load time.")
+    device: Device = Field("auto", description=_DEVICE)
+    bf16: Bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
+    dataloader_workers: Int = Field(2, ge=0, description="Worker processes reading shards; 0 reads in the trainer.")
+    replay_window: ReplayWindow = Field(default_factory=ReplayWindow, description="Replay window.")
+
+    @model_validator(mode="after")
+    def _steps_ordered(self) -> TrainingSection:
+        if self.max_steps < self.min_steps:
+            raise InvalidValue(
+                f"max_steps ({self.max_steps}) is below min_steps ({self.min_steps})",
+                "make max_steps at least min_steps",
+                key="max_steps",
+            )
+        return self

@@ -1,0 +1,68 @@
+"""Reading a Config from a YAML file or a mapping, and writing it back as YAML."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from .errors import ConfigError, Positions, Problem, problems_from_validation
+from .root import Config
+from .yaml_io import dump_yaml, parse_yaml
+
+_START_FROM = "start from config/unified_loop.yaml (docs/config.md lists every key)"
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the config file at ``path``; raise ConfigError listing every problem."""
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        raise ConfigError(source, [Problem(None, "the file does not exist", f"check the path, or {_START_FROM}")]) from None
+    except IsADirectoryError:
+        raise ConfigError(source, [Problem(None, "this is a directory, not a file", "name the YAML file itself")]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            source, [Problem(None, f"the file is not UTF-8 text ({error.reason})", "save it as UTF-8")]
+        ) from error
+    except OSError as error:
+        raise ConfigError(
+            source, [Problem(None, f"cannot read the file: {error.strerror}", "check its permissions")]
+        ) from error
+    data, positions = parse_yaml(text, source)
+    if data is None:
+        raise ConfigError(source, [Problem(None, "the file is empty", _START_FROM)])
+    return _validate(data, source, positions)
+
+
+def parse_config(mapping: Mapping[str, Any], *, source: str) -> Config:
+    """Validate an already-parsed mapping; ``source`` names it in error messages."""
+    return _validate(mapping, source, {})
+
+
+def dump_config(config: Config) -> str:
+    """YAML text of every key of ``config``; loading it gives a Config equal to ``config``."""
+    return dump_yaml(config.model_dump(mode="json"))
+
+
+def _validate(data: Any, source: str, positions: Positions) -> Config:
+    if not isinstance(data, Mapping):
+        kind = "a list" if isinstance(data, list) else f"a single value ({data!r})"
+        raise ConfigError(
+            source,
+            [
+                Problem(
+                    None,
+                    f"the top level is {kind}, not a mapping of sections",
+                    f"write 'key: value' lines; {_START_FROM}",
+                )
+            ],
+        )
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = problems_from_validation(error.errors(include_url=False), Config, positions)
+        raise ConfigError(source, problems) from None
