@@ -1,0 +1,122 @@
+"""Append-only JSONL journal with a single writer.
+
+Each record is one JSON object on one line, written with a single append and fsynced before
+`append` returns. A crash can therefore only tear the *last* line (no trailing newline);
+replay reports that line and ignores it. Damage anywhere else was not made by this writer and
+is an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ringrift_hpc.store.atomic import atomic_write_bytes, ensure_dir, fsync_dir, write_fd_fully
+from ringrift_hpc.store.errors import JournalCorruptError, StoreError
+
+
+@dataclass(frozen=True)
+class JournalReplay:
+    """The records of a journal, in order, and what (if anything) was torn off its end."""
+
+    path: Path
+    records: tuple[dict[str, Any], ...]
+    valid_size: int  # bytes up to and including the last complete line
+    torn_tail: bytes  # the unterminated last line, empty when the journal ends cleanly
+
+    @property
+    def torn(self) -> bool:
+        return bool(self.torn_tail)
+
+
+def replay_journal(path: Path) -> JournalReplay:
+    """Parse every complete line of `path`; a missing journal is an empty one."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return JournalReplay(path=path, records=(), valid_size=0, torn_tail=b"")
+    valid_size = raw.rfind(b"\n") + 1
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(raw[:valid_size].split(b"\n")[:-1], start=1):
+        records.append(_parse_line(path, number, line))
+    return JournalReplay(path=path, records=tuple(records), valid_size=valid_size, torn_tail=raw[valid_size:])
+
+
+def encode_record(record: Mapping[str, Any]) -> bytes:
+    """One journal line; json.dumps escapes newlines inside strings, so it is a single line."""
+    try:
+        text = json.dumps(dict(record), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise StoreError(
+            f"journal record is not plain JSON ({error}); pass only str keys and "
+            "str/int/float/bool/None/list/dict values without NaN or infinity"
+        ) from None
+    return text.encode("utf-8") + b"\n"
+
+
+class JournalWriter:
+    """The single writer of one journal file.
+
+    Opening it repairs a torn last line left by a crashed predecessor: the torn bytes are kept
+    in a sibling `<journal>.torn-<time>` file (never deleted) and the journal is truncated back
+    to its last complete line, so the next append does not glue onto the fragment.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        ensure_dir(path.parent)
+        replay = replay_journal(path)
+        self.replayed = replay
+        if replay.torn:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            atomic_write_bytes(path.with_name(f"{path.name}.torn-{stamp}"), replay.torn_tail)
+            os.truncate(path, replay.valid_size)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.fsync(self._fd)
+        fsync_dir(path.parent)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Append one record durably (flushed and fsynced before returning)."""
+        if self._fd < 0:
+            raise StoreError(f"{self.path}: journal writer is closed; open a new JournalWriter")
+        write_fd_fully(self._fd, encode_record(record))
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> JournalWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    fix = (
+        "the journal was damaged by something other than a crash of its writer (which can only "
+        "tear the last line): restore it from a backup, or move it aside and let the controller "
+        "rebuild its state from the published artifacts"
+    )
+    try:
+        value = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise JournalCorruptError(f"{path}:{number}: line is not valid JSON ({error}); {fix}") from None
+    if not isinstance(value, dict):
+        raise JournalCorruptError(
+            f"{path}:{number}: line is a JSON {type(value).__name__}, not an object; {fix}"
+        )
+    return value
