@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ringrift_hpc.store.errors import UnsafePathError
 from ringrift_hpc.store.names import (
     check_component,
     check_generation,
