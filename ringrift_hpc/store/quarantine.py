@@ -66,7 +66,7 @@ def quarantine(layout: RunLayout, artifact: Path, reason: str) -> QuarantineReco
         original=relative.as_posix(),
         reason=reason,
         time=when,
-        files=tuple(files_dir / path.name for path in present),
+        files=tuple(sorted(files_dir / path.name for path in present)),
     )
 
 
