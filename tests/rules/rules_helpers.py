@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import ringrift_hpc.rules as rules
-from ascii_board import BOARD_SPECS, coord_of, key
+from ascii_board import BOARD_SPECS, cells_from_json, coord_of, key, parse_cells, render, state_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -176,6 +176,24 @@ def play_bookkeeping(state: Any) -> Any:
     return state
 
 
+def load(board: str, text: str, **kwargs: Any) -> Any:
+    """An engine state for an ASCII position (see `ascii_board.state_json` for the options)."""
+    return rules.state_from_json(state_json(board, text, **kwargs))
+
+
+def assert_board(state: Any, text: str) -> None:
+    """The state's cells are exactly the ASCII board `text`; shows both boards when not."""
+    js = rules.state_to_json(state)
+    board = js["board"]["type"]
+    got, want = cells_from_json(js), parse_cells(board, text)
+    assert got == want, f"board differs\nexpected:\n{render(board, want)}\ngot:\n{render(board, got)}"
+
+
+def phase_and_player(state: Any) -> tuple[str, int]:
+    js = rules.state_to_json(state)
+    return js["currentPhase"], int(js["currentPlayer"])
+
+
 # --- summaries of a serialized state -------------------------------------------------------
 
 
@@ -225,11 +243,11 @@ def player_field(state: Any, seat: int, field: str) -> int:
 
 
 def fingerprint_text(state: Any) -> str:
-    return str(rules.fingerprint(state)[0])
+    return rules.fingerprint(state).text
 
 
 def fingerprint_hash(state: Any) -> str:
-    return str(rules.fingerprint(state)[1])
+    return rules.fingerprint(state).hash
 
 
 def reference_fingerprint(js: Mapping[str, Any]) -> str:
