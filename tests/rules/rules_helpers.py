@@ -114,6 +114,9 @@ def _field_matches(js: Mapping[str, Any], name: str, value: Any, board: str) -> 
     got = js.get(name)
     if name in ("from", "to", "captureTarget"):
         return got is not None and _pos_key(got, board) == _norm_key(value, board)
+    if name == "collapsedMarkers" and not got:
+        # Without `collapsedMarkers` a line move collapses its whole line (rules.md §8.2).
+        got = (js.get("formedLines") or [{}])[0].get("positions")
     if name in ("collapsePositions", "collapsedMarkers"):
         return _key_set(got, board) == frozenset(_norm_key(v, board) for v in value)
     if name == "extractionStacks":
