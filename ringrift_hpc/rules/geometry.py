@@ -50,8 +50,11 @@ class Geometry:
     cell_of_bitpos: tuple[int, ...]  # bit position -> cell, -1 for padding
     valid: int  # bitboard of all cells
     territory_shifts: tuple[int, ...]
+    territory_steps: tuple[tuple[int, ...], tuple[int, ...]]  # (left shifts, right shifts)
     moore_shifts: tuple[int, ...]  # border-marker growth shifts; empty = no growth
+    moore_steps: tuple[tuple[int, ...], tuple[int, ...]]
     line_shifts: tuple[int, ...]  # one shift per line axis
+    move_shifts: tuple[int, ...]  # one shift per movement direction
 
     def cells_of(self, bits: int) -> list[int]:
         """Cells of a bitboard, in ascending bit order."""
@@ -136,6 +139,8 @@ def _build(board: str, is_hex: bool, extent: int) -> Geometry:
     def shift(d: tuple[int, int]) -> int:
         return d[1] * stride + d[0]
 
+    moore = () if board == "hexagonal" else tuple(shift(d) for d in _MOORE_XY)
+
     return Geometry(
         board=board,
         is_hex=is_hex,
@@ -154,8 +159,11 @@ def _build(board: str, is_hex: bool, extent: int) -> Geometry:
         cell_of_bitpos=tuple(cell_of_bitpos),
         valid=valid,
         territory_shifts=tuple(shift(d) for d in terr),
-        moore_shifts=() if board == "hexagonal" else tuple(shift(d) for d in _MOORE_XY),
+        territory_steps=_steps(tuple(shift(d) for d in terr)),
+        moore_shifts=moore,
+        moore_steps=_steps(moore),
         line_shifts=tuple(shift(a) for a in axes),
+        move_shifts=tuple(shift(d) for d in dirs),
     )
 
 
@@ -167,10 +175,26 @@ def expand(bits: int, shifts: tuple[int, ...]) -> int:
     return out
 
 
-def flood(seed: int, open_bits: int, shifts: tuple[int, ...]) -> int:
-    """The component of `open_bits` reachable from `seed` (seed must lie inside)."""
+def _steps(shifts: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return tuple(s for s in shifts if s > 0), tuple(-s for s in shifts if s < 0)
+
+
+def flood(seed: int, open_bits: int, steps: tuple[tuple[int, ...], tuple[int, ...]]) -> int:
+    """The component of `open_bits` reachable from `seed` (seed must lie inside);
+    `steps` is a geometry's (left shifts, right shifts) pair for one adjacency."""
+    up, down = steps
     while True:
-        grown = expand(seed, shifts) & open_bits
+        grown = seed
+        for s in up:
+            grown |= seed << s
+        for s in down:
+            grown |= seed >> s
+        grown &= open_bits
         if grown == seed:
             return seed
         seed = grown
+
+
+def toward(bits: int, shift: int) -> int:
+    """Bitboard whose cell c is set iff cell c + shift is set in `bits`."""
+    return bits >> shift if shift > 0 else bits << -shift

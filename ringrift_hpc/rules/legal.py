@@ -71,7 +71,9 @@ def _generate(s: GameState) -> list:
         return [t.bookkeeping(NO_MOVEMENT_ACTION, p)]
     if phase == CAPTURE:
         out = []
-        add_captures(s, s.chain_pos, p, OVERTAKING_CAPTURE, out)
+        # An imported capture-phase state may not say which stack moved: then any may capture.
+        for c in [s.chain_pos] if s.chain_pos >= 0 else s.geo.cells_of(s.control[p]):
+            add_captures(s, c, p, OVERTAKING_CAPTURE, out)
         out.append(t.bookkeeping(SKIP_CAPTURE, p))
         return out
     if phase == CHAIN_CAPTURE:

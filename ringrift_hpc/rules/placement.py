@@ -3,45 +3,29 @@
 from __future__ import annotations
 
 from ringrift_hpc.rules.capture import can_capture, has_capture
+from ringrift_hpc.rules.geometry import toward
 from ringrift_hpc.rules.movement import has_stack_move
 from ringrift_hpc.rules.moves import NO_PLACEMENT_ACTION, SKIP_PLACEMENT, SWAP_SIDES, tables
 from ringrift_hpc.rules.recovery import recovery_eligible
 from ringrift_hpc.rules.state import GameState, cap_height, set_stack
 
 
-def _alive_counts(s: GameState, c: int, kmax: int) -> int:
-    """Bit k set iff a new k-ring stack on the empty cell c could move or capture (k <= kmax)."""
-    stacks = s.stacks
-    cells = s.cells
-    full = (1 << (kmax + 1)) - 2
-    res = 0
-    for ray in s.geo.rays[c]:
-        f = 0
-        for idx, t in enumerate(ray):
-            if cells[t] < 0:
+def _move_reach(s: GameState, kmax: int) -> list[int]:
+    """reach[k]: bitboard of cells from which k steps in some direction stay on free cells.
+
+    A stack of height k on such a cell has a legal non-capture move (rules.md 6.1).
+    """
+    g = s.geo
+    free = g.valid & ~s.control[0] & ~s.collapsed[0]
+    reach = [0] * (kmax + 1)
+    for sh in g.move_shifts:
+        run = free
+        for k in range(1, kmax + 1):
+            run &= toward(free, sh * k)
+            if not run:
                 break
-            st = stacks[t]
-            if st is not None:
-                ct = cap_height(st)
-                if ct <= kmax:
-                    dt = idx + 1
-                    g = 0
-                    for land in ray[dt : dt + kmax]:
-                        if cells[land] < 0 or stacks[land] is not None:
-                            break
-                        g += 1
-                    for k in range(ct, kmax + 1):
-                        if g >= max(1, k - dt):
-                            res |= 1 << k
-                break
-            f += 1
-            if f >= kmax:
-                break
-        if f:
-            res |= (1 << (min(f, kmax) + 1)) - 2
-        if res == full:
-            break
-    return res
+            reach[k] |= run
+    return reach
 
 
 def _alive(s: GameState, c: int, h: int, cap: int) -> bool:
@@ -65,33 +49,46 @@ def supply(s: GameState, player: int) -> int:
 
 
 def add_placements(s: GameState, player: int, out: list) -> None:
+    """Append every legal place_ring: counts 1-3 on empty cells, 1 on stacks, each count
+    checked on its own against no-dead-placement (D7, D8)."""
     avail = supply(s, player)
     if avail <= 0:
         return
     kmax = min(3, avail)
-    place = tables(s.geo.board, s.geo.n).place[player]
+    g = s.geo
+    place = tables(g.board, g.n).place[player]
     stacks = s.stacks
-    cells = s.cells
-    for c in range(s.geo.n):
-        if cells[c]:
+    reach = _move_reach(s, kmax)
+    empty = g.valid & ~s.control[0] & ~s.collapsed[0] & ~s.markers[0]
+    table = g.cell_of_bitpos
+    full = reach[kmax]
+    bits = empty
+    while bits:
+        low = bits & -bits
+        bits ^= low
+        c = table[low.bit_length() - 1]
+        base = c * 4
+        if full & low:
+            for k in range(1, kmax + 1):
+                out.append(place[base + k])
             continue
+        for k in range(1, kmax + 1):
+            if reach[k] & low or can_capture(s, c, k, k):
+                out.append(place[base + k])
+    for c in g.cells_of(s.control[0]):
         st = stacks[c]
-        if st is None:
-            alive = _alive_counts(s, c, kmax)
-            if alive:
-                base = c * 4
-                for k in range(1, kmax + 1):
-                    if alive >> k & 1:
-                        out.append(place[base + k])
-        else:
-            cap = cap_height(st) + 1 if st[-1] == player else 1
-            if _alive(s, c, len(st) + 1, cap):
-                out.append(place[c * 4 + 1])
+        cap = cap_height(st) + 1 if st[-1] == player else 1
+        if _alive(s, c, len(st) + 1, cap):
+            out.append(place[c * 4 + 1])
 
 
 def has_placement(s: GameState, player: int) -> bool:
     if supply(s, player) <= 0:
         return False
+    g = s.geo
+    empty = g.valid & ~s.control[0] & ~s.collapsed[0] & ~s.markers[0]
+    if empty & _move_reach(s, 1)[1]:
+        return True
     out: list = []
     add_placements(s, player, out)
     return bool(out)

@@ -56,7 +56,7 @@ from ringrift_hpc.rules.state import (
     set_marker,
     set_stack,
 )
-from ringrift_hpc.rules.territory import find_regions
+from ringrift_hpc.rules.territory import find_regions, processable_regions
 
 EXTENSION_KEY = "ringriftHpc"
 
@@ -214,6 +214,17 @@ def state_from_json(obj: Mapping[str, Any]) -> GameState:
         _turn_flags_from_history(s, history, g)
     if s.phase == CAPTURE and s.chain_pos < 0 and s.must_move >= 0:
         s.chain_pos = s.must_move
+    if (
+        s.phase == TERRITORY_PROCESSING
+        and not isinstance(ext, Mapping)
+        and not s.pending_region
+        and not s.turn_changed
+        and s.control[s.current]
+        and not processable_regions(s, s.current)
+    ):
+        # Our phase machine reaches this situation only with a region cost outstanding
+        # (otherwise rule X would have chosen forced elimination), so that is what it means.
+        s.pending_region = True
     return s
 
 

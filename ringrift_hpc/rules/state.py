@@ -115,6 +115,7 @@ class GameState:
         "lps_player",
         "out_turn",
         "_legal",
+        "_regions",
     )
 
     geo: Geometry
@@ -186,6 +187,7 @@ class GameState:
         s.lps_player = self.lps_player
         s.out_turn = self.out_turn[:]
         s._legal = None
+        s._regions = None
         return s
 
     @property
@@ -201,7 +203,7 @@ class GameState:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GameState):
             return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in GameState.__slots__ if k != "_legal")
+        return all(getattr(self, k) == getattr(other, k) for k in GameState.__slots__ if not k.startswith("_"))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -245,6 +247,7 @@ def empty_state(board: str, num_players: int, options: RulesOptions) -> GameStat
     s.lps_player = 0
     s.out_turn = [0] * seats
     s._legal = None
+    s._regions = None
     return s
 
 

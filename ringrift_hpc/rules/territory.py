@@ -13,7 +13,17 @@ _new = tuple.__new__
 
 
 def find_regions(s: GameState) -> list[int]:
-    """Disconnected regions, deduplicated by cell set, in detection order (rules.md 9.1)."""
+    """Disconnected regions, deduplicated by cell set, in detection order (rules.md 9.1).
+
+    Memoised on the state: callers only ask once the board of the state is final.
+    """
+    cached = s._regions
+    if cached is None:
+        cached = s._regions = _detect(s)
+    return cached
+
+
+def _detect(s: GameState) -> list[int]:
     n = s.num_players
     on_board = s.on_board
     control = s.control
@@ -22,7 +32,7 @@ def find_regions(s: GameState) -> list[int]:
     if not n_active:
         return []
     g = s.geo
-    shifts = g.territory_shifts
+    steps = g.territory_steps
     open_all = g.valid & ~s.collapsed[0]
     found: list[int] = []
     for colour in range(1, n + 1):
@@ -32,7 +42,7 @@ def find_regions(s: GameState) -> list[int]:
         open_bits = open_all & ~walls
         rest = open_bits
         while rest:
-            comp = flood(rest & -rest, open_bits, shifts)
+            comp = flood(rest & -rest, open_bits, steps)
             rest &= ~comp
             represented = 0
             for p in active:
@@ -43,7 +53,7 @@ def find_regions(s: GameState) -> list[int]:
     if n_active >= 2:
         rest = open_all
         while rest:
-            comp = flood(rest & -rest, open_all, shifts)
+            comp = flood(rest & -rest, open_all, steps)
             rest &= ~comp
             owners = 0
             for p in active:
@@ -85,7 +95,7 @@ def border_markers(s: GameState, region: int) -> int:
     seeds = expand(region, g.territory_shifts) & markers
     if not g.moore_shifts or not seeds:
         return seeds
-    return flood(seeds, markers, g.moore_shifts)
+    return flood(seeds, markers, g.moore_steps)
 
 
 def apply_region(s: GameState, player: int, cells: tuple[int, ...]) -> None:
