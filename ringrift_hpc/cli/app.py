@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from ringrift_hpc.cli.bench import bench_app
+from ringrift_hpc.cli.run_commands import doctor_command, init_command
+
 app = typer.Typer(
     name="ringrift-hpc",
     help="Slurm-first AlphaZero-style self-improvement loop for RingRift.",
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-@app.callback()
-def _root() -> None:
-    """ringrift-hpc: run, inspect and test the RingRift training loop."""
+app.command("init")(init_command)
+app.command("doctor")(doctor_command)
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

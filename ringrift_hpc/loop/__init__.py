@@ -1,0 +1,1 @@
+"""The controller side: creating runs and (later) the reconcile loop."""
