@@ -39,7 +39,11 @@ from ringrift_hpc.store.lease import (
     release_lease,
     renew_lease,
 )
-from ringrift_hpc.store.lease_probe import RaceRound, probe_lease_exclusion, race_for_lease
+from ringrift_hpc.store.lease_probe import (
+    RaceRound,
+    probe_lease_exclusion,
+    race_for_lease,
+)
 from ringrift_hpc.store.publish import (
     Listing,
     Manifest,
@@ -100,4 +104,5 @@ __all__ = [
     "renew_lease",
     "replay_journal",
     "sha256_file",
+    "temp_path_for",
 ]

@@ -17,7 +17,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ringrift_hpc.store.atomic import atomic_write_bytes, ensure_dir, fsync_dir, write_fd_fully
+from ringrift_hpc.store.atomic import (
+    atomic_write_bytes,
+    ensure_dir,
+    fsync_dir,
+    write_fd_fully,
+)
 from ringrift_hpc.store.errors import JournalCorruptError, StoreError
 
 

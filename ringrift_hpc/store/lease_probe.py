@@ -101,5 +101,5 @@ def _contend(directory: str, rounds: int, barrier: Any, results: Any, timeout_s:
             results.put((number, "won", str(lease.token)))
         except LeaseHeldError as error:
             results.put((number, "held", str(error)))
-        except Exception as error:  # reported to the parent, which counts it as a failed round
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the round
             results.put((number, "error", f"{type(error).__name__}: {error}"))

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -202,7 +202,8 @@ def _normalise_metadata(path: Path, metadata: Mapping[str, Any] | None) -> dict[
     # A JSON round trip gives the exact value a reader will see, so the idempotency
     # comparison cannot be fooled by tuples vs lists or int vs float keys.
     try:
-        return json.loads(json.dumps(dict(metadata or {}), sort_keys=True, allow_nan=False))
+        normalised: dict[str, Any] = json.loads(json.dumps(dict(metadata or {}), sort_keys=True, allow_nan=False))
+        return normalised
     except (TypeError, ValueError) as error:
         raise StoreError(
             f"{path}: metadata is not plain JSON ({error}); pass only str keys and "
@@ -275,7 +276,7 @@ def _load_manifest(path: Path, *, expected_artifact: str | None) -> Manifest:
             f"{path}: field 'format_version' is {doc.get('format_version')!r}, this ringrift-hpc "
             f"reads version {MANIFEST_VERSION}; use the ringrift-hpc version that wrote it"
         )
-    checks = {
+    checks: dict[str, Callable[[Any], bool]] = {
         "artifact": lambda v: isinstance(v, str) and "/" not in v and v not in ("", ".", ".."),
         "size": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
         "sha256": lambda v: isinstance(v, str) and len(v) == 64,

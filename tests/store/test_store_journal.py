@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ringrift_hpc.store import JournalCorruptError, JournalWriter, StoreError, replay_journal
+from ringrift_hpc.store import (
+    JournalCorruptError,
+    JournalWriter,
+    StoreError,
+    replay_journal,
+)
 
 
 def test_appended_records_replay_in_order(tmp_path: Path) -> None:

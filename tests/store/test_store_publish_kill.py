@@ -23,8 +23,8 @@ from ringrift_hpc.store import clean_temp_files, list_published
 
 CHILD = Path(__file__).with_name("publish_child.py")
 COUNT = 4
-SIZE = 3 << 20
-ITERATIONS = 24
+SIZE = 2 << 20
+ITERATIONS = 20
 
 
 def _load_child() -> ModuleType:
