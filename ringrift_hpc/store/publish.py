@@ -121,7 +121,7 @@ def publish_bytes(path: Path, data: bytes, metadata: Mapping[str, Any] | None = 
     under an already published name raises `PublishConflictError`.
     """
     meta = _normalise_metadata(path, metadata)
-    manifest_path(path)
+    manifest_path(path)  # refuses a .json artifact before anything is written
     temp = write_temp(path, chunked(data))
     return _publish_temp(path, temp, len(data), hashlib.sha256(data).hexdigest(), meta)
 
@@ -133,7 +133,7 @@ def publish_file(path: Path, source: Path, metadata: Mapping[str, Any] | None = 
     the move is a same-directory rename and readers ignore the file until it is published.
     """
     meta = _normalise_metadata(path, metadata)
-    manifest_path(path)
+    manifest_path(path)  # refuses a .json artifact before anything is written
     ensure_dir(path.parent)
     if source.parent != path.parent:
         # Another directory may be another filesystem: copy into a temp next to the target.
@@ -216,8 +216,8 @@ def _publish_temp(path: Path, temp: Path, size: int, sha: str, meta: dict[str, A
     if target_manifest.exists():
         temp.unlink(missing_ok=True)
         return _existing_or_conflict(path, size, sha, meta)
-    # An artifact without a manifest here is the leftover of a crashed writer: nobody can
-    # have read it, so replacing it is safe.
+    # An artifact without a manifest here is the leftover of a crashed writer (names are unique
+    # per job, so no live writer shares it): no reader accepted it, so replacing it is safe.
     os.replace(temp, path)
     fsync_dir(path.parent)
     manifest = Manifest(

@@ -185,7 +185,7 @@ except LeaseLostError as error:
 
 def test_a_process_whose_lease_was_taken_over_cannot_write(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
-    ttl_s = 0.5
+    ttl_s = 5.0
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLDER, str(tmp_path), str(ttl_s)],
         stdin=subprocess.PIPE,
@@ -196,13 +196,14 @@ def test_a_process_whose_lease_was_taken_over_cannot_write(tmp_path: Path) -> No
     assert holder.stdout.readline().strip() == "1"
     with pytest.raises(LeaseHeldError):
         acquire_lease(layout.lease, layout.fence_dir, ttl_s=30)
-    time.sleep(ttl_s + 0.1)
-    successor = acquire_lease(layout.lease, layout.fence_dir, ttl_s=30)
+    # Instead of sleeping through the ttl, the successor's clock runs past the holder's expiry.
+    later = lambda: time.time() + ttl_s + 1  # noqa: E731
+    successor = acquire_lease(layout.lease, layout.fence_dir, ttl_s=30, clock=later)
     assert successor.token == 2
-    fenced_write_json(successor, layout.state, {"writer": "successor"})
+    fenced_write_json(successor, layout.state, {"writer": "successor"}, clock=later)
     holder.stdin.write("go\n")
     holder.stdin.flush()
     out, _ = holder.communicate(timeout=30)
     assert out.startswith("refused"), out
-    assert "token 2" in out
+    assert "now held by" in out and "token 2" in out
     assert json.loads(layout.state.read_text()) == {"writer": "successor"}
