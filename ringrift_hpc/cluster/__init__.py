@@ -1,0 +1,1 @@
+"""Cluster access: Slurm queries and preflight checks; knows nothing about the game."""
