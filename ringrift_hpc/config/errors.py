@@ -59,8 +59,11 @@ def problems_from_validation(
 ) -> list[Problem]:
     """One Problem per pydantic error, with line and column where the YAML gave them."""
     problems = []
+    item_locs = [tuple(error["loc"]) for error in errors]
     for error in errors:
         loc: Loc = tuple(error["loc"])
+        if error["type"] == "too_short" and any(len(other) > len(loc) and other[: len(loc)] == loc for other in item_locs):
+            continue  # pydantic counts only the valid items; the item errors already say what is wrong
         problem, fix, loc = _explain(error, loc, root)
         line, column = _position(loc, positions)
         problems.append(Problem(key_path(loc) or None, problem, fix, line, column))

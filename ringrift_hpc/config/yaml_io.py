@@ -81,7 +81,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, tuple[int, int]]]
 
 def dump_yaml(data: Any) -> str:
     """Block-style YAML that `parse_yaml` reads back to equal data."""
-    return yaml.dump(data, Dumper=_CoreDumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.dump(data, Dumper=_CoreDumper, sort_keys=False, allow_unicode=False, default_flow_style=False)
 
 
 _YAML_FIX = "check the indentation and quoting there; quote values that contain ': ' or ' #'"
