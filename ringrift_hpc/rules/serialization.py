@@ -119,14 +119,15 @@ def _board_type(obj: Mapping[str, Any]) -> str:
     return name
 
 
-def _options(obj: Mapping[str, Any]) -> RulesOptions:
+def _options(obj: Mapping[str, Any], board: str) -> RulesOptions:
     raw = obj.get("rulesOptions") or {}
     if not isinstance(raw, Mapping):
         raise _fail("rulesOptions", "not an object", "give an object or omit it")
     rings = raw.get("ringsPerPlayer")
     return RulesOptions(
         swap_rule_enabled=bool(raw.get("swapRuleEnabled", False)),
-        rings_per_player=int(rings) if rings else None,
+        # The board's own ring count is the default, not an override.
+        rings_per_player=int(rings) if rings and int(rings) != geometry(board).rings_per_player else None,
         lps_rounds_required=int(raw.get("lpsRoundsRequired", obj.get("lpsRoundsRequired", 3)) or 3),
     )
 
@@ -141,7 +142,7 @@ def state_from_json(obj: Mapping[str, Any]) -> GameState:
     if not isinstance(players, list) or not 1 <= len(players) <= 4:
         raise _fail("players", "missing or not a list of 1-4 players", "list one object per seat")
     n = len(players)
-    s = empty_state(board_name, n, _options(obj))
+    s = empty_state(board_name, n, _options(obj, board_name))
     board = obj["board"]
     seats = range(1, n + 1)
 
