@@ -49,4 +49,6 @@ def unwrap(annotation: Any) -> Any:
 
 def is_nullable(annotation: Any) -> bool:
     """Whether an annotation admits None (`X | None`)."""
-    return typing.get_origin(annotation) in (Union, types.UnionType) and type(None) in typing.get_args(annotation)
+    return typing.get_origin(annotation) in (Union, types.UnionType) and type(None) in typing.get_args(
+        annotation
+    )

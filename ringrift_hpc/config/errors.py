@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Union
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -13,7 +14,7 @@ from pydantic_core import ErrorDetails, PydanticUndefined
 
 from .base import InvalidValue, unwrap
 
-Loc = tuple[Union[str, int], ...]
+Loc = tuple[str | int, ...]
 Positions = Mapping[Loc, tuple[int, int]]
 
 
@@ -62,7 +63,9 @@ def problems_from_validation(
     item_locs = [tuple(error["loc"]) for error in errors]
     for error in errors:
         loc: Loc = tuple(error["loc"])
-        if error["type"] == "too_short" and any(len(other) > len(loc) and other[: len(loc)] == loc for other in item_locs):
+        if error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in item_locs
+        ):
             continue  # pydantic counts only the valid items; the item errors already say what is wrong
         problem, fix, loc = _explain(error, loc, root)
         line, column = _position(loc, positions)
@@ -107,7 +110,11 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
     simple = _SIMPLE.get(kind)
     if simple is not None:
         expected, fix = simple
-        return f"expected {expected}, got {_describe(value)}", fix.format(name=name, example=_example(field)), loc
+        return (
+            f"expected {expected}, got {_describe(value)}",
+            fix.format(name=name, example=_example(field)),
+            loc,
+        )
     bound = _BOUNDS.get(kind)
     if bound is not None:
         words, ctx_key = bound

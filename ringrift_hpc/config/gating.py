@@ -14,36 +14,52 @@ class EvaluationSection(Section):
     """Evaluation tasks: seat-rotated game groups, and the periodic rating tournament."""
 
     simulations: Int | None = Field(
-        None, ge=1, description="Search simulations per move in evaluation games; null uses `selfplay.simulations`."
+        default=None,
+        ge=1,
+        description="Search simulations per move in evaluation games; null uses `selfplay.simulations`.",
     )
     groups_per_task: Int = Field(
-        8, ge=1, description="Game groups one evaluation task plays (a group seats every participant in every seat)."
+        default=8,
+        ge=1,
+        description="Game groups one evaluation task plays (a group seats every participant in every seat).",
     )
     tasks_per_batch: Int = Field(
-        4, ge=1, description="Evaluation tasks submitted together before the SPRT is updated."
+        default=4, ge=1, description="Evaluation tasks submitted together before the SPRT is updated."
     )
-    concurrent_games: Int = Field(16, ge=1, description="Games one evaluation task plays at once.")
-    device: Device = Field("auto", description="Where the network runs: `cuda`, `cpu`, or `auto`.")
+    concurrent_games: Int = Field(default=16, ge=1, description="Games one evaluation task plays at once.")
+    device: Device = Field(default="auto", description="Where the network runs: `cuda`, `cpu`, or `auto`.")
     tournament_every_generations: Int = Field(
-        5, ge=1, description="Generations between rating tournaments among recent bests and the anchors."
+        default=5,
+        ge=1,
+        description="Generations between rating tournaments among recent bests and the anchors.",
     )
-    tournament_recent_bests: Int = Field(8, ge=1, description="Recent best models that enter a rating tournament.")
+    tournament_recent_bests: Int = Field(
+        default=8, ge=1, description="Recent best models that enter a rating tournament."
+    )
     tournament_groups_per_pair: Int = Field(
-        10, ge=1, description="Game groups per pair of participants in a rating tournament."
+        default=10, ge=1, description="Game groups per pair of participants in a rating tournament."
     )
-    confidence: Float = Field(0.95, gt=0, lt=1, description="Level of the rating confidence intervals.")
+    confidence: Float = Field(
+        default=0.95, gt=0, lt=1, description="Level of the rating confidence intervals."
+    )
 
 
 class SprtSection(Section):
     """Sequential probability ratio test of candidate against best, on game groups."""
 
-    elo0: Float = Field(0.0, description="Elo gain of the null hypothesis (candidate no better).")
-    elo1: Float = Field(30.0, description="Elo gain of the alternative (candidate better); above `elo0`.")
-    alpha: Float = Field(0.05, gt=0, lt=1, description="False-accept rate: promoting a candidate that is not better.")
-    beta: Float = Field(0.1, gt=0, lt=1, description="False-reject rate: rejecting a candidate that is better.")
-    min_groups: Int = Field(20, ge=1, description="Game groups played before the test may decide.")
+    elo0: Float = Field(default=0.0, description="Elo gain of the null hypothesis (candidate no better).")
+    elo1: Float = Field(
+        default=30.0, description="Elo gain of the alternative (candidate better); above `elo0`."
+    )
+    alpha: Float = Field(
+        default=0.05, gt=0, lt=1, description="False-accept rate: promoting a candidate that is not better."
+    )
+    beta: Float = Field(
+        default=0.1, gt=0, lt=1, description="False-reject rate: rejecting a candidate that is better."
+    )
+    min_groups: Int = Field(default=20, ge=1, description="Game groups played before the test may decide.")
     max_groups: Int = Field(
-        400, ge=1, description="Game groups after which an undecided test rejects the candidate."
+        default=400, ge=1, description="Game groups after which an undecided test rejects the candidate."
     )
 
     @model_validator(mode="after")
@@ -67,12 +83,15 @@ class AnchorGate(Section):
     """One fixed opponent of the regression gate, played at the selfplay search budget."""
 
     player: Literal["random", "heuristic"] = Field(description="The anchor player.")
-    groups: Int = Field(20, ge=1, description="Game groups the candidate plays against this anchor.")
+    groups: Int = Field(default=20, ge=1, description="Game groups the candidate plays against this anchor.")
     min_score: Float = Field(
-        0.0, ge=0, le=1, description="Lowest score (0 to 1, draws half) the candidate may have against the anchor."
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Lowest score (0 to 1, draws half) the candidate may have against the anchor.",
     )
     max_score_drop: Float | None = Field(
-        0.1,
+        default=0.1,
         ge=0,
         le=1,
         description="Most the candidate's score may fall below the current best's against this anchor; "
@@ -83,9 +102,9 @@ class AnchorGate(Section):
 class PromotionSection(Section):
     """The one promotion gate: SPRT against the best, plus the regression gate against anchors."""
 
-    sprt: SprtSection = Field(default_factory=SprtSection, description="Candidate-versus-best test.")
+    sprt: SprtSection = Field(default=SprtSection(), description="Candidate-versus-best test.")
     anchors: tuple[AnchorGate, ...] = Field(
-        (
+        default=(
             AnchorGate(player="random", groups=20, min_score=0.5, max_score_drop=0.1),
             AnchorGate(player="heuristic", groups=20, min_score=0.0, max_score_drop=0.1),
         ),
@@ -98,7 +117,9 @@ class PromotionSection(Section):
         players = [a.player for a in anchors]
         repeated = sorted({p for p in players if players.count(p) > 1})
         if repeated:
-            raise InvalidValue(f"anchor {', '.join(repeated)} listed more than once", "list each anchor player once")
+            raise InvalidValue(
+                f"anchor {', '.join(repeated)} listed more than once", "list each anchor player once"
+            )
         return anchors
 
 
@@ -109,15 +130,25 @@ class CurriculumSection(Section):
     relative to an equal share (1.0) and clamped to `[min_weight, max_weight]`.
     """
 
-    enabled: Bool = Field(True, description="Adapt weights; false shares selfplay capacity equally.")
-    min_weight: Float = Field(0.5, gt=0, le=1, description="Lowest weight of a variant (1.0 = equal share).")
-    max_weight: Float = Field(2.0, ge=1, description="Highest weight of a variant (1.0 = equal share).")
+    enabled: Bool = Field(default=True, description="Adapt weights; false shares selfplay capacity equally.")
+    min_weight: Float = Field(
+        default=0.5, gt=0, le=1, description="Lowest weight of a variant (1.0 = equal share)."
+    )
+    max_weight: Float = Field(
+        default=2.0, ge=1, description="Highest weight of a variant (1.0 = equal share)."
+    )
     smoothing: Float = Field(
-        0.5, ge=0, lt=1, description="Share of the previous weight kept at each update (exponential smoothing)."
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="Share of the previous weight kept at each update (exponential smoothing).",
     )
     lookback_generations: Int = Field(
-        5, ge=1, description="Generations over which a variant's rating progress is measured."
+        default=5, ge=1, description="Generations over which a variant's rating progress is measured."
     )
     data_share: Float = Field(
-        0.5, ge=0, le=1, description="Blend between data scarcity (1) and slow rating progress (0) in the weights."
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Blend between data scarcity (1) and slow rating progress (0) in the weights.",
     )

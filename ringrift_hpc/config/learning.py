@@ -15,39 +15,53 @@ _DEVICE = "Where the network runs: `cuda`, `cpu`, or `auto` (cuda when a GPU is 
 class NetworkSection(Section):
     """Size of the residual policy/value network (stored in every checkpoint)."""
 
-    channels: Int = Field(64, ge=1, description="Channels of every residual block.")
-    blocks: Int = Field(6, ge=1, description="Number of residual blocks (depth).")
-    value_hidden: Int = Field(128, ge=1, description="Width of the value head's hidden layer.")
+    channels: Int = Field(default=64, ge=1, description="Channels of every residual block.")
+    blocks: Int = Field(default=6, ge=1, description="Number of residual blocks (depth).")
+    value_hidden: Int = Field(default=128, ge=1, description="Width of the value head's hidden layer.")
 
 
 class SelfplaySection(Section):
     """Selfplay tasks: Gumbel search budget, games per task, and how many tasks run at once."""
 
-    simulations: Int = Field(64, ge=1, description="Search simulations per move (the search budget).")
+    simulations: Int = Field(default=64, ge=1, description="Search simulations per move (the search budget).")
     gumbel_actions: Int = Field(
-        16, ge=1, description="Actions sampled at the root by Gumbel-top-k before sequential halving."
+        default=16, ge=1, description="Actions sampled at the root by Gumbel-top-k before sequential halving."
     )
-    c_visit: Float = Field(50.0, gt=0, description="`c_visit` of the completed-Q transform (Gumbel MuZero).")
-    c_scale: Float = Field(1.0, gt=0, description="`c_scale` of the completed-Q transform (Gumbel MuZero).")
+    c_visit: Float = Field(
+        default=50.0, gt=0, description="`c_visit` of the completed-Q transform (Gumbel MuZero)."
+    )
+    c_scale: Float = Field(
+        default=1.0, gt=0, description="`c_scale` of the completed-Q transform (Gumbel MuZero)."
+    )
     opening_sample_moves: Int = Field(
-        4, ge=0, description="Opening moves per game sampled from the improved policy, for diversity."
+        default=4, ge=0, description="Opening moves per game sampled from the improved policy, for diversity."
     )
     bootstrap_player: Literal["random", "heuristic"] = Field(
-        "heuristic", description="Who plays generation 0, before any model exists."
+        default="heuristic", description="Who plays generation 0, before any model exists."
     )
-    games_per_task: Int = Field(64, ge=1, description="Games one selfplay task plays before it publishes its shard.")
+    games_per_task: Int = Field(
+        default=64, ge=1, description="Games one selfplay task plays before it publishes its shard."
+    )
     tasks_in_flight: Int = Field(
-        8, ge=1, description="Selfplay tasks kept queued or running for the whole run, shared by the curriculum."
+        default=8,
+        ge=1,
+        description="Selfplay tasks kept queued or running for the whole run, shared by the curriculum.",
     )
     concurrent_games: Int = Field(
-        32, ge=1, description="Games one task plays at once, sharing one batched network call per simulation step."
+        default=32,
+        ge=1,
+        description="Games one task plays at once, sharing one batched network call per simulation step.",
     )
     max_batch_size: Int = Field(
-        1024, ge=1, description="Most positions in one network call; larger requests are split (memory bound)."
+        default=1024,
+        ge=1,
+        description="Most positions in one network call; larger requests are split (memory bound).",
     )
-    device: Device = Field("auto", description=_DEVICE)
+    device: Device = Field(default="auto", description=_DEVICE)
     walltime_margin_s: Int = Field(
-        300, ge=0, description="Stop starting games when the Slurm walltime is this near; flush and exit cleanly."
+        default=300,
+        ge=0,
+        description="Stop starting games when the Slurm walltime is this near; flush and exit cleanly.",
     )
 
 
@@ -59,10 +73,14 @@ class ReplayWindow(Section):
     (the KataGo rule).
     """
 
-    min_samples: Int = Field(250_000, ge=1, description="Window size below which all samples are used.")
-    max_samples: Int = Field(5_000_000, ge=1, description="Largest window.")
-    exponent: Float = Field(0.75, gt=0, le=1, description="Growth exponent of the window beyond `min_samples`.")
-    growth: Float = Field(0.4, ge=0, description="Growth factor of the window beyond `min_samples`.")
+    min_samples: Int = Field(
+        default=250_000, ge=1, description="Window size below which all samples are used."
+    )
+    max_samples: Int = Field(default=5_000_000, ge=1, description="Largest window.")
+    exponent: Float = Field(
+        default=0.75, gt=0, le=1, description="Growth exponent of the window beyond `min_samples`."
+    )
+    growth: Float = Field(default=0.4, ge=0, description="Growth factor of the window beyond `min_samples`.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplayWindow:
@@ -79,35 +97,49 @@ class TrainingSection(Section):
     """When to train and how: trigger, replay window, steps and optimizer."""
 
     trigger_samples: Int = Field(
-        100_000, ge=1, description="New selfplay samples since the last training that trigger the next one."
+        default=100_000,
+        ge=1,
+        description="New selfplay samples since the last training that trigger the next one.",
     )
     samples_per_new_sample: Float = Field(
-        4.0,
+        default=4.0,
         gt=0,
         description="Samples trained per new sample: a job runs `new_samples * this / batch_size` steps, "
         "clamped to [min_steps, max_steps].",
     )
-    min_steps: Int = Field(100, ge=1, description="Fewest optimizer steps of one training job.")
-    max_steps: Int = Field(20_000, ge=1, description="Most optimizer steps of one training job.")
-    batch_size: Int = Field(256, ge=1, description="Samples per optimizer step (summed over all GPUs).")
-    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="`adamw`, or `sgd` with momentum.")
-    lr: Float = Field(1e-3, gt=0, description="Peak learning rate of the cosine schedule.")
-    warmup_steps: Int = Field(100, ge=0, description="Linear warm-up steps before the cosine decay.")
-    momentum: Float = Field(0.9, ge=0, lt=1, description="Momentum of `sgd` (unused by `adamw`).")
-    weight_decay: Float = Field(1e-4, ge=0, description="Decoupled weight decay.")
-    grad_clip: Float | None = Field(1.0, gt=0, description="Clip the gradient norm to this; null disables clipping.")
-    value_loss_weight: Float = Field(1.0, gt=0, description="Weight of the value loss next to the policy loss.")
+    min_steps: Int = Field(default=100, ge=1, description="Fewest optimizer steps of one training job.")
+    max_steps: Int = Field(default=20_000, ge=1, description="Most optimizer steps of one training job.")
+    batch_size: Int = Field(
+        default=256, ge=1, description="Samples per optimizer step (summed over all GPUs)."
+    )
+    optimizer: Literal["adamw", "sgd"] = Field(
+        default="adamw", description="`adamw`, or `sgd` with momentum."
+    )
+    lr: Float = Field(default=1e-3, gt=0, description="Peak learning rate of the cosine schedule.")
+    warmup_steps: Int = Field(default=100, ge=0, description="Linear warm-up steps before the cosine decay.")
+    momentum: Float = Field(default=0.9, ge=0, lt=1, description="Momentum of `sgd` (unused by `adamw`).")
+    weight_decay: Float = Field(default=1e-4, ge=0, description="Decoupled weight decay.")
+    grad_clip: Float | None = Field(
+        default=1.0, gt=0, description="Clip the gradient norm to this; null disables clipping."
+    )
+    value_loss_weight: Float = Field(
+        default=1.0, gt=0, description="Weight of the value loss next to the policy loss."
+    )
     validation_fraction: Float = Field(
-        0.05, ge=0, lt=0.5, description="Share of the window held out to report validation losses."
+        default=0.05, ge=0, lt=0.5, description="Share of the window held out to report validation losses."
     )
     checkpoint_every_steps: Int = Field(
-        500, ge=1, description="Steps between checkpoints a preempted job resumes from."
+        default=500, ge=1, description="Steps between checkpoints a preempted job resumes from."
     )
-    symmetry_augmentation: Bool = Field(True, description="Apply a random board symmetry to each sample at load time.")
-    device: Device = Field("auto", description=_DEVICE)
-    bf16: Bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
-    dataloader_workers: Int = Field(2, ge=0, description="Worker processes reading shards; 0 reads in the trainer.")
-    replay_window: ReplayWindow = Field(default_factory=ReplayWindow, description="Replay window.")
+    symmetry_augmentation: Bool = Field(
+        default=True, description="Apply a random board symmetry to each sample at load time."
+    )
+    device: Device = Field(default="auto", description=_DEVICE)
+    bf16: Bool = Field(default=True, description="bf16 autocast on GPU (ignored on CPU).")
+    dataloader_workers: Int = Field(
+        default=2, ge=0, description="Worker processes reading shards; 0 reads in the trainer."
+    )
+    replay_window: ReplayWindow = Field(default=ReplayWindow(), description="Replay window.")
 
     @model_validator(mode="after")
     def _steps_ordered(self) -> TrainingSection:

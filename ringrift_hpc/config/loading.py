@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,9 +22,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         with open(source, encoding="utf-8") as stream:
             text = stream.read()
     except FileNotFoundError:
-        raise ConfigError(source, [Problem(None, "the file does not exist", f"check the path, or {_START_FROM}")]) from None
+        raise ConfigError(
+            source, [Problem(None, "the file does not exist", f"check the path, or {_START_FROM}")]
+        ) from None
     except IsADirectoryError:
-        raise ConfigError(source, [Problem(None, "this is a directory, not a file", "name the YAML file itself")]) from None
+        raise ConfigError(
+            source, [Problem(None, "this is a directory, not a file", "name the YAML file itself")]
+        ) from None
     except UnicodeDecodeError as error:
         raise ConfigError(
             source, [Problem(None, f"the file is not UTF-8 text ({error.reason})", "save it as UTF-8")]

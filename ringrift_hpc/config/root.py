@@ -10,36 +10,62 @@ from .base import InvalidValue, Section
 from .gating import CurriculumSection, EvaluationSection, PromotionSection
 from .learning import NetworkSection, SelfplaySection, TrainingSection
 from .run import LocalSection, LoopSection, MetricsSection, RunSection
-from .slurm import SlurmSection
+from .slurm import JobKind, SlurmSection
 from .variants import Variant
 
 
 class Config(Section):
     """A ringrift-hpc run: the YAML file users edit, frozen into `RUN/run.yaml` when the run starts."""
 
-    version: Literal[1] = Field(1, description="Config format version; only 1 exists.")
+    version: Literal[1] = Field(default=1, description="Config format version; only 1 exists.")
     executor: Literal["auto", "slurm", "local"] = Field(
-        "auto",
+        default="auto",
         description="Where jobs run: `slurm` (submitit), `local` (processes on this machine), or `auto` "
         "(Slurm when `sbatch` is found, else local).",
     )
-    run: RunSection = Field(default_factory=RunSection, description="The run.")
-    local: LocalSection = Field(default_factory=LocalSection, description="Local executor.")
-    slurm: SlurmSection = Field(default_factory=SlurmSection, description="Slurm executor.")
-    loop: LoopSection = Field(default_factory=LoopSection, description="Controller loop.")
-    network: NetworkSection = Field(default_factory=NetworkSection, description="Network size.")
-    selfplay: SelfplaySection = Field(default_factory=SelfplaySection, description="Selfplay.")
-    training: TrainingSection = Field(default_factory=TrainingSection, description="Training.")
-    evaluation: EvaluationSection = Field(default_factory=EvaluationSection, description="Evaluation.")
-    promotion: PromotionSection = Field(default_factory=PromotionSection, description="Promotion gate.")
-    curriculum: CurriculumSection = Field(default_factory=CurriculumSection, description="Curriculum.")
-    metrics: MetricsSection = Field(default_factory=MetricsSection, description="Metrics.")
+    run: RunSection = Field(
+        default=RunSection(), description="Name, directory, variants and seed of the run."
+    )
+    local: LocalSection = Field(
+        default=LocalSection(), description="The local executor (jobs as processes on this machine)."
+    )
+    slurm: SlurmSection = Field(
+        default=SlurmSection(), description="Slurm submission: setup lines and resources per job kind."
+    )
+    loop: LoopSection = Field(
+        default=LoopSection(), description="The controller's tick, retries and stopping point."
+    )
+    network: NetworkSection = Field(default=NetworkSection(), description="Size of the policy/value network.")
+    selfplay: SelfplaySection = Field(
+        default=SelfplaySection(), description="Selfplay search budget, games per task and fleet size."
+    )
+    training: TrainingSection = Field(
+        default=TrainingSection(), description="Training trigger, replay window, steps and optimizer."
+    )
+    evaluation: EvaluationSection = Field(
+        default=EvaluationSection(), description="Evaluation games and the periodic rating tournament."
+    )
+    promotion: PromotionSection = Field(
+        default=PromotionSection(),
+        description="The promotion gate: SPRT against the best plus the regression gate.",
+    )
+    curriculum: CurriculumSection = Field(
+        default=CurriculumSection(), description="How selfplay capacity is shared among variants."
+    )
+    metrics: MetricsSection = Field(
+        default=MetricsSection(), description="Prometheus textfiles and the metrics server."
+    )
 
     @model_validator(mode="after")
     def _gpus_for_cuda(self) -> Config:
         if self.executor != "slurm":
             return self
-        for section, kind in (("selfplay", "selfplay"), ("training", "train"), ("evaluation", "evaluate")):
+        kinds: tuple[tuple[str, JobKind], ...] = (
+            ("selfplay", "selfplay"),
+            ("training", "train"),
+            ("evaluation", "evaluate"),
+        )
+        for section, kind in kinds:
             if getattr(self, section).device == "cuda" and self.slurm.job(kind).gpus == 0:
                 raise InvalidValue(
                     f"{section}.device is cuda but slurm.{kind}.gpus is 0, so the job would get no GPU",

@@ -16,24 +16,26 @@ class RunSection(Section):
     """What the run is: where it lives, which variants it trains, its seed."""
 
     name: Str = Field(
-        "demo",
+        default="demo",
         description="Short run name (letters, digits, `_`, `.`, `-`; at most 40). Tags every Slurm job name "
         "so `squeue`, `sacct` and `scancel` can select the run's jobs.",
     )
     root: Str = Field(
-        "runs/demo",
+        default="runs/demo",
         min_length=1,
         description="Run directory (DESIGN.md §4) on a filesystem every job can reach; relative paths are "
         "relative to where the controller starts.",
     )
     variants: tuple[Variant, ...] = Field(
-        (Variant(board="square8", players=2),),
+        default=(Variant(board="square8", players=2),),
         min_length=1,
         description="Variants to train, each `<board>_<players>p`: boards `square8`, `square19`, `hex8`, "
         "`hexagonal`; 2, 3 or 4 players.",
     )
     seed: Int = Field(
-        0, ge=0, description="Run seed; every game's seed derives from it, the variant, the generation and the task."
+        default=0,
+        ge=0,
+        description="Run seed; every game's seed derives from it, the variant, the generation and the task.",
     )
 
     @field_validator("name")
@@ -59,31 +61,39 @@ class RunSection(Section):
 class LocalSection(Section):
     """The local executor: jobs as processes on this machine."""
 
-    max_parallel_jobs: Int = Field(2, ge=1, description="Most jobs running at once on this machine.")
-    threads_per_job: Int = Field(1, ge=1, description="CPU threads each local job may use (torch and numpy).")
+    max_parallel_jobs: Int = Field(default=2, ge=1, description="Most jobs running at once on this machine.")
+    threads_per_job: Int = Field(
+        default=1, ge=1, description="CPU threads each local job may use (torch and numpy)."
+    )
 
 
 class LoopSection(Section):
     """The controller's reconcile loop."""
 
     tick_interval_s: Float = Field(
-        10.0, gt=0, description="Seconds between controller ticks (one scheduler query per tick)."
+        default=10.0, gt=0, description="Seconds between controller ticks (one scheduler query per tick)."
     )
     max_job_retries: Int = Field(
-        3, ge=0, description="Times a failed job is resubmitted before it surfaces as an error."
+        default=3, ge=0, description="Times a failed job is resubmitted before it surfaces as an error."
     )
     retry_backoff_s: Float = Field(
-        60.0, ge=0, description="Wait before the first resubmission; doubles with every further retry."
+        default=60.0,
+        ge=0,
+        description="Wait before the first resubmission; doubles with every further retry.",
     )
     max_generations: Int | None = Field(
-        None, ge=1, description="Stop after this many promoted-or-rejected generations per variant; null runs on."
+        default=None,
+        ge=1,
+        description="Stop after this many promoted-or-rejected generations per variant; null runs on.",
     )
 
 
 class MetricsSection(Section):
     """Prometheus metrics: textfiles in the run directory, optionally served over HTTP."""
 
-    enabled: Bool = Field(True, description="Write Prometheus textfiles under `RUN/metrics/`.")
-    serve: Bool = Field(False, description="Serve all textfiles over HTTP from the controller.")
-    address: Str = Field("127.0.0.1", min_length=1, description="Address the metrics server binds to.")
-    port: Int = Field(9108, ge=1, le=65535, description="Port the metrics server listens on.")
+    enabled: Bool = Field(default=True, description="Write Prometheus textfiles under `RUN/metrics/`.")
+    serve: Bool = Field(default=False, description="Serve all textfiles over HTTP from the controller.")
+    address: Str = Field(
+        default="127.0.0.1", min_length=1, description="Address the metrics server binds to."
+    )
+    port: Int = Field(default=9108, ge=1, le=65535, description="Port the metrics server listens on.")

@@ -85,44 +85,52 @@ SbatchArg = Annotated[str, Strict(), AfterValidator(_check_sbatch_arg)]
 
 def _time_field(default: str) -> Any:
     return Field(
-        default,
+        default=default,
         description="Walltime limit (`--time`) in Slurm format; a bare integer means minutes. "
         "Stored as `HH:MM:SS` or `D-HH:MM:SS`. Jobs stop starting work before it runs out.",
     )
 
 
 def _cpus_field(default: int) -> Any:
-    return Field(default, ge=1, description="CPU cores per task (`--cpus-per-task`).")
+    return Field(default=default, ge=1, description="CPU cores per task (`--cpus-per-task`).")
 
 
 def _parallelism_field(default: int) -> Any:
     return Field(
-        default, ge=1, description="Most tasks of one array running at once (the `%` throttle of `--array`)."
+        default=default,
+        ge=1,
+        description="Most tasks of one array running at once (the `%` throttle of `--array`).",
     )
 
 
 class SlurmJob(Section):
     """Resources every job kind has, passed to sbatch (through submitit or the sbatch templates)."""
 
-    partition: Str | None = Field(None, description="Partition (`--partition`); null uses the cluster's default.")
+    partition: Str | None = Field(
+        default=None, description="Partition (`--partition`); null uses the cluster's default."
+    )
     time: Str = _time_field("01:00:00")
     cpus: Int = _cpus_field(2)
     mem: Str | None = Field(
-        None,
+        default=None,
         description="Memory per node (`--mem`): an integer with optional unit K, M, G or T "
         "(megabytes without one); null uses the partition's default.",
     )
-    gpus: Int = Field(0, ge=0, description="GPUs per task (`--gpus`); 0 requests none.")
-    account: Str | None = Field(None, description="Account to charge (`--account`); null uses your default.")
-    qos: Str | None = Field(None, description="Quality of service (`--qos`); null uses the default.")
-    constraint: Str | None = Field(None, description="Node feature constraint (`--constraint`), e.g. `a100|h100`.")
+    gpus: Int = Field(default=0, ge=0, description="GPUs per task (`--gpus`); 0 requests none.")
+    account: Str | None = Field(
+        default=None, description="Account to charge (`--account`); null uses your default."
+    )
+    qos: Str | None = Field(default=None, description="Quality of service (`--qos`); null uses the default.")
+    constraint: Str | None = Field(
+        default=None, description="Node feature constraint (`--constraint`), e.g. `a100|h100`."
+    )
     extra_sbatch_args: tuple[SbatchArg, ...] = Field(
-        (),
+        default=(),
         description="Further sbatch options, each one `--option=value` or `--flag`, "
         "e.g. `--mail-type=FAIL`. Options that have a field here are refused.",
     )
     setup: tuple[Str, ...] = Field(
-        (),
+        default=(),
         description="Shell lines run before this kind's job, after `slurm.setup` "
         "(e.g. `module load cuda/12.4`).",
     )
@@ -186,19 +194,19 @@ class SlurmSection(Section):
     """How jobs are submitted when the executor is Slurm."""
 
     setup: tuple[Str, ...] = Field(
-        (),
+        default=(),
         description="Shell lines run at the start of every job, e.g. activating the virtual environment "
         "(`source /shared/venvs/ringrift/bin/activate`).",
     )
     max_array_size: Int | None = Field(
-        None,
+        default=None,
         ge=1,
         description="Largest job array to submit; bigger batches are split. Null reads `MaxArraySize` "
         "from the cluster.",
     )
-    selfplay: SelfplayJob = Field(default_factory=SelfplayJob, description="Selfplay array tasks.")
-    train: TrainJob = Field(default_factory=TrainJob, description="Training jobs.")
-    evaluate: EvaluateJob = Field(default_factory=EvaluateJob, description="Evaluation array tasks.")
+    selfplay: SelfplayJob = Field(default=SelfplayJob(), description="Selfplay array tasks.")
+    train: TrainJob = Field(default=TrainJob(), description="Training jobs.")
+    evaluate: EvaluateJob = Field(default=EvaluateJob(), description="Evaluation array tasks.")
 
     def job(self, kind: JobKind) -> SlurmJob:
         """Resources for one job kind."""

@@ -94,7 +94,7 @@ def _yaml_problem(error: yaml.MarkedYAMLError) -> Problem:
     return Problem(None, f"cannot parse YAML: {problem}", _YAML_FIX, line, column)
 
 
-def _key_text(node: Node) -> Union[str, None]:
+def _key_text(node: Node) -> str | None:
     return node.value if isinstance(node, ScalarNode) else None
 
 

@@ -42,6 +42,6 @@ def test_reference_lists_the_anchor_items_and_bounds() -> None:
     text = config_reference_markdown()
     anchors = text.split("## `promotion.anchors`", 1)[1].split("\n## ", 1)[0]
     assert "Each list item is a mapping with these keys." in anchors
-    assert "| `player` | one of `random`, `heuristic` | required |" in anchors
+    assert "| `player` | one of `random`, `heuristic` | *required* |" in anchors
     assert "| `alpha` | number, > 0, < 1 | `0.05` |" in text
     assert "`a100\\|h100`" in text  # a pipe inside a cell must not split the table

@@ -36,7 +36,23 @@ from ringrift_hpc.config.base import is_nullable, unwrap
 
 # Text that YAML readers like to turn into something else.
 _TRICKY = [
-    *("yes", "no", "on", "true", "null", "~", "1e3", "0123", "12:00:00", "1_000", ".5", "- a", "a: b", "#x", ""),
+    *(
+        "yes",
+        "no",
+        "on",
+        "true",
+        "null",
+        "~",
+        "1e3",
+        "0123",
+        "12:00:00",
+        "1_000",
+        ".5",
+        "- a",
+        "a: b",
+        "#x",
+        "",
+    ),
     *(" a", "a ", "a\nb", "\x85", "\u2028", "\ufeff", "é", "\U0001f600"),
 ]
 _TEXT = st.one_of(st.sampled_from(_TRICKY), st.text(st.characters(blacklist_categories=("Cs",)), max_size=12))
@@ -59,9 +75,9 @@ def _slurm_time() -> st.SearchStrategy[Any]:
 
 _SPECIAL: dict[tuple[type[BaseModel], str], st.SearchStrategy[Any]] = {
     (RunSection, "name"): st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", fullmatch=True),
-    (RunSection, "variants"): st.lists(st.sampled_from(_VARIANT_NAMES), min_size=1, max_size=12, unique=True).flatmap(
-        lambda names: st.tuples(*(_variant(n) for n in names)).map(list)
-    ),
+    (RunSection, "variants"): st.lists(
+        st.sampled_from(_VARIANT_NAMES), min_size=1, max_size=12, unique=True
+    ).flatmap(lambda names: st.tuples(*(_variant(n) for n in names)).map(list)),
     (SlurmJob, "time"): _slurm_time(),
     (SlurmJob, "mem"): st.one_of(
         st.none(), st.integers(1, 10**6), st.from_regex(r"[1-9][0-9]{0,5}[KMGTkmgt]?", fullmatch=True)
@@ -75,7 +91,12 @@ _SPECIAL: dict[tuple[type[BaseModel], str], st.SearchStrategy[Any]] = {
 def _bounds(field: FieldInfo) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for item in field.metadata:
-        for kind, name in ((annotated_types.Ge, "ge"), (annotated_types.Gt, "gt"), (annotated_types.Le, "le"), (annotated_types.Lt, "lt")):
+        for kind, name in (
+            (annotated_types.Ge, "ge"),
+            (annotated_types.Gt, "gt"),
+            (annotated_types.Le, "le"),
+            (annotated_types.Lt, "lt"),
+        ):
             if isinstance(item, kind):
                 found[name] = getattr(item, name)
         if isinstance(item, annotated_types.MinLen):
@@ -115,8 +136,13 @@ def _field(model: type[BaseModel], name: str, field: FieldInfo) -> st.SearchStra
         item = unwrap(typing.get_args(inner)[0])
         if item is AnchorGate:
             players = st.lists(st.sampled_from(["random", "heuristic"]), unique=True, max_size=2)
-            return players.flatmap(lambda ps: st.tuples(*(_section(AnchorGate, {"player": p}) for p in ps)).map(list))
-        strategy = st.lists(_section(item) if isinstance(item, type) and issubclass(item, BaseModel) else _scalar(item, {}), max_size=3)
+            return players.flatmap(
+                lambda ps: st.tuples(*(_section(AnchorGate, {"player": p}) for p in ps)).map(list)
+            )
+        strategy = st.lists(
+            _section(item) if isinstance(item, type) and issubclass(item, BaseModel) else _scalar(item, {}),
+            max_size=3,
+        )
     elif isinstance(inner, type) and issubclass(inner, BaseModel):
         strategy = _section(inner)
     else:
@@ -124,14 +150,24 @@ def _field(model: type[BaseModel], name: str, field: FieldInfo) -> st.SearchStra
     return st.one_of(st.none(), strategy) if is_nullable(field.annotation) else strategy
 
 
-def _section(model: type[BaseModel], fixed: dict[str, Any] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+def _section(
+    model: type[BaseModel], fixed: dict[str, Any] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     fixed = fixed or {}
-    required = {n: _field(model, n, f) for n, f in model.model_fields.items() if f.default is PydanticUndefined and f.default_factory is None and n not in fixed}
-    optional = {n: _field(model, n, f) for n, f in model.model_fields.items() if n not in required and n not in fixed}
+    required = {
+        n: _field(model, n, f)
+        for n, f in model.model_fields.items()
+        if f.default is PydanticUndefined and f.default_factory is None and n not in fixed
+    }
+    optional = {
+        n: _field(model, n, f) for n, f in model.model_fields.items() if n not in required and n not in fixed
+    }
     return st.fixed_dictionaries({**{k: st.just(v) for k, v in fixed.items()}, **required}, optional=optional)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(data=_section(Config))
 def test_random_valid_configs_round_trip(data: dict[str, Any]) -> None:
     try:
@@ -181,6 +217,8 @@ def test_configs_compare_by_value_and_are_immutable() -> None:
 
 
 def test_variants_accept_names_and_mappings_and_dump_as_names() -> None:
-    config = parse_config({"run": {"variants": ["hex8_3p", {"board": "hexagonal", "players": 4}]}}, source="x")
+    config = parse_config(
+        {"run": {"variants": ["hex8_3p", {"board": "hexagonal", "players": 4}]}}, source="x"
+    )
     assert [v.name for v in config.variants] == ["hex8_3p", "hexagonal_4p"]
     assert yaml.safe_load(dump_config(config))["run"]["variants"] == ["hex8_3p", "hexagonal_4p"]

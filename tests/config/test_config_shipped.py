@@ -26,13 +26,19 @@ def test_local_default_runs_on_a_laptop() -> None:
     assert config.run.variants == (Variant(board="square8", players=2),)
     assert (config.selfplay.device, config.training.device, config.evaluation.device) == ("cpu", "cpu", "cpu")
     assert config.local.max_parallel_jobs * config.local.threads_per_job <= 2
-    assert config.network.channels * config.network.blocks < Config().network.channels * Config().network.blocks
+    assert (
+        config.network.channels * config.network.blocks < Config().network.channels * Config().network.blocks
+    )
 
 
 def test_slurm_example_uses_kind_specific_partitions_and_a_venv() -> None:
     config = load_config(CONFIG_DIR / "unified_loop.slurm.yaml")
     assert config.executor == "slurm"
-    assert (config.slurm.selfplay.partition, config.slurm.train.partition, config.slurm.evaluate.partition) == (
+    assert (
+        config.slurm.selfplay.partition,
+        config.slurm.train.partition,
+        config.slurm.evaluate.partition,
+    ) == (
         "gpu-selfplay",
         "gpu-train",
         "cpu-eval",

@@ -32,7 +32,9 @@ def test_scalars_follow_the_yaml_1_2_core_schema() -> None:
 
 def test_unquoted_learning_rate_and_walltime_load_as_meant(tmp_path: Path) -> None:
     path = tmp_path / "cfg.yaml"
-    path.write_text("training:\n  lr: 3e-4\nslurm:\n  train:\n    time: 1:30:00\n    mem: 16g\n", encoding="utf-8")
+    path.write_text(
+        "training:\n  lr: 3e-4\nslurm:\n  train:\n    time: 1:30:00\n    mem: 16g\n", encoding="utf-8"
+    )
     config = load_config(path)
     assert config.training.lr == pytest.approx(3e-4)
     assert config.slurm.train.time == "01:30:00" and config.slurm.train.time_minutes == 90
@@ -50,7 +52,11 @@ def test_merge_keys_are_not_duplicates_and_explicit_keys_win(tmp_path: Path) -> 
         encoding="utf-8",
     )
     config = load_config(path)
-    assert (config.slurm.evaluate.account, config.slurm.evaluate.qos, config.slurm.evaluate.cpus) == ("proj", "normal", 2)
+    assert (config.slurm.evaluate.account, config.slurm.evaluate.qos, config.slurm.evaluate.cpus) == (
+        "proj",
+        "normal",
+        2,
+    )
 
 
 def test_problem_positions_point_into_merged_anchors(tmp_path: Path) -> None:
