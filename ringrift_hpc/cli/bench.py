@@ -14,6 +14,11 @@ bench_app = typer.Typer(
 )
 
 
+@bench_app.callback()
+def _bench() -> None:
+    """Benchmarks; each prints its figures and the baseline they are compared with."""
+
+
 @bench_app.command("rules")
 def rules_command(
     board: list[str] | None = typer.Option(
