@@ -124,7 +124,9 @@ def check_command(name: str, argv: Sequence[str], *, timeout_s: float = DEFAULT_
     return CheckResult(name, True, lines[0] if lines else "answers")
 
 
-def check_commands(*, partition: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[CheckResult, ...]:
+def check_commands(
+    *, partition: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[CheckResult, ...]:
     """sinfo, squeue, sacct and ``sbatch --test-only`` are on PATH and answer.
 
     sinfo and squeue answer through the controller, sacct through the accounting database.
@@ -156,8 +158,12 @@ def check_partitions(required: Sequence[str], *, timeout_s: float = DEFAULT_TIME
     available = ", ".join(sorted(partitions)) or "none"
     missing = [wanted for wanted in required if wanted not in partitions]
     if missing:
-        return CheckResult(name, False, f"no partition {', '.join(missing)} on this cluster (it has: {available})")
-    down = [f"{wanted} is {partitions[wanted].state}" for wanted in required if partitions[wanted].state != "UP"]
+        return CheckResult(
+            name, False, f"no partition {', '.join(missing)} on this cluster (it has: {available})"
+        )
+    down = [
+        f"{wanted} is {partitions[wanted].state}" for wanted in required if partitions[wanted].state != "UP"
+    ]
     if down:
         return CheckResult(name, False, "; ".join(down))
     return CheckResult(name, True, f"{', '.join(required) or 'none required'} up (cluster has: {available})")
@@ -182,7 +188,9 @@ def check_accounting(*, timeout_s: float = DEFAULT_TIMEOUT_S) -> CheckResult:
         return CheckResult(name, False, str(error))
     if storage in ("accounting_storage/none", "(not set)"):
         return CheckResult(
-            name, False, f"AccountingStorageType is {storage}; job states need slurmdbd (accounting_storage/slurmdbd)"
+            name,
+            False,
+            f"AccountingStorageType is {storage}; job states need slurmdbd (accounting_storage/slurmdbd)",
         )
     try:
         query_jobs(("1",), timeout_s=timeout_s)

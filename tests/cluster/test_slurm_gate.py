@@ -16,13 +16,28 @@ ROOT = Path(__file__).parents[2]
 def run_slurm_tests(env_changes: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in env_changes}
     env.update({key: value for key, value in env_changes.items() if value is not None})
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "preflight", str(SLURM_TESTS)]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "preflight",
+        str(SLURM_TESTS),
+    ]
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.mark.parametrize(
     ("slurm_conf", "reason"),
-    [(None, "SLURM_CONF is not set"), ("/nonexistent/slurm.conf", "SLURM_CONF=/nonexistent/slurm.conf is not a file")],
+    [
+        (None, "SLURM_CONF is not set"),
+        ("/nonexistent/slurm.conf", "SLURM_CONF=/nonexistent/slurm.conf is not a file"),
+    ],
 )
 def test_unreachable_cluster_skips_with_the_reason(slurm_conf: str | None, reason: str) -> None:
     done = run_slurm_tests({"SLURM_CONF": slurm_conf, "RINGRIFT_TEST_SLURM": None})

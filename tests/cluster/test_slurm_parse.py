@@ -31,7 +31,11 @@ def test_pending_arrays_and_a_job_cancelled_before_it_ran() -> None:
     records = {record.job_id: record for record in parse_sacct(recorded("sacct_arrays_pending.txt"))}
     assert sorted(records) == ["2_0", "2_1", "2_[2-9%2]", "3", "4", "5_[1,3,5-7]"]
     pending = records["2_[2-9%2]"]
-    assert (pending.array_job_id, pending.array_tasks, pending.state) == ("2", (2, 3, 4, 5, 6, 7, 8, 9), "PENDING")
+    assert (pending.array_job_id, pending.array_tasks, pending.state) == (
+        "2",
+        (2, 3, 4, 5, 6, 7, 8, 9),
+        "PENDING",
+    )
     assert pending.raw_job_id == "2" and pending.node_list == "None assigned"
     assert records["5_[1,3,5-7]"].array_tasks == (1, 3, 5, 6, 7)
     done = records["2_1"]
@@ -45,7 +49,14 @@ def test_pending_arrays_and_a_job_cancelled_before_it_ran() -> None:
 def test_index_by_task_expands_pending_ranges() -> None:
     index = index_by_task(parse_sacct(recorded("sacct_arrays_pending.txt")))
     assert sorted(index) == sorted(
-        ["2_0", "2_1", *(f"2_{task}" for task in range(2, 10)), "3", "4", *(f"5_{t}" for t in (1, 3, 5, 6, 7))]
+        [
+            "2_0",
+            "2_1",
+            *(f"2_{task}" for task in range(2, 10)),
+            "3",
+            "4",
+            *(f"5_{t}" for t in (1, 3, 5, 6, 7)),
+        ]
     )
     assert index["2_7"].job_id == "2_[2-9%2]"
     assert index["3"].state == "PENDING"
@@ -109,7 +120,9 @@ def test_malformed_sacct_rows_are_refused(row: str, message: str) -> None:
 
 
 def test_columns_are_read_by_header_name() -> None:
-    text = "State|NodeList|JobID|Partition|Elapsed|ExitCode|JobIDRaw|JobName\nTIMEOUT|vm|7|cpu|01:00|0:15|7|x\n"
+    text = (
+        "State|NodeList|JobID|Partition|Elapsed|ExitCode|JobIDRaw|JobName\nTIMEOUT|vm|7|cpu|01:00|0:15|7|x\n"
+    )
     (record,) = parse_sacct(text)
     assert (record.job_id, record.state, record.signal, record.elapsed_s) == ("7", "TIMEOUT", 15, 60)
 
@@ -165,7 +178,13 @@ def test_missing_or_unreadable_max_array_size(config: dict[str, str], message: s
 
 def test_partitions() -> None:
     cpu, gpu = parse_partitions(recorded("scontrol_show_partition.txt"))
-    assert (cpu.name, cpu.is_default, cpu.state, cpu.max_time, cpu.nodes) == ("cpu", True, "UP", "UNLIMITED", "vm")
+    assert (cpu.name, cpu.is_default, cpu.state, cpu.max_time, cpu.nodes) == (
+        "cpu",
+        True,
+        "UP",
+        "UNLIMITED",
+        "vm",
+    )
     assert (cpu.total_cpus, cpu.total_nodes) == (2, 1)
     assert (gpu.name, gpu.is_default) == ("gpu", False)
 

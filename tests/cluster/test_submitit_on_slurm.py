@@ -96,7 +96,8 @@ def test_single_job_runs_and_sacct_records_it_completed(executor: submitit.AutoE
     assert job.result() == 49
     # Until the job's start record reaches the database, its row can show no partition.
     record = wait_for_accounting(
-        [job.job_id], lambda index: all_in_state([job.job_id], "COMPLETED")(index) and index[job.job_id].partition != ""
+        [job.job_id],
+        lambda index: all_in_state([job.job_id], "COMPLETED")(index) and index[job.job_id].partition != "",
     )[job.job_id]
     assert (record.exit_code, record.partition, record.array_job_id) == (0, "cpu", None)
 
