@@ -6,7 +6,7 @@ import types
 import typing
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import BaseModel, ConfigDict, Strict, model_validator
 
 # Strict scalars: YAML `true` must not become 1 and `2.5` must not be truncated to 2.
 Int = Annotated[int, Strict()]
@@ -15,10 +15,19 @@ Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
 
-class Section(BaseModel):
+class FrozenModel(BaseModel):
     """Base of every config model: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+
+
+class Section(FrozenModel):
+    """A mapping of keys in the YAML; written empty (`slurm:` with every key commented out) it takes all defaults."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class InvalidValue(ValueError):

@@ -6,7 +6,7 @@ import difflib
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -106,12 +106,18 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
         close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)
         listed = ", ".join(str(o) for o in options)
         fix = f"did you mean {close[0]}? valid values: {listed}" if close else f"use one of {listed}"
-        return f"{_describe(value)} is not one of {listed}", fix, loc
+        return f"{describe_value(value)} is not one of {listed}", fix, loc
+    if kind in ("model_type", "dict_type") and loc and isinstance(loc[-1], int):
+        return (
+            f"expected a mapping of 'key: value' pairs, got {describe_value(value)}",
+            "write the list item as {key: value, ...}",
+            loc,
+        )
     simple = _SIMPLE.get(kind)
     if simple is not None:
         expected, fix = simple
         return (
-            f"expected {expected}, got {_describe(value)}",
+            f"expected {expected}, got {describe_value(value)}",
             fix.format(name=name, example=_example(field)),
             loc,
         )
@@ -120,7 +126,7 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
         words, ctx_key = bound
         limit = ctx[ctx_key]
         return (
-            f"must be {words} {limit:g}, got {_describe(value)}",
+            f"must be {words} {limit:g}, got {describe_value(value)}",
             f"use a value {words} {limit:g}",
             loc,
         )
@@ -133,7 +139,7 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
     if kind == "string_too_short":
         return "must not be empty", f"write a value, e.g. {name}: {_example(field)}", loc
     if kind == "finite_number":
-        return f"must be a finite number, got {_describe(value)}", "write a finite number", loc
+        return f"must be a finite number, got {describe_value(value)}", "write a finite number", loc
     return error["msg"], f"see docs/config.md for the valid values of {key_path(loc) or 'the config'}", loc
 
 
@@ -155,7 +161,8 @@ _BOUNDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """How a value read from YAML is named in messages: `the text 'ten'`, `a list`."""
     if value is None:
         return "an empty value (null)"
     if isinstance(value, bool):

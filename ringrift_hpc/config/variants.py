@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
 from pydantic import model_serializer, model_validator
 
-from .base import Int, InvalidValue, Section
+from .base import FrozenModel, Int, InvalidValue
+from .errors import describe_value
 
 Board = Literal["square8", "square19", "hex8", "hexagonal"]
 BOARDS: tuple[str, ...] = get_args(Board)
 PLAYER_COUNTS: tuple[int, ...] = (2, 3, 4)
 
 _NAME = re.compile(r"^(?P<board>[a-z0-9]+)_(?P<players>\d+)p$")
+_NAME_FIX = "write <board>_<players>p, e.g. square8_2p, or a mapping {board: square8, players: 2}"
 
 
-class Variant(Section):
+class Variant(FrozenModel):
     """One board with one player count; written in YAML as its name, e.g. `square8_2p`."""
 
     board: Board
@@ -32,6 +35,8 @@ class Variant(Section):
     def _from_name(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_variant_name(value)
+        if not isinstance(value, Mapping):
+            raise InvalidValue(f"expected a variant name, got {describe_value(value)}", _NAME_FIX)
         return value
 
     @model_validator(mode="after")
@@ -60,10 +65,7 @@ def parse_variant_name(name: str) -> dict[str, Any]:
     """Split `square8_2p` into its fields; raise InvalidValue naming the fix otherwise."""
     match = _NAME.match(name)
     if match is None:
-        raise InvalidValue(
-            f"'{name}' is not a variant name",
-            "write <board>_<players>p, e.g. square8_2p, or a mapping {board: square8, players: 2}",
-        )
+        raise InvalidValue(f"'{name}' is not a variant name", _NAME_FIX)
     board = match["board"]
     if board not in BOARDS:
         close = difflib.get_close_matches(board, BOARDS, n=1)

@@ -484,3 +484,40 @@ def test_parse_config_names_its_source_and_has_no_positions() -> None:
 def test_parse_config_rejects_a_non_mapping() -> None:
     with pytest.raises(ConfigError, match="the top level is a list"):
         parse_config(["run"], source="x")  # type: ignore[arg-type]
+
+
+def test_list_items_of_the_wrong_kind(tmp_path: Path) -> None:
+    message = _message(
+        tmp_path,
+        """\
+        run:
+          variants: [~, 3]
+        promotion:
+          anchors: [random]
+        """,
+    )
+    assert message == _golden(
+        """\
+        invalid config DIR/cfg.yaml (3 problems):
+          - run.variants[0], line 2, column 14: expected a variant name, got an empty value (null)
+            fix: write <board>_<players>p, e.g. square8_2p, or a mapping {board: square8, players: 2}
+          - run.variants[1], line 2, column 17: expected a variant name, got the number 3
+            fix: write <board>_<players>p, e.g. square8_2p, or a mapping {board: square8, players: 2}
+          - promotion.anchors[0], line 4, column 13: expected a mapping of 'key: value' pairs, got the text 'random'
+            fix: write the list item as {key: value, ...}
+        """
+    )
+
+
+def test_an_empty_section_takes_its_defaults_but_an_empty_list_value_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.yaml"
+    path.write_text("slurm:\n  # partition: gpu\ntraining:\n  replay_window:\n", encoding="utf-8")
+    assert load_config(path) == parse_config({}, source="defaults")
+    message = _message(tmp_path, "slurm:\n  setup:\n")
+    assert message == _golden(
+        """\
+        invalid config DIR/cfg.yaml (1 problem):
+          - slurm.setup, line 2, column 3: expected a list, got an empty value (null)
+            fix: write a YAML list, one '- item' line per entry, e.g. setup: [<item>]
+        """
+    )
