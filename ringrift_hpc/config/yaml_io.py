@@ -9,7 +9,8 @@ floats with or without a dot); everything else stays text.
 from __future__ import annotations
 
 import re
-from typing import Any, Union
+from collections.abc import Iterator
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -98,7 +99,7 @@ def _key_text(node: Node) -> str | None:
     return node.value if isinstance(node, ScalarNode) else None
 
 
-def _duplicate_keys(node: Node, loc: Loc, seen_nodes: frozenset[int] = frozenset()) -> Any:
+def _duplicate_keys(node: Node, loc: Loc, seen_nodes: frozenset[int] = frozenset()) -> Iterator[Problem]:
     # PyYAML keeps the last of two equal keys without a word; a config edited by hand must not.
     if id(node) in seen_nodes:
         return

@@ -521,3 +521,17 @@ def test_an_empty_section_takes_its_defaults_but_an_empty_list_value_is_an_error
             fix: write a YAML list, one '- item' line per entry, e.g. setup: [<item>]
         """
     )
+
+
+def test_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.yaml"
+    path.write_bytes(b"run:\n  name: \xff\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).replace(str(tmp_path), "DIR") == _golden(
+        """\
+        invalid config DIR/cfg.yaml (1 problem):
+          - the file is not UTF-8 text (invalid start byte)
+            fix: save it as UTF-8
+        """
+    )
