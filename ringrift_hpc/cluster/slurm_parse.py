@@ -1,4 +1,4 @@
-"""Parsers for the text Slurm's commands print (formats of Slurm 22.05 and later); no I/O.
+"""Parsers for the text Slurm's commands print (as Slurm 22.05 prints it); no I/O.
 
 The recorded outputs these parsers are tested against live in ``tests/cluster/recorded/``.
 """
