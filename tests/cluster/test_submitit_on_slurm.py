@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
 import submitit
 
