@@ -71,11 +71,12 @@ def apply_move_unchecked(state: GameState, move: Move) -> GameState:
     The effect follows the move's type whatever the phase, which also lets a replay apply
     recorded moves of older engines; an impossible move may raise or corrupt the state.
     """
-    s = state.copy()
+    kind = move.kind
+    changing = kind not in NON_CHANGING_TYPES
+    s = state.copy(board=changing)
     s.move_count += 1
     s.last_mover = move.player
-    kind = move.kind
-    if kind not in NON_CHANGING_TYPES:
+    if changing:
         s.turn_changed = True
     p = move.player
     if kind == PLACE_RING:

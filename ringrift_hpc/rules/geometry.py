@@ -55,16 +55,27 @@ class Geometry:
     moore_steps: tuple[tuple[int, ...], tuple[int, ...]]
     line_shifts: tuple[int, ...]  # one shift per line axis
     move_shifts: tuple[int, ...]  # one shift per movement direction
+    nbytes: int  # bytes of a bitboard
+    byte_cells: list  # [byte index * 256 + byte value] -> cells of those bits (filled lazily)
 
     def cells_of(self, bits: int) -> list[int]:
         """Cells of a bitboard, in ascending bit order."""
-        out = []
-        table = self.cell_of_bitpos
-        while bits:
-            low = bits & -bits
-            out.append(table[low.bit_length() - 1])
-            bits ^= low
+        out: list[int] = []
+        table = self.byte_cells
+        base = 0
+        for v in bits.to_bytes(self.nbytes, "little"):
+            if v:
+                cells = table[base + v]
+                if cells is None:
+                    cells = table[base + v] = self._byte_cells(base + v)
+                out.extend(cells)
+            base += 256
         return out
+
+    def _byte_cells(self, slot: int) -> tuple[int, ...]:
+        first = (slot >> 8) * 8
+        v = slot & 255
+        return tuple(self.cell_of_bitpos[first + i] for i in range(8) if v >> i & 1)
 
     def bits_of(self, cells) -> int:
         b = 0
@@ -128,7 +139,7 @@ def _build(board: str, is_hex: bool, extent: int) -> Geometry:
 
     stride = width + 1
     pos = [(y + off) * stride + (x + off) for x, y in xy]
-    cell_of_bitpos = [-1] * (stride * width)
+    cell_of_bitpos = [-1] * (stride * width + 8)
     for i, p in enumerate(pos):
         cell_of_bitpos[p] = i
     bit = tuple(1 << p for p in pos)
@@ -164,6 +175,8 @@ def _build(board: str, is_hex: bool, extent: int) -> Geometry:
         moore_steps=_steps(moore),
         line_shifts=tuple(shift(a) for a in axes),
         move_shifts=tuple(shift(d) for d in dirs),
+        nbytes=(len(cell_of_bitpos) + 7) // 8,
+        byte_cells=[None] * (256 * ((len(cell_of_bitpos) + 7) // 8)),
     )
 
 
@@ -176,13 +189,31 @@ def expand(bits: int, shifts: tuple[int, ...]) -> int:
 
 
 def _steps(shifts: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    return tuple(s for s in shifts if s > 0), tuple(-s for s in shifts if s < 0)
+    up = tuple(sorted(s for s in shifts if s > 0))
+    down = tuple(sorted(-s for s in shifts if s < 0))
+    return up, down
 
 
 def flood(seed: int, open_bits: int, steps: tuple[tuple[int, ...], tuple[int, ...]]) -> int:
     """The component of `open_bits` reachable from `seed` (seed must lie inside);
     `steps` is a geometry's (left shifts, right shifts) pair for one adjacency."""
     up, down = steps
+    # Every adjacency here is symmetric (up == down), so the hot cases are unrolled:
+    # square territory (2 shifts each way) and hex territory (3).
+    if len(up) == 2 and up == down:
+        a, b = up
+        while True:
+            grown = (seed | seed << a | seed >> a | seed << b | seed >> b) & open_bits
+            if grown == seed:
+                return seed
+            seed = grown
+    if len(up) == 3 and up == down:
+        a, b, c = up
+        while True:
+            grown = (seed | seed << a | seed >> a | seed << b | seed >> b | seed << c | seed >> c) & open_bits
+            if grown == seed:
+                return seed
+            seed = grown
     while True:
         grown = seed
         for s in up:

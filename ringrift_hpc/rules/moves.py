@@ -145,7 +145,7 @@ def make(kind: str, player: int, board: str, to: int = -1, frm: int = -1, target
 class MoveTables:
     """Per-board caches of the moves that depend only on cells, so generation allocates nothing."""
 
-    __slots__ = ("board", "place", "simple", "steps", "captures")
+    __slots__ = ("board", "place", "place_chunks", "simple", "steps", "captures")
 
     def __init__(self, board: str, n: int, max_players: int = 4) -> None:
         self.board = board
@@ -154,6 +154,8 @@ class MoveTables:
             [None if k == 0 else _new(Move, (PLACE_RING, p, board, c, -1, -1, k, (), (), "", 0, -1)) for c in range(n) for k in range(4)]
             for p in range(max_players + 1)
         ]
+        # place_chunks[p][kmax]: lazily built per-byte tuples of placements, see placement.py
+        self.place_chunks: list[list[list | None]] = [[None] * 4 for _ in range(max_players + 1)]
         self.simple: dict[tuple[str, int], Move] = {}
         self.steps: list[dict[int, Move]] = [{} for _ in range(max_players + 1)]
         self.captures: list[dict[tuple[int, int, int, str], Move]] = [{} for _ in range(max_players + 1)]

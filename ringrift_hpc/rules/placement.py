@@ -56,25 +56,32 @@ def add_placements(s: GameState, player: int, out: list) -> None:
         return
     kmax = min(3, avail)
     g = s.geo
-    place = tables(g.board, g.n).place[player]
-    stacks = s.stacks
+    t = tables(g.board, g.n)
+    place = t.place[player]
     reach = _move_reach(s, kmax)
     empty = g.valid & ~s.control[0] & ~s.collapsed[0] & ~s.markers[0]
-    table = g.cell_of_bitpos
-    full = reach[kmax]
-    bits = empty
-    while bits:
-        low = bits & -bits
-        bits ^= low
-        c = table[low.bit_length() - 1]
-        base = c * 4
-        if full & low:
-            for k in range(1, kmax + 1):
-                out.append(place[base + k])
-            continue
-        for k in range(1, kmax + 1):
+    # Cells where every count can simply move: whole runs of moves come from per-byte tables.
+    chunks = t.place_chunks[player][kmax]
+    if chunks is None:
+        chunks = t.place_chunks[player][kmax] = [None] * (256 * g.nbytes)
+    slot = 0
+    for v in (empty & reach[kmax]).to_bytes(g.nbytes, "little"):
+        if v:
+            moves = chunks[slot + v]
+            if moves is None:
+                moves = chunks[slot + v] = tuple(
+                    place[c * 4 + k] for c in g._byte_cells(slot + v) for k in range(1, kmax + 1)
+                )
+            out.extend(moves)
+        slot += 256
+    for c in g.cells_of(empty & ~reach[kmax]):
+        low = g.bit[c]
+        for k in range(1, kmax):
             if reach[k] & low or can_capture(s, c, k, k):
-                out.append(place[base + k])
+                out.append(place[c * 4 + k])
+        if can_capture(s, c, kmax, kmax):
+            out.append(place[c * 4 + kmax])
+    stacks = s.stacks
     for c in g.cells_of(s.control[0]):
         st = stacks[c]
         cap = cap_height(st) + 1 if st[-1] == player else 1

@@ -91,17 +91,17 @@ def recovery_moves(s: GameState, player: int) -> list:
         for e in extract:
             out.append(_new(Move, (RECOVERY_SLIDE, player, board, to, frm, -1, 0, (), (), RECOVERY_FALLBACK, 0, e)))
     for frm, to in strikes:
-        for e in _strike_extractions(s, player, to):
+        for e in strike_extractions(s, player, to):
             out.append(_new(Move, (RECOVERY_SLIDE, player, board, to, frm, -1, 0, (), (), RECOVERY_STACK_STRIKE, 0, e)))
     return out
 
 
-def _strike_extractions(s: GameState, player: int, struck: int) -> list[int]:
+def strike_extractions(s: GameState, player: int, struck: int) -> list[int]:
     """Extraction choices after the strike removed the top ring of `struck`.
 
     If the strike leaves the player no buried ring at all, the slide pays no extraction (-1).
     """
-    rings = s.stacks[struck]
+    rings = s.stacks[struck] or ()
     out = []
     for e in extraction_stacks(s, player):
         if e != struck or player in rings[:-2]:

@@ -38,7 +38,7 @@ from ringrift_hpc.rules.moves import (
     SWAP_SIDES,
     Move,
 )
-from ringrift_hpc.rules.recovery import extraction_stacks, run_through
+from ringrift_hpc.rules.recovery import extraction_stacks, run_through, strike_extractions
 from ringrift_hpc.rules.state import (
     ACTIVE,
     CAPTURE,
@@ -252,7 +252,7 @@ def _extension_from_json(s: GameState, ext: Mapping[str, Any]) -> None:
     s.victory_reason = str(ext.get("victoryReason", ""))
     out = ext.get("eliminatedAtTurn")
     if out:
-        s.out_turn = [0] + [int(v) for v in out]
+        s.out_turn = (0,) + tuple(int(v) for v in out)
 
 
 def _turn_flags_from_history(s: GameState, history: list, g: Geometry) -> None:
@@ -346,7 +346,7 @@ def state_to_json(s: GameState) -> dict[str, Any]:
             "moveCount": s.move_count,
             "lastMover": s.last_mover,
             "victoryReason": s.victory_reason,
-            "eliminatedAtTurn": s.out_turn[1:],
+            "eliminatedAtTurn": list(s.out_turn[1:]),
         },
     }
     if s.winner:
@@ -530,10 +530,13 @@ def _recovery_from_json(obj, state: GameState, player: int, frm: int, to: int, c
     keys = obj.get("extractionStacks")
     if keys:
         extract = _cell_from_key(g, keys[0], "move.extractionStacks[0]")
-    elif not (mode == RECOVERY_LINE and option == 2):
-        eligible = extraction_stacks(state, player)
-        if eligible:
-            extract = eligible[0]  # D13: the reference engines take the first eligible stack.
+    elif keys is None and not (mode == RECOVERY_LINE and option == 2):
+        # D13: without the field, the reference engines took the first eligible stack.
+        if mode == RECOVERY_STACK_STRIKE:
+            extract = strike_extractions(state, player, to)[0]
+        else:
+            eligible = extraction_stacks(state, player)
+            extract = eligible[0] if eligible else -1
     candidate = tuple.__new__(Move, (RECOVERY_SLIDE, player, g.board, to, frm, -1, 0, run, window, mode, option, extract))
     for m in legal_moves(state):
         if m == candidate:

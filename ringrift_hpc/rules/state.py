@@ -79,44 +79,10 @@ def derive_params(board: str, num_players: int, options: RulesOptions) -> Params
 
 
 class GameState:
-    """One position. Treat as immutable; use `copy()` only to build a successor."""
+    """One position. Treat as immutable; use `copy()` only to build a successor.
 
-    __slots__ = (
-        "geo",
-        "params",
-        "num_players",
-        "stacks",
-        "cells",
-        "markers",
-        "collapsed",
-        "control",
-        "hand",
-        "eliminated",
-        "territory",
-        "on_board",
-        "current",
-        "phase",
-        "status",
-        "winner",
-        "victory_reason",
-        "must_move",
-        "chain_pos",
-        "pending_line",
-        "pending_region",
-        "turn_changed",
-        "turn_recovery",
-        "turn_number",
-        "move_count",
-        "last_mover",
-        "swapped",
-        "lps_first",
-        "lps_mask",
-        "lps_count",
-        "lps_player",
-        "out_turn",
-        "_legal",
-        "_regions",
-    )
+    A plain class (not slots) so that `copy` is one C-level dict copy.
+    """
 
     geo: Geometry
     params: Params
@@ -149,45 +115,26 @@ class GameState:
     lps_mask: tuple  # [seat] -> -1 unrecorded, 0 no real action, 1 real action
     lps_count: int
     lps_player: int
-    out_turn: list  # [seat] -> turn number at which the seat lost its last ring, 0 = never
+    out_turn: tuple  # [seat] -> turn number at which the seat lost its last ring, 0 = never
 
-    def copy(self) -> GameState:
-        """A successor to edit: mutable containers are copied, the rest is shared."""
+    def copy(self, board: bool = True) -> GameState:
+        """A successor to edit. With `board`, the per-cell and per-player lists are copied;
+        without it they are shared and must not be changed (bookkeeping moves)."""
         s = GameState.__new__(GameState)
-        s.geo = self.geo
-        s.params = self.params
-        s.num_players = self.num_players
-        s.stacks = self.stacks[:]
-        s.cells = self.cells[:]
-        s.markers = self.markers[:]
-        s.collapsed = self.collapsed[:]
-        s.control = self.control[:]
-        s.hand = self.hand[:]
-        s.eliminated = self.eliminated[:]
-        s.territory = self.territory[:]
-        s.on_board = self.on_board[:]
-        s.current = self.current
-        s.phase = self.phase
-        s.status = self.status
-        s.winner = self.winner
-        s.victory_reason = self.victory_reason
-        s.must_move = self.must_move
-        s.chain_pos = self.chain_pos
-        s.pending_line = self.pending_line
-        s.pending_region = self.pending_region
-        s.turn_changed = self.turn_changed
-        s.turn_recovery = self.turn_recovery
-        s.turn_number = self.turn_number
-        s.move_count = self.move_count
-        s.last_mover = self.last_mover
-        s.swapped = self.swapped
-        s.lps_first = self.lps_first
-        s.lps_mask = self.lps_mask
-        s.lps_count = self.lps_count
-        s.lps_player = self.lps_player
-        s.out_turn = self.out_turn[:]
-        s._legal = None
-        s._regions = None
+        d = self.__dict__.copy()
+        if board:
+            d["stacks"] = self.stacks[:]
+            d["cells"] = self.cells[:]
+            d["markers"] = self.markers[:]
+            d["collapsed"] = self.collapsed[:]
+            d["control"] = self.control[:]
+            d["hand"] = self.hand[:]
+            d["eliminated"] = self.eliminated[:]
+            d["territory"] = self.territory[:]
+            d["on_board"] = self.on_board[:]
+        d["_legal"] = None
+        d["_regions"] = None
+        s.__dict__ = d
         return s
 
     @property
@@ -203,7 +150,9 @@ class GameState:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GameState):
             return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in GameState.__slots__ if not k.startswith("_"))
+        mine = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        theirs = {k: v for k, v in other.__dict__.items() if not k.startswith("_")}
+        return mine == theirs
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -245,7 +194,7 @@ def empty_state(board: str, num_players: int, options: RulesOptions) -> GameStat
     s.lps_mask = (-1,) * seats
     s.lps_count = 0
     s.lps_player = 0
-    s.out_turn = [0] * seats
+    s.out_turn = (0,) * seats
     s._legal = None
     s._regions = None
     return s

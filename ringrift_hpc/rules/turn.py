@@ -69,7 +69,9 @@ def end_turn(s: GameState) -> None:
     n = s.num_players
     for p in range(1, n + 1):
         if not s.out_turn[p] and rings_anywhere(s, p) == 0:
-            s.out_turn[p] = s.turn_number
+            out = list(s.out_turn)
+            out[p] = s.turn_number
+            s.out_turn = tuple(out)
     if check_victory(s):
         return
     nxt = s.current
