@@ -28,6 +28,7 @@ from ringrift_hpc.config import (
     ConfigError,
     RunSection,
     SlurmJob,
+    config_differences,
     dump_config,
     load_config,
     parse_config,
@@ -222,3 +223,19 @@ def test_variants_accept_names_and_mappings_and_dump_as_names() -> None:
     )
     assert [v.name for v in config.variants] == ["hex8_3p", "hexagonal_4p"]
     assert yaml.safe_load(dump_config(config))["run"]["variants"] == ["hex8_3p", "hexagonal_4p"]
+
+
+def test_config_differences_name_each_changed_key() -> None:
+    old = parse_config(
+        {"run": {"variants": ["square8_2p"]}, "slurm": {"train": {"partition": "gpu"}}}, source="a"
+    )
+    new = parse_config(
+        {"run": {"variants": ["square8_2p", "hex8_2p"]}, "slurm": {"train": {"partition": None, "time": 90}}},
+        source="b",
+    )
+    assert config_differences(old, old) == ()
+    assert config_differences(old, new) == (
+        "run.variants: ['square8_2p'] -> ['square8_2p', 'hex8_2p']",
+        "slurm.train.partition: 'gpu' -> null",
+        "slurm.train.time: '04:00:00' -> '01:30:00'",
+    )
