@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ringrift_hpc.config import Config, ConfigError, dump_config, load_config
+from ringrift_hpc.config import Config, ConfigError, config_differences, dump_config, load_config
 from ringrift_hpc.store import RunLayout, atomic_write_text
-
 
 _SHOWN_DIFFERENCES = 12
 
@@ -28,21 +26,6 @@ def frozen_for(config: Config, root: Path) -> Config:
     return config.model_copy(update={"run": config.run.model_copy(update={"root": str(root.resolve())})})
 
 
-def config_differences(old: Config, new: Config) -> list[str]:
-    """Key paths whose values differ, as `path: old -> new` lines."""
-    lines: list[str] = []
-    _diff(old.model_dump(mode="json"), new.model_dump(mode="json"), "", lines)
-    return lines
-
-
-def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
-            _diff(old.get(key), new.get(key), f"{path}.{key}" if path else key, out)
-    elif old != new:
-        out.append(f"{path}: {old!r} -> {new!r}")
-
-
 def init_run(root: Path, config: Config, *, source: str) -> InitOutcome:
     """Create `root` with `run.yaml` frozen from `config`; idempotent for an equal config.
 
@@ -60,7 +43,7 @@ def init_run(root: Path, config: Config, *, source: str) -> InitOutcome:
             ) from error
         if existing != wanted:
             differences = config_differences(existing, wanted)
-            shown = differences[:_SHOWN_DIFFERENCES]
+            shown = list(differences[:_SHOWN_DIFFERENCES])
             if len(differences) > len(shown):
                 shown.append(f"... and {len(differences) - len(shown)} more")
             changes = "\n  ".join(shown)
