@@ -35,15 +35,16 @@ def add_stack_moves(s: GameState, c: int, player: int, out: list) -> None:
     stacks = s.stacks
     cells = s.cells
     h = len(stacks[c])
-    step = tables(s.geo.board, s.geo.n).step
-    for ray in s.geo.rays[c]:
-        d = 0
+    rays = s.geo.rays[c]
+    per_dir = tables(s.geo.board, s.geo.n).rays_from(player, c, rays)
+    for d, ray in enumerate(rays):
+        free = 0
         for t in ray:
             if cells[t] < 0 or stacks[t] is not None:
                 break
-            d += 1
-            if d >= h:
-                out.append(step(player, c, t))
+            free += 1
+        if free >= h:
+            out.extend(per_dir[d][h - 1 : free])
 
 
 def has_stack_move(s: GameState, c: int) -> bool:

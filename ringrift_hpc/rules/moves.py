@@ -145,7 +145,7 @@ def make(kind: str, player: int, board: str, to: int = -1, frm: int = -1, target
 class MoveTables:
     """Per-board caches of the moves that depend only on cells, so generation allocates nothing."""
 
-    __slots__ = ("board", "place", "place_chunks", "simple", "steps", "captures")
+    __slots__ = ("board", "place", "place_chunks", "simple", "steps", "step_rays", "captures")
 
     def __init__(self, board: str, n: int, max_players: int = 4) -> None:
         self.board = board
@@ -158,6 +158,8 @@ class MoveTables:
         self.place_chunks: list[list[list | None]] = [[None] * 4 for _ in range(max_players + 1)]
         self.simple: dict[tuple[str, int], Move] = {}
         self.steps: list[dict[int, Move]] = [{} for _ in range(max_players + 1)]
+        # step_rays[p][cell]: per direction, the move_stack moves along that ray (lazily built)
+        self.step_rays: list[list[tuple | None]] = [[None] * n for _ in range(max_players + 1)]
         self.captures: list[dict[tuple[int, int, int, str], Move]] = [{} for _ in range(max_players + 1)]
 
     def bookkeeping(self, kind: str, player: int) -> Move:
@@ -174,6 +176,12 @@ class MoveTables:
         if m is None:
             m = table[key] = make(MOVE_STACK, player, self.board, to, frm)
         return m
+
+    def rays_from(self, player: int, frm: int, rays: tuple) -> tuple:
+        per_dir = self.step_rays[player][frm]
+        if per_dir is None:
+            per_dir = self.step_rays[player][frm] = tuple(tuple(self.step(player, frm, t) for t in ray) for ray in rays)
+        return per_dir
 
     def capture(self, kind: str, player: int, frm: int, target: int, to: int) -> Move:
         key = (frm, target, to, kind)

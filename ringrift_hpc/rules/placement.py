@@ -10,21 +10,26 @@ from ringrift_hpc.rules.recovery import recovery_eligible
 from ringrift_hpc.rules.state import GameState, cap_height, set_stack
 
 
-def _move_reach(s: GameState, kmax: int) -> list[int]:
-    """reach[k]: bitboard of cells from which k steps in some direction stay on free cells.
+def _move_reach(s: GameState) -> list[int]:
+    """reach[k] (k = 1..3): bitboard of cells from which k steps in some direction stay on
+    free cells, so a stack of height k there has a non-capture move (rules.md 6.1).
 
-    A stack of height k on such a cell has a legal non-capture move (rules.md 6.1).
+    Memoised on the state: it depends only on the board, which is final when asked.
     """
+    reach = s._reach
+    if reach is not None:
+        return reach
     g = s.geo
     free = g.valid & ~s.control[0] & ~s.collapsed[0]
-    reach = [0] * (kmax + 1)
+    reach = [0, 0, 0, 0]
     for sh in g.move_shifts:
         run = free
-        for k in range(1, kmax + 1):
+        for k in (1, 2, 3):
             run &= toward(free, sh * k)
             if not run:
                 break
             reach[k] |= run
+    s._reach = reach
     return reach
 
 
@@ -58,7 +63,7 @@ def add_placements(s: GameState, player: int, out: list) -> None:
     g = s.geo
     t = tables(g.board, g.n)
     place = t.place[player]
-    reach = _move_reach(s, kmax)
+    reach = _move_reach(s)
     empty = g.valid & ~s.control[0] & ~s.collapsed[0] & ~s.markers[0]
     # Cells where every count can simply move: whole runs of moves come from per-byte tables.
     chunks = t.place_chunks[player][kmax]
@@ -94,7 +99,7 @@ def has_placement(s: GameState, player: int) -> bool:
         return False
     g = s.geo
     empty = g.valid & ~s.control[0] & ~s.collapsed[0] & ~s.markers[0]
-    if empty & _move_reach(s, 1)[1]:
+    if empty & _move_reach(s)[1]:
         return True
     out: list = []
     add_placements(s, player, out)

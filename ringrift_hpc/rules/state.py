@@ -134,6 +134,7 @@ class GameState:
             d["on_board"] = self.on_board[:]
         d["_legal"] = None
         d["_regions"] = None
+        d["_reach"] = None
         s.__dict__ = d
         return s
 
@@ -197,6 +198,7 @@ def empty_state(board: str, num_players: int, options: RulesOptions) -> GameStat
     s.out_turn = (0,) * seats
     s._legal = None
     s._regions = None
+    s._reach = None
     return s
 
 

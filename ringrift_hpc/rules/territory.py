@@ -53,7 +53,8 @@ def _detect(s: GameState) -> list[int]:
     if n_active >= 2:
         rest = open_all
         while rest:
-            comp = flood(rest & -rest, open_all, steps)
+            # Without collapsed cells the board is one component: no flood needed.
+            comp = open_all if not s.collapsed[0] else flood(rest & -rest, open_all, steps)
             rest &= ~comp
             owners = 0
             for p in active:
