@@ -1,0 +1,1 @@
+"""The learning core: encoding, action codec, symmetries, network, batched search, players."""
