@@ -25,7 +25,12 @@ from ringrift_hpc.rules.game import initial_state, is_terminal, ranking, winner
 from ringrift_hpc.rules.geometry import BOARDS, Geometry, geometry
 from ringrift_hpc.rules.legal import legal_moves
 from ringrift_hpc.rules.moves import MOVE_TYPES, Move
-from ringrift_hpc.rules.serialization import move_from_json, move_to_json, state_from_json, state_to_json
+from ringrift_hpc.rules.serialization import (
+    move_from_json,
+    move_to_json,
+    state_from_json,
+    state_to_json,
+)
 from ringrift_hpc.rules.state import GameState, RulesOptions
 
 __all__ = [

@@ -80,7 +80,7 @@ def apply_move_unchecked(state: GameState, move: Move) -> GameState:
         s.turn_changed = True
     p = move.player
     if kind == PLACE_RING:
-        apply_place(s, p, move.to, move.count)
+        apply_place(s, p, move.to, move.placement_count)
         s.phase = MOVEMENT
         s.must_move = move.to
     elif kind == MOVE_STACK:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ringrift_hpc.rules.movement import land, path_between, process_path
-from ringrift_hpc.rules.moves import tables
+from ringrift_hpc.rules.moves import OVERTAKING_CAPTURE, tables
 from ringrift_hpc.rules.state import GameState, cap_height, set_marker, set_stack
 
 
@@ -79,3 +79,40 @@ def apply_capture(s: GameState, player: int, frm: int, target: int, to: int) -> 
     victim = s.stacks[target]
     set_stack(s, target, victim[:-1] or None)
     land(s, to, (victim[-1],) + rings, player)
+
+
+def add_moves_and_captures(s: GameState, c: int, player: int, out: list) -> None:
+    """Append every move_stack and overtaking_capture of the stack on c in one walk per ray."""
+    stacks = s.stacks
+    cells = s.cells
+    rings = stacks[c]
+    h = len(rings)
+    my_cap = 0
+    rays = s.geo.rays[c]
+    t = tables(s.geo.board, s.geo.n)
+    per_dir = t.rays_from(player, c, rays)
+    capture = t.capture
+    for d, ray in enumerate(rays):
+        free = 0
+        for cell in ray:
+            if cells[cell] < 0 or stacks[cell] is not None:
+                break
+            free += 1
+        if free >= h:
+            out.extend(per_dir[d][h - 1 : free])
+        if free == len(ray):
+            continue
+        target = ray[free]
+        st = stacks[target]
+        if st is None:
+            continue
+        if not my_cap:
+            my_cap = cap_height(rings)
+        if cap_height(st) > my_cap:
+            continue
+        for j in range(free + 1, len(ray)):
+            landing = ray[j]
+            if cells[landing] < 0 or stacks[landing] is not None:
+                break
+            if j + 1 >= h:
+                out.append(capture(OVERTAKING_CAPTURE, player, c, target, landing))

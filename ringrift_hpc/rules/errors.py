@@ -45,4 +45,4 @@ def explain_illegal(state: GameState, move: Move) -> str:
         return f"no legal {move.kind} starts from cell {state.geo.keys[move.frm]}"
     if move.to >= 0 and not any(m.to == move.to for m in same):
         return f"no legal {move.kind} reaches cell {state.geo.keys[move.to]}"
-    return f"none of the {len(same)} legal {move.kind} moves has these details (count, target, cells, mode or option)"
+    return f"none of the {len(same)} legal {move.kind} moves has these details (placement count, target, cells, mode, option or extraction stack)"

@@ -10,7 +10,7 @@ the spare column stops horizontal and diagonal shifts from wrapping across rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 BOARDS: tuple[str, ...] = ("square8", "square19", "hex8", "hexagonal")
 
@@ -89,7 +89,7 @@ def rings_per_player(board: str) -> int:
     return _RINGS_PER_PLAYER[board]
 
 
-@lru_cache(maxsize=None)
+@cache
 def geometry(board: str) -> Geometry:
     """The (cached) geometry of a board name from `BOARDS`."""
     if board in _SQUARE_SIZES:
@@ -100,6 +100,10 @@ def geometry(board: str) -> Geometry:
 
 
 def _build(board: str, is_hex: bool, extent: int) -> Geometry:
+    coords: tuple[tuple[int, ...], ...]
+    dirs: tuple[tuple[int, int], ...]
+    axes: tuple[tuple[int, int], ...]
+    terr: tuple[tuple[int, int], ...]
     if is_hex:
         r = extent
         xy = [(x, y) for x in range(-r, r + 1) for y in range(max(-r, -x - r), min(r, -x + r) + 1)]
@@ -115,13 +119,13 @@ def _build(board: str, is_hex: bool, extent: int) -> Geometry:
         width, off, size = extent, 0, extent
         dirs, axes, terr = _SQUARE_DIRS, _SQUARE_LINE_AXES, _SQUARE_TERRITORY
     by_xy = {p: i for i, p in enumerate(xy)}
-    index: dict[tuple[int, ...], int] = dict(by_xy)
+    index: dict[tuple[int, ...], int] = {p: i for p, i in by_xy.items()}
     if is_hex:
         index.update({c: i for i, c in enumerate(coords)})
 
     def walk(i: int, d: tuple[int, int]) -> tuple[int, ...]:
         x, y = xy[i]
-        out = []
+        out: list[int] = []
         while True:
             x, y = x + d[0], y + d[1]
             j = by_xy.get((x, y))

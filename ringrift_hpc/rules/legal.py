@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ringrift_hpc.rules.capture import add_captures
+from ringrift_hpc.rules.capture import add_captures, add_moves_and_captures
 from ringrift_hpc.rules.elimination import cost_moves, forced_moves
 from ringrift_hpc.rules.lines import line_moves
-from ringrift_hpc.rules.movement import add_stack_moves
 from ringrift_hpc.rules.moves import (
     CONTEXT_LINE,
     CONTEXT_RECOVERY,
@@ -62,8 +61,7 @@ def _generate(s: GameState) -> list:
         else:
             origins = s.geo.cells_of(s.control[p])
         for c in origins:
-            add_stack_moves(s, c, p, out)
-            add_captures(s, c, p, OVERTAKING_CAPTURE, out)
+            add_moves_and_captures(s, c, p, out)
         if out:
             return out
         if not s.control[p] and recovery_eligible(s, p):

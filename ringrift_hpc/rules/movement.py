@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from ringrift_hpc.rules.geometry import geometry
-from ringrift_hpc.rules.moves import tables
 from ringrift_hpc.rules.state import GameState, collapse, set_marker, set_stack
 
-
-@lru_cache(maxsize=None)
-def _paths(board: str) -> dict[int, tuple[int, ...] | None]:
-    return {}
+_PATHS: dict[str, dict[int, tuple[int, ...] | None]] = {}
 
 
 def path_between(board: str, a: int, b: int) -> tuple[int, ...] | None:
     """Cells strictly between a and b if they lie on one movement direction, else None."""
-    cache = _paths(board)
+    cache = _PATHS.setdefault(board, {})
     key = a * 1000 + b
     if key in cache:
         return cache[key]
@@ -28,23 +22,6 @@ def path_between(board: str, a: int, b: int) -> tuple[int, ...] | None:
             break
     cache[key] = result
     return result
-
-
-def add_stack_moves(s: GameState, c: int, player: int, out: list) -> None:
-    """Append every legal `move_stack` from the stack on c."""
-    stacks = s.stacks
-    cells = s.cells
-    h = len(stacks[c])
-    rays = s.geo.rays[c]
-    per_dir = tables(s.geo.board, s.geo.n).rays_from(player, c, rays)
-    for d, ray in enumerate(rays):
-        free = 0
-        for t in ray:
-            if cells[t] < 0 or stacks[t] is not None:
-                break
-            free += 1
-        if free >= h:
-            out.extend(per_dir[d][h - 1 : free])
 
 
 def has_stack_move(s: GameState, c: int) -> bool:

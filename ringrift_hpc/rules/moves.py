@@ -7,7 +7,7 @@ the same decision. Field use per type:
 =========================== ===================================================================
 type                        fields
 =========================== ===================================================================
-place_ring                  to, count (1-3)
+place_ring                  to, placement_count (1-3)
 move_stack                  frm, to
 overtaking_capture,         frm, target (captured stack), to (landing)
 continue_capture_segment
@@ -108,7 +108,7 @@ class Move(NamedTuple):
     to: int = -1
     frm: int = -1
     target: int = -1
-    count: int = 0
+    placement_count: int = 0
     cells: tuple = ()
     collapse: tuple = ()
     mode: str = ""
@@ -121,8 +121,8 @@ class Move(NamedTuple):
             v = getattr(self, name)
             if v >= 0:
                 parts.append(f"{name}={v}")
-        if self.count:
-            parts.append(f"count={self.count}")
+        if self.placement_count:
+            parts.append(f"placement_count={self.placement_count}")
         if self.mode:
             parts.append(f"mode={self.mode}")
         if self.option:
@@ -145,7 +145,7 @@ def make(kind: str, player: int, board: str, to: int = -1, frm: int = -1, target
 class MoveTables:
     """Per-board caches of the moves that depend only on cells, so generation allocates nothing."""
 
-    __slots__ = ("board", "place", "place_chunks", "simple", "steps", "step_rays", "captures")
+    __slots__ = ("board", "captures", "place", "place_chunks", "simple", "step_rays", "steps")
 
     def __init__(self, board: str, n: int, max_players: int = 4) -> None:
         self.board = board

@@ -5,7 +5,12 @@ from __future__ import annotations
 from ringrift_hpc.rules.capture import can_capture, has_capture
 from ringrift_hpc.rules.geometry import toward
 from ringrift_hpc.rules.movement import has_stack_move
-from ringrift_hpc.rules.moves import NO_PLACEMENT_ACTION, SKIP_PLACEMENT, SWAP_SIDES, tables
+from ringrift_hpc.rules.moves import (
+    NO_PLACEMENT_ACTION,
+    SKIP_PLACEMENT,
+    SWAP_SIDES,
+    tables,
+)
 from ringrift_hpc.rules.recovery import recovery_eligible
 from ringrift_hpc.rules.state import GameState, cap_height, set_stack
 

@@ -16,7 +16,13 @@ from ringrift_hpc.rules.moves import (
     Move,
     tables,
 )
-from ringrift_hpc.rules.state import GameState, buried_bits, collapse, set_marker, set_stack
+from ringrift_hpc.rules.state import (
+    GameState,
+    buried_bits,
+    collapse,
+    set_marker,
+    set_stack,
+)
 
 _new = tuple.__new__
 

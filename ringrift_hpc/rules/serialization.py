@@ -38,7 +38,11 @@ from ringrift_hpc.rules.moves import (
     SWAP_SIDES,
     Move,
 )
-from ringrift_hpc.rules.recovery import extraction_stacks, run_through, strike_extractions
+from ringrift_hpc.rules.recovery import (
+    extraction_stacks,
+    run_through,
+    strike_extractions,
+)
 from ringrift_hpc.rules.state import (
     ACTIVE,
     CAPTURE,
@@ -263,7 +267,7 @@ def _turn_flags_from_history(s: GameState, history: list, g: Geometry) -> None:
             break
         trailing.append(m)
     trailing.reverse()
-    types = [LEGACY_MOVE_TYPES.get(m.get("type"), m.get("type")) for m in trailing]
+    types = [LEGACY_MOVE_TYPES.get(str(m.get("type")), m.get("type")) for m in trailing]
     s.turn_changed = any(t not in NON_CHANGING_TYPES for t in types)
     s.turn_recovery = RECOVERY_SLIDE in types
     s.pending_region = s.phase == TERRITORY_PROCESSING and bool(types) and types[-1] == CHOOSE_TERRITORY_OPTION
@@ -372,7 +376,7 @@ def move_to_json(m: Move) -> dict[str, Any]:
         out["captureTarget"] = _pos(g, m.target)
     kind = m.kind
     if kind == PLACE_RING:
-        out["placementCount"] = m.count
+        out["placementCount"] = m.placement_count
     elif kind in (PROCESS_LINE, CHOOSE_LINE_OPTION):
         line = m.cells
         a, b = g.coords[line[0]], g.coords[line[1]]
@@ -409,12 +413,12 @@ def move_from_json(obj: Mapping[str, Any], state: GameState) -> Move:
         raise _fail("move", f"expected an object, got {type(obj).__name__}", "pass the parsed JSON object")
     g = state.geo
     board = g.board
-    kind = LEGACY_MOVE_TYPES.get(obj.get("type"), obj.get("type"))
+    kind = LEGACY_MOVE_TYPES.get(str(obj.get("type")), obj.get("type"))
     if kind not in MOVE_TYPES:
         raise _fail("move.type", f"unknown move type {obj.get('type')!r}", f"use one of {', '.join(MOVE_TYPES)}")
     try:
-        player = int(obj.get("player"))
-    except (TypeError, ValueError):
+        player = int(obj["player"])
+    except (KeyError, TypeError, ValueError):
         raise _fail("move.player", f"{obj.get('player')!r} is not a seat number", "give the mover's seat") from None
 
     def cell(field: str, required: bool = True) -> int:

@@ -116,6 +116,10 @@ class GameState:
     lps_count: int
     lps_player: int
     out_turn: tuple  # [seat] -> turn number at which the seat lost its last ring, 0 = never
+    # Memos of facts about this (final) position, reset by `copy`.
+    _legal: list | None
+    _regions: list[int] | None
+    _reach: list[int] | None
 
     def copy(self, board: bool = True) -> GameState:
         """A successor to edit. With `board`, the per-cell and per-player lists are copied;

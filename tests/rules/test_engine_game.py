@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import ringrift_hpc.rules as rules
-from ringrift_hpc.rules import Move
 from test_engine_mechanics import cell, kinds, only, play_bookkeeping, position
+
+from ringrift_hpc import rules
+from ringrift_hpc.rules import Move
 
 
 def test_plain_turn_records_bookkeeping_and_passes_the_turn() -> None:
     s = rules.initial_state("square8", 2)
-    s = rules.apply_move(s, next(m for m in rules.legal_moves(s) if m.to == cell("square8", "3,3") and m.count == 1))
+    s = rules.apply_move(s, next(m for m in rules.legal_moves(s) if m.to == cell("square8", "3,3") and m.placement_count == 1))
     s = rules.apply_move(s, next(m for m in rules.legal_moves(s) if m.to == cell("square8", "3,4")))
     assert kinds(s) == {"no_line_action"}
     s = rules.apply_move(s, only(s, "no_line_action"))
@@ -39,7 +40,7 @@ def test_ring_elimination_victory_at_turn_end() -> None:
 def test_territory_victory_needs_dominance() -> None:
     """33 collapsed cells reach the 2-player minimum only with more than all opponents together."""
     collapsed = {f"{x},{y}": 1 for x in range(4) for y in range(8)}
-    collapsed.update({f"{x},{y}": 2 for x in range(4, 8) for y in range(0, 4)})
+    collapsed.update({f"{x},{y}": 2 for x in range(4, 8) for y in range(4)})
     s = position(
         stacks={"5,5": [1], "7,7": [2]},
         collapsed=collapsed,
@@ -118,7 +119,7 @@ def test_ranking_shares_ranks_on_full_ties() -> None:
 
 def test_pie_rule_is_off_by_default_and_offered_once_when_enabled() -> None:
     def first_turn(state: rules.GameState) -> rules.GameState:
-        state = rules.apply_move(state, next(m for m in rules.legal_moves(state) if m.count == 1))
+        state = rules.apply_move(state, next(m for m in rules.legal_moves(state) if m.placement_count == 1))
         state = rules.apply_move(state, next(m for m in rules.legal_moves(state) if m.kind == "move_stack"))
         return play_bookkeeping(state)
 

@@ -7,11 +7,11 @@ mid-game and late-game boards, not only hand-made ones.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
-import ringrift_hpc.rules as rules
+from ringrift_hpc import rules
 from ringrift_hpc.rules import geometry
 from ringrift_hpc.rules.lines import find_lines
 from ringrift_hpc.rules.state import cap_height
@@ -22,7 +22,7 @@ SQUARE_DIRS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, 
 HEX_DIRS = ((1, 0), (0, 1), (-1, 1), (-1, 0), (0, -1), (1, -1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def sample_states(board: str, players: int, games: int = 2) -> tuple[rules.GameState, ...]:
     out = []
     for seed in range(games):
@@ -125,7 +125,7 @@ def naive_regions(s: rules.GameState) -> set[frozenset[int]]:
 
     found = set()
     for colour in {v for v in s.cells if v > 0}:
-        for comp in components(lambda c: s.cells[c] < 0 or s.cells[c] == colour):
+        for comp in components(lambda c, colour=colour: s.cells[c] < 0 or s.cells[c] == colour):
             if len(controllers(comp)) < len(active):
                 found.add(frozenset(comp))
     if len(active) >= 2:
@@ -164,7 +164,7 @@ def test_placement_generation_matches_the_obvious_one(board: str, players: int) 
     for s in sample_states(board, players):
         if s.phase != "ring_placement" or s.status != "active":
             continue
-        fast = {(m.to, m.count) for m in rules.legal_moves(s) if m.kind == "place_ring"}
+        fast = {(m.to, m.placement_count) for m in rules.legal_moves(s) if m.kind == "place_ring"}
         assert fast == naive_placements(s), s
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
-import ringrift_hpc.rules as rules
-from ringrift_hpc.rules import Move
-from ringrift_hpc.rules.fingerprint import simple_hash
 from test_engine_internals import sample_states
 from test_engine_mechanics import cell, position
+
+from ringrift_hpc import rules
+from ringrift_hpc.rules import Move
+from ringrift_hpc.rules.fingerprint import simple_hash
 
 VARIANTS = [(b, n) for b in ("square8", "hex8", "square19", "hexagonal") for n in (2, 3)]
 
@@ -83,7 +83,7 @@ def test_illegal_move_error_names_the_move_and_the_reason() -> None:
     bad = rules.move_from_json({"type": "move_stack", "player": 1, "from": {"x": 0, "y": 0}, "to": {"x": 0, "y": 1}}, s)
     with pytest.raises(rules.IllegalMoveError, match="move_stack.*phase ring_placement allows only place_ring"):
         rules.apply_move(s, bad)
-    wrong_seat = Move("place_ring", 2, "square8", to=0, count=1)
+    wrong_seat = Move("place_ring", 2, "square8", to=0, placement_count=1)
     with pytest.raises(rules.IllegalMoveError, match="seat 1's turn"):
         rules.apply_move(s, wrong_seat)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import ringrift_hpc.rules as rules
+from ringrift_hpc import rules
 from ringrift_hpc.rules import Move, geometry
 
 R = {"square8": 18, "square19": 72, "hex8": 18, "hexagonal": 96}
@@ -84,7 +84,7 @@ def test_each_placement_count_is_checked_on_its_own() -> None:
     """D7: a single ring at (0,0) is dead (walled in, cap too small to capture); 2 or 3 can capture."""
     s = position(stacks={"1,0": [2, 2], "5,5": [2]}, collapsed={"0,1": 2, "1,1": 2})
     corner = cell("square8", "0,0")
-    counts = sorted(m.count for m in rules.legal_moves(s) if m.kind == "place_ring" and m.to == corner)
+    counts = sorted(m.placement_count for m in rules.legal_moves(s) if m.kind == "place_ring" and m.to == corner)
     assert counts == [2, 3]
 
 
@@ -92,7 +92,7 @@ def test_all_three_counts_are_offered_on_an_open_cell() -> None:
     """D8: every count is its own decision."""
     s = rules.initial_state("square8", 2)
     centre = cell("square8", "3,3")
-    assert sorted(m.count for m in rules.legal_moves(s) if m.to == centre) == [1, 2, 3]
+    assert sorted(m.placement_count for m in rules.legal_moves(s) if m.to == centre) == [1, 2, 3]
     assert len(rules.legal_moves(s)) == 64 * 3
 
 
@@ -100,7 +100,7 @@ def test_placement_on_a_stack_is_one_ring_and_sets_must_move() -> None:
     s = position(stacks={"3,3": [2]}, hands=[5, 17])
     target = cell("square8", "3,3")
     on_stack = [m for m in rules.legal_moves(s) if m.to == target]
-    assert [m.count for m in on_stack] == [1]
+    assert [m.placement_count for m in on_stack] == [1]
     after = rules.apply_move(s, on_stack[0])
     assert after.phase == "movement" and after.must_move == target
     origins = {m.frm for m in rules.legal_moves(after)}
