@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ringrift_hpc.rules.movement import land, path_between, process_path
-from ringrift_hpc.rules.moves import OVERTAKING_CAPTURE, tables
+from ringrift_hpc.rules.moves import OVERTAKING_CAPTURE, Move, tables
 from ringrift_hpc.rules.state import GameState, cap_height, set_marker, set_stack
 
 
-def add_captures(s: GameState, c: int, player: int, kind: str, out: list) -> None:
+def add_captures(s: GameState, c: int, player: int, kind: str, out: list[Move]) -> None:
     """Append every legal capture segment by the stack on c, as moves of `kind`."""
     stacks = s.stacks
     cells = s.cells
@@ -23,12 +23,12 @@ def add_captures(s: GameState, c: int, player: int, kind: str, out: list) -> Non
             if cells[t] < 0:
                 break
             st = stacks[t]
-            if st is not None:
+            if st:
                 if cap_height(st) <= my_cap:
                     j = i + 1
                     while j < n:
                         land_cell = ray[j]
-                        if cells[land_cell] < 0 or stacks[land_cell] is not None:
+                        if cells[land_cell] < 0 or stacks[land_cell]:
                             break
                         if j + 1 >= h:
                             out.append(capture(kind, player, c, t, land_cell))
@@ -49,12 +49,12 @@ def can_capture(s: GameState, c: int, h: int, my_cap: int) -> bool:
             if cells[t] < 0:
                 break
             st = stacks[t]
-            if st is not None:
+            if st:
                 if cap_height(st) <= my_cap:
                     j = i + 1
                     while j < n:
                         land_cell = ray[j]
-                        if cells[land_cell] < 0 or stacks[land_cell] is not None:
+                        if cells[land_cell] < 0 or stacks[land_cell]:
                             break
                         if j + 1 >= h:
                             return True
@@ -72,16 +72,16 @@ def has_capture(s: GameState, c: int) -> bool:
 def apply_capture(s: GameState, player: int, frm: int, target: int, to: int) -> None:
     board = s.geo.board
     rings = s.stacks[frm]
-    set_stack(s, frm, None)
+    set_stack(s, frm, ())
     set_marker(s, frm, player)
     process_path(s, path_between(board, frm, target) or (), player)
     process_path(s, path_between(board, target, to) or (), player)
     victim = s.stacks[target]
-    set_stack(s, target, victim[:-1] or None)
+    set_stack(s, target, victim[:-1])
     land(s, to, (victim[-1],) + rings, player)
 
 
-def add_moves_and_captures(s: GameState, c: int, player: int, out: list) -> None:
+def add_moves_and_captures(s: GameState, c: int, player: int, out: list[Move]) -> None:
     """Append every move_stack and overtaking_capture of the stack on c in one walk per ray."""
     stacks = s.stacks
     cells = s.cells
@@ -95,7 +95,7 @@ def add_moves_and_captures(s: GameState, c: int, player: int, out: list) -> None
     for d, ray in enumerate(rays):
         free = 0
         for cell in ray:
-            if cells[cell] < 0 or stacks[cell] is not None:
+            if cells[cell] < 0 or stacks[cell]:
                 break
             free += 1
         if free >= h:
@@ -104,7 +104,7 @@ def add_moves_and_captures(s: GameState, c: int, player: int, out: list) -> None
             continue
         target = ray[free]
         st = stacks[target]
-        if st is None:
+        if not st:
             continue
         if not my_cap:
             my_cap = cap_height(rings)
@@ -112,7 +112,7 @@ def add_moves_and_captures(s: GameState, c: int, player: int, out: list) -> None
             continue
         for j in range(free + 1, len(ray)):
             landing = ray[j]
-            if cells[landing] < 0 or stacks[landing] is not None:
+            if cells[landing] < 0 or stacks[landing]:
                 break
             if j + 1 >= h:
                 out.append(capture(OVERTAKING_CAPTURE, player, c, target, landing))

@@ -15,7 +15,7 @@ from ringrift_hpc.rules.state import GameState, cap_height, set_stack
 _new = tuple.__new__
 
 
-def cost_moves(s: GameState, player: int, context: str) -> list:
+def cost_moves(s: GameState, player: int, context: str) -> list[Move]:
     """One `eliminate_rings_from_stack` per eligible stack for the given context."""
     g = s.geo
     board = g.board
@@ -26,7 +26,7 @@ def cost_moves(s: GameState, player: int, context: str) -> list:
     return [_new(Move, (ELIMINATE_RINGS_FROM_STACK, player, board, c, -1, -1, 0, (), (), context, 0, -1)) for c in sorted(targets)]
 
 
-def forced_moves(s: GameState, player: int) -> list:
+def forced_moves(s: GameState, player: int) -> list[Move]:
     g = s.geo
     board = g.board
     return [
@@ -40,7 +40,7 @@ def remove_top(s: GameState, player: int, c: int) -> None:
     rings = s.stacks[c]
     s.on_board[rings[-1]] -= 1
     s.eliminated[player] += 1
-    set_stack(s, c, rings[:-1] or None)
+    set_stack(s, c, rings[:-1])
 
 
 def remove_cap(s: GameState, player: int, c: int) -> None:
@@ -49,7 +49,7 @@ def remove_cap(s: GameState, player: int, c: int) -> None:
     cap = cap_height(rings)
     s.on_board[rings[-1]] -= cap
     s.eliminated[player] += cap
-    set_stack(s, c, rings[:-cap] or None)
+    set_stack(s, c, rings[:-cap])
 
 
 def apply_cost(s: GameState, m: Move) -> None:

@@ -26,7 +26,7 @@ def fingerprint_text(s: GameState) -> str:
         f"{p}:{s.hand[p]}:{s.eliminated[p]}:{s.territory[p]}" for p in range(1, s.num_players + 1)
     )
     stacks = sorted(
-        f"{g.keys[c]}:{r[-1]}:{len(r)}:{cap_height(r)}" for c, r in enumerate(s.stacks) if r is not None
+        f"{g.keys[c]}:{r[-1]}:{len(r)}:{cap_height(r)}" for c, r in enumerate(s.stacks) if r
     )
     markers = sorted(f"{g.keys[c]}:{v}" for c, v in enumerate(s.cells) if v > 0)
     collapsed = sorted(f"{g.keys[c]}:{-v}" for c, v in enumerate(s.cells) if v < 0)

@@ -9,6 +9,7 @@ the spare column stops horizontal and diagonal shifts from wrapping across rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -56,7 +57,7 @@ class Geometry:
     line_shifts: tuple[int, ...]  # one shift per line axis
     move_shifts: tuple[int, ...]  # one shift per movement direction
     nbytes: int  # bytes of a bitboard
-    byte_cells: list  # [byte index * 256 + byte value] -> cells of those bits (filled lazily)
+    byte_cells: list[tuple[int, ...] | None]  # [byte index * 256 + byte value] -> cells of those bits (filled lazily)
 
     def cells_of(self, bits: int) -> list[int]:
         """Cells of a bitboard, in ascending bit order."""
@@ -77,7 +78,7 @@ class Geometry:
         v = slot & 255
         return tuple(self.cell_of_bitpos[first + i] for i in range(8) if v >> i & 1)
 
-    def bits_of(self, cells) -> int:
+    def bits_of(self, cells: Iterable[int]) -> int:
         b = 0
         bit = self.bit
         for c in cells:

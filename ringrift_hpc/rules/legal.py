@@ -16,6 +16,7 @@ from ringrift_hpc.rules.moves import (
     OVERTAKING_CAPTURE,
     SKIP_CAPTURE,
     SKIP_TERRITORY_PROCESSING,
+    Move,
     tables,
 )
 from ringrift_hpc.rules.placement import placement_phase_moves
@@ -34,7 +35,7 @@ from ringrift_hpc.rules.state import (
 from ringrift_hpc.rules.territory import region_moves
 
 
-def legal_moves(s: GameState) -> list:
+def legal_moves(s: GameState) -> list[Move]:
     """Every legal move of the player to move; empty only when the game is over.
 
     The list is memoised on the state (states never change), so calling it again, or
@@ -48,16 +49,16 @@ def legal_moves(s: GameState) -> list:
     return moves
 
 
-def _generate(s: GameState) -> list:
+def _generate(s: GameState) -> list[Move]:
     p = s.current
     phase = s.phase
     t = tables(s.geo.board, s.geo.n)
     if phase == RING_PLACEMENT:
         return placement_phase_moves(s, p)
     if phase == MOVEMENT:
-        out: list = []
+        out: list[Move] = []
         if s.must_move >= 0:
-            origins = [s.must_move] if s.stacks[s.must_move] is not None and s.stacks[s.must_move][-1] == p else []
+            origins = [s.must_move] if s.stacks[s.must_move] and s.stacks[s.must_move][-1] == p else []
         else:
             origins = s.geo.cells_of(s.control[p])
         for c in origins:

@@ -49,7 +49,7 @@ def find_lines(s: GameState, player: int) -> list[tuple[int, ...]]:
     return found
 
 
-def line_moves(s: GameState, player: int) -> list:
+def line_moves(s: GameState, player: int) -> list[Move]:
     """process_line for exact lines; option 1 and every option-2 window for longer ones."""
     board = s.geo.board
     L = s.params.line_length

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ringrift_hpc.rules.geometry import geometry
-from ringrift_hpc.rules.state import GameState, collapse, set_marker, set_stack
+from ringrift_hpc.rules.state import GameState, Rings, collapse, set_marker, set_stack
 
 _PATHS: dict[str, dict[int, tuple[int, ...] | None]] = {}
 
@@ -33,7 +33,7 @@ def has_stack_move(s: GameState, c: int) -> bool:
         if len(ray) < h:
             continue
         for t in ray[:h]:
-            if cells[t] < 0 or stacks[t] is not None:
+            if cells[t] < 0 or stacks[t]:
                 break
         else:
             return True
@@ -52,7 +52,7 @@ def process_path(s: GameState, path: tuple[int, ...], player: int) -> None:
                 set_marker(s, c, player)
 
 
-def land(s: GameState, c: int, rings: tuple, player: int) -> None:
+def land(s: GameState, c: int, rings: Rings, player: int) -> None:
     """Put a moving stack down on c; landing on a marker costs its top ring (credited to player)."""
     if s.cells[c] > 0:
         set_marker(s, c, 0)
@@ -60,12 +60,12 @@ def land(s: GameState, c: int, rings: tuple, player: int) -> None:
         rings = rings[:-1]
         s.on_board[top] -= 1
         s.eliminated[player] += 1
-    set_stack(s, c, rings if rings else None)
+    set_stack(s, c, rings)
 
 
 def apply_move_stack(s: GameState, player: int, frm: int, to: int) -> None:
     rings = s.stacks[frm]
-    set_stack(s, frm, None)
+    set_stack(s, frm, ())
     set_marker(s, frm, player)
     process_path(s, path_between(s.geo.board, frm, to) or (), player)
     land(s, to, rings, player)

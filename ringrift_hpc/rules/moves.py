@@ -109,8 +109,8 @@ class Move(NamedTuple):
     frm: int = -1
     target: int = -1
     placement_count: int = 0
-    cells: tuple = ()
-    collapse: tuple = ()
+    cells: tuple[int, ...] = ()
+    collapse: tuple[int, ...] = ()
     mode: str = ""
     option: int = 0
     extract: int = -1
@@ -149,17 +149,17 @@ class MoveTables:
 
     def __init__(self, board: str, n: int, max_players: int = 4) -> None:
         self.board = board
-        # place[p][cell * 4 + count]
-        self.place = [
-            [None if k == 0 else _new(Move, (PLACE_RING, p, board, c, -1, -1, k, (), (), "", 0, -1)) for c in range(n) for k in range(4)]
+        # place[p][cell * 3 + count - 1]
+        self.place: list[list[Move]] = [
+            [_new(Move, (PLACE_RING, p, board, c, -1, -1, k, (), (), "", 0, -1)) for c in range(n) for k in (1, 2, 3)]
             for p in range(max_players + 1)
         ]
         # place_chunks[p][kmax]: lazily built per-byte tuples of placements, see placement.py
-        self.place_chunks: list[list[list | None]] = [[None] * 4 for _ in range(max_players + 1)]
+        self.place_chunks: list[list[list[tuple[Move, ...] | None] | None]] = [[None] * 4 for _ in range(max_players + 1)]
         self.simple: dict[tuple[str, int], Move] = {}
         self.steps: list[dict[int, Move]] = [{} for _ in range(max_players + 1)]
         # step_rays[p][cell]: per direction, the move_stack moves along that ray (lazily built)
-        self.step_rays: list[list[tuple | None]] = [[None] * n for _ in range(max_players + 1)]
+        self.step_rays: list[list[tuple[tuple[Move, ...], ...] | None]] = [[None] * n for _ in range(max_players + 1)]
         self.captures: list[dict[tuple[int, int, int, str], Move]] = [{} for _ in range(max_players + 1)]
 
     def bookkeeping(self, kind: str, player: int) -> Move:
@@ -177,7 +177,9 @@ class MoveTables:
             m = table[key] = make(MOVE_STACK, player, self.board, to, frm)
         return m
 
-    def rays_from(self, player: int, frm: int, rays: tuple) -> tuple:
+    def rays_from(
+        self, player: int, frm: int, rays: tuple[tuple[int, ...], ...]
+    ) -> tuple[tuple[Move, ...], ...]:
         per_dir = self.step_rays[player][frm]
         if per_dir is None:
             per_dir = self.step_rays[player][frm] = tuple(tuple(self.step(player, frm, t) for t in ray) for ray in rays)

@@ -9,6 +9,7 @@ from ringrift_hpc.rules.moves import (
     NO_PLACEMENT_ACTION,
     SKIP_PLACEMENT,
     SWAP_SIDES,
+    Move,
     tables,
 )
 from ringrift_hpc.rules.recovery import recovery_eligible
@@ -46,7 +47,7 @@ def _alive(s: GameState, c: int, h: int, cap: int) -> bool:
         if len(ray) < h:
             continue
         for t in ray[:h]:
-            if cells[t] < 0 or stacks[t] is not None:
+            if cells[t] < 0 or stacks[t]:
                 break
         else:
             return True
@@ -58,7 +59,7 @@ def supply(s: GameState, player: int) -> int:
     return min(s.hand[player], s.params.rings_per_player - s.on_board[player])
 
 
-def add_placements(s: GameState, player: int, out: list) -> None:
+def add_placements(s: GameState, player: int, out: list[Move]) -> None:
     """Append every legal place_ring: counts 1-3 on empty cells, 1 on stacks, each count
     checked on its own against no-dead-placement (D7, D8)."""
     avail = supply(s, player)
@@ -80,7 +81,7 @@ def add_placements(s: GameState, player: int, out: list) -> None:
             moves = chunks[slot + v]
             if moves is None:
                 moves = chunks[slot + v] = tuple(
-                    place[c * 4 + k] for c in g._byte_cells(slot + v) for k in range(1, kmax + 1)
+                    place[c * 3 + k - 1] for c in g._byte_cells(slot + v) for k in range(1, kmax + 1)
                 )
             out.extend(moves)
         slot += 256
@@ -88,15 +89,15 @@ def add_placements(s: GameState, player: int, out: list) -> None:
         low = g.bit[c]
         for k in range(1, kmax):
             if reach[k] & low or can_capture(s, c, k, k):
-                out.append(place[c * 4 + k])
+                out.append(place[c * 3 + k - 1])
         if can_capture(s, c, kmax, kmax):
-            out.append(place[c * 4 + kmax])
+            out.append(place[c * 3 + kmax - 1])
     stacks = s.stacks
     for c in g.cells_of(s.control[0]):
         st = stacks[c]
         cap = cap_height(st) + 1 if st[-1] == player else 1
         if _alive(s, c, len(st) + 1, cap):
-            out.append(place[c * 4 + 1])
+            out.append(place[c * 3])
 
 
 def has_placement(s: GameState, player: int) -> bool:
@@ -106,7 +107,7 @@ def has_placement(s: GameState, player: int) -> bool:
     empty = g.valid & ~s.control[0] & ~s.collapsed[0] & ~s.markers[0]
     if empty & _move_reach(s)[1]:
         return True
-    out: list = []
+    out: list[Move] = []
     add_placements(s, player, out)
     return bool(out)
 
@@ -119,9 +120,9 @@ def any_stack_can_act(s: GameState, player: int) -> bool:
     return any(stack_can_act(s, c) for c in s.geo.cells_of(s.control[player]))
 
 
-def placement_phase_moves(s: GameState, player: int) -> list:
+def placement_phase_moves(s: GameState, player: int) -> list[Move]:
     t = tables(s.geo.board, s.geo.n)
-    out: list = []
+    out: list[Move] = []
     if swap_available(s):
         out.append(t.bookkeeping(SWAP_SIDES, player))
     if s.hand[player] <= 0:
@@ -150,7 +151,7 @@ def swap_available(s: GameState) -> bool:
 
 
 def apply_place(s: GameState, player: int, c: int, count: int) -> None:
-    st = s.stacks[c] or ()
+    st = s.stacks[c]
     set_stack(s, c, st + (player,) * count)
     s.hand[player] -= count
     s.on_board[player] += count

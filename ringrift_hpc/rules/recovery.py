@@ -43,12 +43,12 @@ def run_through(s: GameState, frm: int, to: int, player: int) -> tuple[int, ...]
     for fwd, back in g.line_axes:
         before = []
         for c in g.rays[to][back]:
-            if c == frm or cells[c] != player or s.stacks[c] is not None:
+            if c == frm or cells[c] != player or s.stacks[c]:
                 break
             before.append(c)
         after = []
         for c in g.rays[to][fwd]:
-            if c == frm or cells[c] != player or s.stacks[c] is not None:
+            if c == frm or cells[c] != player or s.stacks[c]:
                 break
             after.append(c)
         if len(before) + 1 + len(after) > len(best):
@@ -61,19 +61,19 @@ def extraction_stacks(s: GameState, player: int, exclude_bits: int = 0) -> list[
     return sorted(s.geo.cells_of(buried_bits(s, player) & ~exclude_bits))
 
 
-def recovery_moves(s: GameState, player: int) -> list:
+def recovery_moves(s: GameState, player: int) -> list[Move]:
     """skip_recovery plus every legal slide (rules.md 10.1-10.3)."""
     g = s.geo
     board = g.board
     L = s.params.line_length
     cells = s.cells
     stacks = s.stacks
-    line_moves: list = []
+    line_moves: list[tuple[int, int, tuple[int, ...]]] = []
     empty_targets: list[tuple[int, int]] = []
     strikes: list[tuple[int, int]] = []
     for frm in g.cells_of(s.markers[player]):
         for to in g.neighbours[frm]:
-            if stacks[to] is not None:
+            if stacks[to]:
                 strikes.append((frm, to))
             elif cells[to] == 0:
                 run = run_through(s, frm, to, player)
@@ -81,7 +81,7 @@ def recovery_moves(s: GameState, player: int) -> list:
                     line_moves.append((frm, to, run))
                 else:
                     empty_targets.append((frm, to))
-    out: list = [tables(board, g.n).bookkeeping(SKIP_RECOVERY, player)]
+    out: list[Move] = [tables(board, g.n).bookkeeping(SKIP_RECOVERY, player)]
     extract = extraction_stacks(s, player)
     if line_moves:
         for frm, to, run in line_moves:
@@ -107,7 +107,7 @@ def strike_extractions(s: GameState, player: int, struck: int) -> list[int]:
 
     If the strike leaves the player no buried ring at all, the slide pays no extraction (-1).
     """
-    rings = s.stacks[struck] or ()
+    rings = s.stacks[struck]
     out = []
     for e in extraction_stacks(s, player):
         if e != struck or player in rings[:-2]:
@@ -120,7 +120,7 @@ def extract_ring(s: GameState, player: int, c: int) -> None:
     rings = s.stacks[c]
     i = rings.index(player)
     rest = rings[:i] + rings[i + 1 :]
-    set_stack(s, c, rest or None)
+    set_stack(s, c, rest)
     s.on_board[player] -= 1
     s.eliminated[player] += 1
 
@@ -132,7 +132,7 @@ def apply_recovery(s: GameState, m: Move) -> None:
         rings = s.stacks[m.to]
         s.on_board[rings[-1]] -= 1
         s.eliminated[player] += 1
-        set_stack(s, m.to, rings[:-1] or None)
+        set_stack(s, m.to, rings[:-1])
     else:
         set_marker(s, m.frm, 0)
         set_marker(s, m.to, player)

@@ -9,7 +9,7 @@ current player's trailing moves in `moveHistory` (rules.md 3.4).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ringrift_hpc.rules.errors import StateFormatError
@@ -120,7 +120,7 @@ def _board_type(obj: Mapping[str, Any]) -> str:
     name = board.get("type") or obj.get("boardType")
     if name not in BOARDS:
         raise _fail("board.type", f"unknown board {name!r}", f"use one of {', '.join(BOARDS)}")
-    return name
+    return str(name)
 
 
 def _options(obj: Mapping[str, Any], board: str) -> RulesOptions:
@@ -174,13 +174,13 @@ def state_from_json(obj: Mapping[str, Any]) -> GameState:
     for key, mk in (board.get("markers") or {}).items():
         field = f"board.markers[{key!r}]"
         c = _cell_from_key(g, key, field)
-        if s.stacks[c] is not None:
+        if s.stacks[c]:
             raise _fail(field, "a marker sits under a stack", "remove one of them")
         set_marker(s, c, seat(mk.get("player") if isinstance(mk, Mapping) else mk, field + ".player"))
     for key, owner in (board.get("collapsedSpaces") or {}).items():
         field = f"board.collapsedSpaces[{key!r}]"
         c = _cell_from_key(g, key, field)
-        if s.stacks[c] is not None:
+        if s.stacks[c]:
             raise _fail(field, "a collapsed cell holds a stack", "remove one of them")
         collapse(s, c, seat(owner, field))
     s.territory = [0] * (n + 1)
@@ -233,7 +233,7 @@ def state_from_json(obj: Mapping[str, Any]) -> GameState:
     return s
 
 
-def _lps_from_json(s: GameState, obj: Mapping[str, Any], seat) -> None:
+def _lps_from_json(s: GameState, obj: Mapping[str, Any], seat: Callable[[Any, str], int]) -> None:
     if obj.get("lpsCurrentRoundFirstPlayer"):
         s.lps_first = seat(obj["lpsCurrentRoundFirstPlayer"], "lpsCurrentRoundFirstPlayer")
     mask = obj.get("lpsCurrentRoundActorMask") or {}
@@ -259,7 +259,7 @@ def _extension_from_json(s: GameState, ext: Mapping[str, Any]) -> None:
         s.out_turn = (0,) + tuple(int(v) for v in out)
 
 
-def _turn_flags_from_history(s: GameState, history: list, g: Geometry) -> None:
+def _turn_flags_from_history(s: GameState, history: list[Any], g: Geometry) -> None:
     """Rebuild per-turn flags from the current player's trailing moves (rules.md 3.4)."""
     trailing = []
     for m in reversed(history):
@@ -287,7 +287,7 @@ def state_to_json(s: GameState) -> dict[str, Any]:
     collapsed = {}
     for c in range(g.n):
         rings = s.stacks[c]
-        if rings is not None:
+        if rings:
             stacks[g.keys[c]] = {
                 "position": _pos(g, c),
                 "rings": list(reversed(rings)),
@@ -476,7 +476,9 @@ def _infer_context(state: GameState) -> str:
     return CONTEXT_TERRITORY
 
 
-def _line_from_json(obj, state: GameState, kind: str, player: int, to: int, cells) -> Move:
+def _line_from_json(
+    obj: Mapping[str, Any], state: GameState, kind: str, player: int, to: int, cells: Callable[[str], list[int]]
+) -> Move:
     g = state.geo
     L = state.params.line_length
     given: list[int] = []
@@ -504,12 +506,14 @@ def _line_from_json(obj, state: GameState, kind: str, player: int, to: int, cell
     return tuple.__new__(Move, (kind, player, g.board, line[0] if line else -1, -1, -1, 0, line, collapse_cells, "", option, -1))
 
 
-def _recovery_from_json(obj, state: GameState, player: int, frm: int, to: int, cells) -> Move:
+def _recovery_from_json(
+    obj: Mapping[str, Any], state: GameState, player: int, frm: int, to: int, cells: Callable[[str], list[int]]
+) -> Move:
     g = state.geo
     L = state.params.line_length
     mode = obj.get("recoveryMode")
     if mode is None:
-        if state.stacks[to] is not None:
+        if state.stacks[to]:
             mode = RECOVERY_STACK_STRIKE
         elif len(run_through(state, frm, to, player)) >= L:
             mode = RECOVERY_LINE
@@ -544,5 +548,5 @@ def _recovery_from_json(obj, state: GameState, player: int, frm: int, to: int, c
     candidate = tuple.__new__(Move, (RECOVERY_SLIDE, player, g.board, to, frm, -1, 0, run, window, mode, option, extract))
     for m in legal_moves(state):
         if m == candidate:
-            return m
+            return m  # the listed object, so identity checks in apply_move are cheap
     return candidate

@@ -2,8 +2,8 @@
 
 A `GameState` is never changed after the engine returns it; `apply_move` copies the few
 mutable containers (two per-cell lists and some short per-player lists) and edits the copy.
-Stacks are tuples of ring owners **bottom first** (`rings[-1]` is the top ring); the JSON
-boundary converts to the reference's top-first lists.
+Stacks are tuples of ring owners **bottom first** (`rings[-1]` is the top ring, `()` means no
+stack); the JSON boundary converts to the reference's top-first lists.
 
 Cell codes in `cells`: 0 empty (or a stack), p > 0 a marker of player p, -p a cell
 collapsed to player p. Per-player lists are indexed by seat (index 0 unused).
@@ -12,8 +12,14 @@ collapsed to player p. Per-player lists are indexed by seat (index 0 unused).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ringrift_hpc.rules.geometry import Geometry, geometry, rings_per_player
+
+if TYPE_CHECKING:
+    from ringrift_hpc.rules.moves import Move
+
+Rings = tuple[int, ...]  # ring owners, bottom first
 
 RING_PLACEMENT = "ring_placement"
 MOVEMENT = "movement"
@@ -87,15 +93,15 @@ class GameState:
     geo: Geometry
     params: Params
     num_players: int
-    stacks: list  # [cell] -> tuple of owners bottom-first, or None
-    cells: list  # [cell] -> 0 / marker p / collapsed -p
-    markers: list  # [seat] -> bitboard of that seat's markers
-    collapsed: list  # [seat] -> bitboard of cells collapsed to that seat; [0] = all
-    control: list  # [seat] -> bitboard of stacks that seat controls; [0] = all stacks
-    hand: list  # [seat] -> rings in hand
-    eliminated: list  # [seat] -> rings credited as eliminated
-    territory: list  # [seat] -> territorySpaces counter
-    on_board: list  # [seat] -> rings of that colour in stacks
+    stacks: list[Rings]  # [cell] -> owners bottom-first; () = no stack
+    cells: list[int]  # [cell] -> 0 / marker p / collapsed -p
+    markers: list[int]  # [seat] -> bitboard of that seat's markers
+    collapsed: list[int]  # [seat] -> bitboard of cells collapsed to that seat; [0] = all
+    control: list[int]  # [seat] -> bitboard of stacks that seat controls; [0] = all stacks
+    hand: list[int]  # [seat] -> rings in hand
+    eliminated: list[int]  # [seat] -> rings credited as eliminated
+    territory: list[int]  # [seat] -> territorySpaces counter
+    on_board: list[int]  # [seat] -> rings of that colour in stacks
     current: int
     phase: str
     status: str
@@ -112,12 +118,12 @@ class GameState:
     last_mover: int
     swapped: bool  # the pie rule was used: seat 1 and seat 2 exchanged identities
     lps_first: int  # first seat of the open last-player-standing round, 0 = none
-    lps_mask: tuple  # [seat] -> -1 unrecorded, 0 no real action, 1 real action
+    lps_mask: tuple[int, ...]  # [seat] -> -1 unrecorded, 0 no real action, 1 real action
     lps_count: int
     lps_player: int
-    out_turn: tuple  # [seat] -> turn number at which the seat lost its last ring, 0 = never
+    out_turn: tuple[int, ...]  # [seat] -> turn number at which the seat lost its last ring, 0 = never
     # Memos of facts about this (final) position, reset by `copy`.
-    _legal: list | None
+    _legal: list[Move] | None
     _regions: list[int] | None
     _reach: list[int] | None
 
@@ -171,7 +177,7 @@ def empty_state(board: str, num_players: int, options: RulesOptions) -> GameStat
     s.geo = g
     s.params = p
     s.num_players = num_players
-    s.stacks = [None] * g.n
+    s.stacks = [()] * g.n
     s.cells = [0] * g.n
     s.markers = [0] * seats
     s.collapsed = [0] * seats
@@ -206,7 +212,7 @@ def empty_state(board: str, num_players: int, options: RulesOptions) -> GameStat
     return s
 
 
-def cap_height(rings: tuple) -> int:
+def cap_height(rings: Rings) -> int:
     """Consecutive rings from the top owned by the top ring's owner."""
     top = rings[-1]
     i = len(rings) - 1
@@ -215,17 +221,17 @@ def cap_height(rings: tuple) -> int:
     return len(rings) - i
 
 
-def set_stack(s: GameState, c: int, rings: tuple | None) -> None:
-    """Put `rings` (or nothing) on cell c, keeping the control bitboards in step."""
+def set_stack(s: GameState, c: int, rings: Rings) -> None:
+    """Put `rings` (or nothing: `()`) on cell c, keeping the control bitboards in step."""
     old = s.stacks[c]
     b = s.geo.bit[c]
-    if old is not None:
+    if old:
         s.control[old[-1]] &= ~b
     s.stacks[c] = rings
-    if rings is not None:
+    if rings:
         s.control[rings[-1]] |= b
         s.control[0] |= b
-    elif old is not None:
+    elif old:
         s.control[0] &= ~b
 
 

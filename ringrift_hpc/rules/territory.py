@@ -79,7 +79,7 @@ def processable_regions(s: GameState, player: int) -> list[int]:
     return [r for r in regions if payers & ~r]
 
 
-def region_moves(s: GameState, player: int) -> list:
+def region_moves(s: GameState, player: int) -> list[Move]:
     g = s.geo
     board = g.board
     out = []
@@ -112,7 +112,7 @@ def apply_region(s: GameState, player: int, cells: tuple[int, ...]) -> None:
         for owner in rings:
             on_board[owner] -= 1
         removed += len(rings)
-        set_stack(s, c, None)
+        set_stack(s, c, ())
     s.eliminated[player] += removed
     for c in cells:
         collapse(s, c, player)

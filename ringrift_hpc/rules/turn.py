@@ -20,7 +20,7 @@ from ringrift_hpc.rules.victory import check_victory, lps_turn_start
 def after_plain_move(s: GameState, landing: int) -> None:
     """After move_stack: optional capture phase if the moved stack can capture."""
     rings = s.stacks[landing]
-    if rings is not None and rings[-1] == s.current and has_capture(s, landing):
+    if rings and rings[-1] == s.current and has_capture(s, landing):
         s.phase = CAPTURE
         s.chain_pos = landing
         s.must_move = landing
@@ -31,7 +31,7 @@ def after_plain_move(s: GameState, landing: int) -> None:
 def after_capture(s: GameState, landing: int) -> None:
     """After a capture segment: the chain continues while a segment exists."""
     rings = s.stacks[landing]
-    if rings is not None and rings[-1] == s.current and has_capture(s, landing):
+    if rings and rings[-1] == s.current and has_capture(s, landing):
         s.phase = CHAIN_CAPTURE
         s.chain_pos = landing
         s.must_move = landing

@@ -140,7 +140,7 @@ def ranking(s: GameState) -> tuple[int, ...]:
     quitter = s.last_mover if s.victory_reason in (RESIGNATION, TIMEOUT) else 0
     never = 1 << 30
 
-    def key(p: int) -> tuple:
+    def key(p: int) -> tuple[bool, bool, int, int, int, int]:
         return (
             p == s.winner,
             p != quitter,

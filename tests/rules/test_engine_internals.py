@@ -53,7 +53,7 @@ def _walk(board: str, c: int, d: tuple[int, int]):
 
 
 def _blocked(s: rules.GameState, c: int) -> bool:
-    return s.stacks[c] is not None or s.cells[c] < 0
+    return bool(s.stacks[c]) or s.cells[c] < 0
 
 
 def naive_alive(s: rules.GameState, c: int, height: int, cap: int) -> bool:
@@ -67,7 +67,7 @@ def naive_alive(s: rules.GameState, c: int, height: int, cap: int) -> bool:
         for i, t in enumerate(ray):
             if s.cells[t] < 0:
                 break
-            if s.stacks[t] is not None:
+            if s.stacks[t]:
                 if cap_height(s.stacks[t]) <= cap:
                     for j in range(i + 1, len(ray)):
                         if _blocked(s, ray[j]):
@@ -86,7 +86,7 @@ def naive_placements(s: rules.GameState) -> set[tuple[int, int]]:
         if s.cells[c] != 0 or avail <= 0:
             continue
         st = s.stacks[c]
-        if st is None:
+        if not st:
             out |= {(c, k) for k in range(1, min(3, avail) + 1) if naive_alive(s, c, k, k)}
         else:
             cap = cap_height(st) + 1 if st[-1] == p else 1
@@ -121,7 +121,7 @@ def naive_regions(s: rules.GameState) -> set[frozenset[int]]:
         return comps
 
     def controllers(comp: set[int]) -> set[int]:
-        return {s.stacks[c][-1] for c in comp if s.stacks[c] is not None}
+        return {s.stacks[c][-1] for c in comp if s.stacks[c]}
 
     found = set()
     for colour in {v for v in s.cells if v > 0}:
@@ -191,7 +191,7 @@ def test_movement_and_capture_generation_matches_the_obvious_one(board: str, pla
         want = set()
         for c in range(s.geo.n):
             st = s.stacks[c]
-            if st is None or st[-1] != p:
+            if not st or st[-1] != p:
                 continue
             for d in _dirs(board):
                 ray = list(_walk(board, c, d))
@@ -203,7 +203,7 @@ def test_movement_and_capture_generation_matches_the_obvious_one(board: str, pla
                 for i, t in enumerate(ray):
                     if s.cells[t] < 0:
                         break
-                    if s.stacks[t] is not None:
+                    if s.stacks[t]:
                         if cap_height(s.stacks[t]) <= cap_height(st):
                             for j in range(i + 1, len(ray)):
                                 if _blocked(s, ray[j]):
