@@ -1,0 +1,179 @@
+"""Recording promotion decisions, the `best.json` pointer, and rollback.
+
+`promotions.jsonl` (append-only, one writer) holds every decision with its statistics; a
+promotion's record carries the exact `best.json` document it installed. The record is appended
+before `best.json` is replaced, so after a crash between the two the history is ahead of the
+pointer, never behind, and `repair_best` (or any later promotion or rollback) makes them agree.
+A rollback writes back a document taken verbatim from the history, so the pointer is restored
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from ringrift_hpc.rating.participants import parse_participant_id
+from ringrift_hpc.rating.promotion import PromotionDecision
+from ringrift_hpc.store import JournalWriter, RunLayout, atomic_write_json, replay_journal
+
+BEST_FORMAT = "ringrift-hpc.best"
+BEST_VERSION = 1
+PROMOTE = "promote"
+REJECT = "reject"
+ROLLBACK = "rollback"
+
+
+class BestPointerError(ValueError):
+    """`best.json` or the promotion history is unreadable or inconsistent, or a rollback target is invalid."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def best_document(variant: str, participant: str, promoted_at: str) -> dict[str, Any]:
+    """The content of `best.json` for a promoted participant (which must have a model)."""
+    model_id = parse_participant_id(variant, participant).model_id
+    if model_id is None:
+        raise BestPointerError(
+            f"{variant}: {participant} has no model, so it cannot be the best; promote network players only"
+        )
+    return {
+        "format": BEST_FORMAT,
+        "format_version": BEST_VERSION,
+        "variant": variant,
+        "model_id": model_id,
+        "participant": participant,
+        "promoted_at": promoted_at,
+    }
+
+
+def read_best(layout: RunLayout, variant: str) -> dict[str, Any] | None:
+    """The current `best.json` document, or None before the first promotion."""
+    path = layout.best(variant)
+    try:
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as error:
+        raise BestPointerError(
+            f"{path}: not valid JSON ({error}); run repair_best to rewrite it from the history"
+        ) from None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != BEST_FORMAT
+        or doc.get("format_version") != BEST_VERSION
+    ):
+        raise BestPointerError(
+            f"{path}: not a {BEST_FORMAT} version {BEST_VERSION} document (fields 'format', 'format_version')"
+        )
+    return doc
+
+
+def promotion_history(layout: RunLayout, variant: str) -> tuple[dict[str, Any], ...]:
+    """Every record of `promotions.jsonl`, oldest first."""
+    return replay_journal(layout.promotions(variant)).records
+
+
+def best_states(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `best.json` documents installed by the history, in order (promotions and rollbacks)."""
+    return [record["best_document"] for record in history if record.get("event") in (PROMOTE, ROLLBACK)]
+
+
+def record_decision(
+    layout: RunLayout, decision: PromotionDecision, *, clock: Callable[[], str] = _now
+) -> dict[str, Any]:
+    """Append the decision to `promotions.jsonl`; on promotion repoint `best.json`. Returns the record."""
+    variant = decision.variant
+    current = read_best(layout, variant)
+    current_participant = current["participant"] if current is not None else None
+    if decision.best != current_participant:
+        raise BestPointerError(
+            f"{variant}: the decision was taken against best {decision.best!r} but best.json points at "
+            f"{current_participant!r}; re-evaluate the candidate against the current best"
+        )
+    when = clock()
+    record: dict[str, Any] = {
+        "event": PROMOTE if decision.promote else REJECT,
+        "time": when,
+        "variant": variant,
+        "candidate": decision.candidate,
+        "best": decision.best,
+        "reasons": list(decision.reasons),
+        "statistics": decision.statistics,
+    }
+    if decision.promote:
+        record["best_document"] = best_document(variant, decision.candidate, when)
+    with JournalWriter(layout.promotions(variant)) as journal:
+        journal.append(record)
+    if decision.promote:
+        atomic_write_json(layout.best(variant), record["best_document"])
+    return record
+
+
+def rollback(
+    layout: RunLayout,
+    variant: str,
+    *,
+    to_model: str | None = None,
+    reason: str,
+    clock: Callable[[], str] = _now,
+) -> dict[str, Any]:
+    """Repoint `best.json` to an earlier best, exactly as it was installed; returns the record.
+
+    `to_model` is the model id of an earlier best; None means the best before the current one.
+    """
+    states = best_states(promotion_history(layout, variant))
+    current = read_best(layout, variant)
+    if current is None or not states:
+        raise BestPointerError(f"{variant}: nothing has been promoted yet, so there is nothing to roll back")
+    if current != states[-1]:
+        raise BestPointerError(
+            f"{layout.best(variant)} does not match the last promotion record; run repair_best first"
+        )
+    if to_model is None:
+        earlier = [doc for doc in states if doc["model_id"] != current["model_id"]]
+        if not earlier:
+            raise BestPointerError(f"{variant}: no earlier best than {current['model_id']} to roll back to")
+        target = earlier[-1]
+    else:
+        candidates = [doc for doc in states if doc["model_id"] == to_model]
+        if not candidates:
+            raise BestPointerError(
+                f"{variant}: model {to_model} was never the best; roll back to one of "
+                f"{sorted({doc['model_id'] for doc in states})}"
+            )
+        if to_model == current["model_id"]:
+            raise BestPointerError(f"{variant}: model {to_model} is already the best")
+        target = candidates[-1]
+    record = {
+        "event": ROLLBACK,
+        "time": clock(),
+        "variant": variant,
+        "from": current["model_id"],
+        "to": target["model_id"],
+        "reason": reason,
+        "best_document": target,
+    }
+    with JournalWriter(layout.promotions(variant)) as journal:
+        journal.append(record)
+    atomic_write_json(layout.best(variant), target)
+    return record
+
+
+def repair_best(layout: RunLayout, variant: str) -> bool:
+    """Make `best.json` what the history says (after a crash between append and replace); True if it changed."""
+    states = best_states(promotion_history(layout, variant))
+    if not states:
+        return False
+    try:
+        current = read_best(layout, variant)
+    except BestPointerError:
+        current = None
+    if current == states[-1]:
+        return False
+    atomic_write_json(layout.best(variant), states[-1])
+    return True
