@@ -136,8 +136,12 @@ def _options(obj: Mapping[str, Any], board: str) -> RulesOptions:
     )
 
 
-def state_from_json(obj: Mapping[str, Any]) -> GameState:
-    """Import a serialized state (TS contract format; PY dumps too, see `bottom_first`)."""
+def state_from_json(obj: Mapping[str, Any], *, rings_bottom_first: bool = False) -> GameState:
+    """Import a serialized state (vectors-report 1.2 / 1.3).
+
+    Ring lists are top first as the TS engine and every fixture write them; pass
+    `rings_bottom_first=True` for states dumped by the Python reference engine (1.4).
+    """
     if not isinstance(obj, Mapping):
         raise _fail("state", f"expected an object, got {type(obj).__name__}", "pass the parsed JSON object")
     board_name = _board_type(obj)
@@ -167,7 +171,8 @@ def state_from_json(obj: Mapping[str, Any]) -> GameState:
             rings = [st.get("controllingPlayer")] * int(st.get("stackHeight", 1))
         if not rings:
             raise _fail(field + ".rings", "empty ring list", "drop the stack or list its rings top first")
-        owners = tuple(seat(r, field + ".rings") for r in reversed(rings))
+        ordered = rings if rings_bottom_first else reversed(rings)
+        owners = tuple(seat(r, field + ".rings") for r in ordered)
         set_stack(s, c, owners)
         for o in owners:
             s.on_board[o] += 1

@@ -39,6 +39,13 @@ def test_rings_are_top_first_at_the_boundary() -> None:
     assert (stack["rings"], stack["controllingPlayer"], stack["capHeight"]) == ([2, 1, 1], 2, 1)
 
 
+def test_python_dumps_with_bottom_first_rings_import_on_request() -> None:
+    js = rules.state_to_json(position(stacks={"3,3": [2, 1, 1]}))
+    js["board"]["stacks"]["3,3"]["rings"] = [1, 1, 2]
+    s = rules.state_from_json(js, rings_bottom_first=True)
+    assert rules.state_to_json(s)["board"]["stacks"]["3,3"]["rings"] == [2, 1, 1]
+
+
 def test_hex_keys_without_z_are_completed() -> None:
     s = position("hex8", stacks={"1,-1": [1]})
     assert list(rules.state_to_json(s)["board"]["stacks"]) == ["1,-1,0"]
