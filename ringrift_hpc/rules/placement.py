@@ -17,8 +17,9 @@ from ringrift_hpc.rules.state import GameState, cap_height, set_stack
 
 
 def _move_reach(s: GameState) -> list[int]:
-    """reach[k] (k = 1..3): bitboard of cells from which k steps in some direction stay on
-    free cells, so a stack of height k there has a non-capture move (rules.md 6.1).
+    """reach[k] (k = 1..3): bitboard of cells from which the next k cells in some direction
+    are free, so a stack of height k there has a non-capture move (rules.md 6.1). The cell's
+    own content does not matter.
 
     Memoised on the state: it depends only on the board, which is final when asked.
     """
@@ -29,7 +30,7 @@ def _move_reach(s: GameState) -> list[int]:
     free = g.valid & ~s.control[0] & ~s.collapsed[0]
     reach = [0, 0, 0, 0]
     for sh in g.move_shifts:
-        run = free
+        run = g.valid
         for k in (1, 2, 3):
             run &= toward(free, sh * k)
             if not run:
@@ -95,8 +96,12 @@ def add_placements(s: GameState, player: int, out: list[Move]) -> None:
     stacks = s.stacks
     for c in g.cells_of(s.control[0]):
         st = stacks[c]
+        h = len(st) + 1
+        if h <= 3 and reach[h] & g.bit[c]:
+            out.append(place[c * 3])
+            continue
         cap = cap_height(st) + 1 if st[-1] == player else 1
-        if _alive(s, c, len(st) + 1, cap):
+        if _alive(s, c, h, cap):
             out.append(place[c * 3])
 
 
