@@ -22,6 +22,7 @@ class IllegalMoveError(RulesError):
 
     def __init__(self, move: Move, state: GameState, reason: str) -> None:
         self.move = move
+        self.state = state
         self.reason = reason
         super().__init__(f"illegal move {move!r} in {state!r}: {reason}")
 

@@ -19,10 +19,16 @@ def _options(rules_options: RulesOptions | Mapping[str, Any] | None) -> RulesOpt
     unknown = sorted(set(rules_options) - known)
     if unknown:
         raise ValueError(f"rules_options: unknown keys {unknown}; known keys are {sorted(known)}")
+    rings = rules_options.get("ringsPerPlayer")
+    if rings is not None and (not isinstance(rings, int) or rings < 1):
+        raise ValueError(f"rules_options.ringsPerPlayer: {rings!r} is not a positive integer; omit it for the board default")
+    rounds = rules_options.get("lpsRoundsRequired", 3)
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rules_options.lpsRoundsRequired: {rounds!r} is not a positive integer; the default is 3")
     return RulesOptions(
         swap_rule_enabled=bool(rules_options.get("swapRuleEnabled", False)),
-        rings_per_player=rules_options.get("ringsPerPlayer"),
-        lps_rounds_required=int(rules_options.get("lpsRoundsRequired", 3)),
+        rings_per_player=rings,
+        lps_rounds_required=rounds,
     )
 
 

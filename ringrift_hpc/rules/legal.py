@@ -68,16 +68,14 @@ def _generate(s: GameState) -> list[Move]:
         if not s.control[p] and recovery_eligible(s, p):
             return recovery_moves(s, p)
         return [t.bookkeeping(NO_MOVEMENT_ACTION, p)]
-    if phase == CAPTURE:
+    if phase == CAPTURE or phase == CHAIN_CAPTURE:
         out = []
-        # An imported capture-phase state may not say which stack moved: then any may capture.
+        # An imported state may not say which stack is capturing: then any controlled one may.
+        kind = OVERTAKING_CAPTURE if phase == CAPTURE else CONTINUE_CAPTURE_SEGMENT
         for c in [s.chain_pos] if s.chain_pos >= 0 else s.geo.cells_of(s.control[p]):
-            add_captures(s, c, p, OVERTAKING_CAPTURE, out)
-        out.append(t.bookkeeping(SKIP_CAPTURE, p))
-        return out
-    if phase == CHAIN_CAPTURE:
-        out = []
-        add_captures(s, s.chain_pos, p, CONTINUE_CAPTURE_SEGMENT, out)
+            add_captures(s, c, p, kind, out)
+        if phase == CAPTURE:
+            out.append(t.bookkeeping(SKIP_CAPTURE, p))
         return out
     if phase == LINE_PROCESSING:
         if s.pending_line:

@@ -127,3 +127,19 @@ def test_legacy_and_underspecified_moves_are_completed_from_the_state() -> None:
     )
     assert slide in rules.legal_moves(recovery)
     assert (slide.mode, slide.extract) == ("line", cell("square8", "7,5")), "D13: first eligible stack"
+
+
+def test_capture_states_without_a_position_let_any_controlled_stack_capture() -> None:
+    s = position(stacks={"0,0": [1], "1,0": [2], "7,7": [2]}, phase="chain_capture", hands=[5, 5])
+    moves = rules.legal_moves(s)
+    assert moves and {m.kind for m in moves} == {"continue_capture_segment"}
+    assert {m.frm for m in moves} == {cell("square8", "0,0")}
+
+
+def test_rules_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="ringsPerPlayer"):
+        rules.initial_state("square8", 2, rules_options={"ringsPerPlayer": 0})
+    with pytest.raises(ValueError, match="unknown keys"):
+        rules.initial_state("square8", 2, rules_options={"pieRule": True})
+    small = rules.initial_state("square8", 2, rules_options={"ringsPerPlayer": 10})
+    assert small.hand[1:] == [10, 10] and small.params.victory_rings == 10
