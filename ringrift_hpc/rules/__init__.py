@@ -14,6 +14,11 @@ Public interface (stable; other layers depend on it):
 
 States are never mutated after they are returned. Seats are 1..N; after a pie-rule swap
 (`state.swapped`) seat 1 is played by the identity that started as seat 2 and vice versa.
+
+Other layers (encoders, search) may read `GameState` attributes directly; they are listed
+with their meaning in `state.py` (cells are indices into `geometry(board)`, stacks are
+bottom-first tuples, per-player lists are indexed by seat). Never write them. Rule choices
+where the reference engines disagree are recorded in `docs/rules-decisions.md`.
 """
 
 from __future__ import annotations
