@@ -1,0 +1,401 @@
+"""Batched Gumbel root search with max-n value vectors (Danihelka et al. 2022, "Policy improvement
+by planning with Gumbel", Gumbel MuZero).
+
+At the root, Gumbel-top-k picks `m` moves from the network prior and sequential halving spends
+the budget on them; the move played is the surviving one with the highest `g + logit + σ(q̂)`.
+The training target is the improved policy `softmax(logits + σ(completed Q))` over every legal
+move, where unvisited moves take the mixed value approximation. Below the root the move is the
+deterministic rule of the paper, `argmax(π' - N / (1 + ΣN))`.
+
+Values are vectors in absolute seat order (the `Evaluator` contract). Every node is judged from
+the seat to move AT THAT NODE (max-n); RingRift often lets one seat move several times in a
+row, so nothing here assumes alternation. A tree edge is a move plus the forced single moves
+that follow it (bookkeeping), so the network never sees a position with one legal move.
+
+Many games share one `evaluator.evaluate` call per simulation step: each game descends to one
+leaf, the leaves that need a network judgement are evaluated together, then each game backs
+its leaf value up. The trees are mutable for speed; the public functions return frozen results.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ringrift_hpc.ai.evaluation import Evaluation, Evaluator, outcome_values
+from ringrift_hpc.rules import GameState, Move, apply_move_unchecked, is_terminal, legal_moves
+
+# Floor of a prior before the log, so a move the network rules out keeps a finite logit.
+_MIN_PRIOR = 1e-12
+# Smallest spread of Q values that is rescaled to [0, 1]; below it all moves look equal.
+_MIN_Q_SPREAD = 1e-8
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Knobs of the search; `from_selfplay` builds it from the config's `selfplay` section."""
+
+    simulations: int = 64
+    """Simulations per searched move (the budget)."""
+    gumbel_actions: int = 16
+    """Moves Gumbel-top-k considers at the root before sequential halving."""
+    c_visit: float = 50.0
+    """`c_visit` of the completed-Q transform σ."""
+    c_scale: float = 1.0
+    """`c_scale` of the completed-Q transform σ."""
+    opening_sample_moves: int = 0
+    """In the first this-many turns of a game (`GameState.turn_number`), the move is sampled from
+    the improved policy instead of taken from sequential halving, for diversity."""
+
+    def __post_init__(self) -> None:
+        for name in ("simulations", "gumbel_actions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"search config: {name} = {getattr(self, name)} must be at least 1")
+        for name in ("c_visit", "c_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"search config: {name} = {getattr(self, name)} must be positive")
+        if self.opening_sample_moves < 0:
+            raise ValueError(
+                f"search config: opening_sample_moves = {self.opening_sample_moves} must be 0 or more"
+            )
+
+    @classmethod
+    def from_selfplay(cls, section: object) -> SearchConfig:
+        """From `ringrift_hpc.config.learning.SelfplaySection` (or anything with its fields)."""
+        return cls(
+            simulations=int(section.simulations),  # type: ignore[attr-defined]
+            gumbel_actions=int(section.gumbel_actions),  # type: ignore[attr-defined]
+            c_visit=float(section.c_visit),  # type: ignore[attr-defined]
+            c_scale=float(section.c_scale),  # type: ignore[attr-defined]
+            opening_sample_moves=int(section.opening_sample_moves),  # type: ignore[attr-defined]
+        )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of searching one position.
+
+    A forced position (one legal move) is not searched: `forced` is set, `policy` is one-hot,
+    `visits` is zero and `root_value` is None; it is not a training target.
+    """
+
+    move: Move  # the move to play
+    moves: tuple[Move, ...]  # legal_moves(state), the order of the arrays below
+    policy: np.ndarray  # [len(moves)] float32: the improved policy (the training target)
+    visits: np.ndarray  # [len(moves)] int64: root visit counts
+    root_value: np.ndarray | None  # [num_players] float32, absolute seats: the searched value
+    forced: bool = False
+    sampled: bool = False  # the move was sampled from the policy (opening diversity)
+
+
+@dataclass
+class SearchTimings:
+    """Seconds spent per part, accumulated over calls (an instrument for the bench)."""
+
+    rules: float = 0.0  # legal_moves and apply_move_unchecked
+    network: float = 0.0  # evaluator.evaluate
+    total: float = 0.0  # everything in `search`
+    evaluations: int = 0  # positions judged by the evaluator
+    calls: int = 0  # evaluator calls
+
+    @property
+    def search(self) -> float:
+        """Tree work: everything that is neither rules nor network."""
+        return max(0.0, self.total - self.rules - self.network)
+
+
+@dataclass
+class Node:
+    """A position in a tree. `terminal` nodes hold the outcome in `net_value` and no moves."""
+
+    state: GameState
+    terminal: bool
+    moves: list[Move] = field(default_factory=list)
+    logits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [A] log priors
+    priors: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [A]
+    net_value: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P] evaluator or outcome
+    children: list[Node | None] = field(default_factory=list)
+    child_visits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [A]
+    child_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [A, P] value sums
+    visits: int = 0
+    value_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
+
+    @property
+    def seat(self) -> int:
+        """Index into value vectors of the seat to move here."""
+        return self.state.current - 1
+
+    def expand(self, evaluation: Evaluation) -> None:
+        priors = np.asarray(evaluation.priors, dtype=np.float64)
+        if priors.shape != (len(self.moves),):
+            raise ValueError(
+                f"evaluator returned {priors.shape[0] if priors.ndim == 1 else priors.shape} priors for "
+                f"{self.state!r} with {len(self.moves)} legal moves; priors must follow legal_moves(state)"
+            )
+        values = np.asarray(evaluation.values, dtype=np.float64)
+        if values.shape != (self.state.num_players,):
+            raise ValueError(
+                f"evaluator returned values of shape {values.shape} for a {self.state.num_players}-player "
+                "position; give one value per seat in absolute seat order"
+            )
+        self.priors = priors
+        self.logits = np.log(np.maximum(priors, _MIN_PRIOR))
+        self.net_value = values
+        n = len(self.moves)
+        self.children = [None] * n
+        self.child_visits = np.zeros(n)
+        self.child_values = np.zeros((n, self.state.num_players))
+        self.value_sum = np.zeros(self.state.num_players)
+
+
+def new_node(state: GameState) -> Node:
+    if is_terminal(state):
+        value = outcome_values(state).astype(np.float64)
+        return Node(state=state, terminal=True, net_value=value, value_sum=np.zeros_like(value))
+    return Node(state=state, terminal=False, moves=legal_moves(state))
+
+
+def play_forced(state: GameState) -> GameState:
+    """Apply single legal moves until a choice or the end of the game."""
+    while not is_terminal(state):
+        moves = legal_moves(state)
+        if len(moves) != 1:
+            break
+        state = apply_move_unchecked(state, moves[0])
+    return state
+
+
+def completed_q(node: Node) -> np.ndarray:
+    """Q of every move for the seat to move at `node`; unvisited moves get the mixed value."""
+    n = node.child_visits
+    total = n.sum()
+    seat = node.seat
+    visited = n > 0
+    q = np.empty(len(n))
+    q[visited] = node.child_values[visited, seat] / n[visited]
+    if total > 0:
+        prior_visited = node.priors[visited].sum()
+        weighted = float((node.priors[visited] * q[visited]).sum() / max(prior_visited, _MIN_PRIOR))
+        mixed = (node.net_value[seat] + total * weighted) / (1.0 + total)
+    else:
+        mixed = node.net_value[seat]
+    q[~visited] = mixed
+    return q
+
+
+def sigma(q: np.ndarray, visits: np.ndarray, config: SearchConfig) -> np.ndarray:
+    """The monotone transform σ(q̂) of the paper, with Q rescaled to [0, 1] over the node's moves."""
+    lo, hi = float(q.min()), float(q.max())
+    scaled = (q - lo) / (hi - lo) if hi - lo > _MIN_Q_SPREAD else np.zeros_like(q)
+    max_visits = float(visits.max()) if len(visits) else 0.0
+    return (config.c_visit + max_visits) * config.c_scale * scaled
+
+
+def improved_policy(node: Node, config: SearchConfig) -> np.ndarray:
+    """softmax(logits + σ(completed Q)) over the node's legal moves."""
+    z = node.logits + sigma(completed_q(node), node.child_visits, config)
+    e: np.ndarray = np.exp(z - z.max())
+    out: np.ndarray = e / e.sum()
+    return out
+
+
+def select_nonroot(node: Node, config: SearchConfig) -> int:
+    """The deterministic interior choice: argmax of π'(a) - N(a) / (1 + ΣN)."""
+    n = node.child_visits
+    score = improved_policy(node, config) - n / (1.0 + n.sum())
+    return int(np.argmax(score))
+
+
+def halving_schedule(considered: int, simulations: int) -> list[int]:
+    """For each simulation, the visit count a root move must have to be chosen by it.
+
+    Sequential halving: ceil(log2 m) phases share the budget; each phase visits each surviving
+    move equally often, then keeps the better half (never fewer than two).
+    """
+    if considered <= 1:
+        return list(range(simulations))
+    phases = math.ceil(math.log2(considered))
+    schedule: list[int] = []
+    counts = [0] * considered
+    alive = considered
+    while len(schedule) < simulations:
+        rounds = max(1, simulations // (phases * alive))
+        for _ in range(rounds):
+            for i in range(alive):
+                schedule.append(counts[i])
+                counts[i] += 1
+        alive = max(2, alive // 2)
+    return schedule[:simulations]
+
+
+_Path = list[tuple[Node, int]]  # (node, move index) from the root down
+
+
+@dataclass
+class _Game:
+    """One root being searched: its tree and the root's Gumbel draw."""
+
+    root: Node
+    rng: np.random.Generator
+    gumbel: np.ndarray  # [A]
+    considered: np.ndarray  # [m] indices of the Gumbel-top-k moves
+    schedule: list[int]
+
+
+def _select_root(game: _Game, step: int, config: SearchConfig) -> int:
+    root = game.root
+    target = game.schedule[step]
+    cand = game.considered
+    visits = root.child_visits[cand]
+    eligible = cand[visits == target]
+    if len(eligible) == 0:
+        eligible = cand[visits == visits.min()]
+    score = game.gumbel + root.logits + sigma(completed_q(root), root.child_visits, config)
+    return int(eligible[np.argmax(score[eligible])])
+
+
+def _child(node: Node, action: int, timings: SearchTimings) -> Node:
+    child = node.children[action]
+    if child is None:
+        t0 = time.perf_counter()
+        state = play_forced(apply_move_unchecked(node.state, node.moves[action]))
+        child = new_node(state)
+        timings.rules += time.perf_counter() - t0
+        node.children[action] = child
+    return child
+
+
+def _backup(path: _Path, leaf: Node, value: np.ndarray) -> None:
+    leaf.visits += 1
+    leaf.value_sum += value
+    for node, action in path:
+        node.child_visits[action] += 1
+        node.child_values[action] += value
+        node.visits += 1
+        node.value_sum += value
+
+
+def _descend(game: _Game, step: int, config: SearchConfig, timings: SearchTimings) -> tuple[_Path, Node]:
+    """Walk to a leaf: a terminal node or one just created (not yet judged)."""
+    node = game.root
+    path: _Path = []
+    action = _select_root(game, step, config)
+    while True:
+        path.append((node, action))
+        fresh = node.children[action] is None
+        node = _child(node, action, timings)
+        if node.terminal or fresh:
+            return path, node
+        action = select_nonroot(node, config)
+
+
+def _evaluate(evaluator: Evaluator, nodes: list[Node], timings: SearchTimings) -> None:
+    if not nodes:
+        return
+    t0 = time.perf_counter()
+    evaluations = evaluator.evaluate([n.state for n in nodes])
+    timings.network += time.perf_counter() - t0
+    timings.calls += 1
+    timings.evaluations += len(nodes)
+    if len(evaluations) != len(nodes):
+        raise ValueError(f"evaluator returned {len(evaluations)} evaluations for {len(nodes)} positions")
+    for node, evaluation in zip(nodes, evaluations):
+        node.expand(evaluation)
+
+
+def _start(root: Node, rng: np.random.Generator, config: SearchConfig) -> _Game:
+    a = len(root.moves)
+    gumbel = rng.gumbel(size=a)
+    m = min(config.gumbel_actions, a)
+    considered = np.argsort(-(gumbel + root.logits), kind="stable")[:m]
+    root.visits = 1
+    root.value_sum = root.net_value.copy()
+    return _Game(root, rng, gumbel, considered, halving_schedule(m, config.simulations))
+
+
+def _result(game: _Game, config: SearchConfig) -> SearchResult:
+    root = game.root
+    policy = improved_policy(root, config)
+    sampled = root.state.turn_number <= config.opening_sample_moves
+    if sampled:
+        action = int(game.rng.choice(len(policy), p=policy))
+    else:
+        cand = game.considered
+        visits = root.child_visits[cand]
+        best = cand[visits == visits.max()]
+        score = game.gumbel + root.logits + sigma(completed_q(root), root.child_visits, config)
+        action = int(best[np.argmax(score[best])])
+    return SearchResult(
+        move=root.moves[action],
+        moves=tuple(root.moves),
+        policy=policy.astype(np.float32),
+        visits=root.child_visits.astype(np.int64),
+        root_value=(root.value_sum / root.visits).astype(np.float32),
+        sampled=sampled,
+    )
+
+
+def _forced_result(move: Move) -> SearchResult:
+    return SearchResult(
+        move=move,
+        moves=(move,),
+        policy=np.ones(1, dtype=np.float32),
+        visits=np.zeros(1, dtype=np.int64),
+        root_value=None,
+        forced=True,
+    )
+
+
+def search(
+    states: Sequence[GameState],
+    evaluator: Evaluator,
+    config: SearchConfig,
+    rngs: Sequence[np.random.Generator],
+    *,
+    timings: SearchTimings | None = None,
+) -> list[SearchResult]:
+    """Search every position together: one evaluator call for the roots, then at most one per
+    simulation step (none when every leaf of the step is terminal).
+
+    Game i draws its Gumbel noise (and opening samples) from `rngs[i]` only, so a game's result
+    does not depend on which other games share the batch.
+    """
+    if len(rngs) != len(states):
+        raise ValueError(
+            f"search: {len(states)} states but {len(rngs)} random generators; give one per state"
+        )
+    timings = timings if timings is not None else SearchTimings()
+    t_start = time.perf_counter()
+    results: list[SearchResult | None] = [None] * len(states)
+    roots: list[tuple[int, Node]] = []
+    t0 = time.perf_counter()
+    for i, state in enumerate(states):
+        if is_terminal(state):
+            raise ValueError(f"search: state {i} ({state!r}) is finished; there is nothing to choose")
+        moves = legal_moves(state)
+        if len(moves) == 1:
+            results[i] = _forced_result(moves[0])
+        else:
+            roots.append((i, Node(state=state, terminal=False, moves=moves)))
+    timings.rules += time.perf_counter() - t0
+    _evaluate(evaluator, [node for _, node in roots], timings)
+    games = [(i, _start(node, rngs[i], config)) for i, node in roots]
+    for step in range(config.simulations if games else 0):
+        pending: list[tuple[_Path, Node]] = []
+        for _, game in games:
+            path, leaf = _descend(game, step, config, timings)
+            if leaf.terminal:
+                _backup(path, leaf, leaf.net_value)
+            else:
+                pending.append((path, leaf))
+        _evaluate(evaluator, [leaf for _, leaf in pending], timings)
+        for path, leaf in pending:
+            _backup(path, leaf, leaf.net_value)
+    for i, game in games:
+        results[i] = _result(game, config)
+    timings.total += time.perf_counter() - t_start
+    return [r for r in results if r is not None]
