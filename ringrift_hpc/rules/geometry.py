@@ -78,6 +78,10 @@ class Geometry:
         v = slot & 255
         return tuple(self.cell_of_bitpos[first + i] for i in range(8) if v >> i & 1)
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Pickle by name: states sent between processes share the cached tables.
+        return geometry, (self.board,)
+
     def bits_of(self, cells: Iterable[int]) -> int:
         b = 0
         bit = self.bit

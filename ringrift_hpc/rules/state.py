@@ -148,6 +148,16 @@ class GameState:
         s.__dict__ = d
         return s
 
+    def __getstate__(self) -> dict[str, object]:
+        # Memos are cheap to rebuild and can be large: leave them out of pickles.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._legal = None
+        self._regions = None
+        self._reach = None
+
     @property
     def board(self) -> str:
         return self.geo.board

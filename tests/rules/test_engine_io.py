@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import pytest
 from test_engine_internals import sample_states
@@ -143,3 +144,12 @@ def test_rules_options_are_checked() -> None:
         rules.initial_state("square8", 2, rules_options={"pieRule": True})
     small = rules.initial_state("square8", 2, rules_options={"ringsPerPlayer": 10})
     assert small.hand[1:] == [10, 10] and small.params.victory_rings == 10
+
+
+def test_states_pickle_small_and_share_the_board_tables() -> None:
+    s = sample_states("hexagonal", 2)[-1]
+    data = pickle.dumps(s)
+    back = pickle.loads(data)
+    assert back == s and back.geo is s.geo
+    assert len(data) < 20_000
+    assert rules.legal_moves(back) == rules.legal_moves(s)
