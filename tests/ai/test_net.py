@@ -1,0 +1,190 @@
+"""The policy/value network: shapes for every variant, legal masking, mask-aware pooling, config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ringrift_hpc.ai.codec import ActionCodec
+from ringrift_hpc.ai.encoding import board_grid, encode_states, encoder_shape
+from ringrift_hpc.ai.net import (
+    CellMask,
+    NetConfig,
+    PolicyValueNet,
+    masked_log_softmax,
+    masked_pool,
+    masked_softmax,
+)
+from ringrift_hpc.config.learning import NetworkSection
+from ringrift_hpc.rules import BOARDS, initial_state
+
+TINY = NetConfig(
+    channels=8,
+    blocks=2,
+    gpool_every=2,
+    gpool_channels=4,
+    policy_channels=4,
+    nonspatial_hidden=8,
+    value_channels=4,
+    value_hidden=8,
+)
+VARIANTS = [(board, players) for board in BOARDS for players in (2, 3, 4)]
+
+
+def scramble_norms(net: torch.nn.Module, seed: int) -> None:
+    """Give every BatchNorm non-trivial running statistics and affine terms, so eval mode is not the identity."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                assert module.running_mean is not None and module.running_var is not None
+                module.running_mean.normal_(0.0, 0.5, generator=gen)
+                module.running_var.uniform_(0.5, 2.0, generator=gen)
+                module.weight.normal_(1.0, 0.3, generator=gen)
+                module.bias.normal_(0.0, 0.3, generator=gen)
+
+
+@pytest.mark.parametrize(("board", "players"), VARIANTS)
+def test_forward_shapes_for_every_variant(board: str, players: int) -> None:
+    torch.manual_seed(0)
+    net = PolicyValueNet(TINY, board, players).eval()
+    shape = encoder_shape(board, players)
+    codec = ActionCodec.for_board(board, players)
+    planes, scalars = encode_states([initial_state(board, players)] * 3)
+    assert planes.shape == (3, shape.planes, shape.height, shape.width)
+    with torch.inference_mode():
+        logits, values = net(torch.from_numpy(planes), torch.from_numpy(scalars))
+    assert logits.shape == (3, codec.size)
+    assert codec.size == codec.spatial_planes * codec.height * codec.width + codec.num_nonspatial
+    assert values.shape == (3, players)
+    assert torch.isfinite(logits).all()
+    assert (values.abs() <= 1).all()
+
+
+def test_spatial_logits_are_laid_out_plane_row_column() -> None:
+    net = PolicyValueNet(TINY, "hex8", 2).eval()
+    codec = net.codec
+    with torch.no_grad():
+        net.policy_out.weight.zero_()
+        assert net.policy_out.bias is not None
+        net.policy_out.bias.copy_(torch.arange(codec.spatial_planes, dtype=torch.float32))
+    planes, scalars = encode_states([initial_state("hex8", 2)])
+    with torch.inference_mode():
+        logits, _ = net(torch.from_numpy(planes), torch.from_numpy(scalars))
+    cells = codec.height * codec.width
+    spatial = logits[0, : codec.spatial_planes * cells].reshape(
+        codec.spatial_planes, codec.height, codec.width
+    )
+    expected = torch.arange(codec.spatial_planes, dtype=torch.float32)[:, None, None].expand_as(spatial)
+    assert torch.equal(spatial, expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=0, max_value=2**31 - 1),
+    st.sampled_from([1.0, 1e4, 1e30]),
+)
+def test_masked_softmax_puts_no_mass_on_illegal_actions(
+    rows: int, cols: int, seed: int, scale: float
+) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(rows, cols, generator=gen) * scale).requires_grad_()
+    legal = torch.rand(rows, cols, generator=gen) < 0.3
+    legal[0] = False  # a row with no legal action must stay finite
+    probs = masked_softmax(logits, legal).detach()
+    log_probs = masked_log_softmax(logits, legal)
+    assert torch.isfinite(probs).all() and torch.isfinite(log_probs).all()
+    assert (probs[~legal] == 0).all()
+    has_legal = legal.any(dim=1)
+    torch.testing.assert_close(probs[has_legal].sum(dim=1), torch.ones(int(has_legal.sum())))
+    # A soft target with zeros on illegal actions gives a finite cross-entropy.
+    target = legal.float() / legal.float().sum(dim=1, keepdim=True).clamp(min=1)
+    loss = -(target * log_probs).sum()
+    (grad,) = torch.autograd.grad(loss, logits)
+    assert torch.isfinite(loss) and torch.isfinite(grad).all()
+
+
+def test_masked_softmax_matches_softmax_over_the_legal_subset() -> None:
+    logits = torch.tensor([[3.0, -1.0, 0.5, 2.0, 7.0]])
+    legal = torch.tensor([[True, False, True, True, False]])
+    expected = torch.softmax(torch.tensor([3.0, 0.5, 2.0]), dim=0)
+    torch.testing.assert_close(masked_softmax(logits, legal)[0, legal[0]], expected)
+
+
+def test_masked_pool_ignores_invalid_cells() -> None:
+    x = torch.tensor([[[[1.0, 100.0], [3.0, -50.0]]]])
+    valid = torch.tensor([[[[True, False], [True, False]]]])
+    pooled = masked_pool(x, valid, valid.sum().float().reshape(1, 1))
+    torch.testing.assert_close(pooled, torch.tensor([[2.0, 3.0]]))
+
+
+@pytest.mark.parametrize("board", ["hex8", "hexagonal"])
+@pytest.mark.parametrize("train_mode", [False, True])
+def test_values_on_invalid_cells_do_not_change_outputs(board: str, train_mode: bool) -> None:
+    torch.manual_seed(1)
+    net = PolicyValueNet(TINY, board, 3)
+    scramble_norms(net, seed=2)
+    net.train(train_mode)
+    shape = encoder_shape(board, 3)
+    valid = torch.as_tensor(board_grid(board).valid.reshape(shape.height, shape.width))
+    assert not valid.all(), "a hex board must have invalid grid cells"
+    planes = torch.randn(4, shape.planes, shape.height, shape.width) * valid
+    scalars = torch.randn(4, shape.scalars)
+    noisy = planes + torch.randn_like(planes) * 100 * ~valid
+    with torch.no_grad():
+        clean_out = net(planes, scalars)
+        noisy_out = net(noisy, scalars)
+        touched = planes.clone()
+        row, col = (int(v) for v in valid.nonzero()[0])
+        touched[:, :, row, col] += 5.0
+        touched_out = net(touched, scalars)
+    for clean, dirty in zip(clean_out, noisy_out, strict=True):
+        assert torch.equal(clean, dirty)
+    # The control: a change on a valid cell does reach the outputs.
+    assert not torch.equal(clean_out[1], touched_out[1])
+
+
+def test_cell_mask_on_a_full_board_pools_everything() -> None:
+    cells = CellMask(np.ones((2, 2), dtype=bool))
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 6.0]]]])
+    assert not cells.partial
+    assert torch.equal(cells.zero_invalid(x), x)
+    torch.testing.assert_close(cells.pool(x), torch.tensor([[3.0, 6.0]]))
+
+
+def test_gpool_blocks_follow_the_config() -> None:
+    net = PolicyValueNet(NetConfig(channels=8, blocks=7, gpool_every=3), "square8", 2)
+    assert [block.gpool is not None for block in net.blocks] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_net_config_from_the_network_section() -> None:
+    config = NetConfig.from_section(NetworkSection(channels=96, blocks=10, value_hidden=256))
+    assert (config.channels, config.blocks, config.value_hidden) == (96, 10, 256)
+    assert NetConfig.from_dict(config.to_dict()) == config
+
+
+def test_net_config_dict_must_match_exactly() -> None:
+    data = TINY.to_dict()
+    data["dropout"] = 1
+    del data["blocks"]
+    with pytest.raises(ValueError, match=r"missing \['blocks'\], unknown \['dropout'\]"):
+        NetConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.0, True])
+def test_net_config_rejects_non_positive_ints(bad: object) -> None:
+    with pytest.raises(ValueError, match="NetConfig.channels must be a positive int"):
+        NetConfig(channels=bad)  # type: ignore[arg-type]
