@@ -47,6 +47,7 @@ from ringrift_hpc.rating.participants import (
     ParticipantError,
     parse_participant_id,
     random_player,
+    short_participant_id,
     variant_name,
     variant_players,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "repair_best",
     "rollback",
     "rotation_seats",
+    "short_participant_id",
     "sprt_test",
     "stage_counts",
     "table_from_groups",

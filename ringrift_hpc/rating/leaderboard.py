@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.rating.fit import RatingRow, Ratings
+from ringrift_hpc.rating.participants import short_participant_id
 from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text
 
 LEADERBOARD_FORMAT = "ringrift-hpc.leaderboard"
@@ -81,11 +82,7 @@ def leaderboard_markdown(ratings: Ratings, *, short_ids: bool = True) -> str:
     ]
     unanchored = False
     for rank, row in enumerate(ratings.rows, start=1):
-        name = (
-            row.participant[: row.participant.index("#") + 13]
-            if short_ids and "#" in row.participant
-            else row.participant
-        )
+        name = short_participant_id(row.participant) if short_ids else row.participant
         mark = "" if row.anchored else " *"
         unanchored |= not row.anchored
         interval = "pinned" if row.participant == ratings.anchor else f"{row.lower:.0f} .. {row.upper:.0f}"

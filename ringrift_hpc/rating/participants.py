@@ -73,11 +73,6 @@ class Participant:
         model = f"#{self.model_id}" if self.model_id else ""
         return f"{self.kind}{budget}{model}"
 
-    @property
-    def short_id(self) -> str:
-        """The id with the model hash cut to 12 characters, for tables a person reads."""
-        return self.id if self.model_id is None else self.id[: self.id.index("#") + 13]
-
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -89,6 +84,12 @@ class Participant:
 
     def __str__(self) -> str:
         return f"{self.variant}/{self.id}"
+
+
+def short_participant_id(participant_id: str) -> str:
+    """The id with the model hash cut to 12 characters, for tables a person reads."""
+    model = participant_id.find("#")
+    return participant_id if model < 0 else participant_id[: model + 13]
 
 
 def parse_participant_id(variant: str, participant_id: str) -> Participant:

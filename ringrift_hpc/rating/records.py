@@ -153,11 +153,6 @@ class MatchGroup:
                     "play the seat rotations of the lineup"
                 )
 
-    @property
-    def participants(self) -> tuple[Participant, ...]:
-        """The distinct participants, in lineup order."""
-        return tuple({p.id: p for p in self.lineup}.values())
-
     def head_to_head(self, a: str, b: str) -> tuple[float, int]:
         """(points of `a`, comparisons) against `b` over the whole group."""
         points = 0.0

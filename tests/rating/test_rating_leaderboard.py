@@ -61,7 +61,7 @@ def test_the_three_files_agree_and_are_readable(tmp_path: Path) -> None:
     assert float(rows[0]["rating"]) == top["rating"]
 
     table = md_path.read_text()
-    assert f"`{a.id[: a.id.index('#') + 13]}`" in table and a.id not in table  # hashes shortened
+    assert f"`gumbel@64#{a.model_id[:12]}`" in table and a.id not in table  # hashes shortened
     assert "| 3 | `random` | 0 | pinned |" in table
     assert leaderboard_markdown(ratings, short_ids=False).count(a.id) == 1
 
