@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -108,28 +108,55 @@ class SearchTimings:
         return max(0.0, self.total - self.rules - self.network)
 
 
-@dataclass
 class Node:
-    """A position in a tree. `terminal` nodes hold the outcome in `net_value` and no moves."""
+    """A position in a tree, with the statistics of its moves for ITS seat to move.
 
-    state: GameState
-    terminal: bool
-    moves: list[Move] = field(default_factory=list)
-    logits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [A] log priors
-    priors: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [A]
-    net_value: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P] evaluator or outcome
-    children: list[Node | None] = field(default_factory=list)
-    child_visits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [A]
-    child_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [A, P] value sums
-    visits: int = 0
-    value_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
+    `terminal` nodes hold the outcome in `net_value` and have no moves. Per move `a`:
+    `child_visits[a]`, `child_values[a]` (sum of backed-up value vectors, absolute seats) and,
+    kept in step for speed, `q[a]` (the mean value for this node's seat, 0 while unvisited) and
+    the running sums the mixed value approximation needs.
+    """
 
-    @property
-    def seat(self) -> int:
-        """Index into value vectors of the seat to move here."""
-        return self.state.current - 1
+    __slots__ = (
+        "child_values",
+        "child_visits",
+        "children",
+        "logits",
+        "moves",
+        "net_value",
+        "prior_visited",
+        "priors",
+        "q",
+        "seat",
+        "state",
+        "terminal",
+        "total",
+        "visited",
+        "weighted",
+    )
+
+    def __init__(self, state: GameState) -> None:
+        self.state = state
+        self.seat = state.current - 1  # index into value vectors of the seat to move here
+        self.terminal = is_terminal(state)
+        self.moves: list[Move] = [] if self.terminal else legal_moves(state)
+        self.net_value: np.ndarray = (
+            outcome_values(state).astype(np.float64) if self.terminal else np.zeros(state.num_players)
+        )
+        n = len(self.moves)
+        self.priors = np.zeros(n)
+        self.logits = np.zeros(n)
+        self.children: list[Node | None] = [None] * n
+        self.child_visits = np.zeros(n)
+        self.child_values = np.zeros((n, state.num_players))
+        self.q = np.zeros(n)
+        self.visited = np.zeros(n, dtype=bool)
+        self.total = 0.0  # sum of child visits
+        self.prior_visited = 0.0  # prior mass of visited moves
+        self.weighted = 0.0  # sum over visited moves of prior * q
 
     def expand(self, evaluation: Evaluation) -> None:
+        """Take the evaluator's priors and value vector for this position."""
         priors = np.asarray(evaluation.priors, dtype=np.float64)
         if priors.shape != (len(self.moves),):
             raise ValueError(
@@ -145,18 +172,36 @@ class Node:
         self.priors = priors
         self.logits = np.log(np.maximum(priors, _MIN_PRIOR))
         self.net_value = values
-        n = len(self.moves)
-        self.children = [None] * n
-        self.child_visits = np.zeros(n)
-        self.child_values = np.zeros((n, self.state.num_players))
-        self.value_sum = np.zeros(self.state.num_players)
 
+    def record(self, action: int, value: np.ndarray) -> None:
+        """Back up one value vector through move `action`."""
+        visits = self.child_visits[action] + 1.0
+        self.child_visits[action] = visits
+        row = self.child_values[action]
+        row += value
+        q = row[self.seat] / visits
+        prior = self.priors[action]
+        if visits == 1.0:
+            self.visited[action] = True
+            self.prior_visited += prior
+            self.weighted += prior * q
+        else:
+            self.weighted += prior * (q - self.q[action])
+        self.q[action] = q
+        self.total += 1.0
 
-def new_node(state: GameState) -> Node:
-    if is_terminal(state):
-        value = outcome_values(state).astype(np.float64)
-        return Node(state=state, terminal=True, net_value=value, value_sum=np.zeros_like(value))
-    return Node(state=state, terminal=False, moves=legal_moves(state))
+    def mixed_value(self) -> float:
+        """The mixed value approximation: the network value blended with the visited moves' Q
+        weighted by their priors (Danihelka et al. 2022, appendix D)."""
+        v = float(self.net_value[self.seat])
+        if self.total == 0:
+            return v
+        return (v + self.total * self.weighted / max(self.prior_visited, _MIN_PRIOR)) / (1.0 + self.total)
+
+    def value(self) -> np.ndarray:
+        """Mean of the network value and every backed-up value vector (absolute seats)."""
+        out: np.ndarray = (self.net_value + self.child_values.sum(axis=0)) / (1.0 + self.total)
+        return out
 
 
 def play_forced(state: GameState) -> GameState:
@@ -171,33 +216,27 @@ def play_forced(state: GameState) -> GameState:
 
 def completed_q(node: Node) -> np.ndarray:
     """Q of every move for the seat to move at `node`; unvisited moves get the mixed value."""
-    n = node.child_visits
-    total = n.sum()
-    seat = node.seat
-    visited = n > 0
-    q = np.empty(len(n))
-    q[visited] = node.child_values[visited, seat] / n[visited]
-    if total > 0:
-        prior_visited = node.priors[visited].sum()
-        weighted = float((node.priors[visited] * q[visited]).sum() / max(prior_visited, _MIN_PRIOR))
-        mixed = (node.net_value[seat] + total * weighted) / (1.0 + total)
-    else:
-        mixed = node.net_value[seat]
-    q[~visited] = mixed
-    return q
+    out: np.ndarray = np.where(node.visited, node.q, node.mixed_value())
+    return out
 
 
-def sigma(q: np.ndarray, visits: np.ndarray, config: SearchConfig) -> np.ndarray:
-    """The monotone transform σ(q̂) of the paper, with Q rescaled to [0, 1] over the node's moves."""
-    lo, hi = float(q.min()), float(q.max())
-    scaled = (q - lo) / (hi - lo) if hi - lo > _MIN_Q_SPREAD else np.zeros_like(q)
-    max_visits = float(visits.max()) if len(visits) else 0.0
-    return (config.c_visit + max_visits) * config.c_scale * scaled
+def sigma(q: np.ndarray, max_visits: float, config: SearchConfig, lo: float, hi: float) -> np.ndarray:
+    """The monotone transform σ(q̂) of the paper, with Q rescaled from [lo, hi] to [0, 1]."""
+    scale = (config.c_visit + max_visits) * config.c_scale
+    if hi - lo <= _MIN_Q_SPREAD:
+        return np.zeros_like(q)
+    out: np.ndarray = (scale / (hi - lo)) * (q - lo)
+    return out
+
+
+def _node_sigma(node: Node, config: SearchConfig) -> np.ndarray:
+    q = completed_q(node)
+    return sigma(q, float(node.child_visits.max()), config, float(q.min()), float(q.max()))
 
 
 def improved_policy(node: Node, config: SearchConfig) -> np.ndarray:
     """softmax(logits + σ(completed Q)) over the node's legal moves."""
-    z = node.logits + sigma(completed_q(node), node.child_visits, config)
+    z = node.logits + _node_sigma(node, config)
     e: np.ndarray = np.exp(z - z.max())
     out: np.ndarray = e / e.sum()
     return out
@@ -205,8 +244,7 @@ def improved_policy(node: Node, config: SearchConfig) -> np.ndarray:
 
 def select_nonroot(node: Node, config: SearchConfig) -> int:
     """The deterministic interior choice: argmax of π'(a) - N(a) / (1 + ΣN)."""
-    n = node.child_visits
-    score = improved_policy(node, config) - n / (1.0 + n.sum())
+    score = improved_policy(node, config) - node.child_visits / (1.0 + node.total)
     return int(np.argmax(score))
 
 
@@ -246,37 +284,48 @@ class _Game:
     schedule: list[int]
 
 
-def _select_root(game: _Game, step: int, config: SearchConfig) -> int:
+def _root_scores(game: _Game, config: SearchConfig) -> np.ndarray:
+    """g + logit + σ(q̂) for the considered moves.
+
+    Only considered moves are ever visited, so the others all hold the mixed value; computing
+    over the considered moves (plus that value for the rescaling bounds) gives the same scores
+    at a fraction of the cost on wide roots.
+    """
     root = game.root
-    target = game.schedule[step]
     cand = game.considered
-    visits = root.child_visits[cand]
-    eligible = cand[visits == target]
-    if len(eligible) == 0:
-        eligible = cand[visits == visits.min()]
-    score = game.gumbel + root.logits + sigma(completed_q(root), root.child_visits, config)
-    return int(eligible[np.argmax(score[eligible])])
+    mixed = root.mixed_value()
+    q = np.where(root.visited[cand], root.q[cand], mixed)
+    lo, hi = float(q.min()), float(q.max())
+    if len(cand) < len(root.moves):
+        lo, hi = min(lo, mixed), max(hi, mixed)
+    max_visits = float(root.child_visits[cand].max())
+    out: np.ndarray = game.gumbel[cand] + root.logits[cand] + sigma(q, max_visits, config, lo, hi)
+    return out
+
+
+def _select_root(game: _Game, step: int, config: SearchConfig) -> int:
+    cand = game.considered
+    visits = game.root.child_visits[cand]
+    eligible = visits == game.schedule[step]
+    if not eligible.any():
+        eligible = visits == visits.min()
+    score = np.where(eligible, _root_scores(game, config), -np.inf)
+    return int(cand[np.argmax(score)])
 
 
 def _child(node: Node, action: int, timings: SearchTimings) -> Node:
     child = node.children[action]
     if child is None:
         t0 = time.perf_counter()
-        state = play_forced(apply_move_unchecked(node.state, node.moves[action]))
-        child = new_node(state)
+        child = Node(play_forced(apply_move_unchecked(node.state, node.moves[action])))
         timings.rules += time.perf_counter() - t0
         node.children[action] = child
     return child
 
 
-def _backup(path: _Path, leaf: Node, value: np.ndarray) -> None:
-    leaf.visits += 1
-    leaf.value_sum += value
+def _backup(path: _Path, value: np.ndarray) -> None:
     for node, action in path:
-        node.child_visits[action] += 1
-        node.child_values[action] += value
-        node.visits += 1
-        node.value_sum += value
+        node.record(action, value)
 
 
 def _descend(game: _Game, step: int, config: SearchConfig, timings: SearchTimings) -> tuple[_Path, Node]:
@@ -312,8 +361,6 @@ def _start(root: Node, rng: np.random.Generator, config: SearchConfig) -> _Game:
     gumbel = rng.gumbel(size=a)
     m = min(config.gumbel_actions, a)
     considered = np.argsort(-(gumbel + root.logits), kind="stable")[:m]
-    root.visits = 1
-    root.value_sum = root.net_value.copy()
     return _Game(root, rng, gumbel, considered, halving_schedule(m, config.simulations))
 
 
@@ -324,17 +371,15 @@ def _result(game: _Game, config: SearchConfig) -> SearchResult:
     if sampled:
         action = int(game.rng.choice(len(policy), p=policy))
     else:
-        cand = game.considered
-        visits = root.child_visits[cand]
-        best = cand[visits == visits.max()]
-        score = game.gumbel + root.logits + sigma(completed_q(root), root.child_visits, config)
-        action = int(best[np.argmax(score[best])])
+        visits = root.child_visits[game.considered]
+        score = np.where(visits == visits.max(), _root_scores(game, config), -np.inf)
+        action = int(game.considered[np.argmax(score)])
     return SearchResult(
         move=root.moves[action],
         moves=tuple(root.moves),
         policy=policy.astype(np.float32),
         visits=root.child_visits.astype(np.int64),
-        root_value=(root.value_sum / root.visits).astype(np.float32),
+        root_value=root.value().astype(np.float32),
         sampled=sampled,
     )
 
@@ -380,7 +425,7 @@ def search(
         if len(moves) == 1:
             results[i] = _forced_result(moves[0])
         else:
-            roots.append((i, Node(state=state, terminal=False, moves=moves)))
+            roots.append((i, Node(state)))
     timings.rules += time.perf_counter() - t0
     _evaluate(evaluator, [node for _, node in roots], timings)
     games = [(i, _start(node, rngs[i], config)) for i, node in roots]
@@ -389,12 +434,12 @@ def search(
         for _, game in games:
             path, leaf = _descend(game, step, config, timings)
             if leaf.terminal:
-                _backup(path, leaf, leaf.net_value)
+                _backup(path, leaf.net_value)
             else:
                 pending.append((path, leaf))
         _evaluate(evaluator, [leaf for _, leaf in pending], timings)
         for path, leaf in pending:
-            _backup(path, leaf, leaf.net_value)
+            _backup(path, leaf.net_value)
     for i, game in games:
         results[i] = _result(game, config)
     timings.total += time.perf_counter() - t_start

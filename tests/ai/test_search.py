@@ -188,26 +188,24 @@ def test_flat_values_give_back_the_prior() -> None:
 
 def test_interior_visits_follow_the_prior_when_values_are_flat() -> None:
     state = next(s for s in random_positions("square8", 2, range(5)) if len(rules.legal_moves(s)) == 5)
-    node = Node(state=state, terminal=False, moves=rules.legal_moves(state))
+    node = Node(state)
     prior = np.array([0.05, 0.1, 0.15, 0.3, 0.4])
     node.expand(Evaluation(priors=prior.astype(np.float32), values=np.zeros(2, dtype=np.float32)))
     config = SearchConfig()
     for _ in range(100):
-        a = select_nonroot(node, config)
-        node.child_visits[a] += 1
+        node.record(select_nonroot(node, config), np.zeros(2))
     np.testing.assert_allclose(node.child_visits / 100, prior, atol=0.011)
     np.testing.assert_allclose(improved_policy(node, config), prior, atol=1e-9)
 
 
 def test_completed_q_mixes_the_network_value_into_unvisited_moves() -> None:
     state = next(s for s in random_positions("square8", 2, range(5)) if len(rules.legal_moves(s)) == 3)
-    node = Node(state=state, terminal=False, moves=rules.legal_moves(state))
+    node = Node(state)
     node.expand(Evaluation(priors=np.array([0.5, 0.3, 0.2], np.float32), values=np.zeros(2, np.float32)))
     node.net_value[state.current - 1] = 0.3
-    node.child_visits[0] = 2
-    node.child_values[0, state.current - 1] = -1.0
-    node.child_visits[1] = 1
-    node.child_values[1, state.current - 1] = 0.8
+    seat = np.eye(2)[state.current - 1]
+    for action, value in ((0, -0.2), (0, -0.8), (1, 0.8)):
+        node.record(action, value * seat)
     q = completed_q(node)
     visited_mean = (0.5 * -0.5 + 0.3 * 0.8) / 0.8
     np.testing.assert_allclose(q, [-0.5, 0.8, (0.3 + 3 * visited_mean) / 4], atol=1e-6)
