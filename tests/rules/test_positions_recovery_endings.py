@@ -153,6 +153,23 @@ def test_fallback_slide_moves_the_marker_and_extracts() -> None:
     assert player_field(state, 1, "eliminatedRings") == 1
 
 
+def test_region_after_a_recovery_slide_is_paid_with_a_buried_ring() -> None:
+    """§9.2/§9.3 recovery context: a fallback slide walls P2's stack in at (0,0); P1 may take the
+    region, paying with its bottom-most buried ring from a stack outside it (context "recovery")."""
+    state = _to_movement(sparse_text("square8", {"0,0": "2", "1,0": "m1", "1,1": "m1", "6,2": "21", "5,5": "211"}))
+    state = play(state, type="recovery_slide", recoveryMode="fallback", from_="1,1", to="0,1", extractionStacks=["5,5"])
+    state = play(state, type="no_line_action")
+    assert phase_and_player(state) == ("territory_processing", 1)
+    assert move_types(state) == {"choose_territory_option", "skip_territory_processing"}
+    state = play(state, type="choose_territory_option", regionSpaces=["0,0"])
+    costs = {(js["to"]["x"], js["to"]["y"], js.get("eliminationContext")) for _, js in legal_move_jsons(state)}
+    assert costs == {(5, 5, "recovery"), (6, 2, "recovery")}
+    state = play(state, type="eliminate_rings_from_stack", to="6,2")
+    assert_board(state, sparse_text("square8", {"0,0": "#1", "1,0": "#1", "0,1": "#1", "6,2": "2", "5,5": "21"}))
+    assert player_field(state, 1, "eliminatedRings") == 3  # extraction, P2's ring in the region, cost
+    assert phase_and_player(state) == ("ring_placement", 2)
+
+
 def test_blocked_player_walks_the_no_action_moves_into_forced_elimination() -> None:
     """§4.3 (blocked player: no_placement, no_movement, no_line, then forced elimination without a
     territory move), §11 (one move per controlled stack; the whole cap goes)."""

@@ -2,7 +2,8 @@
 
 Checked at every step: per-colour ring conservation, the progress measure S (rules.md §16),
 a non-empty legal set while active, bounded stretches without progress. Checked on sampled
-steps (to stay fast): every listed move applies, unlisted variants of listed moves are rejected,
+steps (to stay fast): every listed move applies, no move is listed twice, unlisted variants of
+listed moves are rejected,
 `apply_move` leaves its input untouched, move and state JSON round-trips, and the fingerprint
 (§1.8) agrees with one computed independently from the JSON. Separately: games end within the
 bound S gives, seeded play is reproducible, and finished games have a winner and a full ranking.
@@ -32,8 +33,8 @@ from rules_helpers import (
 )
 
 SMALL = ("square8", "hex8")
-EXAMPLES = {"square8": 5, "hex8": 5, "square19": 2, "hexagonal": 2}
-STEPS = {"square8": 300, "hex8": 300, "square19": 160, "hexagonal": 160}
+EXAMPLES = {"square8": 10, "hex8": 10, "square19": 3, "hexagonal": 3}
+STEPS = {"square8": 400, "hex8": 400, "square19": 250, "hexagonal": 250}
 SAMPLE_EVERY = {"square8": 3, "hex8": 3, "square19": 6, "hexagonal": 6}
 # Moves that must strictly increase S: each leaves a departure marker or eliminates a ring.
 S_GROWING = frozenset(
@@ -104,6 +105,7 @@ def _check_listed_moves_apply(state: Any, legal: list[Any], rng: random.Random) 
 
 def _check_unlisted_moves_rejected(state: Any, legal: list[Any], board: str, seats: int, rng: random.Random) -> None:
     listed = {move_key(rules.move_to_json(m), board) for m in legal}
+    assert len(listed) == len(legal), "the legal list repeats a move (e.g. one region under two colours)"
     cells = _all_cells(board)
     for move in rng.sample(legal, min(3, len(legal))):
         for variant in _perturbations(rules.move_to_json(move), rng, cells, seats):
