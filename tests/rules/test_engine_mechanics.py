@@ -362,3 +362,47 @@ def test_every_opening_move_is_a_placement(board: str) -> None:
     s = rules.initial_state(board, 2)
     assert kinds(s) == {"place_ring"}
     assert len(rules.legal_moves(s)) == geometry(board).n * 3
+
+
+def test_three_player_lines_need_only_three_markers() -> None:
+    """D21: L = 3 on square8 with 3-4 players."""
+    s = position(
+        players=3,
+        stacks={"7,7": [1], "6,0": [2], "0,7": [3]},
+        markers={"0,3": 1, "1,3": 1, "2,3": 1},
+        phase="line_processing",
+        hands=[5, 5, 5],
+    )
+    assert [len(m.cells) for m in rules.legal_moves(s) if m.kind == "process_line"] == [3]
+
+
+def test_hex_lines_run_along_the_three_axes() -> None:
+    s = position(
+        "hex8",
+        stacks={"4,-4,0": [1], "-4,4,0": [2]},
+        markers={"0,0,0": 1, "1,-1,0": 1, "2,-2,0": 1, "3,-3,0": 1},
+        phase="line_processing",
+        hands=[5, 5],
+    )
+    line = only(s, "process_line")
+    assert keys("hex8", line.cells) == ["0,0,0", "1,-1,0", "2,-2,0", "3,-3,0"]
+
+
+def test_region_after_a_recovery_slide_is_paid_with_a_buried_ring() -> None:
+    """rules.md 9.2 / 9.3: in the recovery context the cost is P's bottom-most buried ring
+    from a stack outside the region, whoever controls it."""
+    s = position(
+        stacks={"0,0": [2], "6,6": [2, 1, 2]},
+        markers={"1,0": 1, "1,1": 1, "0,1": 1},
+        phase="territory_processing",
+        hands=[0, 5],
+        moveHistory=[{"type": "recovery_slide", "player": 1}],
+    )
+    corner = next(m for m in rules.legal_moves(s) if m.kind == "choose_territory_option" and len(m.cells) == 1)
+    after = rules.apply_move(s, corner)
+    cost = only(after, "eliminate_rings_from_stack")
+    assert (cost.mode, keys("square8", [cost.to])) == ("recovery", ["6,6"])
+    paid = rules.apply_move(after, cost)
+    js = rules.state_to_json(paid)
+    assert js["board"]["stacks"]["6,6"]["rings"] == [2, 2]
+    assert js["players"][0]["eliminatedRings"] == 2
