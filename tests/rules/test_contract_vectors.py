@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import ringrift_hpc.rules as rules
-from ascii_board import coord_of, key
+from ascii_board import cells_from_json, coord_of, key
 from rules_helpers import VECTORS_DIR, legal_move_jsons, summarize
 
 THEORETICAL_SUFFIX = ".reference.json"
@@ -321,6 +321,25 @@ def test_theoretical_chain_is_rejected(vector: dict[str, Any]) -> None:
             rules.apply_move(state, rules.move_from_json(move_js, state))
         return
     pytest.fail(f"{vector['id']}: every segment was feasible, so the file is no longer a negative test")
+
+
+@pytest.mark.parametrize(
+    "vector", [pytest.param(v, id=v["id"]) for path in _vector_files() for v in _load(path)]
+)
+def test_vector_state_survives_import_and_export(vector: dict[str, Any]) -> None:
+    """The JSON boundary keeps every cell (rings top first) and every player counter; only the
+    legacy hexagonal fixtures with non-cube coordinates are refused, with a StateFormatError."""
+    given = vector["input"]["state"]
+    try:
+        state = rules.state_from_json(given)
+    except rules.StateFormatError:
+        assert EXPECTED_MISMATCHES.get(vector["id"]) == _LEGACY_HEX
+        return
+    exported = rules.state_to_json(state)
+    assert cells_from_json(exported) == cells_from_json(given)
+    fields = ("playerNumber", "ringsInHand", "eliminatedRings", "territorySpaces")
+    assert [[p[f] for f in fields] for p in exported["players"]] == [[p[f] for f in fields] for p in given["players"]]
+    assert exported["currentPlayer"] == given["currentPlayer"]
 
 
 def test_every_vector_file_is_covered() -> None:
