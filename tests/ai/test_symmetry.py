@@ -24,7 +24,7 @@ from ringrift_hpc.ai.symmetry import (
     transform_policy,
     transform_state,
 )
-from ringrift_hpc.rules import GameState, geometry, initial_state, legal_moves
+from ringrift_hpc.rules import GameState, geometry, initial_state, legal_moves, state_from_json, state_to_json
 from ringrift_hpc.rules.moves import CHOOSE_TERRITORY_OPTION, RECOVERY_SLIDE, Move
 
 # Fewer positions than the codec test: each one is checked under all 8 or 12 symmetries.
@@ -136,3 +136,53 @@ def test_a_quarter_turn_moves_a_corner_placement_to_the_next_corner() -> None:
     image = transform_move(turn, place)
     assert geometry(board).coords[image.to] == (7, 0)
     assert transform_policy(turn, [codec.index(s, place)])[0] == codec.index(transform_state(turn, s), image)
+
+
+def _position(board: str, stacks: dict, markers: dict, **fields: object) -> GameState:
+    js = state_to_json(initial_state(board, 2))
+    js["board"]["stacks"] = {k: {"rings": v} for k, v in stacks.items()}
+    js["board"]["markers"] = {k: {"player": v} for k, v in markers.items()}
+    for p in js["players"]:
+        p["ringsInHand"] = 0
+    js.update(fields)
+    del js["ringriftHpc"]
+    return state_from_json(js)
+
+
+def _row(y: int, xs: range, seat: int) -> dict:
+    return {f"{x},{y}": seat for x in xs}
+
+
+DECISION_POSITIONS = {
+    # Seat 1 owns no stack but a buried ring: sliding (2,2) to (2,3) completes five in a row,
+    # which offers option 1 and two option-2 windows through the landing cell.
+    "recovery_windows": (
+        {"6,6": [2, 1], "6,0": [2]},
+        {**_row(3, range(0, 2), 1), **_row(3, range(3, 5), 1), "2,2": 1},
+        {"currentPhase": "movement"},
+        {"recovery_slide"},
+    ),
+    # A line of six: option 1 and three windows of four, plus a line of exactly four.
+    "line_options": (
+        {"7,7": [1], "7,0": [2]},
+        {**_row(2, range(0, 6), 1), **_row(5, range(2, 6), 1)},
+        {"currentPhase": "line_processing"},
+        {"choose_line_option", "process_line"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECISION_POSITIONS))
+def test_decision_moves_with_windows_are_equivariant(name: str) -> None:
+    stacks, markers, fields, kinds = DECISION_POSITIONS[name]
+    s = _position("square8", stacks, markers, **fields)
+    moves = legal_moves(s)
+    assert kinds <= {m.kind for m in moves}
+    assert any(m.option == 2 for m in moves)
+    codec = ActionCodec.for_board("square8", 2)
+    for g in symmetries("square8"):
+        gs = transform_state(g, s)
+        mapped = [transform_move(g, m) for m in moves]
+        assert set(legal_moves(gs)) == set(mapped)
+        assert not any(_exempt(s, m) for m in moves)
+        assert np.array_equal(codec.indices(gs, mapped), transform_policy(g, codec.legal_indices(s), codec))
