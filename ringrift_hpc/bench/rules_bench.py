@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ringrift_hpc.rules as rules
+from ringrift_hpc import rules
 
 # Moves/s of the reference Python engine on this machine class, 2 players (issue 3).
 REFERENCE_MOVES_PER_S: dict[str, float] = {

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from ringrift_hpc.bench.rules_bench import DEFAULT_BOARDS, RulesBenchResult, run_rules_bench
+from ringrift_hpc.bench.rules_bench import (
+    DEFAULT_BOARDS,
+    RulesBenchResult,
+    run_rules_bench,
+)
 
 bench_app = typer.Typer(
     name="bench",
@@ -21,18 +27,21 @@ def _bench() -> None:
 
 @bench_app.command("rules")
 def rules_command(
-    board: list[str] | None = typer.Option(
-        None, "--board", "-b", help="Board to measure (repeatable); default: all four."
-    ),
-    players: int = typer.Option(2, "--players", "-p", min=2, max=4, help="Players per game."),
-    seconds: float = typer.Option(10.0, "--seconds", "-s", min=0.01, help="Time budget per board."),
-    games: int | None = typer.Option(
-        None, "--games", "-g", min=1, help="Stop a board after this many finished games."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random move choice."),
-    checked: bool = typer.Option(
-        False, "--checked", help="Apply moves through the validating apply_move, not the fast path."
-    ),
+    board: Annotated[
+        list[str] | None,
+        typer.Option("--board", "-b", help="Board to measure (repeatable); default: all four."),
+    ] = None,
+    players: Annotated[int, typer.Option("--players", "-p", min=2, max=4, help="Players per game.")] = 2,
+    seconds: Annotated[
+        float, typer.Option("--seconds", "-s", min=0.01, help="Time budget per board.")
+    ] = 10.0,
+    games: Annotated[
+        int | None, typer.Option("--games", "-g", min=1, help="Stop a board after this many finished games.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random move choice.")] = 0,
+    checked: Annotated[
+        bool, typer.Option("--checked", help="Apply moves through the validating apply_move, not the fast path.")
+    ] = False,
 ) -> None:
     """Play uniformly random games and report moves/s, games/s and per-call costs."""
     try:
@@ -53,8 +62,10 @@ def format_rules_result(result: RulesBenchResult) -> str:
     """The report as aligned text tables."""
     lines = [
         "random games (legal_moves + apply at every step, bookkeeping moves included)",
-        f"{'variant':<14}{'apply':>10}{'moves':>10}{'games':>7}{'moves/s':>11}{'games/s':>10}"
-        f"{'moves/game':>12}{'vs ref':>9}{'target':>9}",
+        (
+            f"{'variant':<14}{'apply':>10}{'moves':>10}{'games':>7}{'moves/s':>11}{'games/s':>10}"
+            f"{'moves/game':>12}{'vs ref':>9}{'target':>9}"
+        ),
     ]
     for t in result.throughput:
         ref = t.reference_moves_per_s

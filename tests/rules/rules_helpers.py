@@ -8,8 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ringrift_hpc.rules as rules
-from ascii_board import BOARD_SPECS, cells_from_json, coord_of, key, parse_cells, render, state_json
+from ascii_board import (
+    BOARD_SPECS,
+    cells_from_json,
+    coord_of,
+    key,
+    parse_cells,
+    render,
+    state_json,
+)
+
+from ringrift_hpc import rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR = REPO_ROOT.parent / "shared"

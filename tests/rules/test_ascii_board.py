@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-import ringrift_hpc.rules as rules
 from ascii_board import (
     BOARD_SPECS,
     Cell,
@@ -15,6 +13,8 @@ from ascii_board import (
     sparse_text,
     state_json,
 )
+
+from ringrift_hpc import rules
 
 HEX8_SAMPLE = """
     . . . . .

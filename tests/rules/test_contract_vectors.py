@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import ringrift_hpc.rules as rules
 from ascii_board import cells_from_json, coord_of, key
 from rules_helpers import VECTORS_DIR, legal_move_jsons, summarize
+
+from ringrift_hpc import rules
 
 THEORETICAL_SUFFIX = ".reference.json"
 DECISION_PHASES = frozenset(

@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-import ringrift_hpc.rules as rules
 from ascii_board import sparse_text
 from rules_helpers import (
     assert_board,
@@ -22,6 +20,8 @@ from rules_helpers import (
     player_field,
     progress,
 )
+
+from ringrift_hpc import rules
 
 LINE_SQUARE = """
     m1 m1 m1 1 {x4} . . .

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-import ringrift_hpc.rules as rules
 from rules_helpers import move_types, phase_and_player, play, play_bookkeeping
+
+from ringrift_hpc import rules
 
 
 def _after_first_turn(swap: bool) -> object:

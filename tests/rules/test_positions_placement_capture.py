@@ -8,8 +8,6 @@ top first, m<p> = marker, #<p> = collapsed.
 from __future__ import annotations
 
 import pytest
-
-import ringrift_hpc.rules as rules
 from ascii_board import BOARD_SPECS, sparse_text
 from rules_helpers import (
     assert_board,
@@ -22,8 +20,9 @@ from rules_helpers import (
     play,
     play_bookkeeping,
     progress,
-    the_move,
 )
+
+from ringrift_hpc import rules
 
 
 @pytest.mark.parametrize("board", sorted(BOARD_SPECS))

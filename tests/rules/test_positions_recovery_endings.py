@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-import ringrift_hpc.rules as rules
 from ascii_board import sparse_text
 from rules_helpers import (
     assert_board,
@@ -26,6 +24,8 @@ from rules_helpers import (
     summarize,
 )
 from test_positions_lines_territory import _enclose_corner
+
+from ringrift_hpc import rules
 
 
 def _slides(state: Any) -> set[tuple[Any, ...]]:

@@ -3,8 +3,8 @@
 Checked at every step: per-colour ring conservation, the progress measure S (rules.md §16),
 a non-empty legal set while active, bounded stretches without progress. Checked on sampled
 steps (to stay fast): every listed move applies, no move is listed twice, unlisted variants of
-listed moves are rejected,
-`apply_move` leaves its input untouched, move and state JSON round-trips, and the fingerprint
+listed moves are rejected, `apply_move` leaves its input untouched, move and state JSON
+round-trips hold, and the fingerprint
 (§1.8) agrees with one computed independently from the JSON. Separately: games end within the
 bound S gives, seeded play is reproducible, and finished games have a winner and a full ranking.
 """
@@ -15,11 +15,9 @@ import random
 from typing import Any
 
 import pytest
+from ascii_board import BOARD_SPECS, board_rows, key
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import ringrift_hpc.rules as rules
-from ascii_board import BOARD_SPECS, board_rows, key
 from rules_helpers import (
     BOOKKEEPING_TYPES,
     VARIANTS,
@@ -31,6 +29,8 @@ from rules_helpers import (
     simple_hash,
     summarize,
 )
+
+from ringrift_hpc import rules
 
 SMALL = ("square8", "hex8")
 EXAMPLES = {"square8": 10, "hex8": 10, "square19": 3, "hexagonal": 3}
