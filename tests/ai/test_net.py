@@ -12,6 +12,7 @@ from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.encoding import board_grid, encode_states, encoder_shape
 from ringrift_hpc.ai.net import (
     CellMask,
+    GlobalPoolingBias,
     NetConfig,
     PolicyValueNet,
     masked_log_softmax,
@@ -147,6 +148,35 @@ def test_values_on_invalid_cells_do_not_change_outputs(board: str, train_mode: b
         assert torch.equal(clean, dirty)
     # The control: a change on a valid cell does reach the outputs.
     assert not torch.equal(clean_out[1], touched_out[1])
+
+
+@pytest.mark.parametrize("board", ["hex8", "hexagonal"])
+def test_pooling_ignores_whatever_sits_on_invalid_cells(board: str) -> None:
+    """Garbage written onto invalid cells just before every global pooling leaves the outputs unchanged."""
+    torch.manual_seed(7)
+    net = PolicyValueNet(TINY, board, 4)
+    scramble_norms(net, seed=8)
+    net.eval()
+    valid = net.cells.valid
+    pooled_norms = [net.value_norm, net.policy_gpool.norm] + [
+        module.norm for module in net.blocks.modules() if isinstance(module, GlobalPoolingBias)
+    ]
+    shape = encoder_shape(board, 4)
+    planes = torch.randn(3, shape.planes, shape.height, shape.width)
+    scalars = torch.randn(3, shape.scalars)
+
+    def garbage(module: torch.nn.Module, args: object, output: torch.Tensor) -> torch.Tensor:
+        return output + 1000.0 * torch.randn_like(output) * ~valid
+
+    with torch.no_grad():
+        clean = net(planes, scalars)
+        hooks = [norm.register_forward_hook(garbage) for norm in pooled_norms]
+        dirty = net(planes, scalars)
+        for hook in hooks:
+            hook.remove()
+    assert len(hooks) == 3
+    for a, b in zip(clean, dirty, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_cell_mask_on_a_full_board_pools_everything() -> None:

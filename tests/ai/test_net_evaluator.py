@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ringrift_hpc.ai.encoding import encode_states
+from ringrift_hpc.ai.encoding import SCALAR_NAMES, encode_states
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet, masked_softmax
 from ringrift_hpc.ai.net_evaluator import NetEvaluator, absolute_values, resolve_device, segment_softmax
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
@@ -57,6 +57,14 @@ class ScriptedNet(PolicyValueNet):
     calls: list[int]
 
 
+class HandReader(PolicyValueNet):
+    """Value slot k reads the encoder's rings-in-hand scalar of the k-th seat after the mover."""
+
+    def forward(self, planes: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        columns = [SCALAR_NAMES.index(f"seat{k}.hand") for k in range(self.num_players)]
+        return torch.zeros(planes.shape[0], self.codec.size), scalars[:, columns]
+
+
 def scripted(board: str, players: int) -> ScriptedNet:
     net = ScriptedNet(TINY, board, players)
     net.calls = []
@@ -74,6 +82,17 @@ def test_values_are_unrotated_to_absolute_seats(players: int) -> None:
             seat = (state.current - 1 + slot) % players + 1
             assert evaluation.values[seat - 1] == pytest.approx(SLOT_VALUES[slot])
         assert evaluation.values.dtype == np.float32
+
+
+@pytest.mark.parametrize("players", [2, 3, 4])
+def test_encoder_rotation_and_unrotation_meet_at_the_right_seat(players: int) -> None:
+    """End to end: a value computed from seat block k of the input lands on that seat's absolute slot."""
+    states = random_states("hex8", players, 60, seed=10 + players)
+    assert len({tuple(state.hand[1:]) for state in states}) > 10, "hands must differ between seats"
+    evaluations = NetEvaluator(HandReader(TINY, "hex8", players), device="cpu", max_batch=64).evaluate(states)
+    for state, evaluation in zip(states, evaluations, strict=True):
+        hands = np.array(state.hand[1 : players + 1]) / state.params.rings_per_player
+        np.testing.assert_allclose(evaluation.values, hands, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("board", "players"), [("square8", 2), ("hex8", 3), ("hex8", 4)])
