@@ -75,9 +75,9 @@ class StageBlock:
     """
 
     members: IntArray  # [S, size] participant index
-    chosen: BoolArray  # [S, size]
+    chosen: IntArray  # [S] participant index of the member ranked next
     weight: FloatArray  # [S]
-    pair_keys: IntArray  # [S * size * size] members[a] * P + members[b], for the Hessian scatter
+    pair_keys: IntArray  # [S * k(k-1)/2] members[a] * P + members[b] for seats a < b (Hessian scatter)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,12 +134,13 @@ def stage_counts(table: GameTable) -> StageCounts:
         codes.sort(axis=1)  # canonical: the order of the unranked seats is irrelevant
         unique, inverse = _unique_rows(codes, base=2 * size)
         members = unique // 2
+        first, second = np.triu_indices(k, 1)
         blocks.append(
             StageBlock(
                 members=members,
-                chosen=unique % 2 == 1,
+                chosen=members[np.arange(members.shape[0]), (unique % 2).argmax(axis=1)],
                 weight=weighted_bincount(inverse, share, unique.shape[0]),
-                pair_keys=(members[:, :, None] * size + members[:, None, :]).ravel(),
+                pair_keys=(members[:, first] * size + members[:, second]).ravel(),
             )
         )
     return StageCounts(participants=size, blocks=tuple(blocks))
@@ -157,11 +158,18 @@ def _unique_rows(codes: IntArray, *, base: int) -> tuple[IntArray, IntArray]:
     return unique, inverse.ravel()
 
 
-def _laplacian_hessian(size: int, first: IntArray, second: IntArray, info: FloatArray) -> FloatArray:
-    """-sum over pairs of info * (e_i - e_j)(e_i - e_j)^T: the Bradley-Terry Hessian."""
-    off = weighted_bincount(first * size + second, info, size * size).reshape(size, size)
+def _laplacian_hessian(off: FloatArray) -> FloatArray:
+    """The Hessian whose off-diagonal part is `off + off.T` ([P, P], pair weights scattered once).
+
+    Both models' Hessians are negative weighted graph Laplacians: entry (i, j) is the weight of
+    every pair of seats held by i and j, and each row sums to zero (moving every strength by the
+    same amount changes no probability), so the diagonal follows from the rest. That halves the
+    scatter, and a pair of seats held by one participant (a repeated lineup) needs no term.
+    """
     hess = off + off.T
-    hess[np.diag_indices(size)] = -hess.sum(axis=1)
+    diagonal = np.diag_indices(off.shape[0])
+    hess[diagonal] = 0.0
+    hess[diagonal] = -hess.sum(axis=1)
     return hess
 
 
@@ -179,30 +187,32 @@ def bradley_terry_terms(theta: FloatArray, pairs: PairCounts) -> Terms:
     p = np.exp(log_p)
     residual = pairs.points - pairs.games * p
     grad = weighted_bincount(pairs.first, residual, size) - weighted_bincount(pairs.second, residual, size)
-    hess = _laplacian_hessian(size, pairs.first, pairs.second, pairs.games * p * (1.0 - p))
+    off = weighted_bincount(pairs.first * size + pairs.second, pairs.games * p * (1.0 - p), size * size)
+    hess = _laplacian_hessian(off.reshape(size, size))
     return loglik, grad, hess
 
 
 def plackett_luce_terms(theta: FloatArray, stages: StageCounts) -> Terms:
-    """Log-likelihood, gradient and Hessian of Plackett-Luce with Breslow ties at `theta`."""
+    """Log-likelihood, gradient and Hessian of Plackett-Luce (ties as fractional orders) at `theta`."""
     size = stages.participants
     loglik = 0.0
     grad = np.zeros(size)
-    outer = np.zeros(size * size)
+    off = np.zeros(size * size)
+    # One shift for all stages keeps exp() finite: strengths span far less than 700 nats.
+    shift = float(theta.max())
     for block in stages.blocks:
-        strength = theta[block.members]
-        top = strength.max(axis=1, keepdims=True)
-        log_total = top[:, 0] + np.log(np.exp(strength - top).sum(axis=1))
+        strength = theta[block.members] - shift
+        log_total = np.log(np.exp(strength).sum(axis=1))
         prob = np.exp(strength - log_total[:, None])
-        loglik += float(block.weight @ (np.where(block.chosen, strength, 0.0).sum(axis=1) - log_total))
-        cell = block.weight[:, None] * (block.chosen - prob)
-        grad += weighted_bincount(block.members.ravel(), cell.ravel(), size)
-        # Hessian = -sum of weight * (diag(p) - p p^T); the diagonal term equals minus the row
-        # sums of the outer term, so only the outer products are scattered.
-        weights = (block.weight[:, None, None] * prob[:, :, None] * prob[:, None, :]).ravel()
-        outer += weighted_bincount(block.pair_keys, weights, size * size)
-    hess = outer.reshape(size, size)
-    hess[np.diag_indices(size)] -= hess.sum(axis=1)
+        loglik += float(block.weight @ (theta[block.chosen] - shift - log_total))
+        grad += weighted_bincount(block.chosen, block.weight, size)
+        grad -= weighted_bincount(block.members.ravel(), (block.weight[:, None] * prob).ravel(), size)
+        # A stage adds weight * (p p^T - diag(p)); its off-diagonal part is p_a p_b per seat pair.
+        first, second = np.triu_indices(block.members.shape[1], 1)
+        off += weighted_bincount(
+            block.pair_keys, (block.weight[:, None] * prob[:, first] * prob[:, second]).ravel(), size * size
+        )
+    hess = _laplacian_hessian(off.reshape(size, size))
     return loglik, grad, hess
 
 
