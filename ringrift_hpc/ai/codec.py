@@ -177,6 +177,9 @@ class ActionCodec:
         self._place = place
         move_plane = self._family["move"].first + self._direction * self.max_distance + self._distance - 1
         self._move = np.where(self._direction >= 0, move_plane * self.hw + pos[:, None], -1)
+        # Python lists: per-move lookups in `indices` are faster on lists than on arrays.
+        self._place_list = self._place.tolist()
+        self._move_list = self._move.tolist()
         self._tables: dict[int, np.ndarray] = {}
 
     def _at(self, family: str, plane: int, cell: int) -> int:
@@ -213,19 +216,23 @@ class ActionCodec:
 
     def indices(self, state: GameState, moves: Sequence[Move]) -> np.ndarray:
         """Policy indices of moves of `state`, in order (int64)."""
-        out = np.empty(len(moves), dtype=np.int64)
-        place, move_t, tail_start = self._place, self._move, self.tail_start
-        for i, m in enumerate(moves):
+        out: list[int] = []
+        place, move_t, tail_start = self._place_list, self._move_list, self.tail_start
+        for m in moves:
             kind = m.kind
             if kind == PLACE_RING:
-                out[i] = place[m.to, m.placement_count]
+                out.append(place[m.to][m.placement_count])
             elif kind in _MOVING:
-                out[i] = move_t[m.frm, m.to]
+                out.append(move_t[m.frm][m.to])
             elif kind in _TAIL:
-                out[i] = tail_start + _TAIL[kind]
+                out.append(tail_start + _TAIL[kind])
             else:
-                out[i] = self.index(state, m)
-        return out
+                out.append(self.index(state, m))
+        arr = np.array(out, dtype=np.int64)
+        if len(arr) and arr.min() < 0:
+            bad = moves[int(np.argmin(arr))]
+            raise CodecError(f"{bad!r}: from and to are not on one movement ray")
+        return arr
 
     def legal_indices(self, state: GameState) -> np.ndarray:
         """Policy indices of `legal_moves(state)`, aligned with it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -131,7 +131,7 @@ def encode_states(states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
     hw = grid.height * grid.width
     batch = len(states)
     planes = np.zeros((batch, NUM_PLANES, hw), dtype=np.float32)
-    scalars = np.zeros((batch, NUM_SCALARS), dtype=np.float32)
+    rows: list[list[float]] = []
     flat = planes.reshape(-1)
     nbytes = grid.nbytes
     bitboards: list[bytes] = []
@@ -147,7 +147,7 @@ def encode_states(states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
             bitboards.append(s.collapsed[seat].to_bytes(nbytes, "little") if seat else bytes(nbytes))
         _stack_entries(s, order, grid, b * NUM_PLANES * hw, hw, idx, val)
         _decision_entries(s, grid, b * NUM_PLANES * hw, hw, ones)
-        _scalars(s, order, scalars[b])
+        rows.append(_scalars(s, order))
     flat[np.asarray(idx, dtype=np.int64)] = np.asarray(val, dtype=np.float32)
     flat[np.asarray(ones, dtype=np.int64)] = 1.0
     bits = np.unpackbits(np.frombuffer(b"".join(bitboards), dtype=np.uint8), bitorder="little")
@@ -156,57 +156,70 @@ def encode_states(states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
     seat_view[:, :, _P_MARKER, grid.pos] = bits[:, :, 0]
     seat_view[:, :, _P_COLLAPSED, grid.pos] = bits[:, :, 1]
     planes[:, _P_VALID, grid.pos] = 1.0
-    return planes.reshape(batch, NUM_PLANES, grid.height, grid.width), scalars
+    return planes.reshape(batch, NUM_PLANES, grid.height, grid.width), np.array(rows, dtype=np.float32)
 
 
 def _stack_entries(s: GameState, order: list[int], grid: BoardGrid, base: int, hw: int, idx: list[int], val: list[float]) -> None:
-    """Flat indices and values of the stack planes (height, cap, buried counts)."""
+    """Flat indices and values of the stack planes (presence, height, cap, buried counts)."""
     rel = [0] * (s.num_players + 1)
     for k, seat in enumerate(order):
         if seat:
             rel[seat] = k
-    pos = grid.pos
+    pos = _positions(grid.board)
     stacks = s.stacks
     block = _SEAT_BLOCK * hw
+    o_height, o_cap, o_buried = _P_HEIGHT * hw, _P_CAP * hw, _P_BURIED * hw
     for c in s.geo.cells_of(s.control[0]):
-        rings = stacks[c]
-        h = len(rings)
-        top = rings[-1]
-        cap = 1
-        while cap < h and rings[h - 1 - cap] == top:
-            cap += 1
-        p = int(pos[c])
+        top, height, cap, buried = _stack_summary(stacks[c])
+        p = pos[c]
         at = base + rel[top] * block + p
-        idx += (at + _P_STACK * hw, at + _P_HEIGHT * hw, at + _P_CAP * hw)
-        val += (1.0, h / HEIGHT_SCALE, cap / HEIGHT_SCALE)
-        if h > cap:
-            counts: dict[int, int] = {}
-            for owner in rings[: h - cap]:
-                counts[owner] = counts.get(owner, 0) + 1
-            for owner, k in counts.items():
-                idx.append(base + rel[owner] * block + _P_BURIED * hw + p)
-                val.append(k / HEIGHT_SCALE)
+        idx += (at, at + o_height, at + o_cap)
+        val += (1.0, height, cap)
+        for owner, count in buried:
+            idx.append(base + rel[owner] * block + o_buried + p)
+            val.append(count)
+
+
+@cache
+def _positions(board: str) -> list[int]:
+    return board_grid(board).pos.tolist()
+
+
+@lru_cache(maxsize=1 << 16)
+def _stack_summary(rings: tuple[int, ...]) -> tuple[int, float, float, tuple[tuple[int, float], ...]]:
+    """Controller, scaled height, scaled cap, and scaled counts of each seat's rings below the cap."""
+    h = len(rings)
+    top = rings[-1]
+    cap = 1
+    while cap < h and rings[h - 1 - cap] == top:
+        cap += 1
+    counts: dict[int, int] = {}
+    for owner in rings[: h - cap]:
+        counts[owner] = counts.get(owner, 0) + 1
+    buried = tuple((owner, k / HEIGHT_SCALE) for owner, k in sorted(counts.items()))
+    return top, h / HEIGHT_SCALE, cap / HEIGHT_SCALE, buried
 
 
 def _decision_entries(s: GameState, grid: BoardGrid, base: int, hw: int, idx: list[int]) -> None:
     """Flat indices of the pending-decision planes, whose entries are all 1."""
-    pos = grid.pos
+    pos = _positions(grid.board)
     extra: list[int] = []
     if s.must_move >= 0:
-        extra.append(base + _P_MUST * hw + int(pos[s.must_move]))
+        extra.append(base + _P_MUST * hw + pos[s.must_move])
     if s.chain_pos >= 0:
-        extra.append(base + _P_CHAIN * hw + int(pos[s.chain_pos]))
+        extra.append(base + _P_CHAIN * hw + pos[s.chain_pos])
     if s.phase == LINE_PROCESSING and not s.pending_line:
         cells = {c for m in legal_moves(s) if m.kind in (PROCESS_LINE, CHOOSE_LINE_OPTION) for c in m.cells}
-        extra += [base + _P_LINE * hw + int(pos[c]) for c in cells]
+        extra += [base + _P_LINE * hw + pos[c] for c in cells]
     elif s.phase == TERRITORY_PROCESSING and not s.pending_region:
         cells = {c for m in legal_moves(s) if m.kind == CHOOSE_TERRITORY_OPTION for c in m.cells}
-        extra += [base + _P_REGION * hw + int(pos[c]) for c in cells]
+        extra += [base + _P_REGION * hw + pos[c] for c in cells]
     idx.extend(extra)
 
 
-def _scalars(s: GameState, order: list[int], out: np.ndarray) -> None:
+def _scalars(s: GameState, order: list[int]) -> list[float]:
     p = s.params
+    out = [0.0] * NUM_SCALARS
     out[_S_PHASE + _PHASE_INDEX[s.phase]] = 1.0
     out[_S_FLAGS : _S_FLAGS + len(FLAG_SCALARS)] = (
         s.pending_line,
@@ -238,3 +251,4 @@ def _scalars(s: GameState, order: list[int], out: np.ndarray) -> None:
             hand + on_board == 0,
         )
     out[_S_LPS] = s.lps_count / p.lps_rounds
+    return out
