@@ -88,6 +88,23 @@ class NetConfig:
         return cls(**data)
 
 
+def absolute_values(relative: np.ndarray, to_move: np.ndarray) -> np.ndarray:
+    """[B, N] values with slot k = k-th seat after the mover -> [B, N] in seat order (index 0 = seat 1).
+
+    `to_move` holds each row's seat to move (1..N): seat s reads slot (s - to_move) mod N.
+    """
+    n = relative.shape[1]
+    slots = (np.arange(n)[None, :] - (to_move[:, None] - 1)) % n
+    return np.take_along_axis(relative, slots, axis=1)
+
+
+def relative_values(absolute: np.ndarray, to_move: np.ndarray) -> np.ndarray:
+    """Inverse of `absolute_values`: seat-order values (e.g. `outcome_values`) as the net's targets."""
+    n = absolute.shape[1]
+    seats = (np.arange(n)[None, :] + (to_move[:, None] - 1)) % n
+    return np.take_along_axis(absolute, seats, axis=1)
+
+
 def mask_illegal(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
     """`logits` with entries where the boolean `legal` is False set to the dtype's most negative finite value.
 

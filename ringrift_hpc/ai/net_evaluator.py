@@ -15,7 +15,7 @@ import torch
 
 from ringrift_hpc.ai.encoding import encode_states
 from ringrift_hpc.ai.evaluation import Evaluation
-from ringrift_hpc.ai.net import PolicyValueNet
+from ringrift_hpc.ai.net import PolicyValueNet, absolute_values
 from ringrift_hpc.rules import GameState
 
 
@@ -28,16 +28,6 @@ def resolve_device(name: str | torch.device) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but torch sees no GPU; use 'cpu' or 'auto'")
     return torch.device(name)
-
-
-def absolute_values(relative: np.ndarray, to_move: np.ndarray) -> np.ndarray:
-    """[B, N] values with slot k = k-th seat after the mover -> [B, N] in seat order (index 0 = seat 1).
-
-    `to_move` holds each row's seat to move (1..N): seat s gets slot (s - to_move) mod N.
-    """
-    n = relative.shape[1]
-    slots = (np.arange(n)[None, :] - (to_move[:, None] - 1)) % n
-    return np.take_along_axis(relative, slots, axis=1)
 
 
 def segment_softmax(logits: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:

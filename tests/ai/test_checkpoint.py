@@ -74,6 +74,7 @@ def test_model_id_is_the_sha256_of_the_file(tmp_path: Path) -> None:
     path = tmp_path / "model.pt"
     returned = save_checkpoint(path, net)
     assert returned == model_id(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert save_checkpoint(tmp_path / "again.pt", net) == returned, "same weights, same id"
     with torch.no_grad():
         next(net.parameters()).add_(1.0)
     assert save_checkpoint(tmp_path / "other.pt", net) != returned

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from ringrift_hpc.ai.encoding import SCALAR_NAMES, encode_states
-from ringrift_hpc.ai.net import NetConfig, PolicyValueNet, masked_softmax
-from ringrift_hpc.ai.net_evaluator import NetEvaluator, absolute_values, resolve_device, segment_softmax
+from ringrift_hpc.ai.net import NetConfig, PolicyValueNet, absolute_values, masked_softmax, relative_values
+from ringrift_hpc.ai.net_evaluator import NetEvaluator, resolve_device, segment_softmax
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
 
 TINY = NetConfig(
@@ -151,6 +151,19 @@ def test_absolute_values_rotation_by_hand() -> None:
     relative = np.array([[10.0, 11.0, 12.0], [10.0, 11.0, 12.0], [10.0, 11.0, 12.0]])
     absolute = absolute_values(relative, np.array([1, 2, 3]))
     np.testing.assert_array_equal(absolute, [[10, 11, 12], [12, 10, 11], [11, 12, 10]])
+    np.testing.assert_array_equal(relative_values(absolute, np.array([1, 2, 3])), relative)
+
+
+@pytest.mark.parametrize("players", [2, 3, 4])
+def test_relative_values_put_the_mover_in_slot_zero(players: int) -> None:
+    rng = np.random.default_rng(players)
+    absolute = rng.uniform(-1, 1, size=(50, players))
+    to_move = rng.integers(1, players + 1, size=50)
+    relative = relative_values(absolute, to_move)
+    for row in range(50):
+        for slot in range(players):
+            assert relative[row, slot] == absolute[row, (to_move[row] - 1 + slot) % players]
+    np.testing.assert_array_equal(absolute_values(relative, to_move), absolute)
 
 
 def test_segment_softmax_normalises_each_segment() -> None:
