@@ -1,0 +1,169 @@
+"""The one interface every executor offers, and the plain data it hands out.
+
+An executor runs picklable callables with picklable arguments as jobs of a kind (selfplay,
+train, evaluate) and knows nothing else about them. ``JobRef`` is what the controller journals:
+plain data that any later executor object of the same run accepts, so a restarted controller
+re-attaches to jobs that are still queued or running. ``poll`` asks the scheduler once per call,
+whatever the number of refs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, get_args
+
+from ringrift_hpc.config.slurm import JobKind
+
+JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
+
+
+def job_name(run_name: str, kind: JobKind) -> str:
+    """The scheduler's job name of a run's jobs of one kind, e.g. ``rr-main-selfplay``.
+
+    ``squeue --name``, ``sacct --name`` and ``scancel --name`` select a run's jobs by it.
+    """
+    return f"{run_name}-{kind}"
+
+
+class JobStatus(str, enum.Enum):
+    """Where a job is in its life; the last four never change again."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    UNKNOWN = "unknown"  # the scheduler does not know the job (any more, or not yet)
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMEOUT})
+
+
+class JobError(RuntimeError):
+    """A job's result was asked for but the job did not complete successfully."""
+
+
+class SubmissionError(RuntimeError):
+    """The executor could not submit a job (bad arguments, or the scheduler refused)."""
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """One job, or one task of an array, as plain data that survives a controller restart.
+
+    ``job_id`` is the scheduler's id ("4711"); for array tasks it is the array's id and
+    ``task`` the task index within that array.
+    """
+
+    kind: JobKind
+    job_id: str
+    task: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in JOB_KINDS:
+            raise ValueError(f"job kind {self.kind!r} is not one of {', '.join(JOB_KINDS)}")
+        if not self.job_id.isdigit():
+            raise ValueError(f"job id {self.job_id!r} is not a number like '4711'")
+        if self.task is not None and self.task < 0:
+            raise ValueError(f"array task index {self.task} is negative")
+
+    @property
+    def key(self) -> str:
+        """The scheduler's name of this job or task: "4711" or "4711_3"."""
+        return self.job_id if self.task is None else f"{self.job_id}_{self.task}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "job_id": self.job_id, "task": self.task}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRef:
+        """The inverse of ``to_json``; raises ValueError or TypeError naming the bad field."""
+        missing = [field for field in ("kind", "job_id", "task") if field not in data]
+        if missing:
+            raise ValueError(f"job ref {dict(data)!r} lacks {', '.join(missing)}")
+        task = data["task"]
+        if task is not None and (not isinstance(task, int) or isinstance(task, bool)):
+            raise TypeError(f"job ref {dict(data)!r}: task must be an integer or null")
+        if not isinstance(data["job_id"], str):
+            raise TypeError(f"job ref {dict(data)!r}: job_id must be a string")
+        return cls(kind=data["kind"], job_id=data["job_id"], task=task)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the scheduler last said about one job."""
+
+    status: JobStatus
+    exit_code: int | None = None
+    elapsed_s: int = 0
+    node: str = ""
+    detail: str = ""  # the scheduler's own words ("OUT_OF_MEMORY", "CANCELLED by 0") or why
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is JobStatus.COMPLETED
+
+
+class Executor(Protocol):
+    """Runs callables as jobs; every method takes and returns plain ``JobRef`` data."""
+
+    @property
+    def scheduler_queries(self) -> int:
+        """Batched state queries made so far (``sacct`` calls for Slurm, folder scans locally)."""
+        ...
+
+    def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
+        """Submit ``fn(*args)`` as one job."""
+        ...
+
+    def submit_array(
+        self, kind: JobKind, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
+    ) -> list[JobRef]:
+        """Submit ``fn(*args)`` for every ``args`` in ``args_list`` as array tasks, refs in order."""
+        ...
+
+    def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
+        """The state of every ref, from at most one scheduler query."""
+        ...
+
+    def cancel(self, refs: Iterable[JobRef]) -> None:
+        """Cancel queued or running jobs; finished ones are left as they are."""
+        ...
+
+    def error_text(self, ref: JobRef) -> str:
+        """Why a job failed: the remote traceback, else the tail of its stderr; "" if nothing."""
+        ...
+
+    def result(self, ref: JobRef) -> Any:
+        """The return value of a completed job; ``JobError`` with the error text otherwise."""
+        ...
+
+
+def check_args_list(args_list: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Array arguments as tuples; an empty array or a bare string as arguments is refused."""
+    if not args_list:
+        raise SubmissionError("an array needs at least one task; got an empty argument list")
+    tuples = []
+    for index, args in enumerate(args_list):
+        if isinstance(args, (str, bytes)):
+            raise SubmissionError(
+                f"task {index}: arguments {args!r} are a string; pass a tuple such as ({args!r},)"
+            )
+        tuples.append(tuple(args))
+    return tuples
+
+
+def tail_text(text: str, *, lines: int = 40) -> str:
+    """The last ``lines`` lines of ``text``: enough of a log to see why a job died."""
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])

@@ -1,0 +1,268 @@
+"""Jobs on Slurm through submitit, with their state read by one ``sacct`` call per poll.
+
+submitit writes the batch script, pickles the callable and its arguments into
+``RUN/jobs/slurm/<kind>/`` (a folder every node must reach) and runs it on the node;
+its own per-job state watcher is not used: ``poll`` asks ``slurm_query.query_jobs`` once for all
+refs, and a job's folder tells the rest (its result, its traceback, its stderr). Arrays go out
+with ``map_array``, split into chunks below the cluster's ``MaxArraySize`` and throttled with the
+kind's ``array_parallelism``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import submitit
+from submitit.core.utils import FailedJobError, FailedSubmissionError, JobPaths
+
+from ringrift_hpc.cluster.executor import (
+    JobError,
+    JobRef,
+    JobState,
+    JobStatus,
+    SubmissionError,
+    check_args_list,
+    job_name,
+    tail_text,
+)
+from ringrift_hpc.cluster.slurm_parse import JobRecord, index_by_task, max_array_size
+from ringrift_hpc.cluster.slurm_query import (
+    SlurmCommandError,
+    query_jobs,
+    read_config,
+    run_command,
+)
+from ringrift_hpc.config.slurm import JobKind, SlurmJob, SlurmSection
+
+# sacct answers a second or two after sbatch; until then a freshly submitted job is absent.
+DEFAULT_ACCOUNTING_GRACE_S = 120.0
+
+_STATUS_OF: dict[str, JobStatus] = {
+    **dict.fromkeys(("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"), JobStatus.PENDING),
+    **dict.fromkeys(
+        ("RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING", "SUSPENDED", "RESIZING"),
+        JobStatus.RUNNING,
+    ),
+    "COMPLETED": JobStatus.COMPLETED,
+    "CANCELLED": JobStatus.CANCELLED,
+    "TIMEOUT": JobStatus.TIMEOUT,
+    **dict.fromkeys(
+        ("FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"), JobStatus.FAILED
+    ),
+}
+
+QueryJobs = Callable[[Sequence[str]], Sequence[JobRecord]]
+
+
+def call_with(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """``fn(*args)``: lets ``map_array`` run tasks whose argument tuples differ in length."""
+    return fn(*args)
+
+
+def sbatch_option_items(args: Sequence[str]) -> dict[str, str | bool]:
+    """Config ``extra_sbatch_args`` ("--mail-type=FAIL", "--exclusive") as submitit's
+    ``additional_parameters`` ({"mail-type": "FAIL", "exclusive": True})."""
+    items: dict[str, str | bool] = {}
+    for arg in args:
+        option, equals, value = arg[2:].partition("=")
+        items[option] = value if equals else True
+    return items
+
+
+def submitit_parameters(run_name: str, kind: JobKind, slurm: SlurmSection) -> dict[str, Any]:
+    """``SlurmExecutor.update_parameters`` keywords for one job kind of a run (pure)."""
+    job: SlurmJob = slurm.job(kind)
+    params: dict[str, Any] = {
+        "job_name": job_name(run_name, kind),
+        "time": job.time_minutes,
+        "cpus_per_task": job.cpus,
+        "setup": [*slurm.setup, *job.setup],
+    }
+    optional = {
+        "partition": job.partition,
+        "mem": job.mem,
+        "account": job.account,
+        "qos": job.qos,
+        "constraint": job.constraint,
+        "gpus_per_node": job.gpus or None,
+        "array_parallelism": getattr(job, "array_parallelism", None),
+    }
+    params.update({key: value for key, value in optional.items() if value is not None})
+    if job.extra_sbatch_args:
+        params["additional_parameters"] = sbatch_option_items(job.extra_sbatch_args)
+    return params
+
+
+def state_of_record(record: JobRecord) -> JobState:
+    """The executor's view of one sacct row (pure)."""
+    status = _STATUS_OF.get(record.state, JobStatus.UNKNOWN)
+    node = "" if record.node_list == "None assigned" else record.node_list
+    detail = "" if record.state == "COMPLETED" else record.state
+    return JobState(status, record.exit_code if status.is_terminal else None, record.elapsed_s, node, detail)
+
+
+def chunk_sizes(count: int, limit: int) -> list[int]:
+    """Sizes of the arrays that carry ``count`` tasks when an array may hold at most ``limit``."""
+    if limit < 1:
+        raise ValueError(f"array size limit {limit} must be at least 1")
+    return [min(limit, count - start) for start in range(0, count, limit)]
+
+
+class SlurmExecutor:
+    """The ``Executor`` interface over Slurm; jobs are named ``<run.name>-<kind>``."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        run_name: str,
+        slurm: SlurmSection,
+        query: QueryJobs = query_jobs,
+        accounting_grace_s: float = DEFAULT_ACCOUNTING_GRACE_S,
+    ) -> None:
+        self.folder = Path(folder)
+        self.run_name = run_name
+        self.slurm = slurm
+        self.accounting_grace_s = accounting_grace_s
+        self._query = query
+        self._queries = 0
+        self._executors: dict[JobKind, submitit.SlurmExecutor] = {}
+        self._max_array_size = slurm.max_array_size
+        self._final: dict[JobRef, JobState] = {}
+
+    @property
+    def scheduler_queries(self) -> int:
+        return self._queries
+
+    def _job_folder(self, kind: JobKind) -> Path:
+        # One flat folder per kind: Slurm does not create the folder of a log file, and a
+        # per-job folder ("%j") would only be made after sbatch returned, racing the job's start.
+        return self.folder / kind
+
+    def _paths(self, ref: JobRef) -> JobPaths:
+        return JobPaths(self._job_folder(ref.kind), job_id=ref.key, task_id=0)
+
+    def _executor(self, kind: JobKind) -> submitit.SlurmExecutor:
+        if kind not in self._executors:
+            executor = submitit.SlurmExecutor(folder=self._job_folder(kind))
+            executor.update_parameters(**submitit_parameters(self.run_name, kind, self.slurm))
+            self._executors[kind] = executor
+        return self._executors[kind]
+
+    def array_size_limit(self) -> int:
+        """Most tasks in one array: ``slurm.max_array_size``, else the cluster's ``MaxArraySize``."""
+        if self._max_array_size is None:
+            self._max_array_size = max_array_size(read_config())
+        return self._max_array_size
+
+    # --- submission ------------------------------------------------------------------------------
+
+    def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
+        try:
+            job = self._executor(kind).submit(fn, *args)
+        except (FailedJobError, FailedSubmissionError, OSError) as error:
+            raise SubmissionError(f"sbatch refused the {kind} job of run {self.run_name}: {error}") from error
+        return JobRef(kind, job.job_id)
+
+    def submit_array(
+        self, kind: JobKind, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
+    ) -> list[JobRef]:
+        """Array tasks in order; a chunk of one task goes out as a plain job (ref without task)."""
+        tasks = check_args_list(args_list)
+        executor = self._executor(kind)
+        refs: list[JobRef] = []
+        start = 0
+        for size in chunk_sizes(len(tasks), self.array_size_limit()):
+            chunk = tasks[start : start + size]
+            start += size
+            try:
+                jobs = executor.map_array(call_with, [fn] * size, chunk)
+            except (FailedJobError, FailedSubmissionError, OSError) as error:
+                raise SubmissionError(
+                    f"sbatch refused a {size}-task {kind} array of run {self.run_name} "
+                    f"({len(refs)} of {len(tasks)} tasks were submitted before it): {error}"
+                ) from error
+            for task, job in enumerate(jobs):
+                array_id, _, index = job.job_id.partition("_")
+                if not index:
+                    refs.append(JobRef(kind, array_id))  # submitit sends a one-task array as a plain job
+                elif int(index) == task:
+                    refs.append(JobRef(kind, array_id, task))
+                else:
+                    raise SubmissionError(f"submitit returned task {job.job_id} where {array_id}_{task} was due")
+        return refs
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
+        refs = list(refs)
+        open_refs = [ref for ref in refs if ref not in self._final]
+        index: dict[str, JobRecord] = {}
+        if open_refs:
+            self._queries += 1
+            # An array's id brings back all of its tasks.
+            index = index_by_task(self._query(sorted({ref.job_id for ref in open_refs}, key=int)))
+        states = {}
+        for ref in refs:
+            if ref in self._final:
+                states[ref] = self._final[ref]
+                continue
+            state = self._state(ref, index.get(ref.key))
+            if state.is_terminal:
+                self._final[ref] = state
+            states[ref] = state
+        return states
+
+    def _state(self, ref: JobRef, record: JobRecord | None) -> JobState:
+        if record is None:
+            submitted = self._paths(ref).submitted_pickle
+            if submitted.exists() and time.time() - submitted.stat().st_mtime < self.accounting_grace_s:
+                return JobState(JobStatus.PENDING, detail="submitted; not in accounting yet")
+            return JobState(JobStatus.UNKNOWN, detail=f"sacct does not know job {ref.key}")
+        state = state_of_record(record)
+        if state.status is JobStatus.COMPLETED and not self._paths(ref).result_pickle.exists():
+            return JobState(
+                JobStatus.FAILED, state.exit_code, state.elapsed_s, state.node, "COMPLETED without a result file"
+            )
+        return state
+
+    def cancel(self, refs: Iterable[JobRef]) -> None:
+        keys = sorted({ref.key for ref in refs})
+        if not keys:
+            return
+        result = run_command(("scancel", *keys))
+        if result.returncode is None:
+            raise SlurmCommandError(f"scancel failed: {result.summary}")
+        # scancel also complains (exit 1) about jobs that already ended; those need nothing.
+        complaints = [
+            line
+            for line in result.stderr.splitlines()
+            if line.strip() and "already completing or completed" not in line and "Invalid job id" not in line
+        ]
+        if complaints:
+            raise SlurmCommandError(f"scancel {' '.join(keys)} failed: {'; '.join(complaints)}")
+
+    # --- errors, results -------------------------------------------------------------------------
+
+    def _outcome(self, ref: JobRef) -> tuple[str, Any] | None:
+        path = self._paths(ref).result_pickle
+        if not path.exists():
+            return None
+        outcome: tuple[str, Any] = submitit.core.utils.pickle_load(path)
+        return outcome
+
+    def error_text(self, ref: JobRef) -> str:
+        outcome = self._outcome(ref)
+        if outcome is not None and outcome[0] == "error":
+            return str(outcome[1])
+        stderr = self._paths(ref).stderr
+        return tail_text(stderr.read_text(errors="replace")) if stderr.exists() else ""
+
+    def result(self, ref: JobRef) -> Any:
+        outcome = self._outcome(ref)
+        if outcome is None or outcome[0] != "success":
+            raise JobError(f"Slurm job {ref.key} ({ref.kind}) has no result\n{self.error_text(ref)}")
+        return outcome[1]
