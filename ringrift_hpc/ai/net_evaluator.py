@@ -51,6 +51,7 @@ class NetEvaluator:
         self.max_batch = max_batch
 
     def evaluate(self, states: Sequence[GameState]) -> list[Evaluation]:
+        """Priors over `legal_moves(state)` and absolute-seat values for non-terminal states of the net's variant."""
         if not states:
             return []
         for state in states:

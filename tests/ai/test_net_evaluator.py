@@ -192,3 +192,19 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device 'cuda' was asked for but torch sees no GPU"):
             resolve_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_evaluations_match_cpu() -> None:
+    torch.manual_seed(9)
+    net = PolicyValueNet(TINY, "hex8", 3)
+    states = random_states("hex8", 3, 20, seed=4)
+    on_cpu = NetEvaluator(net, device="cpu", max_batch=8).evaluate(states)
+    on_gpu = NetEvaluator(net, device="cuda", max_batch=8).evaluate(states)
+    for a, b in zip(on_cpu, on_gpu, strict=True):
+        np.testing.assert_allclose(
+            a.priors, b.priors, rtol=1e-2, atol=1e-3
+        )  # cuDNN convolutions may use TF32
+        np.testing.assert_allclose(
+            a.values, b.values, rtol=1e-2, atol=1e-3
+        )  # cuDNN convolutions may use TF32
