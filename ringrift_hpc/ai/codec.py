@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,6 +49,9 @@ from ringrift_hpc.rules.moves import (
 )
 from ringrift_hpc.rules.recovery import extraction_stacks
 
+if TYPE_CHECKING:
+    from ringrift_hpc.ai.symmetry import Symmetry
+
 MAX_SEATS = 4
 # Recovery slides name their extraction stack by its rank among the mover's extraction
 # stacks, nearest to the landing cell first (`extraction_rank`); this many ranks have a slot
@@ -77,8 +81,10 @@ _REVISION = 1
 _LAYOUT = repr(
     (
         _REVISION,
-        "place(count) move(dir,dist) line_all(axis,parity) line_window(axis,parity) eliminate(context) forced "
-        "region(wall) recovery(dir,extract) recovery_window(dir,axis,offset) | tail",
+        (
+            "place(count) move(dir,dist) line_all(axis,parity) line_window(axis,parity) eliminate(context) forced "
+            "region(wall) recovery(dir,extract) recovery_window(dir,axis,offset) | tail"
+        ),
         EXTRACTION_SLOTS,
         WINDOW_OFFSETS,
         CONTEXTS,
@@ -150,7 +156,9 @@ class ActionCodec:
         return ActionCodec(board, num_players)
 
     def __repr__(self) -> str:
-        return f"ActionCodec({self.board}, {self.num_players}p, {self.spatial_planes} planes, size {self.size})"
+        return (
+            f"ActionCodec({self.board}, {self.num_players}p, {self.spatial_planes} planes, size {self.size})"
+        )
 
     # ------------------------------------------------------------------ tables
 
@@ -275,7 +283,9 @@ class ActionCodec:
                 window = window[::-1]
             before = window.index(move.to)
             after = len(window) - 1 - before
-            return self._at("recovery_window", (d * self.axes + axis) * WINDOW_OFFSETS + after - before + 3, move.frm)
+            return self._at(
+                "recovery_window", (d * self.axes + axis) * WINDOW_OFFSETS + after - before + 3, move.frm
+            )
         if move.extract < 0:
             rank = EXTRACTION_SLOTS
         else:
@@ -302,7 +312,7 @@ class ActionCodec:
             table = self._tables[sym_index] = self._permutation(symmetries(self.board)[sym_index])
         return table
 
-    def _permutation(self, sym) -> np.ndarray:
+    def _permutation(self, sym: Symmetry) -> np.ndarray:
         g = self._geo
         hw = self.hw
         pos = self._pos

@@ -17,7 +17,11 @@ from functools import cache, lru_cache
 import numpy as np
 
 from ringrift_hpc.rules import GameState, geometry, legal_moves
-from ringrift_hpc.rules.moves import CHOOSE_LINE_OPTION, CHOOSE_TERRITORY_OPTION, PROCESS_LINE
+from ringrift_hpc.rules.moves import (
+    CHOOSE_LINE_OPTION,
+    CHOOSE_TERRITORY_OPTION,
+    PROCESS_LINE,
+)
 from ringrift_hpc.rules.state import LINE_PROCESSING, PHASES, TERRITORY_PROCESSING
 
 MAX_SEATS = 4
@@ -25,11 +29,18 @@ HEIGHT_SCALE = 8.0  # stack heights, caps and buried counts are divided by this
 
 SEAT_PLANES = ("stack", "height", "cap", "buried", "marker", "collapsed")
 GLOBAL_PLANES = ("valid", "must_move", "chain_capture", "line_awaiting", "region_offered")
-PLANE_NAMES: tuple[str, ...] = tuple(
-    f"seat{k}.{name}" for k in range(MAX_SEATS) for name in SEAT_PLANES
-) + GLOBAL_PLANES
+PLANE_NAMES: tuple[str, ...] = (
+    tuple(f"seat{k}.{name}" for k in range(MAX_SEATS) for name in SEAT_PLANES) + GLOBAL_PLANES
+)
 
-FLAG_SCALARS = ("pending_line_cost", "pending_region_cost", "turn_changed", "turn_recovery", "swap_rule", "swapped")
+FLAG_SCALARS = (
+    "pending_line_cost",
+    "pending_region_cost",
+    "turn_changed",
+    "turn_recovery",
+    "swap_rule",
+    "swapped",
+)
 SEAT_SCALARS = (
     "present",
     "hand",
@@ -65,7 +76,9 @@ _PHASE_INDEX = {p: i for i, p in enumerate(PHASES)}
 
 # Bump the revision when a plane's meaning changes without a name change; the digest covers names.
 _REVISION = 1
-_LAYOUT = repr((_REVISION, PLANE_NAMES, SCALAR_NAMES, HEIGHT_SCALE, "grid: square row=y col=x; hex row=y+R col=x+R"))
+_LAYOUT = repr(
+    (_REVISION, PLANE_NAMES, SCALAR_NAMES, HEIGHT_SCALE, "grid: square row=y col=x; hex row=y+R col=x+R")
+)
 ENCODER_VERSION = f"enc{_REVISION}-{hashlib.sha256(_LAYOUT.encode()).hexdigest()[:12]}"
 
 
@@ -140,7 +153,9 @@ def encode_states(states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
     ones: list[int] = []
     for b, s in enumerate(states):
         if s.geo.board != board:
-            raise ValueError(f"encode_states: state {b} is on {s.geo.board}, state 0 on {board}; encode one board per call")
+            raise ValueError(
+                f"encode_states: state {b} is on {s.geo.board}, state 0 on {board}; encode one board per call"
+            )
         order = relative_seats(s)
         for seat in order:
             bitboards.append(s.markers[seat].to_bytes(nbytes, "little") if seat else bytes(nbytes))
@@ -159,7 +174,9 @@ def encode_states(states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
     return planes.reshape(batch, NUM_PLANES, grid.height, grid.width), np.array(rows, dtype=np.float32)
 
 
-def _stack_entries(s: GameState, order: list[int], grid: BoardGrid, base: int, hw: int, idx: list[int], val: list[float]) -> None:
+def _stack_entries(
+    s: GameState, order: list[int], grid: BoardGrid, base: int, hw: int, idx: list[int], val: list[float]
+) -> None:
     """Flat indices and values of the stack planes (presence, height, cap, buried counts)."""
     rel = [0] * (s.num_players + 1)
     for k, seat in enumerate(order):
@@ -182,7 +199,8 @@ def _stack_entries(s: GameState, order: list[int], grid: BoardGrid, base: int, h
 
 @cache
 def _positions(board: str) -> list[int]:
-    return board_grid(board).pos.tolist()
+    pos: list[int] = board_grid(board).pos.tolist()
+    return pos
 
 
 @lru_cache(maxsize=1 << 16)

@@ -18,17 +18,24 @@ import numpy as np
 from ringrift_hpc.ai.encoding import board_grid
 from ringrift_hpc.rules import GameState, Move, geometry, state_from_json, state_to_json
 from ringrift_hpc.rules.geometry import Geometry
-from ringrift_hpc.rules.moves import CHOOSE_LINE_OPTION, CHOOSE_TERRITORY_OPTION, PROCESS_LINE, RECOVERY_SLIDE
+from ringrift_hpc.rules.moves import (
+    CHOOSE_LINE_OPTION,
+    CHOOSE_TERRITORY_OPTION,
+    PROCESS_LINE,
+    RECOVERY_SLIDE,
+)
 
 if TYPE_CHECKING:
     from ringrift_hpc.ai.codec import ActionCodec
 
+Matrix = tuple[tuple[int, int], tuple[int, int]]
+
 # Generators as integer matrices on (x, y): a quarter turn and a mirror for squares; on hex
 # boards (axial x, y with z = -x-y) a sixth turn (x, y, z) -> (-z, -x, -y) and the x/y swap.
-_SQUARE_TURN = ((0, -1), (1, 0))
-_HEX_TURN = ((1, 1), (-1, 0))
-_MIRROR = ((0, 1), (1, 0))
-_IDENTITY = ((1, 0), (0, 1))
+_SQUARE_TURN: Matrix = ((0, -1), (1, 0))
+_HEX_TURN: Matrix = ((1, 1), (-1, 0))
+_MIRROR: Matrix = ((0, 1), (1, 0))
+_IDENTITY: Matrix = ((1, 0), (0, 1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +45,7 @@ class Symmetry:
     board: str
     index: int
     name: str
-    matrix: tuple[tuple[int, int], tuple[int, int]]
+    matrix: Matrix
     cell_perm: np.ndarray  # [n] int64: cell -> image cell
     dir_perm: tuple[int, ...]  # movement direction index -> image direction index
     grid_src: np.ndarray  # [H*W] int64: output grid position -> input grid position
@@ -47,11 +54,13 @@ class Symmetry:
         return f"Symmetry({self.board}, {self.index}: {self.name})"
 
 
-def _mul(a: tuple, b: tuple) -> tuple:
-    return tuple(tuple(sum(a[i][k] * b[k][j] for k in range(2)) for j in range(2)) for i in range(2))
+def _mul(a: Matrix, b: Matrix) -> Matrix:
+    (a00, a01), (a10, a11) = a
+    (b00, b01), (b10, b11) = b
+    return ((a00 * b00 + a01 * b10, a00 * b01 + a01 * b11), (a10 * b00 + a11 * b10, a10 * b01 + a11 * b11))
 
 
-def _apply(m: tuple, x: int, y: int) -> tuple[int, int]:
+def _apply(m: Matrix, x: int, y: int) -> tuple[int, int]:
     return m[0][0] * x + m[0][1] * y, m[1][0] * x + m[1][1] * y
 
 
@@ -148,7 +157,9 @@ def transform_move(sym: Symmetry, move: Move) -> Move:
     if kind == RECOVERY_SLIDE:
         run = _oriented(move.board, tuple(cell(c) for c in move.cells))
         window = _oriented(move.board, tuple(cell(c) for c in move.collapse))
-        return move._replace(to=cell(move.to), frm=cell(move.frm), extract=cell(move.extract), cells=run, collapse=window)
+        return move._replace(
+            to=cell(move.to), frm=cell(move.frm), extract=cell(move.extract), cells=run, collapse=window
+        )
     return move._replace(to=cell(move.to), frm=cell(move.frm), target=cell(move.target))
 
 
@@ -174,7 +185,7 @@ def transform_state(sym: Symmetry, state: GameState) -> GameState:
     def key(k: str) -> str:
         return g.keys[int(perm[key_cell[k]])]
 
-    def pos(p: dict) -> dict:
+    def pos(p: dict[str, int]) -> dict[str, int]:
         c = g.index[(p["x"], p["y"])]
         x = g.coords[int(perm[c])]
         return dict(zip("xyz", x))

@@ -14,7 +14,14 @@ import pytest
 
 from ringrift_hpc.ai.codec import CODEC_VERSION, TAIL_KINDS, ActionCodec, CodecError
 from ringrift_hpc.ai.encoding import encoder_shape
-from ringrift_hpc.rules import MOVE_TYPES, GameState, apply_move_unchecked, initial_state, is_terminal, legal_moves
+from ringrift_hpc.rules import (
+    MOVE_TYPES,
+    GameState,
+    apply_move_unchecked,
+    initial_state,
+    is_terminal,
+    legal_moves,
+)
 from ringrift_hpc.rules.moves import RESIGN, TIMEOUT, Move
 
 BOARDS = ("square8", "hex8", "square19", "hexagonal")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_codec import BOARDS, random_positions
+from test_codec import random_positions
 
 from ringrift_hpc.ai.encoding import (
     ENCODER_VERSION,
@@ -19,7 +19,13 @@ from ringrift_hpc.ai.encoding import (
     encode_states,
     encoder_shape,
 )
-from ringrift_hpc.rules import GameState, geometry, initial_state, state_from_json, state_to_json
+from ringrift_hpc.rules import (
+    GameState,
+    geometry,
+    initial_state,
+    state_from_json,
+    state_to_json,
+)
 
 
 def plane(name: str) -> int:
@@ -30,7 +36,10 @@ def scalar(name: str) -> int:
     return SCALAR_NAMES.index(name)
 
 
-@pytest.mark.parametrize(("board", "side", "cells"), [("square8", 8, 64), ("square19", 19, 361), ("hex8", 9, 61), ("hexagonal", 25, 469)])
+@pytest.mark.parametrize(
+    ("board", "side", "cells"),
+    [("square8", 8, 64), ("square19", 19, 361), ("hex8", 9, 61), ("hexagonal", 25, 469)],
+)
 def test_shape_and_valid_mask(board: str, side: int, cells: int) -> None:
     for n in (2, 3, 4):
         assert encoder_shape(board, n) == encoder_shape(board, 2)
@@ -41,7 +50,10 @@ def test_shape_and_valid_mask(board: str, side: int, cells: int) -> None:
     states = random_positions(board, 4, 40)
     planes, scalars = encode_states(states)
     assert planes.dtype == np.float32 and scalars.dtype == np.float32
-    assert planes.shape == (len(states), NUM_PLANES, side, side) and scalars.shape == (len(states), NUM_SCALARS)
+    assert planes.shape == (len(states), NUM_PLANES, side, side) and scalars.shape == (
+        len(states),
+        NUM_SCALARS,
+    )
     valid = grid.valid.reshape(side, side)
     assert (planes[:, plane("valid")] == valid).all()
     assert not planes[:, :, ~valid].any(), "a plane has a value outside the board"
@@ -90,7 +102,9 @@ def test_seat_blocks_follow_turn_order_from_the_mover(num_players: int) -> None:
                 # Block k of "seat to move" is block 0 of the seat k places later in turn order.
                 other = (seat - 1 + k) % num_players + 1
                 assert np.array_equal(blk, by_mover[other][0][0, :block])
-                assert np.array_equal(sc, by_mover[other][1][0, first_seat_scalar : first_seat_scalar + width])
+                assert np.array_equal(
+                    sc, by_mover[other][1][0, first_seat_scalar : first_seat_scalar + width]
+                )
 
 
 def test_batches_encode_like_single_states_and_mixed_boards_are_refused() -> None:

@@ -24,7 +24,14 @@ from ringrift_hpc.ai.symmetry import (
     transform_policy,
     transform_state,
 )
-from ringrift_hpc.rules import GameState, geometry, initial_state, legal_moves, state_from_json, state_to_json
+from ringrift_hpc.rules import (
+    GameState,
+    geometry,
+    initial_state,
+    legal_moves,
+    state_from_json,
+    state_to_json,
+)
 from ringrift_hpc.rules.moves import CHOOSE_TERRITORY_OPTION, RECOVERY_SLIDE, Move
 
 # Fewer positions than the codec test: each one is checked under all 8 or 12 symmetries.
@@ -40,7 +47,9 @@ def test_group_structure(board: str) -> None:
     g = geometry(board)
     syms = symmetries(board)
     assert len(syms) == (12 if g.is_hex else 8)
-    assert np.array_equal(syms[0].cell_perm, np.arange(g.n)) and syms[0].dir_perm == tuple(range(len(g.rays[0])))
+    assert np.array_equal(syms[0].cell_perm, np.arange(g.n)) and syms[0].dir_perm == tuple(
+        range(len(g.rays[0]))
+    )
     perms = {tuple(s.cell_perm.tolist()) for s in syms}
     assert len(perms) == len(syms)
     for s in syms:
@@ -68,7 +77,7 @@ def test_policy_tables_are_a_group_action_on_every_index(board: str) -> None:
     # table(g . h) = table(g) o table(h), with g . h read off the cell permutations.
     by_perm = {tuple(s.cell_perm.tolist()): s.index for s in syms}
     for s in syms:
-        for t in syms[: 4]:
+        for t in syms[:4]:
             gh = by_perm[tuple(_composed(s.cell_perm, t.cell_perm).tolist())]
             assert np.array_equal(tables[s.index][tables[t.index]], tables[gh])
 
@@ -102,7 +111,9 @@ def test_legal_moves_indices_and_planes_are_equivariant(board: str, num_players:
             keep = np.array([not _exempt(s, m) for m in moves], dtype=bool)
             exempt += int((~keep).sum())
             checked += int(keep.sum())
-            assert np.array_equal(got[keep], expected[keep]), f"{g}: policy indices of {s!r} are not equivariant"
+            assert np.array_equal(got[keep], expected[keep]), (
+                f"{g}: policy indices of {s!r} are not equivariant"
+            )
             if keep.all():
                 assert set(codec.legal_indices(gs).tolist()) == set(expected.tolist())
     assert checked > 20 * exempt
@@ -132,7 +143,9 @@ def test_a_quarter_turn_moves_a_corner_placement_to_the_next_corner() -> None:
     turn = symmetries(board)[1]
     s = initial_state(board, 2)
     corner = geometry(board).index[(0, 0)]
-    place = next(m for m in legal_moves(s) if m.kind == "place_ring" and m.to == corner and m.placement_count == 2)
+    place = next(
+        m for m in legal_moves(s) if m.kind == "place_ring" and m.to == corner and m.placement_count == 2
+    )
     image = transform_move(turn, place)
     assert geometry(board).coords[image.to] == (7, 0)
     assert transform_policy(turn, [codec.index(s, place)])[0] == codec.index(transform_state(turn, s), image)
@@ -158,14 +171,14 @@ DECISION_POSITIONS = {
     # which offers option 1 and two option-2 windows through the landing cell.
     "recovery_windows": (
         {"6,6": [2, 1], "6,0": [2]},
-        {**_row(3, range(0, 2), 1), **_row(3, range(3, 5), 1), "2,2": 1},
+        {**_row(3, range(2), 1), **_row(3, range(3, 5), 1), "2,2": 1},
         {"currentPhase": "movement"},
         {"recovery_slide"},
     ),
     # A line of six: option 1 and three windows of four, plus a line of exactly four.
     "line_options": (
         {"7,7": [1], "7,0": [2]},
-        {**_row(2, range(0, 6), 1), **_row(5, range(2, 6), 1)},
+        {**_row(2, range(6), 1), **_row(5, range(2, 6), 1)},
         {"currentPhase": "line_processing"},
         {"choose_line_option", "process_line"},
     ),
