@@ -12,15 +12,25 @@ import random
 import numpy as np
 import pytest
 
-from ringrift_hpc.ai.codec import CODEC_VERSION, TAIL_KINDS, ActionCodec, CodecError
+from ringrift_hpc.ai.codec import (
+    CODEC_VERSION,
+    EXTRACTION_SLOTS,
+    TAIL_KINDS,
+    ActionCodec,
+    CodecError,
+    region_anchor,
+)
 from ringrift_hpc.ai.encoding import encoder_shape
 from ringrift_hpc.rules import (
     MOVE_TYPES,
     GameState,
     apply_move_unchecked,
+    geometry,
     initial_state,
     is_terminal,
     legal_moves,
+    state_from_json,
+    state_to_json,
 )
 from ringrift_hpc.rules.moves import RESIGN, TIMEOUT, Move
 
@@ -117,3 +127,30 @@ def test_an_index_without_a_legal_move_is_refused_with_its_meaning() -> None:
         codec.move(s, free)
     with pytest.raises(CodecError, match="has no policy slot"):
         codec.index(s, Move("no_such_move", 1, "square8"))
+
+
+def test_more_extraction_stacks_than_slots_is_refused_by_name() -> None:
+    js = state_to_json(initial_state("square8", 2))
+    # Seat 1 controls nothing, has one marker and a buried ring under each of nine seat-2 stacks.
+    js["board"]["stacks"] = {f"{x},{y}": {"rings": [2, 1]} for x in (5, 7) for y in range(0, 8, 2)}
+    js["board"]["stacks"]["6,7"] = {"rings": [2, 1]}
+    js["board"]["markers"] = {"0,0": {"player": 1}}
+    js["currentPhase"] = "movement"
+    del js["ringriftHpc"]
+    s = state_from_json(js)
+    codec = ActionCodec.for_board("square8", 2)
+    slides = [m for m in legal_moves(s) if m.kind == "recovery_slide"]
+    assert len({m.extract for m in slides}) == EXTRACTION_SLOTS + 1
+    with pytest.raises(CodecError, match="EXTRACTION_SLOTS"):
+        codec.legal_indices(s)
+
+
+def test_region_anchor_is_inside_the_region_and_flags_mirror_symmetric_regions() -> None:
+    g = geometry("square8")
+    straddling = tuple(sorted((g.index[(3, 0)], g.index[(4, 0)])))  # mirrored onto itself across x = 3.5
+    corner = tuple(sorted((g.index[(0, 0)], g.index[(1, 0)])))
+    diagonal = tuple(sorted((g.index[(2, 2)], g.index[(2, 3)], g.index[(3, 2)])))  # fixed by the x = y mirror
+    for region, symmetric in ((straddling, False), (corner, True), (diagonal, True)):
+        anchor, covariant = region_anchor("square8", region)
+        assert anchor in region and covariant is symmetric
+    assert region_anchor("square8", diagonal)[0] == g.index[(2, 2)]
