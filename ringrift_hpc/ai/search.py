@@ -111,10 +111,10 @@ class SearchTimings:
 class Node:
     """A position in a tree, with the statistics of its moves for ITS seat to move.
 
-    `terminal` nodes hold the outcome in `net_value` and have no moves. Per move `a`:
-    `child_visits[a]`, `child_values[a]` (sum of backed-up value vectors, absolute seats) and,
-    kept in step for speed, `q[a]` (the mean value for this node's seat, 0 while unvisited) and
-    the running sums the mixed value approximation needs.
+    `terminal` nodes hold the outcome in `net_value` and have no moves. Per move `a`, filled in
+    by `expand` and `record`: `child_visits[a]`, `child_values[a]` (sum of backed-up value
+    vectors, absolute seats) and, kept in step for speed, `q[a]` (the mean value for this node's
+    seat, 0 while unvisited) plus the running sums the mixed value approximation needs.
     """
 
     __slots__ = (
@@ -122,6 +122,7 @@ class Node:
         "child_visits",
         "children",
         "logits",
+        "max_visits",
         "moves",
         "net_value",
         "prior_visited",
@@ -131,7 +132,6 @@ class Node:
         "state",
         "terminal",
         "total",
-        "visited",
         "weighted",
     )
 
@@ -140,55 +140,54 @@ class Node:
         self.seat = state.current - 1  # index into value vectors of the seat to move here
         self.terminal = is_terminal(state)
         self.moves: list[Move] = [] if self.terminal else legal_moves(state)
-        self.net_value: np.ndarray = (
-            outcome_values(state).astype(np.float64) if self.terminal else np.zeros(state.num_players)
-        )
-        n = len(self.moves)
-        self.priors = np.zeros(n)
-        self.logits = np.zeros(n)
-        self.children: list[Node | None] = [None] * n
-        self.child_visits = np.zeros(n)
-        self.child_values = np.zeros((n, state.num_players))
-        self.q = np.zeros(n)
-        self.visited = np.zeros(n, dtype=bool)
+        self.net_value: np.ndarray = outcome_values(state).astype(np.float64) if self.terminal else _EMPTY
         self.total = 0.0  # sum of child visits
+        self.max_visits = 0.0
         self.prior_visited = 0.0  # prior mass of visited moves
         self.weighted = 0.0  # sum over visited moves of prior * q
 
     def expand(self, evaluation: Evaluation) -> None:
         """Take the evaluator's priors and value vector for this position."""
+        n = len(self.moves)
+        players = self.state.num_players
         priors = np.asarray(evaluation.priors, dtype=np.float64)
-        if priors.shape != (len(self.moves),):
+        if priors.shape != (n,):
             raise ValueError(
                 f"evaluator returned {priors.shape[0] if priors.ndim == 1 else priors.shape} priors for "
-                f"{self.state!r} with {len(self.moves)} legal moves; priors must follow legal_moves(state)"
+                f"{self.state!r} with {n} legal moves; priors must follow legal_moves(state)"
             )
         values = np.asarray(evaluation.values, dtype=np.float64)
-        if values.shape != (self.state.num_players,):
+        if values.shape != (players,):
             raise ValueError(
-                f"evaluator returned values of shape {values.shape} for a {self.state.num_players}-player "
+                f"evaluator returned values of shape {values.shape} for a {players}-player "
                 "position; give one value per seat in absolute seat order"
             )
         self.priors = priors
         self.logits = np.log(np.maximum(priors, _MIN_PRIOR))
         self.net_value = values
+        self.children: list[Node | None] = [None] * n
+        # One allocation for all per-move statistics: [visits, q, value sums per seat].
+        table = np.zeros((n, players + 2))
+        self.child_visits = table[:, 0]
+        self.q = table[:, 1]
+        self.child_values = table[:, 2:]
 
     def record(self, action: int, value: np.ndarray) -> None:
         """Back up one value vector through move `action`."""
-        visits = self.child_visits[action] + 1.0
+        visits = float(self.child_visits[action]) + 1.0
         self.child_visits[action] = visits
         row = self.child_values[action]
         row += value
-        q = row[self.seat] / visits
-        prior = self.priors[action]
+        q = float(row[self.seat]) / visits
+        prior = float(self.priors[action])
         if visits == 1.0:
-            self.visited[action] = True
             self.prior_visited += prior
             self.weighted += prior * q
         else:
-            self.weighted += prior * (q - self.q[action])
+            self.weighted += prior * (q - float(self.q[action]))
         self.q[action] = q
         self.total += 1.0
+        self.max_visits = max(self.max_visits, visits)
 
     def mixed_value(self) -> float:
         """The mixed value approximation: the network value blended with the visited moves' Q
@@ -204,6 +203,9 @@ class Node:
         return out
 
 
+_EMPTY = np.zeros(0)
+
+
 def play_forced(state: GameState) -> GameState:
     """Apply single legal moves until a choice or the end of the game."""
     while not is_terminal(state):
@@ -216,27 +218,24 @@ def play_forced(state: GameState) -> GameState:
 
 def completed_q(node: Node) -> np.ndarray:
     """Q of every move for the seat to move at `node`; unvisited moves get the mixed value."""
-    out: np.ndarray = np.where(node.visited, node.q, node.mixed_value())
+    out: np.ndarray = np.where(node.child_visits > 0, node.q, node.mixed_value())
     return out
 
 
-def sigma(q: np.ndarray, max_visits: float, config: SearchConfig, lo: float, hi: float) -> np.ndarray:
-    """The monotone transform σ(q̂) of the paper, with Q rescaled from [lo, hi] to [0, 1]."""
-    scale = (config.c_visit + max_visits) * config.c_scale
+def sigma_scale(max_visits: float, config: SearchConfig, lo: float, hi: float) -> float:
+    """The slope of σ(q̂) = (c_visit + max N) * c_scale * (q - lo) / (hi - lo), the paper's monotone
+    transform of Q rescaled from [lo, hi] to [0, 1]; 0 when every Q is the same."""
     if hi - lo <= _MIN_Q_SPREAD:
-        return np.zeros_like(q)
-    out: np.ndarray = (scale / (hi - lo)) * (q - lo)
-    return out
-
-
-def _node_sigma(node: Node, config: SearchConfig) -> np.ndarray:
-    q = completed_q(node)
-    return sigma(q, float(node.child_visits.max()), config, float(q.min()), float(q.max()))
+        return 0.0
+    return (config.c_visit + max_visits) * config.c_scale / (hi - lo)
 
 
 def improved_policy(node: Node, config: SearchConfig) -> np.ndarray:
     """softmax(logits + σ(completed Q)) over the node's legal moves."""
-    z = node.logits + _node_sigma(node, config)
+    q = completed_q(node)
+    scale = sigma_scale(node.max_visits, config, float(q.min()), float(q.max()))
+    # σ's offset (-lo) is the same for every move, so the softmax does not need it.
+    z = node.logits + scale * q if scale else node.logits
     e: np.ndarray = np.exp(z - z.max())
     out: np.ndarray = e / e.sum()
     return out
@@ -279,38 +278,41 @@ class _Game:
 
     root: Node
     rng: np.random.Generator
-    gumbel: np.ndarray  # [A]
-    considered: np.ndarray  # [m] indices of the Gumbel-top-k moves
+    considered: list[int]  # indices of the Gumbel-top-k moves
+    index: np.ndarray  # the same, as an index array
+    base: list[float]  # gumbel + logit of each considered move
     schedule: list[int]
 
 
-def _root_scores(game: _Game, config: SearchConfig) -> np.ndarray:
-    """g + logit + σ(q̂) for the considered moves.
+def _root_scores(game: _Game, config: SearchConfig, visits: list[float]) -> list[float]:
+    """g + logit + σ(q̂) for the considered moves (plain floats: m is small, numpy costs more).
 
-    Only considered moves are ever visited, so the others all hold the mixed value; computing
-    over the considered moves (plus that value for the rescaling bounds) gives the same scores
-    at a fraction of the cost on wide roots.
+    Only considered moves are ever visited, so the others all hold the mixed value, which
+    enters only the rescaling bounds.
     """
     root = game.root
-    cand = game.considered
     mixed = root.mixed_value()
-    q = np.where(root.visited[cand], root.q[cand], mixed)
-    lo, hi = float(q.min()), float(q.max())
-    if len(cand) < len(root.moves):
+    cq = [q if v > 0 else mixed for q, v in zip(root.q[game.index].tolist(), visits)]
+    lo, hi = min(cq), max(cq)
+    if len(cq) < len(root.moves):
         lo, hi = min(lo, mixed), max(hi, mixed)
-    max_visits = float(root.child_visits[cand].max())
-    out: np.ndarray = game.gumbel[cand] + root.logits[cand] + sigma(q, max_visits, config, lo, hi)
-    return out
+    scale = sigma_scale(root.max_visits, config, lo, hi)
+    return [b + scale * (v - lo) for b, v in zip(game.base, cq)]
+
+
+def _best_root(game: _Game, config: SearchConfig, wanted: float | None) -> int:
+    """The considered move with the best root score among those with `wanted` visits
+    (None: the most visited)."""
+    visits: list[float] = game.root.child_visits[game.index].tolist()
+    if wanted is None or wanted not in visits:
+        wanted = max(visits) if wanted is None else min(visits)
+    scores = _root_scores(game, config, visits)
+    best = max((s, -i) for i, (s, v) in enumerate(zip(scores, visits)) if v == wanted)
+    return game.considered[-best[1]]
 
 
 def _select_root(game: _Game, step: int, config: SearchConfig) -> int:
-    cand = game.considered
-    visits = game.root.child_visits[cand]
-    eligible = visits == game.schedule[step]
-    if not eligible.any():
-        eligible = visits == visits.min()
-    score = np.where(eligible, _root_scores(game, config), -np.inf)
-    return int(cand[np.argmax(score)])
+    return _best_root(game, config, float(game.schedule[step]))
 
 
 def _child(node: Node, action: int, timings: SearchTimings) -> Node:
@@ -360,8 +362,10 @@ def _start(root: Node, rng: np.random.Generator, config: SearchConfig) -> _Game:
     a = len(root.moves)
     gumbel = rng.gumbel(size=a)
     m = min(config.gumbel_actions, a)
-    considered = np.argsort(-(gumbel + root.logits), kind="stable")[:m]
-    return _Game(root, rng, gumbel, considered, halving_schedule(m, config.simulations))
+    keys = gumbel + root.logits
+    considered = [int(a) for a in np.argsort(-keys, kind="stable")[:m]]
+    base = [float(keys[a]) for a in considered]
+    return _Game(root, rng, considered, np.array(considered), base, halving_schedule(m, config.simulations))
 
 
 def _result(game: _Game, config: SearchConfig) -> SearchResult:
@@ -371,9 +375,7 @@ def _result(game: _Game, config: SearchConfig) -> SearchResult:
     if sampled:
         action = int(game.rng.choice(len(policy), p=policy))
     else:
-        visits = root.child_visits[game.considered]
-        score = np.where(visits == visits.max(), _root_scores(game, config), -np.inf)
-        action = int(game.considered[np.argmax(score)])
+        action = _best_root(game, config, None)
     return SearchResult(
         move=root.moves[action],
         moves=tuple(root.moves),
