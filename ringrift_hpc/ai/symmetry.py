@@ -138,6 +138,18 @@ def transform_policy(sym: Symmetry, indices: Any, codec: ActionCodec | None = No
     return table[np.asarray(indices, dtype=np.int64)]
 
 
+def transform_policy_values(
+    sym: Symmetry, values: np.ndarray, codec: ActionCodec | None = None
+) -> np.ndarray:
+    """A dense policy [..., size] moved by the symmetry: out[..., table[i]] = values[..., i]."""
+    from ringrift_hpc.ai.codec import ActionCodec
+
+    table = (codec or ActionCodec.for_board(sym.board, 4)).symmetry_table(sym.index)
+    out = np.empty_like(values)
+    out[..., table] = values
+    return out
+
+
 def transform_move(sym: Symmetry, move: Move) -> Move:
     """The image of a move, written the way the engine writes moves (line cells along the
     board's forward axis direction, region cells ascending)."""

@@ -22,6 +22,7 @@ from ringrift_hpc.ai.symmetry import (
     transform_move,
     transform_planes,
     transform_policy,
+    transform_policy_values,
     transform_state,
 )
 from ringrift_hpc.rules import (
@@ -199,3 +200,14 @@ def test_decision_moves_with_windows_are_equivariant(name: str) -> None:
         assert set(legal_moves(gs)) == set(mapped)
         assert not any(_exempt(s, m) for m in moves)
         assert np.array_equal(codec.indices(gs, mapped), transform_policy(g, codec.legal_indices(s), codec))
+
+
+def test_dense_policy_values_move_with_their_indices() -> None:
+    board = "hex8"
+    codec = ActionCodec.for_board(board, 3)
+    rng = np.random.default_rng(3)
+    values = rng.random((2, codec.size)).astype(np.float32)
+    for g in symmetries(board):
+        moved = transform_policy_values(g, values, codec)
+        idx = rng.integers(0, codec.size, 50)
+        assert np.array_equal(moved[:, transform_policy(g, idx, codec)], values[:, idx])
