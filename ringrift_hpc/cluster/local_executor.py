@@ -37,6 +37,8 @@ from ringrift_hpc.store.atomic import atomic_write_bytes, atomic_write_json, ens
 
 # A cancelled task still alive this long after SIGTERM gets SIGKILL (Slurm's KillWait).
 KILL_GRACE_S = 5.0
+# Detail of a cancelled task whose process has not exited yet (it still holds a slot).
+STILL_EXITING = "cancelled; still exiting"
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -153,17 +155,17 @@ class LocalExecutor:
         child = self._children.get(key)
         child_running = child is not None and child.poll() is None
         if start is None:
+            if cancelled:
+                return JobState(JobStatus.CANCELLED, detail="cancelled before it started"), child_running
             if child is not None and not child_running:
                 # The wrapper died before it could record its start (cannot import, killed).
                 code = child.returncode or 1
                 atomic_write_json(files.exit, {"exit_code": code, "ended_at": time.time()})
                 return JobState(JobStatus.FAILED, code, 0, "", "died before it started"), False
-            if cancelled:
-                return JobState(JobStatus.CANCELLED, detail="cancelled before it started"), child_running
             return JobState(JobStatus.RUNNING if child_running else JobStatus.PENDING), child_running
         if process_alive(int(start["pid"]), start.get("proc_start")):
             if cancelled:
-                return JobState(JobStatus.CANCELLED, None, elapsed, node, "cancelled; still exiting"), True
+                return JobState(JobStatus.CANCELLED, None, elapsed, node, STILL_EXITING), True
             return JobState(JobStatus.RUNNING, None, elapsed, node), True
         if cancelled:
             return JobState(JobStatus.CANCELLED, None, elapsed, node, "cancelled"), False

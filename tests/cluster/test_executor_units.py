@@ -1,0 +1,203 @@
+"""Pure parts of the executors: refs as journal data, sacct rows as states, submitit parameters,
+array chunking, and one scheduler query per poll (with a fake sacct)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from ringrift_hpc.cluster.executor import (
+    JobRef,
+    JobState,
+    JobStatus,
+    SubmissionError,
+    check_args_list,
+    job_name,
+)
+from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
+from ringrift_hpc.cluster.local_executor import LocalExecutor
+from ringrift_hpc.cluster.slurm_executor import (
+    SlurmExecutor,
+    chunk_sizes,
+    sbatch_option_items,
+    state_of_record,
+    submitit_parameters,
+)
+from ringrift_hpc.cluster.slurm_parse import JobRecord, parse_sacct
+from ringrift_hpc.config import Config
+from ringrift_hpc.config.slurm import SlurmSection
+from ringrift_hpc.store import RunLayout
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def test_job_ref_round_trips_through_json_and_names_its_task() -> None:
+    refs = [JobRef("selfplay", "4711", 3), JobRef("train", "12")]
+    assert [JobRef.from_json(json.loads(json.dumps(ref.to_json()))) for ref in refs] == refs
+    assert [ref.key for ref in refs] == ["4711_3", "12"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"kind": "selfplay", "job_id": "7"}, "lacks task"),
+        ({"kind": "tournament", "job_id": "7", "task": None}, "job kind 'tournament'"),
+        ({"kind": "train", "job_id": "7_1", "task": None}, "is not a number"),
+        ({"kind": "train", "job_id": 7, "task": None}, "job_id must be a string"),
+        ({"kind": "train", "job_id": "7", "task": "1"}, "task must be an integer"),
+        ({"kind": "train", "job_id": "7", "task": -1}, "negative"),
+    ],
+)
+def test_job_ref_from_bad_json_names_the_field(data: dict[str, object], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        JobRef.from_json(data)
+
+
+def test_array_arguments_must_be_tuples_and_not_empty() -> None:
+    assert check_args_list([[1, 2], (3,)]) == [(1, 2), (3,)]
+    with pytest.raises(SubmissionError, match="at least one task"):
+        check_args_list([])
+    with pytest.raises(SubmissionError, match=r"pass a tuple such as \('spec.json',\)"):
+        check_args_list(["spec.json"])
+
+
+def test_chunks_stay_within_the_array_size_limit() -> None:
+    assert chunk_sizes(16, 7) == [7, 7, 2]
+    assert chunk_sizes(300, 10001) == [300]
+    assert chunk_sizes(14, 7) == [7, 7]
+    with pytest.raises(ValueError, match="at least 1"):
+        chunk_sizes(3, 0)
+
+
+def _records() -> dict[str, JobRecord]:
+    return {record.job_id: record for record in parse_sacct((RECORDED / "sacct_arrays_done.txt").read_text())}
+
+
+def test_sacct_rows_map_to_states_with_exit_code_and_node() -> None:
+    records = _records()
+    assert state_of_record(records["3"]) == JobState(JobStatus.FAILED, 3, 0, "vm", "FAILED")
+    assert state_of_record(records["4"]) == JobState(JobStatus.CANCELLED, 0, 0, "", "CANCELLED")
+    assert state_of_record(records["2_0"]) == JobState(JobStatus.COMPLETED, 0, 2, "vm", "")
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("PENDING", JobStatus.PENDING),
+        ("RUNNING", JobStatus.RUNNING),
+        ("COMPLETING", JobStatus.RUNNING),
+        ("TIMEOUT", JobStatus.TIMEOUT),
+        ("OUT_OF_MEMORY", JobStatus.FAILED),
+        ("NODE_FAIL", JobStatus.FAILED),
+        ("SOMETHING_NEW", JobStatus.UNKNOWN),
+    ],
+)
+def test_every_slurm_state_has_a_status(state: str, status: JobStatus) -> None:
+    record = JobRecord("9", "9", None, (), state, 0, 0, 5, "cpu", "vm")
+    assert state_of_record(record).status is status
+    assert (state_of_record(record).exit_code is None) == (not status.is_terminal)
+
+
+def test_submitit_parameters_carry_every_resource_of_the_kind() -> None:
+    slurm = SlurmSection.model_validate(
+        {
+            "setup": ["source /venv/bin/activate"],
+            "selfplay": {
+                "partition": "gpu",
+                "time": "01:30:30",
+                "cpus": 4,
+                "mem": "16G",
+                "gpus": 1,
+                "account": "acct",
+                "qos": "high",
+                "constraint": "a100",
+                "array_parallelism": 8,
+                "extra_sbatch_args": ["--mail-type=FAIL", "--exclusive"],
+                "setup": ["module load cuda"],
+            },
+        }
+    )
+    assert submitit_parameters("rr", "selfplay", slurm) == {
+        "job_name": "rr-selfplay",
+        "time": 91,
+        "cpus_per_task": 4,
+        "setup": ["source /venv/bin/activate", "module load cuda"],
+        "partition": "gpu",
+        "mem": "16G",
+        "account": "acct",
+        "qos": "high",
+        "constraint": "a100",
+        "gpus_per_node": 1,
+        "array_parallelism": 8,
+        "additional_parameters": {"mail-type": "FAIL", "exclusive": True},
+    }
+    # Defaults leave the cluster's own defaults alone and train jobs have no array throttle.
+    assert submitit_parameters("rr", "train", SlurmSection()) == {
+        "job_name": "rr-train",
+        "time": 240,
+        "cpus_per_task": 8,
+        "setup": [],
+    }
+    assert sbatch_option_items(["--nice=10", "--requeue"]) == {"nice": "10", "requeue": True}
+    assert job_name("rr", "evaluate") == "rr-evaluate"
+
+
+class FakeSacct:
+    """Stands in for ``query_jobs``: every call is recorded, rows come from a table."""
+
+    def __init__(self, rows: Sequence[JobRecord]) -> None:
+        self.rows = list(rows)
+        self.calls: list[list[str]] = []
+
+    def __call__(self, job_ids: Sequence[str]) -> Sequence[JobRecord]:
+        self.calls.append(list(job_ids))
+        return self.rows
+
+
+def _array_rows(array_id: str, running: int, pending: int) -> list[JobRecord]:
+    rows = [
+        JobRecord(f"{array_id}_{task}", str(100 + task), array_id, (task,), "RUNNING", 0, 0, 3, "cpu", "vm")
+        for task in range(running)
+    ]
+    rest = tuple(range(running, running + pending))
+    spec = f"{running}-{running + pending - 1}%16"
+    rows.append(JobRecord(f"{array_id}_[{spec}]", array_id, array_id, rest, "PENDING", 0, 0, 0, "cpu", "None assigned"))
+    return rows
+
+
+def test_one_sacct_call_per_poll_for_hundreds_of_tasks_and_none_once_all_ended(tmp_path: Path) -> None:
+    sacct = FakeSacct([*_array_rows("50", 16, 284), JobRecord("7", "7", None, (), "FAILED", 2, 0, 1, "cpu", "vm")])
+    executor = SlurmExecutor(tmp_path, run_name="rr", slurm=SlurmSection(), query=sacct, accounting_grace_s=0)
+    refs = [JobRef("selfplay", "50", task) for task in range(300)]
+    states = executor.poll([*refs, JobRef("train", "7")])
+    assert sacct.calls == [["7", "50"]]
+    assert [states[ref].status for ref in refs] == [JobStatus.RUNNING] * 16 + [JobStatus.PENDING] * 284
+    assert states[JobRef("train", "7")] == JobState(JobStatus.FAILED, 2, 1, "vm", "FAILED")
+    assert executor.scheduler_queries == 1
+    # A finished job is remembered; asking only about it needs no query at all.
+    assert executor.poll([JobRef("train", "7")])[JobRef("train", "7")].status is JobStatus.FAILED
+    assert executor.scheduler_queries == 1
+    # A job sacct does not know, without a submission file: unknown, never pending forever.
+    assert executor.poll([JobRef("train", "8")])[JobRef("train", "8")].status is JobStatus.UNKNOWN
+
+
+def test_completed_in_slurm_without_a_result_file_is_a_failure(tmp_path: Path) -> None:
+    sacct = FakeSacct([JobRecord("9", "9", None, (), "COMPLETED", 0, 0, 4, "cpu", "vm")])
+    executor = SlurmExecutor(tmp_path, run_name="rr", slurm=SlurmSection(), query=sacct)
+    state = executor.poll([JobRef("train", "9")])[JobRef("train", "9")]
+    assert (state.status, state.detail) == (JobStatus.FAILED, "COMPLETED without a result file")
+
+
+def test_config_chooses_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = RunLayout(tmp_path / "run")
+    local = make_executor(Config.model_validate({"executor": "local", "local": {"max_parallel_jobs": 3}}), layout)
+    assert isinstance(local, LocalExecutor)
+    assert (local.folder, local.max_parallel_jobs) == (layout.jobs_dir / "local", 3)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    assert executor_kind(Config()) == "local"
+    (tmp_path / "sbatch").write_text("#!/bin/sh\n")
+    (tmp_path / "sbatch").chmod(0o755)
+    assert executor_kind(Config()) == "slurm"
