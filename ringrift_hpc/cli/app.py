@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ringrift_hpc.cli.bench import bench_app
+from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command("init")(init_command)
 app.command("doctor")(doctor_command)
+bench_app.command("ratings")(ratings_command)
 app.add_typer(bench_app, name="bench")
 
 

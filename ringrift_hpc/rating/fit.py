@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import numpy.typing as npt
 
 from ringrift_hpc.rating.participants import RANDOM_KIND
@@ -326,6 +327,13 @@ def fit_ratings(
     prior_sd_elo: float = DEFAULT_PRIOR_SD_ELO,
 ) -> Ratings:
     """Refit every rating of `table` (Bradley-Terry for 2 players, Plackett-Luce for 3-4)."""
+    # The fit is a few dense N x N solves. Multi-threaded BLAS on a busy login node (or a 2-core
+    # machine shared with jobs) made one 999 x 999 solve 6-16x slower than a single thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(table, anchor=anchor, confidence=confidence, prior_sd_elo=prior_sd_elo)
+
+
+def _fit(table: GameTable, *, anchor: str, confidence: float, prior_sd_elo: float) -> Ratings:
     if table.games == 0:
         raise RatingFitError(f"{table.variant}: no recorded games to rate; play a tournament first")
     if not 0.0 < confidence < 1.0:
