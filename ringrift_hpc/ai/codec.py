@@ -54,9 +54,11 @@ if TYPE_CHECKING:
 
 MAX_SEATS = 4
 # Recovery slides name their extraction stack by its rank among the mover's extraction
-# stacks, nearest to the landing cell first (`extraction_rank`); this many ranks have a slot
-# (a move beyond them raises CodecError).
-EXTRACTION_SLOTS = 8
+# stacks, nearest to the landing cell first (`extraction_rank`). Ranks with a slot, per board:
+# on the small boards every ring of a seat (18 by default), so no default game can exceed
+# them; on the big boards a bound (random play reached 17 on hexagonal). A slide beyond its
+# board's slots raises CodecError.
+EXTRACTION_SLOTS: dict[str, int] = {"square8": 18, "hex8": 18, "square19": 32, "hexagonal": 32}
 # Option-2 recovery windows: j = (cells of the window after the landing) - (cells before) + 3.
 WINDOW_OFFSETS = 7
 CONTEXTS = (CONTEXT_LINE, CONTEXT_TERRITORY, CONTEXT_RECOVERY)
@@ -85,7 +87,7 @@ _LAYOUT = repr(
             "place(count) move(dir,dist) line_all(axis,parity) line_window(axis,parity) eliminate(context) forced "
             "region(wall) recovery(dir,extract) recovery_window(dir,axis,offset) | tail"
         ),
-        EXTRACTION_SLOTS,
+        sorted(EXTRACTION_SLOTS.items()),
         WINDOW_OFFSETS,
         CONTEXTS,
         TAIL_KINDS,
@@ -124,6 +126,7 @@ class ActionCodec:
         self.directions = len(g.rays[0])
         self.axes = len(g.line_axes)
         self.max_distance = max(len(ray) for rays in g.rays for ray in rays)
+        self.extraction_slots = EXTRACTION_SLOTS[board]
         sizes = (
             ("place", 3),
             ("move", self.directions * self.max_distance),
@@ -132,7 +135,7 @@ class ActionCodec:
             ("eliminate", len(CONTEXTS)),
             ("forced", 1),
             ("region", MAX_SEATS + 1),
-            ("recovery", self.directions * (EXTRACTION_SLOTS + 1)),
+            ("recovery", self.directions * (self.extraction_slots + 1)),
             ("recovery_window", self.directions * self.axes * WINDOW_OFFSETS),
         )
         families = []
@@ -286,16 +289,17 @@ class ActionCodec:
             return self._at(
                 "recovery_window", (d * self.axes + axis) * WINDOW_OFFSETS + after - before + 3, move.frm
             )
+        slots = self.extraction_slots
         if move.extract < 0:
-            rank = EXTRACTION_SLOTS
+            rank = slots
         else:
             rank = extraction_rank(state, move)[0]
-            if rank >= EXTRACTION_SLOTS:
+            if rank >= slots:
                 raise CodecError(
-                    f"{move!r}: extraction stack rank {rank} exceeds the codec's {EXTRACTION_SLOTS} "
-                    "slots (EXTRACTION_SLOTS in ringrift_hpc/ai/codec.py)"
+                    f"{move!r}: extraction stack rank {rank} exceeds the {slots} slots of {self.board} "
+                    "(EXTRACTION_SLOTS in ringrift_hpc/ai/codec.py)"
                 )
-        return self._at("recovery", d * (EXTRACTION_SLOTS + 1) + rank, move.frm)
+        return self._at("recovery", d * (slots + 1) + rank, move.frm)
 
     def _region_index(self, state: GameState, move: Move) -> int:
         wall = region_wall(state, move.cells)
@@ -336,10 +340,10 @@ class ActionCodec:
         put("forced", 0, 0, cells, image)
         for w in range(MAX_SEATS + 1):
             put("region", w, w, cells, image)
+        ranks = self.extraction_slots + 1
         for d in range(self.directions):
-            for r in range(EXTRACTION_SLOTS + 1):
-                e = EXTRACTION_SLOTS + 1
-                put("recovery", d * e + r, dperm[d] * e + r, cells, image)
+            for r in range(ranks):
+                put("recovery", d * ranks + r, dperm[d] * ranks + r, cells, image)
         for a, (fwd, _back) in enumerate(g.line_axes):
             a2, reverse = self._axis_of[dperm[fwd]]
             for family in ("line_all", "line_window"):

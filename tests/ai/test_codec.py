@@ -18,6 +18,7 @@ from ringrift_hpc.ai.codec import (
     TAIL_KINDS,
     ActionCodec,
     CodecError,
+    extraction_rank,
     region_anchor,
 )
 from ringrift_hpc.ai.encoding import encoder_shape
@@ -130,19 +131,24 @@ def test_an_index_without_a_legal_move_is_refused_with_its_meaning() -> None:
 
 
 def test_more_extraction_stacks_than_slots_is_refused_by_name() -> None:
-    js = state_to_json(initial_state("square8", 2))
-    # Seat 1 controls nothing, has one marker and a buried ring under each of nine seat-2 stacks.
-    js["board"]["stacks"] = {f"{x},{y}": {"rings": [2, 1]} for x in (5, 7) for y in range(0, 8, 2)}
-    js["board"]["stacks"]["6,7"] = {"rings": [2, 1]}
+    board = "square19"
+    slots = EXTRACTION_SLOTS[board]
+    js = state_to_json(initial_state(board, 2))
+    # Seat 1 controls nothing, has one marker and a buried ring under slots + 1 seat-2 stacks.
+    cells = [(x, y) for x in range(4, 19, 2) for y in range(0, 19, 2)][: slots + 1]
+    js["board"]["stacks"] = {f"{x},{y}": {"rings": [2, 1]} for x, y in cells}
     js["board"]["markers"] = {"0,0": {"player": 1}}
     js["currentPhase"] = "movement"
     del js["ringriftHpc"]
     s = state_from_json(js)
-    codec = ActionCodec.for_board("square8", 2)
+    codec = ActionCodec.for_board(board, 2)
     slides = [m for m in legal_moves(s) if m.kind == "recovery_slide"]
-    assert len({m.extract for m in slides}) == EXTRACTION_SLOTS + 1
-    with pytest.raises(CodecError, match="EXTRACTION_SLOTS"):
+    assert len({m.extract for m in slides}) == slots + 1
+    with pytest.raises(CodecError, match="exceeds the 32 slots of square19 .EXTRACTION_SLOTS"):
         codec.legal_indices(s)
+    within = [m for m in slides if extraction_rank(s, m)[0] < slots]
+    assert len(within) == len(slides) - len(slides) // (slots + 1)
+    assert len(set(codec.indices(s, within).tolist())) == len(within)
 
 
 def test_region_anchor_is_inside_the_region_and_flags_mirror_symmetric_regions() -> None:
