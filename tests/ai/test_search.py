@@ -211,6 +211,23 @@ def test_completed_q_mixes_the_network_value_into_unvisited_moves() -> None:
     np.testing.assert_allclose(q, [-0.5, 0.8, (0.3 + 3 * visited_mean) / 4], atol=1e-6)
 
 
+def test_interior_nodes_prefer_the_move_best_for_their_own_seat() -> None:
+    state = next(
+        s
+        for s in random_positions("square8", 3, range(5))
+        if s.current == 2 and len(rules.legal_moves(s)) >= 3
+    )
+    node = Node(state)
+    n = len(node.moves)
+    node.expand(Evaluation(priors=np.full(n, 1.0 / n, np.float32), values=np.zeros(3, np.float32)))
+    # Move 0 is best for seat 1, move 1 for seat 2 (to move here), move 2 for seat 3.
+    for action, value in ((0, [1.0, -1.0, 0.0]), (1, [-1.0, 0.5, -1.0]), (2, [0.0, 0.0, 1.0])):
+        node.record(action, np.array(value))
+    policy = improved_policy(node, SearchConfig())
+    assert int(np.argmax(policy)) == 1 and policy[1] > 0.9
+    assert select_nonroot(node, SearchConfig()) == 1
+
+
 @pytest.mark.parametrize(("players", "seat"), [(3, 2), (4, 3)])
 def test_multiplayer_search_maximizes_the_seat_to_move(players: int, seat: int) -> None:
     state = next(
