@@ -359,12 +359,11 @@ def _evaluate(evaluator: Evaluator, nodes: list[Node], timings: SearchTimings) -
 
 
 def _start(root: Node, rng: np.random.Generator, config: SearchConfig) -> _Game:
-    a = len(root.moves)
-    gumbel = rng.gumbel(size=a)
-    m = min(config.gumbel_actions, a)
+    gumbel = rng.gumbel(size=len(root.moves))
+    m = min(config.gumbel_actions, len(root.moves))
     keys = gumbel + root.logits
-    considered = [int(a) for a in np.argsort(-keys, kind="stable")[:m]]
-    base = [float(keys[a]) for a in considered]
+    considered = [int(k) for k in np.argsort(-keys, kind="stable")[:m]]
+    base = [float(keys[k]) for k in considered]
     return _Game(root, rng, considered, np.array(considered), base, halving_schedule(m, config.simulations))
 
 
