@@ -137,7 +137,20 @@ def _check_conservation(js: dict[str, Any], out_before: dict[int, int], rings: i
     return out
 
 
-def play_and_check(board: str, num_players: int, seed: int, steps: int, sample_every: int) -> None:
+def _pick(rng: random.Random, legal: list[Any], by_type: bool) -> Any:
+    """A uniform move, or (by_type) a uniform move type first, so rare decisions such as recovery
+    slides and line options are played far more often than uniform play reaches them."""
+    if not by_type:
+        return rng.choice(legal)
+    by_kind: dict[str, list[Any]] = {}
+    for move in legal:
+        by_kind.setdefault(rules.move_to_json(move)["type"], []).append(move)
+    return rng.choice(by_kind[rng.choice(sorted(by_kind))])
+
+
+def play_and_check(
+    board: str, num_players: int, seed: int, steps: int, sample_every: int, *, by_type: bool = False
+) -> None:
     rng = random.Random(seed)
     rings = BOARD_SPECS[board].rings_per_player
     state = rules.initial_state(board, num_players)
@@ -156,7 +169,7 @@ def play_and_check(board: str, num_players: int, seed: int, steps: int, sample_e
             _check_listed_moves_apply(state, legal, rng)
             _check_unlisted_moves_rejected(state, legal, board, num_players, rng)
             _check_round_trip(state, js, board)
-        move = rng.choice(legal)
+        move = _pick(rng, legal, by_type)
         move_js = rules.move_to_json(move)
         after = rules.apply_move(state, move)
         if sampled:
@@ -175,9 +188,9 @@ def test_random_play_invariants(variant: tuple[str, int]) -> None:
     board, num_players = variant
 
     @settings(max_examples=EXAMPLES[board], deadline=None)
-    @given(seed=SEEDS)
-    def check(seed: int) -> None:
-        play_and_check(board, num_players, seed, STEPS[board], SAMPLE_EVERY[board])
+    @given(seed=SEEDS, by_type=st.booleans())
+    def check(seed: int, by_type: bool) -> None:
+        play_and_check(board, num_players, seed, STEPS[board], SAMPLE_EVERY[board], by_type=by_type)
 
     check()
 
