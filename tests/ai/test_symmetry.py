@@ -152,8 +152,8 @@ def test_a_quarter_turn_moves_a_corner_placement_to_the_next_corner() -> None:
     assert transform_policy(turn, [codec.index(s, place)])[0] == codec.index(transform_state(turn, s), image)
 
 
-def _position(board: str, stacks: dict, markers: dict, **fields: object) -> GameState:
-    js = state_to_json(initial_state(board, 2))
+def _position(board: str, num_players: int, stacks: dict, markers: dict, **fields: object) -> GameState:
+    js = state_to_json(initial_state(board, num_players))
     js["board"]["stacks"] = {k: {"rings": v} for k, v in stacks.items()}
     js["board"]["markers"] = {k: {"player": v} for k, v in markers.items()}
     for p in js["players"]:
@@ -176,24 +176,25 @@ DECISION_POSITIONS = {
         {"currentPhase": "movement"},
         {"recovery_slide"},
     ),
-    # A line of six: option 1 and three windows of four, plus a line of exactly four.
+    # A line of six and a line of four: option 1 and the windows of each line longer than L.
     "line_options": (
         {"7,7": [1], "7,0": [2]},
         {**_row(2, range(6), 1), **_row(5, range(2, 6), 1)},
         {"currentPhase": "line_processing"},
-        {"choose_line_option", "process_line"},
+        {"choose_line_option"},
     ),
 }
 
 
+@pytest.mark.parametrize("num_players", [2, 3])  # lines of 4, and of 3 (windows centred on the landing)
 @pytest.mark.parametrize("name", sorted(DECISION_POSITIONS))
-def test_decision_moves_with_windows_are_equivariant(name: str) -> None:
+def test_decision_moves_with_windows_are_equivariant(name: str, num_players: int) -> None:
     stacks, markers, fields, kinds = DECISION_POSITIONS[name]
-    s = _position("square8", stacks, markers, **fields)
+    s = _position("square8", num_players, stacks, markers, **fields)
     moves = legal_moves(s)
     assert kinds <= {m.kind for m in moves}
     assert any(m.option == 2 for m in moves)
-    codec = ActionCodec.for_board("square8", 2)
+    codec = ActionCodec.for_board("square8", num_players)
     for g in symmetries("square8"):
         gs = transform_state(g, s)
         mapped = [transform_move(g, m) for m in moves]
