@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,9 +18,11 @@ from ringrift_hpc.ai.players import (
     play_games,
 )
 from ringrift_hpc.ai.search import SearchConfig, search
+from ringrift_hpc.bench.search_bench import SMALL_NET, seeded_evaluator
 from ringrift_hpc.rules import GameState, Move, initial_state, is_terminal, legal_moves
 
 MODEL = "ab" * 32
+TINY_NET = dataclasses.replace(SMALL_NET, channels=8, blocks=1, gpool_every=1)
 
 
 def positions(n: int) -> list[GameState]:
@@ -106,3 +109,12 @@ def test_play_games_gives_each_seat_its_player_and_batches_them() -> None:
     assert max(recorders[0].batches) == 5
     with pytest.raises(ValueError, match="has 2 seats but 3 players"):
         play_games(recorders, [initial_state("square8", 2)], seeded(1))
+
+
+def test_network_players_play_whole_games_through_the_real_evaluator() -> None:
+    evaluator = seeded_evaluator("hex8", 2, TINY_NET, device="cpu", max_batch=64, seed=3)
+    gumbel = SearchPlayer(evaluator, SearchConfig(simulations=4, gumbel_actions=4), MODEL)
+    policy = PolicyPlayer(evaluator, MODEL, sample=True)
+    # play_games applies every move through the validating apply_move.
+    finals = play_games([gumbel, policy], [initial_state("hex8", 2)] * 2, seeded(2))
+    assert all(is_terminal(f) for f in finals)
