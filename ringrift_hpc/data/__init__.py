@@ -1,0 +1,1 @@
+"""Training data on disk: selfplay shards (`shards`), reading them from a run (`shard_store`)."""

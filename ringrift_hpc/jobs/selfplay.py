@@ -1,0 +1,355 @@
+"""The selfplay job: one task plays many games concurrently and publishes ONE shard.
+
+`run_selfplay(spec)` runs identically as a Slurm array task, a single Slurm job, a local
+executor process or `ringrift-hpc worker selfplay --spec FILE` (`run_from_spec_file`).
+
+* Seeds: the task's seed derives from (run seed, variant, generation, task index), game k's
+  from the task seed and k (`jobs.seeds`); both go into the shard and its manifest.
+* Model: `RunLayout.model_weights(variant, model_id)`, loaded with this code's encoder, codec
+  and architecture versions and checked against its content-addressed id. `model_id = "none"`
+  (generation 0) plays the bootstrap player instead (`jobs.selfplay_games`).
+* Stopping: `games` games are started (at most `concurrent_games` at once). A spent
+  `time_budget_s` starts no new game and finishes those in flight. HALT or the Slurm walltime
+  minus `walltime_margin_s` abandons the games in flight at once (no value targets without an
+  end). Either way the finished games are published; a task that finished none raises
+  `NothingPlayedError`, so the process exits non-zero.
+* Idempotent: when this task's shard is already published, the task does nothing and returns
+  the published record (a requeued array task does not conflict with its first run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ringrift_hpc.ai.checkpoint import CheckpointHeader, load_checkpoint, model_id, read_header
+from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
+from ringrift_hpc.ai.encoding import ENCODER_VERSION
+from ringrift_hpc.ai.net_evaluator import NetEvaluator
+from ringrift_hpc.ai.players import HeuristicPlayer, RandomPlayer
+from ringrift_hpc.ai.search import SearchConfig
+from ringrift_hpc.config.variants import parse_variant_name
+from ringrift_hpc.data.shards import FORMAT_VERSION, ShardHeader, ShardWriter
+from ringrift_hpc.jobs.seeds import game_seed, task_seed
+from ringrift_hpc.jobs.selfplay_games import BootstrapMover, Mover, SearchMover, play_selfplay
+from ringrift_hpc.jobs.slurm_env import available_cpus, job_facts
+from ringrift_hpc.jobs.walltime import StopCheck, StopRule
+from ringrift_hpc.rules import initial_state
+from ringrift_hpc.store import RunLayout, atomic_write_text, publish_file, read_manifest, temp_path_for
+from ringrift_hpc.store.atomic import ensure_dir
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = "none"
+BOOTSTRAP_PLAYERS = ("random", "heuristic")
+
+
+class NothingPlayedError(RuntimeError):
+    """The task finished no game; nothing was published (a job that produced nothing failed)."""
+
+
+@dataclass(frozen=True)
+class SelfplaySpec:
+    """Everything one selfplay task needs; JSON-serializable (`to_json` / `from_json`)."""
+
+    run_root: str  # absolute run directory
+    variant: str  # e.g. square8_2p
+    generation: int
+    task_index: int
+    model_id: str  # sha256 of the weights, or "none" for generation 0
+    run_seed: int
+    games: int  # games to start (the task may stop earlier, see the module docstring)
+    time_budget_s: float | None = None  # start no game after this many seconds; None: no budget
+    bootstrap_player: str = "heuristic"  # who plays when model_id is "none": random or heuristic
+    simulations: int = 64
+    gumbel_actions: int = 16
+    c_visit: float = 50.0
+    c_scale: float = 1.0
+    opening_sample_moves: int = 4
+    concurrent_games: int = 32
+    max_batch_size: int = 1024
+    device: str = "auto"
+    walltime_margin_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        problems = _spec_problems(self)
+        if problems:
+            raise ValueError("invalid selfplay spec:\n  " + "\n  ".join(problems))
+
+    @property
+    def task(self) -> str:
+        """The task's name in the run directory (zero-padded: sorted names are task order)."""
+        return f"{self.task_index:06d}"
+
+    @property
+    def board(self) -> str:
+        return str(parse_variant_name(self.variant)["board"])
+
+    @property
+    def num_players(self) -> int:
+        return int(parse_variant_name(self.variant)["players"])
+
+    @property
+    def search_config(self) -> SearchConfig:
+        return SearchConfig(
+            simulations=self.simulations,
+            gumbel_actions=self.gumbel_actions,
+            c_visit=self.c_visit,
+            c_scale=self.c_scale,
+            opening_sample_moves=self.opening_sample_moves,
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: Any, *, run_root: Path, variant: str, generation: int, task_index: int, model_id: str
+    ) -> SelfplaySpec:
+        """A task of the run described by `config` (`ringrift_hpc.config.Config`)."""
+        section = config.selfplay
+        return cls(
+            run_root=os.path.abspath(run_root),
+            variant=variant,
+            generation=generation,
+            task_index=task_index,
+            model_id=model_id,
+            run_seed=config.run.seed,
+            games=section.games_per_task,
+            bootstrap_player=section.bootstrap_player,
+            simulations=section.simulations,
+            gumbel_actions=section.gumbel_actions,
+            c_visit=section.c_visit,
+            c_scale=section.c_scale,
+            opening_sample_moves=section.opening_sample_moves,
+            concurrent_games=section.concurrent_games,
+            max_batch_size=section.max_batch_size,
+            device=section.device,
+            walltime_margin_s=float(section.walltime_margin_s),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "selfplay spec") -> SelfplaySpec:
+        """Parse `to_json` output; unknown, missing or mistyped fields are refused by name."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source}: not valid JSON ({error}); write it with SelfplaySpec.to_json") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a JSON object of SelfplaySpec fields")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"{source}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(known)}")
+        required = [n for n, f in known.items() if f.default is dataclasses.MISSING]
+        missing = [n for n in required if n not in data]
+        if missing:
+            raise ValueError(f"{source}: missing field(s) {', '.join(missing)}")
+        for name, value in data.items():
+            wanted = _FIELD_TYPES[name]
+            if isinstance(value, bool) or not isinstance(value, wanted):
+                if not (value is None and name in _OPTIONAL):
+                    raise ValueError(f"{source}: field {name!r} is {value!r}; it must be {_type_words(wanted)}")
+        return cls(**data)
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "run_root": (str,),
+    "variant": (str,),
+    "generation": (int,),
+    "task_index": (int,),
+    "model_id": (str,),
+    "run_seed": (int,),
+    "games": (int,),
+    "time_budget_s": (int, float),
+    "bootstrap_player": (str,),
+    "simulations": (int,),
+    "gumbel_actions": (int,),
+    "c_visit": (int, float),
+    "c_scale": (int, float),
+    "opening_sample_moves": (int,),
+    "concurrent_games": (int,),
+    "max_batch_size": (int,),
+    "device": (str,),
+    "walltime_margin_s": (int, float),
+}
+_OPTIONAL = frozenset({"time_budget_s"})
+
+
+def _type_words(types: tuple[type, ...]) -> str:
+    return "a number" if float in types else f"a {types[0].__name__}"
+
+
+def _spec_problems(spec: SelfplaySpec) -> list[str]:
+    problems = []
+    if not os.path.isabs(spec.run_root):
+        problems.append(f"run_root {spec.run_root!r} must be absolute (jobs may start in another directory)")
+    try:
+        parse_variant_name(spec.variant)
+    except ValueError as error:
+        problems.append(f"variant: {error}")
+    for name in ("games", "concurrent_games", "max_batch_size", "simulations", "gumbel_actions"):
+        if getattr(spec, name) < 1:
+            problems.append(f"{name} = {getattr(spec, name)} must be at least 1")
+    for name in ("generation", "task_index", "run_seed", "opening_sample_moves"):
+        if getattr(spec, name) < 0:
+            problems.append(f"{name} = {getattr(spec, name)} must be 0 or more")
+    if spec.time_budget_s is not None and not spec.time_budget_s > 0:
+        problems.append(f"time_budget_s = {spec.time_budget_s} must be positive, or null for no budget")
+    if spec.walltime_margin_s < 0:
+        problems.append(f"walltime_margin_s = {spec.walltime_margin_s} must be 0 or more")
+    if spec.bootstrap_player not in BOOTSTRAP_PLAYERS:
+        problems.append(f"bootstrap_player {spec.bootstrap_player!r} must be one of {', '.join(BOOTSTRAP_PLAYERS)}")
+    if spec.device not in ("auto", "cpu", "cuda"):
+        problems.append(f"device {spec.device!r} must be auto, cpu or cuda")
+    if spec.model_id == NO_MODEL and spec.generation != 0:
+        problems.append(f"model_id 'none' (the bootstrap player) is for generation 0, not {spec.generation}")
+    return problems
+
+
+@dataclass(frozen=True)
+class SelfplayResult:
+    """What a task published (or found already published)."""
+
+    shard: Path
+    games: int
+    positions: int
+    stop_reason: str  # games, time_budget, halt or walltime
+    seconds: float  # time spent playing
+    already_published: bool = False
+
+
+def _mover(spec: SelfplaySpec, layout: RunLayout) -> Mover:
+    if spec.model_id == NO_MODEL:
+        player = RandomPlayer() if spec.bootstrap_player == "random" else HeuristicPlayer()
+        return BootstrapMover(player, spec.opening_sample_moves)
+    path = layout.model_weights(spec.variant, spec.model_id)
+    found = model_id(path) if path.exists() else None
+    if found != spec.model_id:
+        what = "does not exist" if found is None else f"has sha256 {found}"
+        raise ValueError(
+            f"{path} {what}, but the spec's model_id is {spec.model_id}; a model file is named by its "
+            "content, so re-publish the model or pass the right model_id"
+        )
+    expected = CheckpointHeader.current(spec.board, spec.num_players, read_header(path).net_config)
+    net = load_checkpoint(path, expected)
+    evaluator = NetEvaluator(net, device=spec.device, max_batch=spec.max_batch_size)
+    return SearchMover(evaluator, spec.search_config)
+
+
+def _published(spec: SelfplaySpec, shard: Path) -> SelfplayResult | None:
+    if not shard.with_suffix(".json").exists():
+        return None
+    meta = read_manifest(shard, verify=True).manifest.metadata
+    return SelfplayResult(shard, meta["games"], meta["positions"], meta["stop_reason"], meta["play_seconds"], True)
+
+
+def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
+    """Play the task's games and publish its shard; see the module docstring."""
+    layout = RunLayout(Path(spec.run_root))
+    shard = layout.selfplay_shard(spec.variant, spec.generation, spec.task)
+    existing = _published(spec, shard)
+    if existing is not None:
+        log.info("selfplay %s gen %d task %s: already published, nothing to do", spec.variant, spec.generation, spec.task)
+        return existing
+    torch.set_num_threads(available_cpus(os.environ))
+    t_setup = time.time()
+    mover = _mover(spec, layout)
+    seed = task_seed(spec.run_seed, spec.variant, spec.generation, spec.task_index)
+    seeds = [game_seed(seed, k) for k in range(spec.games)]
+    stop = StopCheck(StopRule.for_job(layout.halt, spec.walltime_margin_s, os.environ))
+    header = ShardHeader(
+        variant=spec.variant,
+        board=spec.board,
+        num_players=spec.num_players,
+        model_id=spec.model_id,
+        generation=spec.generation,
+        task=spec.task,
+        run_seed=spec.run_seed,
+    )
+    ensure_dir(shard.parent)
+    writer = ShardWriter(temp_path_for(shard), header)
+    t_play = time.time()
+    budget_end = None if spec.time_budget_s is None else t_play + spec.time_budget_s
+    try:
+        outcome = play_selfplay(
+            mover,
+            lambda: initial_state(spec.board, spec.num_players),
+            seeds,
+            ActionCodec.for_board(spec.board, spec.num_players),
+            concurrent=spec.concurrent_games,
+            on_game=writer.add_game,
+            hard_stop=stop,
+            soft_stop=lambda: budget_end is not None and time.time() >= budget_end,
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    play_seconds = time.time() - t_play
+    if writer.games == 0:
+        writer.abort()
+        raise NothingPlayedError(
+            f"selfplay {spec.variant} generation {spec.generation} task {spec.task} finished no game "
+            f"(stopped by {outcome.stop_reason} after {play_seconds:.1f}s, {outcome.abandoned} abandoned); "
+            "nothing was published. Remove HALT, give the task more walltime, or lower walltime_margin_s"
+        )
+    positions = writer.samples
+    metadata = {
+        "kind": "selfplay-shard",
+        "format_version": FORMAT_VERSION,
+        "variant": spec.variant,
+        "generation": spec.generation,
+        "task": spec.task,
+        "model_id": spec.model_id,
+        "encoder_version": ENCODER_VERSION,
+        "codec_version": CODEC_VERSION,
+        "run_seed": spec.run_seed,
+        "task_seed": seed,
+        "game_seeds": seeds[: outcome.finished + outcome.abandoned],
+        "games": writer.games,
+        "positions": positions,
+        "abandoned_games": outcome.abandoned,
+        "stop_reason": outcome.stop_reason,
+        "spec": dataclasses.asdict(spec),
+        "setup_seconds": round(t_play - t_setup, 3),
+        "play_seconds": round(play_seconds, 3),
+        **job_facts(os.environ),
+    }
+    published = publish_file(shard, writer.finish(), metadata)
+    result = SelfplayResult(published.path, writer.games, positions, outcome.stop_reason, play_seconds)
+    _write_metrics(layout, spec, result)
+    log.info(
+        "selfplay %s gen %d task %s: %d games, %d positions in %.1fs (%s)",
+        spec.variant, spec.generation, spec.task, result.games, positions, play_seconds, outcome.stop_reason,
+    )
+    return result
+
+
+def _write_metrics(layout: RunLayout, spec: SelfplaySpec, result: SelfplayResult) -> None:
+    """A Prometheus textfile per (variant, task index); the next generation's same task replaces it."""
+    labels = f'variant="{spec.variant}",generation="{spec.generation}",task="{spec.task}"'
+    rate = result.positions / result.seconds if result.seconds > 0 else 0.0
+    lines = []
+    for name, kind, help_text, value in (
+        ("ringrift_selfplay_games", "gauge", "Games the task finished and published.", result.games),
+        ("ringrift_selfplay_positions", "gauge", "Training positions the task published.", result.positions),
+        ("ringrift_selfplay_positions_per_second", "gauge", "Positions per second of play.", rate),
+        ("ringrift_selfplay_play_seconds", "gauge", "Seconds the task spent playing.", result.seconds),
+        ("ringrift_selfplay_finished_timestamp_seconds", "gauge", "When the task published.", time.time()),
+    ):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name}{{{labels}}} {float(value)!r}"]
+    ensure_dir(layout.metrics_dir)
+    atomic_write_text(layout.metrics_file(f"selfplay-{spec.variant}-{spec.task}"), "\n".join(lines) + "\n")
+
+
+def run_from_spec_file(path: Path) -> SelfplayResult:
+    """`ringrift-hpc worker selfplay --spec FILE`: read the spec, run it."""
+    return run_selfplay(SelfplaySpec.from_json(Path(path).read_text(), source=str(path)))
