@@ -6,6 +6,7 @@ import typer
 
 from ringrift_hpc.cli.bench import bench_app
 from ringrift_hpc.cli.bench_ratings import ratings_command
+from ringrift_hpc.cli.bench_search import search_command
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command("init")(init_command)
 app.command("doctor")(doctor_command)
 bench_app.command("ratings")(ratings_command)
+bench_app.command("search")(search_command)
 app.add_typer(bench_app, name="bench")
 
 
