@@ -59,8 +59,9 @@ MAX_SEATS = 4
 # them; on the big boards a bound (random play reached 17 on hexagonal). A slide beyond its
 # board's slots raises CodecError.
 EXTRACTION_SLOTS: dict[str, int] = {"square8": 18, "hex8": 18, "square19": 32, "hexagonal": 32}
-# Option-2 recovery windows: j = (cells of the window after the landing) - (cells before) + 3.
-WINDOW_OFFSETS = 7
+# Option-2 recovery windows are named from the landing cell: centred on it, or reaching 2 or 3
+# cells beyond it toward one direction (the longer side). Lines are 3 or 4 long, so that is all.
+WINDOW_REACHES = (2, 3)
 CONTEXTS = (CONTEXT_LINE, CONTEXT_TERRITORY, CONTEXT_RECOVERY)
 TAIL_KINDS = (
     SWAP_SIDES,
@@ -84,11 +85,12 @@ _LAYOUT = repr(
     (
         _REVISION,
         (
-            "place(count) move(dir,dist) line_all(axis,parity) line_window(axis,parity) eliminate(context) forced "
-            "region(wall) recovery(dir,extract) recovery_window(dir,axis,offset) | tail"
+            "place(count) move(dir,dist) line_all(axis,parity) line_window(axis,parity) "
+            "eliminate(context) forced "
+            "region(wall) recovery(dir,extract) recovery_window(dir,toward,reach|centred) | tail"
         ),
         sorted(EXTRACTION_SLOTS.items()),
-        WINDOW_OFFSETS,
+        WINDOW_REACHES,
         CONTEXTS,
         TAIL_KINDS,
     )
@@ -127,6 +129,8 @@ class ActionCodec:
         self.axes = len(g.line_axes)
         self.max_distance = max(len(ray) for rays in g.rays for ray in rays)
         self.extraction_slots = EXTRACTION_SLOTS[board]
+        # Per slide direction: (toward direction, reach) pairs, then one plane for centred windows.
+        self._window_planes = self.directions * len(WINDOW_REACHES) + 1
         sizes = (
             ("place", 3),
             ("move", self.directions * self.max_distance),
@@ -136,7 +140,7 @@ class ActionCodec:
             ("forced", 1),
             ("region", MAX_SEATS + 1),
             ("recovery", self.directions * (self.extraction_slots + 1)),
-            ("recovery_window", self.directions * self.axes * WINDOW_OFFSETS),
+            ("recovery_window", self.directions * self._window_planes),
         )
         families = []
         first = 0
@@ -178,9 +182,11 @@ class ActionCodec:
                     self._distance[a, b] = i + 1
         # axis_of[d] = (axis, reversed): d is the axis's forward (False) or backward (True) direction
         self._axis_of = [(-1, False)] * self.directions
+        self._opposite = [-1] * self.directions
         for a, (fwd, back) in enumerate(g.line_axes):
             self._axis_of[fwd] = (a, False)
             self._axis_of[back] = (a, True)
+            self._opposite[fwd], self._opposite[back] = back, fwd
         pos = self._pos
         place = np.full((n, 4), -1, dtype=np.int64)
         for k in (1, 2, 3):
@@ -280,15 +286,7 @@ class ActionCodec:
         if d < 0 or self._distance[move.frm, move.to] != 1:
             raise CodecError(f"{move!r}: a recovery slide goes to a neighbouring cell")
         if move.mode == RECOVERY_LINE and move.option == 2:
-            window = move.collapse
-            axis, reverse = self._axis_of[int(self._direction[window[0], window[1]])]
-            if reverse:
-                window = window[::-1]
-            before = window.index(move.to)
-            after = len(window) - 1 - before
-            return self._at(
-                "recovery_window", (d * self.axes + axis) * WINDOW_OFFSETS + after - before + 3, move.frm
-            )
+            return self._at("recovery_window", d * self._window_planes + self._window_plane(move), move.frm)
         slots = self.extraction_slots
         if move.extract < 0:
             rank = slots
@@ -300,6 +298,20 @@ class ActionCodec:
                     "(EXTRACTION_SLOTS in ringrift_hpc/ai/codec.py)"
                 )
         return self._at("recovery", d * (slots + 1) + rank, move.frm)
+
+    def _window_plane(self, move: Move) -> int:
+        """Plane of an option-2 window within its slide direction's block (the run's axis is
+        fixed by the state, so the direction toward the window's longer side names it)."""
+        window = move.collapse
+        along = int(self._direction[window[0], window[1]])
+        before = window.index(move.to)
+        after = len(window) - 1 - before
+        if before == after:
+            return self._window_planes - 1
+        toward, reach = (along, after) if after > before else (self._opposite[along], before)
+        if reach not in WINDOW_REACHES:
+            raise CodecError(f"{move!r}: a window reaching {reach} cells past the landing has no slot")
+        return toward * len(WINDOW_REACHES) + WINDOW_REACHES.index(reach)
 
     def _region_index(self, state: GameState, move: Move) -> int:
         wall = region_wall(state, move.cells)
@@ -355,11 +367,18 @@ class ActionCodec:
                 front = np.array([g.rays[c][fwd][0] for c in src], dtype=np.int64)
                 dst = pos[sym.cell_perm[front]] if reverse else image[has_next]
                 put(family, a * 2 + 1, a2 * 2 + 1, src, dst)
-            for d in range(self.directions):
-                for j in range(WINDOW_OFFSETS):
-                    j2 = WINDOW_OFFSETS - 1 - j if reverse else j
-                    p = (d * self.axes + a) * WINDOW_OFFSETS + j
-                    put("recovery_window", p, (dperm[d] * self.axes + a2) * WINDOW_OFFSETS + j2, cells, image)
+        block, reaches = self._window_planes, len(WINDOW_REACHES)
+        for d in range(self.directions):
+            put("recovery_window", d * block + block - 1, dperm[d] * block + block - 1, cells, image)
+            for u in range(self.directions):
+                for r in range(reaches):
+                    put(
+                        "recovery_window",
+                        d * block + u * reaches + r,
+                        dperm[d] * block + dperm[u] * reaches + r,
+                        cells,
+                        image,
+                    )
         if not np.array_equal(np.sort(perm), np.arange(self.size)):
             raise AssertionError(f"{self!r}: symmetry {sym.index} does not permute the policy indices")
         return perm

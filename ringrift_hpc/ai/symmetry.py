@@ -2,8 +2,8 @@
 
 A `Symmetry` is a linear map of the board's lattice about its centre. Everything else is
 derived from two tables: where each cell goes (`cell_perm`) and where each movement
-direction goes (`dir_perm`). Encoded planes use the grid of `ringrift_hpc.ai.encoding.board_grid`; policy
-indices are permuted by the action codec's own table (`transform_policy`), so that a
+direction goes (`dir_perm`). Encoded planes live on the grid of `encoding.board_grid`;
+policy indices are permuted by the action codec's own table (`transform_policy`), so that a
 direction-carrying or line-anchored slot moves with the geometry it stands for.
 """
 
