@@ -210,13 +210,22 @@ class SlurmExecutor:
             if ref in self._final:
                 states[ref] = self._final[ref]
                 continue
-            state = self._state(ref, index.get(ref.key))
+            state = self._state(ref, index)
             if state.is_terminal:
                 self._final[ref] = state
             states[ref] = state
         return states
 
-    def _state(self, ref: JobRef, record: JobRecord | None) -> JobState:
+    def _cancel_mark(self, ref: JobRef) -> Path:
+        return self._job_folder(ref.kind) / f"{ref.key}.cancelled"
+
+    def _state(self, ref: JobRef, index: dict[str, JobRecord]) -> JobState:
+        record = index.get(ref.key)
+        if record is None and self._cancel_mark(ref).exists():
+            # Slurm keeps no accounting row of its own for an array task cancelled before it started
+            # (a wholly cancelled array can come back as one bare-id row, which while the database
+            # catches up can also be a single task's row: it never stands for the tasks).
+            return JobState(JobStatus.CANCELLED, detail="cancelled before it started")
         if record is None:
             submitted = self._paths(ref).submitted_pickle
             if submitted.exists() and time.time() - submitted.stat().st_mtime < self.accounting_grace_s:
@@ -230,9 +239,12 @@ class SlurmExecutor:
         return state
 
     def cancel(self, refs: Iterable[JobRef]) -> None:
+        refs = list(refs)
         keys = sorted({ref.key for ref in refs})
         if not keys:
             return
+        for ref in refs:
+            self._cancel_mark(ref).touch()
         result = run_command(("scancel", *keys))
         if result.returncode is None:
             raise SlurmCommandError(f"scancel failed: {result.summary}")

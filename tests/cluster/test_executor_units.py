@@ -201,3 +201,4 @@ def test_config_chooses_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "sbatch").write_text("#!/bin/sh\n")
     (tmp_path / "sbatch").chmod(0o755)
     assert executor_kind(Config()) == "slurm"
+

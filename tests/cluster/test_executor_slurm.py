@@ -1,0 +1,178 @@
+"""The executor interface on the real local Slurm cluster (submitit jobs, sacct states).
+
+Needs ``bin/local-slurm up`` and its ``env`` (see tests/conftest.py for skip/fail).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
+import pytest
+
+from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, JobStatus
+from ringrift_hpc.cluster.slurm_executor import SlurmExecutor
+from ringrift_hpc.cluster.slurm_query import run_command
+from ringrift_hpc.config.slurm import SlurmSection
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(120)]
+
+# The jobs' Python cannot import this test module, so its functions travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+WAIT_S = 45.0
+RUN_NAME = f"exectest{os.getpid()}"
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_loudly(tag: str) -> None:
+    raise ValueError(f"deliberate failure {tag}")
+
+
+def sleep_long(started: str | None) -> None:
+    # submitit ignores SIGTERM; a job that does keeps the node COMPLETING for KillWait (5 s)
+    # after scancel, and Slurm starts nothing new on it meanwhile.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if started is not None:
+        Path(started).touch()
+    time.sleep(300)
+
+
+def all_terminal(states: dict[JobRef, JobState]) -> bool:
+    return all(state.is_terminal for state in states.values())
+
+
+def poll_until(
+    executor: SlurmExecutor,
+    refs: Iterable[JobRef],
+    done: Callable[[dict[JobRef, JobState]], bool] = all_terminal,
+) -> dict[JobRef, JobState]:
+    refs = list(refs)
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        states = executor.poll(refs)
+        if done(states):
+            return states
+        if time.monotonic() > deadline:
+            seen = sorted({state.status.value for state in states.values()})
+            pytest.fail(f"{len(refs)} jobs did not settle within {WAIT_S:g}s; states seen: {seen}")
+        time.sleep(0.5)
+
+
+def slurm_section(**overrides: object) -> SlurmSection:
+    job = {"partition": "cpu", "cpus": 1, "mem": "200M", "time": 5}
+    return SlurmSection.model_validate(
+        {"selfplay": {**job, "array_parallelism": 16}, "train": job, "evaluate": job, **overrides}
+    )
+
+
+@pytest.fixture
+def executor(tmp_path: Path) -> Iterator[SlurmExecutor]:
+    executor = SlurmExecutor(tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm_section())
+    yield executor
+    # Whatever a failed test left behind goes; the run's job names select it.
+    for kind in ("selfplay", "train", "evaluate"):
+        run_command(("scancel", f"--name={RUN_NAME}-{kind}"))
+
+
+def test_array_of_16_in_chunks_completes_with_results_in_order(tmp_path: Path) -> None:
+    executor = SlurmExecutor(
+        tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm_section(max_array_size=7)
+    )
+    refs = executor.submit_array("selfplay", square, [(x,) for x in range(16)])
+    array_ids = list(dict.fromkeys(ref.job_id for ref in refs))
+    assert len(array_ids) == 3
+    assert [ref.task for ref in refs] == [*range(7), *range(7), 0, 1]
+    before = executor.scheduler_queries
+    polls = 0
+
+    def counting(states: dict[JobRef, JobState]) -> bool:
+        nonlocal polls
+        polls += 1
+        return all_terminal(states)
+
+    states = poll_until(executor, refs, counting)
+    assert executor.scheduler_queries - before == polls
+    assert {ref.key: state for ref, state in states.items() if not state.succeeded} == {}
+    assert [executor.result(ref) for ref in refs] == [x * x for x in range(16)]
+    # The run's job name tags every task; sacct can show "allocation" for a second or two while
+    # a task's end record overtakes its start record.
+    deadline = time.monotonic() + WAIT_S
+    sacct = ("sacct", "-X", "-n", "-P", "--format=JobName", f"--jobs={','.join(array_ids)}")
+    while (names := set(run_command(sacct).stdout.split())) != {f"{RUN_NAME}-selfplay"}:
+        assert time.monotonic() < deadline, f"sacct job names {names}"
+        time.sleep(0.5)
+
+
+def test_one_sacct_query_per_poll_with_300_tasks_in_flight(executor: SlurmExecutor) -> None:
+    refs = executor.submit_array("selfplay", sleep_long, [(None,)] * 300)
+    array_ids = {ref.job_id for ref in refs}
+    assert len(array_ids) == 1
+    before = executor.scheduler_queries
+    polls = 0
+
+    def some_running(states: dict[JobRef, JobState]) -> bool:
+        nonlocal polls
+        polls += 1
+        assert len(states) == 300
+        assert {state.status for state in states.values()} <= {JobStatus.PENDING, JobStatus.RUNNING}
+        return any(state.status is JobStatus.RUNNING for state in states.values())
+
+    poll_until(executor, refs, some_running)
+    assert executor.scheduler_queries - before == polls
+    executor.cancel(refs)
+    states = poll_until(executor, refs)
+    assert {state.status for state in states.values()} == {JobStatus.CANCELLED}
+    deadline = time.monotonic() + WAIT_S
+    while run_command(("squeue", "--noheader", f"--jobs={array_ids.pop()}")).stdout.strip():
+        assert time.monotonic() < deadline, "cancelled array tasks are still in squeue"
+        time.sleep(0.5)
+
+
+def test_cancelled_running_job_ends_cancelled(executor: SlurmExecutor, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    ref = executor.submit("train", sleep_long, (str(started),))
+    poll_until(executor, [ref], lambda states: started.exists())
+    executor.cancel([ref])
+    state = poll_until(executor, [ref])[ref]
+    assert state.status is JobStatus.CANCELLED
+    executor.cancel([ref])  # cancelling an ended job changes nothing and raises nothing
+    with pytest.raises(JobError, match=f"Slurm job {ref.key}"):
+        executor.result(ref)
+
+
+def test_failure_surfaces_as_failed_with_the_remote_traceback(executor: SlurmExecutor) -> None:
+    tag = f"tag-{os.getpid()}-{time.monotonic_ns()}"
+    ref = executor.submit("evaluate", fail_loudly, (tag,))
+    state = poll_until(executor, [ref])[ref]
+    assert state.status is JobStatus.FAILED
+    assert state.exit_code != 0
+    text = executor.error_text(ref)
+    assert "Traceback" in text and f"ValueError: deliberate failure {tag}" in text
+    with pytest.raises(JobError, match=tag):
+        executor.result(ref)
+
+
+def test_restarted_executor_reattaches_by_job_id(tmp_path: Path, executor: SlurmExecutor) -> None:
+    started = tmp_path / "started"
+    running = executor.submit("train", sleep_long, (str(started),))
+    done = executor.submit_array("selfplay", square, [(2,), (3,)])
+    journal = [ref.to_json() for ref in (running, *done)]
+    poll_until(executor, [running], lambda states: started.exists())
+
+    again = SlurmExecutor(executor.folder, run_name=RUN_NAME, slurm=slurm_section())
+    refs = [JobRef.from_json(data) for data in journal]
+    states = poll_until(again, refs[1:])
+    assert again.poll(refs[:1])[refs[0]].status is JobStatus.RUNNING
+    assert [states[ref].status for ref in refs[1:]] == [JobStatus.COMPLETED] * 2
+    assert [again.result(ref) for ref in refs[1:]] == [4, 9]
+    again.cancel(refs[:1])
+    assert poll_until(again, refs[:1])[refs[0]].status is JobStatus.CANCELLED
