@@ -1,0 +1,393 @@
+"""The training job: replay window in, content-addressed candidate model out.
+
+`run_training(spec)` pins the replay window (the first attempt writes it to the job
+directory, so a requeued attempt reads the very same shards), loads its samples, starts from
+the parent model (never from random weights when a parent was named) or from seeded random
+weights for the first model, trains with periodic resume files, and publishes the candidate
+under its sha256 with a manifest recording its parent, data, steps and losses.
+
+Job files live in `RUN/jobs/train/<spec key>/`: `window.json`, `ckpt.pt` (see
+`train_checkpoint`) and `result.json`. A job that finds its `result.json` returns it, so a
+requeue after completion changes nothing. With `processes > 1` the same code runs under torch
+DDP, one process per GPU (NCCL) or per CPU share (gloo), rendezvous on a loopback port.
+
+Under submitit, `TrainJob` is the callable: on Slurm's preemption signal its `checkpoint()`
+resubmits the same call, which resumes from the last resume file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import submitit
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+
+from ringrift_hpc.ai.checkpoint import CheckpointHeader, checkpoint_bytes, load_checkpoint, model_id
+from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
+from ringrift_hpc.ai.encoding import ENCODER_VERSION
+from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, PolicyValueNet
+from ringrift_hpc.ai.net_evaluator import resolve_device
+from ringrift_hpc.data.dataset import (
+    load_window,
+    make_batch,
+    split_by_game,
+    step_rows,
+    symmetry_choices,
+)
+from ringrift_hpc.jobs.replay_window import check_versions, scan_shards, select_window, window_size
+from ringrift_hpc.jobs.train_checkpoint import TrainState, load_train_state, save_train_state
+from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer
+from ringrift_hpc.jobs.train_spec import TrainResult, TrainSpec
+from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text, publish_bytes, read_manifest
+
+# Steps whose losses make up the reported training loss.
+RECENT_STEPS = 50
+
+
+class TrainingError(RuntimeError):
+    """A training job that cannot produce a usable candidate."""
+
+
+class ParentModelError(TrainingError):
+    """The named parent model is missing or is not the model it claims to be."""
+
+
+@dataclass(frozen=True)
+class PinnedWindow:
+    """The shards one job trains on, fixed at its first start."""
+
+    shards: tuple[tuple[Path, int], ...]  # (path, samples) newest first
+    total_samples: int  # of the variant when the window was chosen
+    window_samples: int  # what the sub-linear rule asked for
+    quarantined: tuple[str, ...]
+
+
+def job_dir(layout: RunLayout, spec: TrainSpec) -> Path:
+    return layout.jobs_dir / "train" / spec.key
+
+
+def run_training(spec: TrainSpec) -> TrainResult:
+    """Run (or resume, or return the finished result of) the training job `spec`."""
+    layout = RunLayout(Path(spec.run_root))
+    directory = job_dir(layout, spec)
+    result_file = directory / "result.json"
+    if result_file.exists():
+        return TrainResult.from_json(result_file.read_text())
+    directory.mkdir(parents=True, exist_ok=True)
+    window = pin_window(layout, spec, directory / "window.json")
+    if spec.processes == 1:
+        _train(0, 1, spec, window, None)
+    else:
+        mp.spawn(_train, args=(spec.processes, spec, window, _free_port()), nprocs=spec.processes, join=True)
+    return TrainResult.from_json(result_file.read_text())
+
+
+def run_from_spec_file(path: Path) -> TrainResult:
+    """`ringrift-hpc worker train --spec FILE`: the spec is a `TrainSpec` JSON file."""
+    return run_training(TrainSpec.from_json(path.read_text(), source=str(path)))
+
+
+class TrainJob(submitit.helpers.Checkpointable):
+    """The submitit callable; the inherited `checkpoint()` resubmits the same call on preemption,
+    and the resubmitted call resumes from the job's resume file."""
+
+    def __call__(self, spec: TrainSpec) -> TrainResult:
+        return run_training(spec)
+
+
+def pin_window(layout: RunLayout, spec: TrainSpec, path: Path) -> PinnedWindow:
+    """The job's window: read from `path` if an earlier attempt chose it, else chosen now and saved."""
+    if path.exists():
+        doc = json.loads(path.read_text())
+        return PinnedWindow(
+            shards=tuple((layout.root / name, int(samples)) for name, samples in doc["shards"]),
+            total_samples=doc["total_samples"],
+            window_samples=doc["window_samples"],
+            quarantined=tuple(doc["quarantined"]),
+        )
+    scan = scan_shards(layout, spec.variant)
+    size = window_size(scan.total_samples, spec.training_section().replay_window)
+    chosen = select_window(scan.shards, size)
+    if not chosen:
+        raise TrainingError(
+            f"{layout.selfplay_root(spec.variant)} holds no published shard of {spec.variant}"
+            + (f" ({len(scan.quarantined)} quarantined)" if scan.quarantined else "")
+            + "; run selfplay before training"
+        )
+    check_versions(chosen, encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
+    window = PinnedWindow(
+        shards=tuple((shard.path, shard.samples) for shard in chosen),
+        total_samples=scan.total_samples,
+        window_samples=size,
+        quarantined=scan.quarantined,
+    )
+    atomic_write_json(
+        path,
+        {
+            "shards": [[layout.relative(p).as_posix(), n] for p, n in window.shards],
+            "total_samples": window.total_samples,
+            "window_samples": window.window_samples,
+            "quarantined": list(window.quarantined),
+        },
+    )
+    return window
+
+
+def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
+    """The parent model, verified by content; seeded random weights only when no parent is named."""
+    header = CheckpointHeader.current(spec.board, spec.num_players, spec.net_config())
+    if spec.parent_model is None:
+        torch.manual_seed(spec.seed)
+        return PolicyValueNet(header.net_config, spec.board, spec.num_players)
+    path = layout.model_weights(spec.variant, spec.parent_model)
+    if not path.exists():
+        raise ParentModelError(
+            f"parent model {spec.parent_model} of {spec.variant} is missing: {path} does not exist; "
+            "name a published model as parent_model (a named parent is never replaced by random weights)"
+        )
+    found = model_id(path)
+    if found != spec.parent_model:
+        raise ParentModelError(
+            f"{path}: its sha256 is {found}, not the parent id {spec.parent_model} its name claims; "
+            "the file is damaged: quarantine it and name another parent"
+        )
+    return load_checkpoint(path, header)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _train(rank: int, world: int, spec: TrainSpec, window: PinnedWindow, port: int | None) -> None:
+    training = spec.training_section()
+    device = resolve_device(training.device)
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", rank)
+            torch.cuda.set_device(device)
+        else:
+            # Spawned CPU processes would each start one thread per core.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+        dist.init_process_group(
+            "nccl" if device.type == "cuda" else "gloo",
+            init_method=f"tcp://127.0.0.1:{port}",
+            rank=rank,
+            world_size=world,
+        )
+    try:
+        _Trainer(rank, world, spec, window, device).run()
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+class _Trainer:
+    """One rank's training loop; rank 0 alone writes files."""
+
+    def __init__(self, rank: int, world: int, spec: TrainSpec, window: PinnedWindow, device: torch.device) -> None:
+        self.started = time.monotonic()
+        self.rank, self.world, self.spec, self.window, self.device = rank, world, spec, window, device
+        self.layout = RunLayout(Path(spec.run_root))
+        self.directory = job_dir(self.layout, spec)
+        self.training = spec.training_section()
+        self.total_steps = spec.total_steps()
+        self.codec = ActionCodec.for_board(spec.board, spec.num_players)
+        self.net = initial_net(self.layout, spec).to(device)
+        self.optimizer = make_optimizer(self.net, self.training)
+        self.step = 0
+        self.recent: deque[tuple[float, float]] = deque(maxlen=RECENT_STEPS)
+        state = load_train_state(self.directory / "ckpt.pt", job_key=spec.key)
+        if state is not None:
+            self.net.load_state_dict(state.model)
+            self.optimizer.load_state_dict(state.optimizer)
+            self.step = state.step
+            self.recent.extend(state.recent_losses)
+        self.resumed_from = self.step
+        # Rank 0 reads first and quarantines what fails; the other ranks then find those shards
+        # gone and skip them, so every rank holds the same samples in the same order.
+        if rank > 0:
+            dist.barrier()
+        self.loaded = load_window(
+            self.layout, window.shards, variant=spec.variant, cap=spec.max_samples_in_memory, seed=spec.seed
+        )
+        if rank == 0 and world > 1:
+            dist.barrier()
+        self.train_rows, self.validation_rows = split_by_game(
+            self.loaded.data.game_keys, self.training.validation_fraction, seed=spec.seed
+        )
+        self.model: torch.nn.Module = (
+            DistributedDataParallel(self.net, device_ids=[device.index] if device.type == "cuda" else None)
+            if world > 1
+            else self.net
+        )
+        self.autocast = device.type == "cuda" and self.training.bf16
+
+    def run(self) -> None:
+        batch_size = self.training.batch_size
+        every = self.training.checkpoint_every_steps
+        pending: list[torch.Tensor] = []
+        interval_start, interval_step = time.monotonic(), self.step
+        self.model.train()
+        while self.step < self.total_steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate(self.step, self.total_steps, self.training)
+            rows = step_rows(self.train_rows, step=self.step, batch_size=batch_size, seed=self.spec.seed)
+            rows = rows[self.rank :: self.world]
+            symmetries = (
+                symmetry_choices(self.spec.board, rows.size, seed=self.spec.seed, step=self.step, rank=self.rank)
+                if self.training.symmetry_augmentation
+                else None
+            )
+            batch = make_batch(self.loaded.data, rows, self.codec, symmetries).to(self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                logits, values = self.model(batch.planes, batch.scalars)
+            policy_loss, value_loss = losses(logits, values, batch)
+            loss = policy_loss + self.training.value_loss_weight * value_loss
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.training.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.training.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            pending.append(torch.stack((policy_loss.detach(), value_loss.detach())))
+            if self.step % every == 0 or self.step == self.total_steps:
+                # One device-to-host copy per interval instead of a sync every step.
+                self.recent.extend((float(p), float(v)) for p, v in torch.stack(pending).cpu().tolist())
+                pending.clear()
+                self._check_finite()
+                if self.rank == 0:
+                    save_train_state(
+                        self.directory / "ckpt.pt",
+                        TrainState(
+                            self.spec.key, self.step, self.net.state_dict(),
+                            self.optimizer.state_dict(), tuple(self.recent),
+                        ),
+                    )  # fmt: skip
+                    rate = (self.step - interval_step) * batch_size / max(time.monotonic() - interval_start, 1e-9)
+                    self._write_metrics(rate, None)
+                interval_start, interval_step = time.monotonic(), self.step
+        if self.rank == 0:
+            self._finish()
+
+    def _check_finite(self) -> None:
+        policy, value = self.recent[-1]
+        if not (np.isfinite(policy) and np.isfinite(value)):
+            raise TrainingError(
+                f"training {self.spec.variant} diverged at step {self.step}: policy loss {policy}, value loss "
+                f"{value}; lower training.lr or enable training.grad_clip (resume file: {self.directory / 'ckpt.pt'})"
+            )
+
+    def _validation_losses(self) -> tuple[float, float] | None:
+        rows = self.validation_rows
+        if rows.size == 0:
+            return None
+        self.net.eval()
+        totals = np.zeros(2)
+        with torch.no_grad():
+            for start in range(0, rows.size, self.training.batch_size):
+                chunk = rows[start : start + self.training.batch_size]
+                batch = make_batch(self.loaded.data, chunk, self.codec, None).to(self.device)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                    logits, values = self.net(batch.planes, batch.scalars)
+                policy, value = losses(logits, values, batch)
+                totals += np.array([float(policy), float(value)]) * chunk.size
+        self.net.train()
+        return float(totals[0] / rows.size), float(totals[1] / rows.size)
+
+    def _finish(self) -> None:
+        validation = self._validation_losses()
+        train_policy = float(np.mean([p for p, _ in self.recent]))
+        train_value = float(np.mean([v for _, v in self.recent]))
+        data = checkpoint_bytes(self.net)
+        candidate = hashlib.sha256(data).hexdigest()
+        weights = self.layout.model_weights(self.spec.variant, candidate)
+        duration = time.monotonic() - self.started
+        metadata = {
+            "kind": "candidate",
+            "variant": self.spec.variant,
+            "parent": self.spec.parent_model,
+            "generation": self.spec.generation,
+            "steps": self.step,
+            "train_policy_loss": train_policy,
+            "train_value_loss": train_value,
+            "validation_policy_loss": validation[0] if validation else None,
+            "validation_value_loss": validation[1] if validation else None,
+            "samples": self.loaded.data.samples,
+            "validation_samples": int(self.validation_rows.size),
+            "window_samples": self.window.window_samples,
+            "total_samples": self.window.total_samples,
+            "data": [[name, count] for name, count in self.loaded.provenance],
+            "net_config": self.net.config.to_dict(),
+            "encoder_version": ENCODER_VERSION,
+            "codec_version": CODEC_VERSION,
+            "architecture_version": ARCHITECTURE_VERSION,
+            "training": self.spec.training,
+            "seed": self.spec.seed,
+            "processes": self.world,
+            "job_key": self.spec.key,
+            "duration_s": round(duration, 3),
+        }
+        if not self.layout.model_manifest(self.spec.variant, candidate).exists():
+            publish_bytes(weights, data, metadata)
+        else:
+            # Identical weights were already published (a requeue after publishing): same model.
+            read_manifest(weights)
+        result = TrainResult(
+            model_id=candidate,
+            weights=str(weights),
+            steps=self.step,
+            resumed_from_step=self.resumed_from,
+            train_policy_loss=train_policy,
+            train_value_loss=train_value,
+            validation_policy_loss=validation[0] if validation else None,
+            validation_value_loss=validation[1] if validation else None,
+            samples=self.loaded.data.samples,
+            validation_samples=int(self.validation_rows.size),
+            provenance=self.loaded.provenance,
+            quarantined=self.window.quarantined + self.loaded.quarantined,
+            duration_s=round(duration, 3),
+        )
+        self._write_metrics(None, validation)
+        atomic_write_text(self.directory / "result.json", result.to_json())
+
+    def _write_metrics(self, samples_per_s: float | None, validation: tuple[float, float] | None) -> None:
+        labels = f'variant="{self.spec.variant}",job="{self.spec.key}"'
+        policy, value = self.recent[-1] if self.recent else (float("nan"), float("nan"))
+        gauges = [
+            ("ringrift_train_step", "Optimizer steps done by the training job.", self.step),
+            ("ringrift_train_total_steps", "Optimizer steps the training job will run.", self.total_steps),
+            ("ringrift_train_policy_loss", "Policy cross-entropy of the last training step.", policy),
+            ("ringrift_train_value_loss", "Value squared error of the last training step.", value),
+        ]
+        if samples_per_s is not None:
+            gauges.append(("ringrift_train_samples_per_second", "Training samples per second.", samples_per_s))
+        if validation is not None:
+            gauges.append(("ringrift_train_validation_policy_loss", "Held-out policy loss.", validation[0]))
+            gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))
+        lines = []
+        for name, help_text, number in gauges:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{{{labels}}} {_sample(number)}"]
+        atomic_write_text(self.layout.metrics_file(f"train-{self.spec.variant}-{self.spec.key}"), "\n".join(lines) + "\n")
+
+
+def _sample(value: float) -> str:
+    """A number as the Prometheus text format writes it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
