@@ -72,13 +72,6 @@ class Cell:
     collapsed: int | None = None
 
 
-def line_length(board: str, num_players: int) -> int:
-    """Effective line length L (rules.md §2.1)."""
-    if board in ("square8", "hex8") and num_players >= 3:
-        return 3
-    return 4
-
-
 def ring_victory_threshold(board: str, num_players: int) -> int:
     return round(BOARD_SPECS[board].rings_per_player * (num_players + 1) / 3)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -306,45 +305,7 @@ def simple_hash(text: str) -> str:
     return f"{h2:08x}{h1:08x}"
 
 
-# --- random play ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One applied move of a random game, with the states around it."""
-
-    before: Any
-    move: Any
-    move_json: dict[str, Any]
-    after: Any
-    legal_count: int
-
-
-def random_game(
-    state: Any,
-    rng: random.Random,
-    *,
-    max_moves: int,
-    chooser: Callable[[random.Random, list[Any]], Any] | None = None,
-) -> Iterator[Step]:
-    """Uniformly random play from `state` for at most `max_moves` moves (or until terminal)."""
-    pick = chooser or (lambda r, moves: r.choice(moves))
-    for _ in range(max_moves):
-        if rules.is_terminal(state):
-            return
-        moves = list(rules.legal_moves(state))
-        if not moves:
-            raise AssertionError(
-                f"no legal move in an active state: {fingerprint_text(state)}"
-            )
-        move = pick(rng, moves)
-        after = rules.apply_move(state, move)
-        yield Step(state, move, rules.move_to_json(move), after, len(moves))
-        state = after
-
-
-def initial(board: str, num_players: int) -> Any:
-    return rules.initial_state(board, num_players)
+# --- game length ----------------------------------------------------------------------------
 
 
 def max_game_moves(board: str, num_players: int) -> int:

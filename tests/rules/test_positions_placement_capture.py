@@ -12,7 +12,6 @@ from ascii_board import BOARD_SPECS, sparse_text
 from rules_helpers import (
     assert_board,
     find_moves,
-    initial,
     legal_move_jsons,
     load,
     move_types,
@@ -28,7 +27,7 @@ from ringrift_hpc import rules
 @pytest.mark.parametrize("board", sorted(BOARD_SPECS))
 def test_opening_offers_every_cell_with_counts_one_to_three(board: str) -> None:
     """§5.1/§5.2: on an empty board every cell takes 1-3 rings, and there is nothing to skip."""
-    moves = [js for _, js in legal_move_jsons(initial(board, 2))]
+    moves = [js for _, js in legal_move_jsons(rules.initial_state(board, 2))]
     assert {js["type"] for js in moves} == {"place_ring"}
     assert len(moves) == 3 * BOARD_SPECS[board].cell_count
     assert {js.get("placementCount") or 1 for js in moves} == {1, 2, 3}
