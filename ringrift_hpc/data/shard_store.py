@@ -25,6 +25,9 @@ from ringrift_hpc.store import (
 )
 
 
+SHARD_SUFFIX = ".h5"
+
+
 class ShardQuarantinedError(ValueError):
     """The shard failed verification and was moved to quarantine (see `record`)."""
 
@@ -46,9 +49,16 @@ class ShardListing:
 def list_shards(layout: RunLayout, variant: str, generation: int) -> ShardListing:
     """Published shards of a generation (manifest verified); corrupt ones are quarantined."""
     listing = list_published(layout.selfplay_dir(variant, generation))
-    quarantined = tuple(quarantine(layout, rejected.path, rejected.reason) for rejected in listing.corrupt)
-    shards = tuple(p for p in listing.published if p.path.suffix == ".h5")
+    quarantined = tuple(quarantine(layout, _shard_of(rejected.path), rejected.reason) for rejected in listing.corrupt)
+    shards = tuple(p for p in listing.published if p.path.suffix == SHARD_SUFFIX)
     return ShardListing(shards, quarantined)
+
+
+def _shard_of(manifest: Path) -> Path:
+    """The shard a rejected manifest belongs to (quarantining it takes the manifest along), or
+    the manifest alone when no shard sits next to it."""
+    shard = manifest.with_suffix(SHARD_SUFFIX)
+    return shard if shard.exists() else manifest
 
 
 def load_shard(layout: RunLayout, path: Path, *, variant: str) -> Shard:

@@ -185,7 +185,7 @@ _OPTIONAL = frozenset({"time_budget_s"})
 
 
 def _type_words(types: tuple[type, ...]) -> str:
-    return "a number" if float in types else f"a {types[0].__name__}"
+    return "a number" if float in types else {int: "an integer", str: "a string"}[types[0]]
 
 
 def _spec_problems(spec: SelfplaySpec) -> list[str]:
