@@ -217,6 +217,7 @@ class _Trainer:
             self.step = state.step
             self.recent.extend(state.recent_losses)
         self.resumed_from = self.step
+        self.samples_per_s = float("nan")
         # Rank 0 reads first and quarantines what fails; the other ranks then find those shards
         # gone and skip them, so every rank holds the same samples in the same order.
         if rank > 0:
@@ -277,8 +278,9 @@ class _Trainer:
                             self.optimizer.state_dict(), tuple(self.recent),
                         ),
                     )  # fmt: skip
-                    rate = (self.step - interval_step) * batch_size / max(time.monotonic() - interval_start, 1e-9)
-                    self._write_metrics(rate, None)
+                    elapsed = max(time.monotonic() - interval_start, 1e-9)
+                    self.samples_per_s = (self.step - interval_step) * batch_size / elapsed
+                    self._write_metrics(None)
                 interval_start, interval_step = time.monotonic(), self.step
         if self.rank == 0:
             self._finish()
@@ -361,10 +363,10 @@ class _Trainer:
             quarantined=self.window.quarantined + self.loaded.quarantined,
             duration_s=round(duration, 3),
         )
-        self._write_metrics(None, validation)
+        self._write_metrics(validation)
         atomic_write_text(self.directory / "result.json", result.to_json())
 
-    def _write_metrics(self, samples_per_s: float | None, validation: tuple[float, float] | None) -> None:
+    def _write_metrics(self, validation: tuple[float, float] | None) -> None:
         labels = f'variant="{self.spec.variant}",job="{self.spec.key}"'
         policy, value = self.recent[-1] if self.recent else (float("nan"), float("nan"))
         gauges = [
@@ -372,9 +374,12 @@ class _Trainer:
             ("ringrift_train_total_steps", "Optimizer steps the training job will run.", self.total_steps),
             ("ringrift_train_policy_loss", "Policy cross-entropy of the last training step.", policy),
             ("ringrift_train_value_loss", "Value squared error of the last training step.", value),
+            (
+                "ringrift_train_samples_per_second",
+                "Training samples per second (all processes) over the last checkpoint interval.",
+                self.samples_per_s,
+            ),
         ]
-        if samples_per_s is not None:
-            gauges.append(("ringrift_train_samples_per_second", "Training samples per second.", samples_per_s))
         if validation is not None:
             gauges.append(("ringrift_train_validation_policy_loss", "Held-out policy loss.", validation[0]))
             gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))

@@ -1,0 +1,232 @@
+"""The training job end to end on tiny shards and a tiny network (CPU).
+
+Checks: the spec round-trips and refuses bad fields; a named parent is loaded (never random
+weights) and a missing or mismatched parent raises; a job interrupted after a checkpoint
+resumes to the same step count and the very same weights as an uninterrupted job; a finished
+job is returned, not rerun; the 2-process gloo DDP run publishes a loadable candidate;
+metadata and the metrics textfile carry the data provenance and losses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from submitit.core.utils import DelayedSubmission
+from train_data import BOARD, PLAYERS, VARIANT, publish_shard
+
+from ringrift_hpc.ai.checkpoint import CheckpointHeader, CheckpointMismatchError, load_checkpoint, save_checkpoint
+from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
+from ringrift_hpc.config.learning import TrainingSection
+from ringrift_hpc.jobs import train
+from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
+from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
+from ringrift_hpc.store import RunLayout, read_manifest
+
+NET = NetConfig(
+    channels=8, blocks=1, gpool_channels=8, policy_channels=8, nonspatial_hidden=16, value_channels=8, value_hidden=16
+)
+
+
+def training(**overrides: object) -> TrainingSection:
+    values: dict[str, object] = dict(
+        batch_size=8, warmup_steps=2, checkpoint_every_steps=3, validation_fraction=0.2, device="cpu",
+        min_steps=1, max_steps=50, lr=1e-3,
+    )  # fmt: skip
+    values.update(overrides)
+    return TrainingSection.model_validate(values)
+
+
+def spec_for(root: Path, *, parent: str | None = None, steps: int = 6, **kwargs: object) -> TrainSpec:
+    return TrainSpec.build(
+        root, VARIANT, parent_model=parent, generation=1, new_samples=40, network=kwargs.pop("network", NET),  # type: ignore[arg-type]
+        training=kwargs.pop("section", training()), seed=11, steps=steps, **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.fixture
+def run_root(tmp_path: Path) -> Path:
+    root = tmp_path / "run"
+    publish_shard(root, 0, "t0", games=3, seed=1)
+    publish_shard(root, 1, "t0", games=3, seed=2)
+    return root
+
+
+def parameters(net: PolicyValueNet) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
+def load(root: Path, model: str, config: NetConfig = NET) -> PolicyValueNet:
+    return load_checkpoint(
+        RunLayout(root).model_weights(VARIANT, model), CheckpointHeader.current(BOARD, PLAYERS, config)
+    )
+
+
+def test_spec_round_trips_and_refuses_unknown_fields(tmp_path: Path) -> None:
+    spec = spec_for(tmp_path)
+    assert TrainSpec.from_json(spec.to_json()) == spec
+    doc = json.loads(spec.to_json())
+    doc["stpes"] = 3
+    with pytest.raises(TrainSpecError, match=r"job.json: unknown fields \['stpes'\]"):
+        TrainSpec.from_json(json.dumps(doc), source="job.json")
+
+
+def test_spec_names_every_bad_field(tmp_path: Path) -> None:
+    with pytest.raises(TrainSpecError) as caught:
+        TrainSpec.build(
+            tmp_path, "square9_2p", parent_model="abc", generation=0, new_samples=1, network=NET,
+            training=training(batch_size=9), seed=0, processes=2,
+        )  # fmt: skip
+    message = str(caught.value)
+    assert "variant 'square9_2p'" in message
+    assert "parent_model" in message
+    assert "batch_size 9 is not divisible by processes 2" in message
+
+
+def test_steps_scale_with_new_samples_within_bounds(tmp_path: Path) -> None:
+    def steps(new_samples: int) -> int:
+        return TrainSpec.build(
+            tmp_path, VARIANT, parent_model=None, generation=1, new_samples=new_samples, network=NET,
+            training=training(samples_per_new_sample=2.0, min_steps=5, max_steps=40), seed=0,
+        ).total_steps()  # fmt: skip
+
+    assert steps(8) == 5  # 2 steps wanted, the minimum is 5
+    assert steps(100) == 25  # 100 * 2 / 8
+    assert steps(10_000) == 40
+
+
+def test_first_model_trains_and_publishes_with_provenance(run_root: Path) -> None:
+    spec = spec_for(run_root)
+    result = run_training(spec)
+    assert result.steps == 6 and result.resumed_from_step == 0
+    assert {name for name, _ in result.provenance} == {"000000/t0.h5", "000001/t0.h5"}
+    assert result.samples == sum(count for _, count in result.provenance)
+    assert result.validation_samples > 0 and result.validation_policy_loss is not None
+    meta = read_manifest(Path(result.weights)).manifest.metadata
+    assert meta["parent"] is None and meta["steps"] == 6
+    assert meta["data"] == [list(pair) for pair in result.provenance]
+    assert meta["net_config"] == NET.to_dict()
+    load(run_root, result.model_id)  # loadable as the variant's network
+    metrics = RunLayout(run_root).metrics_file(f"train-{VARIANT}-{spec.key}").read_text()
+    for name in ("samples_per_second", "policy_loss", "value_loss", "validation_policy_loss"):
+        assert f"ringrift_train_{name}{{" in metrics
+    # A finished job is returned as it was, not run again.
+    assert run_training(spec) == result
+
+
+def test_named_parent_is_the_starting_point(run_root: Path) -> None:
+    torch.manual_seed(123)
+    parent_net = PolicyValueNet(NET, BOARD, PLAYERS)
+    layout = RunLayout(run_root)
+    staging = layout.models_dir(VARIANT) / "staging.pt"
+    parent = save_checkpoint(staging, parent_net)
+    staging.rename(layout.model_weights(VARIANT, parent))
+    # A vanishing learning rate leaves the weights where training started.
+    result = run_training(spec_for(run_root, parent=parent, steps=2, section=training(lr=1e-12)))
+    child = parameters(load(run_root, result.model_id))
+    assert torch.allclose(child, parameters(parent_net), atol=1e-6)
+    torch.manual_seed(11)
+    assert not torch.allclose(child, parameters(PolicyValueNet(NET, BOARD, PLAYERS)), atol=1e-3)
+    assert read_manifest(Path(result.weights)).manifest.metadata["parent"] == parent
+
+
+def test_missing_parent_raises_instead_of_random_weights(run_root: Path) -> None:
+    with pytest.raises(ParentModelError, match="is missing.*never replaced by random weights"):
+        run_training(spec_for(run_root, parent="0" * 64))
+    assert not RunLayout(run_root).models_dir(VARIANT).exists()
+
+
+def test_parent_of_another_network_size_raises(run_root: Path) -> None:
+    layout = RunLayout(run_root)
+    staging = layout.models_dir(VARIANT) / "staging.pt"
+    layout.models_dir(VARIANT).mkdir(parents=True)
+    bigger = NetConfig(**{**NET.to_dict(), "channels": 16})
+    parent = save_checkpoint(staging, PolicyValueNet(bigger, BOARD, PLAYERS))
+    staging.rename(layout.model_weights(VARIANT, parent))
+    with pytest.raises(CheckpointMismatchError, match="channels 16 vs 8"):
+        run_training(spec_for(run_root, parent=parent))
+
+
+def test_damaged_parent_raises(run_root: Path) -> None:
+    layout = RunLayout(run_root)
+    layout.models_dir(VARIANT).mkdir(parents=True)
+    staging = layout.models_dir(VARIANT) / "staging.pt"
+    parent = save_checkpoint(staging, PolicyValueNet(NET, BOARD, PLAYERS))
+    data = bytearray(staging.read_bytes())
+    data[-1] ^= 0xFF
+    layout.model_weights(VARIANT, parent).write_bytes(bytes(data))
+    with pytest.raises(ParentModelError, match="not the parent id"):
+        run_training(spec_for(run_root, parent=parent))
+
+
+class Preempted(Exception):
+    """Stands in for the job being killed."""
+
+
+def test_interrupted_job_resumes_to_the_same_steps_and_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roots = []
+    for name in ("reference", "interrupted"):
+        root = tmp_path / name
+        publish_shard(root, 0, "t0", games=3, seed=1)
+        publish_shard(root, 1, "t0", games=3, seed=2)
+        roots.append(root)
+    reference = run_training(spec_for(roots[0], steps=8))
+
+    real_make_batch = train.make_batch
+    batches = []
+
+    def failing_make_batch(*args: object, **kwargs: object) -> object:
+        batches.append(1)
+        if len(batches) == 6:  # inside step 6, after the checkpoint of step 3
+            raise Preempted
+        return real_make_batch(*args, **kwargs)  # type: ignore[arg-type]
+
+    spec = spec_for(roots[1], steps=8)
+    monkeypatch.setattr(train, "make_batch", failing_make_batch)
+    with pytest.raises(Preempted):
+        run_training(spec)
+    monkeypatch.setattr(train, "make_batch", real_make_batch)
+    assert not RunLayout(roots[1]).models_dir(VARIANT).exists()
+
+    resumed = run_from_spec_file(_write_spec(tmp_path, spec))
+    assert resumed.resumed_from_step == 3
+    assert resumed.steps == reference.steps == 8
+    assert resumed.model_id == reference.model_id  # bit-identical weights
+    assert resumed.train_policy_loss == reference.train_policy_loss
+    assert resumed.validation_policy_loss == reference.validation_policy_loss
+
+
+def _write_spec(directory: Path, spec: TrainSpec) -> Path:
+    path = directory / "spec.json"
+    path.write_text(spec.to_json())
+    return path
+
+
+def test_preempted_job_resubmits_the_same_call(tmp_path: Path) -> None:
+    job = TrainJob()
+    spec = spec_for(tmp_path)
+    resubmission = job.checkpoint(spec)
+    assert isinstance(resubmission, DelayedSubmission)
+    assert resubmission.function is job and resubmission.args == (spec,)
+
+
+def test_job_files_are_keyed_by_the_spec(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    assert job_dir(layout, spec_for(tmp_path, steps=5)) != job_dir(layout, spec_for(tmp_path, steps=6))
+    assert job_dir(layout, spec_for(tmp_path)) == job_dir(layout, spec_for(tmp_path))
+
+
+@pytest.mark.slow
+def test_two_process_gloo_ddp_run(run_root: Path) -> None:
+    spec = spec_for(run_root, steps=4, processes=2)
+    result = run_training(spec)
+    assert result.steps == 4
+    net = load(run_root, result.model_id)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    assert read_manifest(Path(result.weights)).manifest.metadata["processes"] == 2
+    state = torch.load(job_dir(RunLayout(run_root), spec) / "ckpt.pt", weights_only=True)
+    assert state["step"] == 4
