@@ -15,29 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 from submitit.core.utils import DelayedSubmission
-from train_data import BOARD, PLAYERS, VARIANT, publish_shard
+from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, training
 
 from ringrift_hpc.ai.checkpoint import CheckpointHeader, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
-from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.jobs import train
 from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
-
-NET = NetConfig(
-    channels=8, blocks=1, gpool_channels=8, policy_channels=8, nonspatial_hidden=16, value_channels=8, value_hidden=16
-)
-
-
-def training(**overrides: object) -> TrainingSection:
-    values: dict[str, object] = dict(
-        batch_size=8, warmup_steps=2, checkpoint_every_steps=3, validation_fraction=0.2, device="cpu",
-        min_steps=1, max_steps=50, lr=1e-3,
-    )  # fmt: skip
-    values.update(overrides)
-    return TrainingSection.model_validate(values)
-
 
 def spec_for(root: Path, *, parent: str | None = None, steps: int = 6, **kwargs: object) -> TrainSpec:
     return TrainSpec.build(

@@ -13,6 +13,8 @@ import numpy as np
 
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
 from ringrift_hpc.ai.encoding import ENCODER_VERSION, encode_states
+from ringrift_hpc.ai.net import NetConfig
+from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.data.shards import GameRecord, ShardHeader, ShardWriter
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
 from ringrift_hpc.store import RunLayout, publish_file, temp_path_for
@@ -20,6 +22,20 @@ from ringrift_hpc.store import RunLayout, publish_file, temp_path_for
 BOARD = "square8"
 PLAYERS = 2
 VARIANT = f"{BOARD}_{PLAYERS}p"
+
+NET = NetConfig(
+    channels=8, blocks=1, gpool_channels=8, policy_channels=8, nonspatial_hidden=16, value_channels=8, value_hidden=16
+)
+
+
+def training(**overrides: object) -> TrainingSection:
+    """A training section for a few steps of tiny batches on the CPU."""
+    values: dict[str, object] = dict(
+        batch_size=8, warmup_steps=2, checkpoint_every_steps=3, validation_fraction=0.2, device="cpu",
+        min_steps=1, max_steps=50, lr=1e-3,
+    )  # fmt: skip
+    values.update(overrides)
+    return TrainingSection.model_validate(values)
 
 
 def game_positions(seed: int, plies: int) -> list[GameState]:

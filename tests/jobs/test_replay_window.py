@@ -1,0 +1,140 @@
+"""The replay window: sub-linear size, newest shards first, versions never mixed, bad shards
+quarantined and reported, and the window's samples loaded under a memory cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from train_data import NET, VARIANT, publish_shard, training
+
+from ringrift_hpc.config.learning import ReplayWindow
+from ringrift_hpc.data.dataset import load_window
+from ringrift_hpc.jobs.replay_window import (
+    ReplayWindowError,
+    ShardEntry,
+    check_versions,
+    scan_shards,
+    select_window,
+    window_size,
+)
+from ringrift_hpc.jobs.train import pin_window, run_training
+from ringrift_hpc.jobs.train_spec import TrainSpec
+from ringrift_hpc.store import RunLayout, list_quarantined
+
+WINDOW = ReplayWindow(min_samples=1000, max_samples=5000, exponent=0.5, growth=0.4)
+
+
+def test_window_holds_everything_up_to_min_samples() -> None:
+    assert window_size(0, WINDOW) == 0
+    assert window_size(1000, WINDOW) == 1000
+
+
+def test_window_follows_the_katago_formula_then_the_cap() -> None:
+    # 1000 * (1 + 0.4 * ((9000 / 1000) ** 0.5 - 1) / 0.5) = 1000 * (1 + 0.8 * 2)
+    assert window_size(9000, WINDOW) == 2600
+    assert window_size(10**9, WINDOW) == 5000
+
+
+@given(st.integers(1, 10**8), st.integers(1, 10**6))
+def test_window_grows_but_never_faster_than_the_data(total: int, more: int) -> None:
+    small, large = window_size(total, WINDOW), window_size(total + more, WINDOW)
+    assert small <= large <= total + more
+    assert large - small <= more
+
+
+def entry(generation: int, task: str, samples: int, codec: str = "c1") -> ShardEntry:
+    return ShardEntry(Path(f"/run/{generation:06d}/{task}.h5"), generation, samples, "e1", codec)
+
+
+def test_newest_shards_cover_the_window() -> None:
+    shards = (entry(0, "a", 50), entry(2, "a", 30), entry(1, "b", 40), entry(1, "a", 40), entry(2, "b", 30))
+    chosen = select_window(shards, 101)
+    assert [(s.generation, s.path.stem) for s in chosen] == [(2, "b"), (2, "a"), (1, "b"), (1, "a")]
+    assert select_window(shards, 60) == chosen[:2]
+    assert select_window(shards, 100) == chosen[:3]
+    assert select_window(shards, 0) == ()
+
+
+def test_other_codec_in_the_window_is_refused_by_name() -> None:
+    shards = (entry(1, "a", 10), entry(1, "b", 10, codec="c0"))
+    check_versions(shards[:1], encoder_version="e1", codec_version="c1")
+    with pytest.raises(ReplayWindowError, match=r"/run/000001/b.h5: encoder_version 'e1', codec_version 'c0'"):
+        check_versions(shards, encoder_version="e1", codec_version="c1")
+
+
+def test_training_on_data_of_another_codec_is_refused(tmp_path: Path) -> None:
+    publish_shard(tmp_path, 0, "old", metadata={"codec_version": "codec-from-last-year"})
+    publish_shard(tmp_path, 1, "new")
+    spec = TrainSpec.build(
+        tmp_path, VARIANT, parent_model=None, generation=1, new_samples=10,
+        network=NET, training=training(), seed=0, steps=1,
+    )  # fmt: skip
+    with pytest.raises(ReplayWindowError, match=r"000000/old.h5: encoder_version .*'codec-from-last-year'"):
+        run_training(spec)
+
+
+def test_corrupt_and_mislabelled_shards_are_quarantined_and_reported(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    good = publish_shard(tmp_path, 0, "good")
+    flipped = publish_shard(tmp_path, 0, "flipped")
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    flipped.write_bytes(bytes(data))
+    unlabelled = publish_shard(tmp_path, 1, "unlabelled", metadata={"positions": None})
+    scan = scan_shards(layout, VARIANT)
+    assert [s.path for s in scan.shards] == [good]
+    assert scan.total_samples == scan.shards[0].samples
+    assert len(scan.quarantined) == 2
+    assert any("flipped.h5" in line and "sha256" in line for line in scan.quarantined)
+    assert any("unlabelled" in line and "'positions' is None" in line for line in scan.quarantined)
+    assert not flipped.exists() and not unlabelled.exists()
+    assert len(list_quarantined(layout)) == 2
+
+
+def test_loading_keeps_a_uniform_subsample_under_the_cap(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    for generation in range(3):
+        publish_shard(tmp_path, generation, "t", games=2, seed=generation)
+    shards = [(entry.path, entry.samples) for entry in scan_shards(layout, VARIANT).shards]
+    total = sum(n for _, n in shards)
+    full = load_window(layout, shards, variant=VARIANT, cap=total, seed=5)
+    assert full.data.samples == total and len(full.provenance) == 3
+    capped = load_window(layout, shards, variant=VARIANT, cap=total // 2, seed=5)
+    assert capped.data.samples == total // 2
+    assert sum(n for _, n in capped.provenance) == total // 2
+    assert all(n > 0 for _, n in capped.provenance)  # every shard contributes
+    again = load_window(layout, shards, variant=VARIANT, cap=total // 2, seed=5)
+    assert np.array_equal(again.data.planes, capped.data.planes)
+
+
+def test_shard_damaged_after_the_window_was_chosen_is_quarantined_while_loading(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    kept = publish_shard(tmp_path, 0, "kept")
+    damaged = publish_shard(tmp_path, 0, "damaged")
+    shards = [(entry.path, entry.samples) for entry in scan_shards(layout, VARIANT).shards]
+    damaged.write_bytes(damaged.read_bytes()[:-100])
+    loaded = load_window(layout, shards, variant=VARIANT, cap=10**6, seed=0)
+    assert [name for name, _ in loaded.provenance] == ["000000/kept.h5"]
+    assert len(loaded.quarantined) == 1 and "damaged.h5" in loaded.quarantined[0]
+    assert kept.exists() and not damaged.exists()
+    # A second reader of the same window (another DDP rank, a resumed job) skips it.
+    again = load_window(layout, shards, variant=VARIANT, cap=10**6, seed=0)
+    assert np.array_equal(again.data.values, loaded.data.values)
+    assert "missing" in again.quarantined[0]
+
+
+def test_a_job_keeps_its_window_when_new_shards_arrive(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    publish_shard(tmp_path, 0, "t")
+    spec = TrainSpec.build(
+        tmp_path, VARIANT, parent_model=None, generation=1, new_samples=10,
+        network=NET, training=training(), seed=0, steps=1,
+    )  # fmt: skip
+    first = pin_window(layout, spec, tmp_path / "window.json")
+    publish_shard(tmp_path, 1, "t")
+    assert pin_window(layout, spec, tmp_path / "window.json") == first
+    assert len(pin_window(layout, spec, tmp_path / "other.json").shards) == 2
