@@ -1,0 +1,118 @@
+"""The match job: seat rotation, cross-variant refusal, zero-game tasks, the published match file."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ringrift_hpc.jobs.evaluate import MatchSpec, NoGamesPlayedError, run_from_spec_file, run_match
+from ringrift_hpc.jobs.evaluate_games import GroupPlan, opening
+from ringrift_hpc.rating import CrossVariantError, Participant, load_match_history, rotation_seats
+from ringrift_hpc.store import RunLayout
+
+RANDOM = "random"
+HEURISTIC = "heuristic"
+
+
+def lineup(variant: str, *kinds: str) -> tuple[Participant, ...]:
+    return tuple(Participant(variant=variant, kind=kind) for kind in kinds)
+
+
+def spec(root: Path, variant: str, lineups: list[tuple[Participant, ...]], **extra: object) -> MatchSpec:
+    plans = tuple(GroupPlan(lineup=line, seed=1000 + k) for k, line in enumerate(lineups))
+    return MatchSpec(
+        run_root=str(root),
+        variant=variant,
+        eval_id="eval-1",
+        task="000000",
+        groups=plans,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("variant", "kinds"),
+    [
+        ("square8_2p", (HEURISTIC, RANDOM)),
+        ("square8_3p", (HEURISTIC, RANDOM, RANDOM)),
+        ("hex8_4p", (RANDOM, HEURISTIC, RANDOM, HEURISTIC)),
+    ],
+)
+def test_every_participant_takes_every_seat_once_per_group(
+    tmp_path: Path, variant: str, kinds: tuple[str, ...]
+) -> None:
+    line = lineup(variant, *kinds)
+    result = run_match(spec(tmp_path, variant, [line, line], concurrent_games=2))
+    history = load_match_history(RunLayout(tmp_path), variant)
+    assert [f.path for f in history.files] == [result.path]
+    groups = history.groups
+    assert len(groups) == 2 and result.games == 2 * len(kinds)
+    per_lineup = Counter(p.id for p in line)
+    for group in groups:
+        assert len(group.games) == len(kinds)
+        for seat in range(len(kinds)):
+            assert Counter(game.seats[seat] for game in group.games) == per_lineup
+        assert [game.seats for game in group.games] == [rotation_seats(line, r) for r in range(len(kinds))]
+        assert all(game.moves > 0 and game.duration_s >= 0 for game in group.games)
+    assert groups[0].opening_seed != groups[1].opening_seed
+
+
+def test_group_games_share_one_opening() -> None:
+    a = opening("square8", 2, 7, 6)
+    b = opening("square8", 2, 7, 6)
+    c = opening("square8", 2, 8, 6)
+    assert a.move_count == b.move_count == 6
+    assert a.cells == b.cells and a.stacks == b.stacks
+    assert (a.cells, a.stacks) != (c.cells, c.stacks)
+
+
+def test_cross_variant_match_is_refused_before_any_game(tmp_path: Path) -> None:
+    mixed = (Participant("square8_2p", HEURISTIC), Participant("hex8_2p", RANDOM))
+    with pytest.raises(CrossVariantError, match="hex8_2p/random"):
+        spec(tmp_path, "square8_2p", [mixed])
+    good = json.loads(spec(tmp_path, "square8_2p", [lineup("square8_2p", HEURISTIC, RANDOM)]).to_json())
+    good["groups"][0]["lineup"][1]["variant"] = "hex8_2p"
+    doc = json.dumps(good)
+    path = tmp_path / "spec.json"
+    path.write_text(doc)
+    with pytest.raises(CrossVariantError):
+        run_from_spec_file(path)
+    assert not (tmp_path / "variants").exists()
+
+
+def test_a_task_that_played_no_game_fails_and_publishes_nothing(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    layout.halt.write_text("stop\n")
+    with pytest.raises(NoGamesPlayedError, match="completed no game group"):
+        run_match(spec(tmp_path, "square8_2p", [lineup("square8_2p", HEURISTIC, RANDOM)]))
+    assert load_match_history(layout, "square8_2p").files == ()
+
+
+def test_an_empty_match_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="groups is empty"):
+        spec(tmp_path, "square8_2p", [])
+
+
+def test_spec_round_trips_and_rerun_is_a_no_op(tmp_path: Path) -> None:
+    match = spec(tmp_path, "hex8_2p", [lineup("hex8_2p", RANDOM, HEURISTIC)], opening_moves=2)
+    assert MatchSpec.from_json(match.to_json()) == match
+    path = tmp_path / "spec.json"
+    path.write_text(match.to_json())
+    first = run_from_spec_file(path)
+    again = run_from_spec_file(path)
+    assert again.already_published and (again.path, again.games) == (first.path, first.games)
+
+
+def test_spec_refuses_unknown_fields_and_unplayable_participants(tmp_path: Path) -> None:
+    match = spec(tmp_path, "hex8_2p", [lineup("hex8_2p", RANDOM, HEURISTIC)])
+    with pytest.raises(ValueError, match="unknown field"):
+        MatchSpec.from_json(match.to_json().replace('"device"', '"devise"'))
+    with pytest.raises(ValueError, match="needs a budget"):
+        spec(
+            tmp_path,
+            "hex8_2p",
+            [(Participant("hex8_2p", RANDOM), Participant("hex8_2p", "gumbel", 0, "a" * 64))],
+        )
