@@ -24,7 +24,6 @@ from ringrift_hpc.store import (
     read_manifest,
 )
 
-
 SHARD_SUFFIX = ".h5"
 
 
@@ -33,9 +32,7 @@ class ShardQuarantinedError(ValueError):
 
     def __init__(self, record: QuarantineRecord) -> None:
         self.record = record
-        super().__init__(
-            f"{record.original} was quarantined to {record.entry}: {record.reason}"
-        )
+        super().__init__(f"{record.original} was quarantined to {record.entry}: {record.reason}")
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,9 @@ class ShardListing:
 def list_shards(layout: RunLayout, variant: str, generation: int) -> ShardListing:
     """Published shards of a generation (manifest verified); corrupt ones are quarantined."""
     listing = list_published(layout.selfplay_dir(variant, generation))
-    quarantined = tuple(quarantine(layout, _shard_of(rejected.path), rejected.reason) for rejected in listing.corrupt)
+    quarantined = tuple(
+        quarantine(layout, _shard_of(rejected.path), rejected.reason) for rejected in listing.corrupt
+    )
     shards = tuple(p for p in listing.published if p.path.suffix == SHARD_SUFFIX)
     return ShardListing(shards, quarantined)
 
@@ -66,6 +65,8 @@ def load_shard(layout: RunLayout, path: Path, *, variant: str) -> Shard:
     and codec versions; on any failure quarantine it and raise `ShardQuarantinedError`."""
     try:
         read_manifest(path, verify=True)
-        return read_shard(path, expect_encoder=ENCODER_VERSION, expect_codec=CODEC_VERSION, expect_variant=variant)
+        return read_shard(
+            path, expect_encoder=ENCODER_VERSION, expect_codec=CODEC_VERSION, expect_variant=variant
+        )
     except (CorruptArtifactError, ShardFormatError) as error:
         raise ShardQuarantinedError(quarantine(layout, path, str(error))) from error

@@ -159,7 +159,11 @@ class ShardWriter:
             self._create(name, (), np.int64)
             self._append(name, np.zeros(1, dtype=np.int64))
         # Entries, not samples: a position has tens to hundreds of legal moves.
-        for name, dtype in (("policy_indices", np.int32), ("policy_probs", np.float32), ("legal_indices", np.int32)):
+        for name, dtype in (
+            ("policy_indices", np.int32),
+            ("policy_probs", np.float32),
+            ("legal_indices", np.int32),
+        ):
             self._create(name, (), dtype, rows=_CSR_CHUNK)
         self._create("game_seeds", (), np.int64)
         self._create("game_lengths", (), np.int32)
@@ -272,8 +276,15 @@ def _read_header(
             f"is {version}, this ringrift-hpc reads version {FORMAT_VERSION}",
             "read it with the ringrift-hpc version that wrote it, or regenerate the data",
         )
-    text = {name: str(values[name]) for name in ("variant", "board", "encoder_version", "codec_version", "model_id", "task")}
-    wanted = (("variant", expect_variant), ("encoder_version", expect_encoder), ("codec_version", expect_codec))
+    text = {
+        name: str(values[name])
+        for name in ("variant", "board", "encoder_version", "codec_version", "model_id", "task")
+    }
+    wanted = (
+        ("variant", expect_variant),
+        ("encoder_version", expect_encoder),
+        ("codec_version", expect_codec),
+    )
     for name, expected in wanted:
         if text[name] != expected:
             raise _fail(
@@ -284,7 +295,11 @@ def _read_header(
             )
     num_players = int(values["num_players"])
     if text["variant"] != f"{text['board']}_{num_players}p":
-        raise _fail(path, "variant", f"{text['variant']!r} does not match board {text['board']!r} and num_players {num_players}")
+        raise _fail(
+            path,
+            "variant",
+            f"{text['variant']!r} does not match board {text['board']!r} and num_players {num_players}",
+        )
     header = ShardHeader(
         variant=text["variant"],
         board=text["board"],
@@ -298,7 +313,9 @@ def _read_header(
         format_version=version,
     )
     if int(values["policy_size"]) != header.policy_size:
-        raise _fail(path, "policy_size", f"is {int(values['policy_size'])}, the codec has {header.policy_size}")
+        raise _fail(
+            path, "policy_size", f"is {int(values['policy_size'])}, the codec has {header.policy_size}"
+        )
     return header
 
 
@@ -342,7 +359,11 @@ def _validate(path: Path, header: ShardHeader, a: dict[str, np.ndarray]) -> None
         if abs(sums[worst] - 1.0) > _SUM_TOLERANCE:
             raise _fail(path, "policy_probs", f"sample {worst} sums to {sums[worst]:.6f}, not 1")
     if np.any(np.diff(a["legal_offsets"]) < 2):
-        raise _fail(path, "legal_offsets", "a sample has fewer than two legal moves (forced positions are not samples)")
+        raise _fail(
+            path,
+            "legal_offsets",
+            "a sample has fewer than two legal moves (forced positions are not samples)",
+        )
     rows_p = np.repeat(np.arange(n, dtype=np.int64), np.diff(a["policy_offsets"]))
     rows_l = np.repeat(np.arange(n, dtype=np.int64), np.diff(a["legal_offsets"]))
     if not np.all(np.isin(rows_p * size + a["policy_indices"], rows_l * size + a["legal_indices"])):

@@ -142,22 +142,27 @@ class SelfplaySpec:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{source}: not valid JSON ({error}); write it with SelfplaySpec.to_json") from None
+            raise ValueError(
+                f"{source}: not valid JSON ({error}); write it with SelfplaySpec.to_json"
+            ) from None
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object of SelfplaySpec fields")
+            # A file's content, not a caller's argument: a ValueError like every other spec problem.
+            raise ValueError(f"{source}: expected a JSON object of SelfplaySpec fields")  # noqa: TRY004
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(f"{source}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(known)}")
+            raise ValueError(
+                f"{source}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(known)}"
+            )
         required = [n for n, f in known.items() if f.default is dataclasses.MISSING]
         missing = [n for n in required if n not in data]
         if missing:
             raise ValueError(f"{source}: missing field(s) {', '.join(missing)}")
         for name, value in data.items():
             wanted = _FIELD_TYPES[name]
-            if isinstance(value, bool) or not isinstance(value, wanted):
-                if not (value is None and name in _OPTIONAL):
-                    raise ValueError(f"{source}: field {name!r} is {value!r}; it must be {_type_words(wanted)}")
+            allowed = value is None and name in _OPTIONAL
+            if not allowed and (isinstance(value, bool) or not isinstance(value, wanted)):
+                raise ValueError(f"{source}: field {name!r} is {value!r}; it must be {_type_words(wanted)}")
         return cls(**data)
 
 
@@ -207,7 +212,9 @@ def _spec_problems(spec: SelfplaySpec) -> list[str]:
     if spec.walltime_margin_s < 0:
         problems.append(f"walltime_margin_s = {spec.walltime_margin_s} must be 0 or more")
     if spec.bootstrap_player not in BOOTSTRAP_PLAYERS:
-        problems.append(f"bootstrap_player {spec.bootstrap_player!r} must be one of {', '.join(BOOTSTRAP_PLAYERS)}")
+        problems.append(
+            f"bootstrap_player {spec.bootstrap_player!r} must be one of {', '.join(BOOTSTRAP_PLAYERS)}"
+        )
     if spec.device not in ("auto", "cpu", "cuda"):
         problems.append(f"device {spec.device!r} must be auto, cpu or cuda")
     if spec.model_id == NO_MODEL and spec.generation != 0:
@@ -249,7 +256,9 @@ def _published(spec: SelfplaySpec, shard: Path) -> SelfplayResult | None:
     if not shard.with_suffix(".json").exists():
         return None
     meta = read_manifest(shard, verify=True).manifest.metadata
-    return SelfplayResult(shard, meta["games"], meta["positions"], meta["stop_reason"], meta["play_seconds"], True)
+    return SelfplayResult(
+        shard, meta["games"], meta["positions"], meta["stop_reason"], meta["play_seconds"], True
+    )
 
 
 def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
@@ -258,7 +267,12 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     shard = layout.selfplay_shard(spec.variant, spec.generation, spec.task)
     existing = _published(spec, shard)
     if existing is not None:
-        log.info("selfplay %s gen %d task %s: already published, nothing to do", spec.variant, spec.generation, spec.task)
+        log.info(
+            "selfplay %s gen %d task %s: already published, nothing to do",
+            spec.variant,
+            spec.generation,
+            spec.task,
+        )
         return existing
     torch.set_num_threads(available_cpus(os.environ))
     t_setup = time.time()
@@ -328,7 +342,13 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     _write_metrics(layout, spec, result)
     log.info(
         "selfplay %s gen %d task %s: %d games, %d positions in %.1fs (%s)",
-        spec.variant, spec.generation, spec.task, result.games, positions, play_seconds, outcome.stop_reason,
+        spec.variant,
+        spec.generation,
+        spec.task,
+        result.games,
+        positions,
+        play_seconds,
+        outcome.stop_reason,
     )
     return result
 
@@ -345,7 +365,11 @@ def _write_metrics(layout: RunLayout, spec: SelfplaySpec, result: SelfplayResult
         ("ringrift_selfplay_play_seconds", "gauge", "Seconds the task spent playing.", result.seconds),
         ("ringrift_selfplay_finished_timestamp_seconds", "gauge", "When the task published.", time.time()),
     ):
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name}{{{labels}}} {float(value)!r}"]
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} {kind}",
+            f"{name}{{{labels}}} {float(value)!r}",
+        ]
     ensure_dir(layout.metrics_dir)
     atomic_write_text(layout.metrics_file(f"selfplay-{spec.variant}-{spec.task}"), "\n".join(lines) + "\n")
 

@@ -71,7 +71,11 @@ class BootstrapMover:
             chosen = self.player.choose([state], [rng])[0]
             target = np.zeros(len(moves), dtype=np.float32)
             target[moves.index(chosen)] = 1.0
-            played = moves[int(rng.integers(len(moves)))] if state.turn_number <= self.opening_sample_moves else chosen
+            played = (
+                moves[int(rng.integers(len(moves)))]
+                if state.turn_number <= self.opening_sample_moves
+                else chosen
+            )
             out.append(Decision(played, moves, target))
         return out
 
@@ -86,7 +90,13 @@ class _Game:
     samples: list[tuple[GameState, int, tuple[Move, ...], np.ndarray]] = field(default_factory=list)
 
 
-def game_record(codec: ActionCodec, seed: int, final: GameState, moves_played: int, samples: list[tuple[GameState, int, tuple[Move, ...], np.ndarray]]) -> GameRecord:
+def game_record(
+    codec: ActionCodec,
+    seed: int,
+    final: GameState,
+    moves_played: int,
+    samples: list[tuple[GameState, int, tuple[Move, ...], np.ndarray]],
+) -> GameRecord:
     """The shard record of a finished game: encoded samples, sparse targets, mover-relative values."""
     states = [s for s, _, _, _ in samples]
     n = final.num_players
@@ -171,7 +181,9 @@ def play_selfplay(
                 on_game(game_record(codec, game.seed, game.state, game.moves_played, game.samples))
                 finished += 1
             elif game.moves_played >= MAX_GAME_MOVES:
-                raise RuntimeError(f"selfplay: game {game.number} (seed {game.seed}) did not end within {MAX_GAME_MOVES} moves")
+                raise RuntimeError(
+                    f"selfplay: game {game.number} (seed {game.seed}) did not end within {MAX_GAME_MOVES} moves"
+                )
             else:
                 still.append(game)
         live = still

@@ -44,7 +44,9 @@ Runner = Callable[[list[str]], str]
 
 def _squeue(argv: list[str]) -> str:
     env = {k: v for k, v in os.environ.items() if k != "SLURM_TIME_FORMAT"}
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=_SQUEUE_TIMEOUT_S, check=True, env=env)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=_SQUEUE_TIMEOUT_S, check=True, env=env
+    )
     return done.stdout
 
 
@@ -71,7 +73,9 @@ class StopRule:
     deadline: float | None
 
     @classmethod
-    def for_job(cls, halt: Path, margin_s: float, environ: Mapping[str, str], *, runner: Runner = _squeue) -> StopRule:
+    def for_job(
+        cls, halt: Path, margin_s: float, environ: Mapping[str, str], *, runner: Runner = _squeue
+    ) -> StopRule:
         """The rule of a job: its walltime end minus `margin_s`."""
         end = slurm_end_time(environ, runner=runner)
         return cls(halt, None if end is None else end - margin_s)
@@ -89,7 +93,9 @@ class StopCheck:
     """`StopRule.reason` at most once per `every_s` seconds (a stat on NFS is not free); once a
     reason is seen it sticks."""
 
-    def __init__(self, rule: StopRule, *, every_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, rule: StopRule, *, every_s: float = 1.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.rule = rule
         self.every_s = every_s
         self.clock = clock

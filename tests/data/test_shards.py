@@ -60,7 +60,9 @@ def _write(path: Path, games: list[GameRecord]) -> Path:
 
 
 def _read(path: Path):  # type: ignore[no-untyped-def]
-    return read_shard(path, expect_encoder=ENCODER_VERSION, expect_codec=CODEC_VERSION, expect_variant=VARIANT)
+    return read_shard(
+        path, expect_encoder=ENCODER_VERSION, expect_codec=CODEC_VERSION, expect_variant=VARIANT
+    )
 
 
 def test_round_trip_is_exact(tmp_path: Path, games: list[GameRecord]) -> None:
@@ -200,7 +202,10 @@ def test_truncated_published_shard_is_quarantined(tmp_path: Path, games: list[Ga
     listing = list_shards(layout, VARIANT, 0)
     assert [p.path for p in listing.shards] == [good]
     (record,) = listing.quarantined
-    assert record.original.endswith("000001.h5") and {p.name for p in record.files} == {"000001.h5", "000001.json"}
+    assert record.original.endswith("000001.h5") and {p.name for p in record.files} == {
+        "000001.h5",
+        "000001.json",
+    }
     assert "size" in record.reason and "quarantine" in record.reason
     assert not bad.exists()
     assert load_shard(layout, good, variant=VARIANT).games == 3

@@ -49,17 +49,28 @@ TINY = NetConfig(
 
 
 def _spec(root: Path, **changes: object) -> SelfplaySpec:
-    fields: dict[str, object] = dict(
-        run_root=str(root), variant="square8_2p", generation=0, task_index=0, model_id="none", run_seed=11,
-        games=3, bootstrap_player="random", concurrent_games=3, device="cpu", walltime_margin_s=0.0,
-    )
+    fields: dict[str, object] = {
+        "run_root": str(root),
+        "variant": "square8_2p",
+        "generation": 0,
+        "task_index": 0,
+        "model_id": "none",
+        "run_seed": 11,
+        "games": 3,
+        "bootstrap_player": "random",
+        "concurrent_games": 3,
+        "device": "cpu",
+        "walltime_margin_s": 0.0,
+    }
     fields.update(changes)
     return SelfplaySpec(**fields)  # type: ignore[arg-type]
 
 
 def _load(spec: SelfplaySpec) -> Shard:
     layout = RunLayout(Path(spec.run_root))
-    return load_shard(layout, layout.selfplay_shard(spec.variant, spec.generation, spec.task), variant=spec.variant)
+    return load_shard(
+        layout, layout.selfplay_shard(spec.variant, spec.generation, spec.task), variant=spec.variant
+    )
 
 
 def _publish_tiny_model(root: Path, variant: str = "square8_2p") -> str:
@@ -88,14 +99,19 @@ def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> 
     # One-hot targets of the bootstrap player's own move.
     assert np.all(np.diff(shard.policy_offsets) == 1) and np.all(shard.policy_probs == 1.0)
     prom = (tmp_path / "metrics" / "selfplay-square8_2p-000004.prom").read_text()
-    assert f'ringrift_selfplay_positions{{variant="square8_2p",generation="0",task="000004"}} {float(shard.samples)!r}' in prom
+    assert (
+        f'ringrift_selfplay_positions{{variant="square8_2p",generation="0",task="000004"}} {float(shard.samples)!r}'
+        in prom
+    )
     assert "ringrift_selfplay_positions_per_second" in prom
     again = run_selfplay(spec)
     assert again.already_published and again.positions == result.positions
     assert read_manifest(result.shard).manifest == read_manifest(again.shard).manifest
 
 
-def test_network_selfplay_is_reproducible_from_its_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_network_selfplay_is_reproducible_from_its_seeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # One intra-op thread, as in a 1-CPU allocation: on a shared 2-core machine two threads made
     # this tiny net's forward pass 20x slower (OpenMP threads waiting for a busy core).
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
@@ -103,15 +119,36 @@ def test_network_selfplay_is_reproducible_from_its_seeds(tmp_path: Path, monkeyp
     for name in ("a", "b"):
         root = tmp_path / name
         model = _publish_tiny_model(root)
-        spec = _spec(root, generation=1, model_id=model, games=2, concurrent_games=2, simulations=4,
-                     gumbel_actions=4, opening_sample_moves=2)
+        spec = _spec(
+            root,
+            generation=1,
+            model_id=model,
+            games=2,
+            concurrent_games=2,
+            simulations=4,
+            gumbel_actions=4,
+            opening_sample_moves=2,
+        )
         result = run_selfplay(spec)
         assert result.games == 2
         assert read_manifest(result.shard).manifest.metadata["model_id"] == model
         shards.append(_load(spec))
     a, b = shards
-    for name in ("planes", "scalars", "values", "policy_offsets", "policy_indices", "policy_probs",
-                 "legal_offsets", "legal_indices", "game", "ply", "game_seeds", "game_lengths", "game_ranks"):
+    for name in (
+        "planes",
+        "scalars",
+        "values",
+        "policy_offsets",
+        "policy_indices",
+        "policy_probs",
+        "legal_offsets",
+        "legal_indices",
+        "game",
+        "ply",
+        "game_seeds",
+        "game_lengths",
+        "game_ranks",
+    ):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     # Improved-policy targets spread over the legal moves, unlike a one-hot.
     assert np.mean(np.diff(a.policy_offsets) > 1) > 0.5
@@ -185,7 +222,9 @@ def test_task_that_finished_nothing_fails_and_publishes_nothing(tmp_path: Path) 
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(spec.to_json())
     code = f"from pathlib import Path; from ringrift_hpc.jobs.selfplay import run_from_spec_file; run_from_spec_file(Path({str(spec_file)!r}))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0 and "NothingPlayedError" in done.stderr
 
 

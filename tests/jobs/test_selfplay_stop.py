@@ -26,8 +26,12 @@ from ringrift_hpc.jobs.walltime import HALT, WALLTIME, StopCheck, StopRule, pars
 def test_seeds_depend_on_every_part_of_the_key() -> None:
     base = task_seed(7, "square8_2p", 3, 5)
     assert base == task_seed(7, "square8_2p", 3, 5)
-    others = {task_seed(8, "square8_2p", 3, 5), task_seed(7, "hex8_2p", 3, 5), task_seed(7, "square8_2p", 4, 5),
-              task_seed(7, "square8_2p", 3, 6)}
+    others = {
+        task_seed(8, "square8_2p", 3, 5),
+        task_seed(7, "hex8_2p", 3, 5),
+        task_seed(7, "square8_2p", 4, 5),
+        task_seed(7, "square8_2p", 3, 6),
+    }
     assert base not in others and len(others) == 4
     games = [game_seed(base, k) for k in range(100)]
     assert len(set(games)) == 100 and all(0 <= s < 2**63 for s in games + [base])
@@ -97,8 +101,15 @@ def test_available_cpus_follow_slurm() -> None:
 
 
 def _spec(**changes: object) -> SelfplaySpec:
-    fields = dict(run_root="/runs/a", variant="square8_2p", generation=0, task_index=3, model_id="none",
-                  run_seed=1, games=8)
+    fields: dict[str, object] = {
+        "run_root": "/runs/a",
+        "variant": "square8_2p",
+        "generation": 0,
+        "task_index": 3,
+        "model_id": "none",
+        "run_seed": 1,
+        "games": 8,
+    }
     fields.update(changes)
     return SelfplaySpec(**fields)  # type: ignore[arg-type]
 
