@@ -38,13 +38,19 @@ def _kinds(kind: str | None) -> tuple[JobKind, ...]:
     for known in JOB_KINDS:
         if kind == known:
             return (known,)
-    raise typer.BadParameter(f"{kind!r} is not a job kind; use one of {', '.join(JOB_KINDS)}", param_hint="--kind")
+    raise typer.BadParameter(
+        f"{kind!r} is not a job kind; use one of {', '.join(JOB_KINDS)}", param_hint="--kind"
+    )
 
 
 @sbatch_app.command("render")
 def render_command(
-    config: Path = typer.Option(..., "--config", "-c", help="The run's YAML config (resources, setup, run root)."),
-    kind: str | None = typer.Option(None, "--kind", "-k", help="selfplay, train or evaluate; default: all three."),
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="The run's YAML config (resources, setup, run root)."
+    ),
+    kind: str | None = typer.Option(
+        None, "--kind", "-k", help="selfplay, train or evaluate; default: all three."
+    ),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Folder to write <kind>.sbatch into; default: print to stdout."
     ),
@@ -52,7 +58,9 @@ def render_command(
 ) -> None:
     """Render the sbatch script of each kind; they run `ringrift-hpc worker <kind> --spec FILE`."""
     if kind is None and out is None:
-        raise typer.BadParameter("pass --kind to print one script, or --out DIR to write all three", param_hint="--kind")
+        raise typer.BadParameter(
+            "pass --kind to print one script, or --out DIR to write all three", param_hint="--kind"
+        )
     kinds = _kinds(kind)
     try:
         cfg = load_config(config)

@@ -221,5 +221,8 @@ def format_accounting(summaries: Sequence[KindSummary]) -> str:
         )
     )
     widths = [max(len(row[column]) for row in (header, *rows)) for column in range(len(header))]
-    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in (header, *rows))
+    lines = (
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in (header, *rows)
+    )
     return "\n".join(line.rstrip() for line in lines)

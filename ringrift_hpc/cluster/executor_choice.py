@@ -12,7 +12,7 @@ from ringrift_hpc.store import RunLayout
 
 
 def executor_kind(config: Config) -> str:
-    """"slurm" or "local"; ``auto`` means Slurm when ``sbatch`` is on PATH."""
+    """ "slurm" or "local"; ``auto`` means Slurm when ``sbatch`` is on PATH."""
     if config.executor != "auto":
         return config.executor
     return "slurm" if shutil.which("sbatch") is not None else "local"

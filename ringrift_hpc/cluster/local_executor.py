@@ -191,7 +191,10 @@ class LocalExecutor:
                 if job is None:
                     continue  # being written, or a submission that crashed before job.json
                 self._job_tasks[job_id] = [
-                    (f"{job_id}_{task}" if job["array"] else str(job_id), TaskFiles(self.folder / str(job_id) / str(task)))
+                    (
+                        f"{job_id}_{task}" if job["array"] else str(job_id),
+                        TaskFiles(self.folder / str(job_id) / str(task)),
+                    )
                     for task in range(int(job["tasks"]))
                 ]
             tasks.extend(self._job_tasks[job_id])
@@ -279,4 +282,3 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass  # already gone
-

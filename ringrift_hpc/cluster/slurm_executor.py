@@ -41,7 +41,9 @@ from ringrift_hpc.config.slurm import JobKind, SlurmJob, SlurmSection
 DEFAULT_ACCOUNTING_GRACE_S = 120.0
 
 _STATUS_OF: dict[str, JobStatus] = {
-    **dict.fromkeys(("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"), JobStatus.PENDING),
+    **dict.fromkeys(
+        ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"), JobStatus.PENDING
+    ),
     **dict.fromkeys(
         ("RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING", "SUSPENDED", "RESIZING"),
         JobStatus.RUNNING,
@@ -192,7 +194,9 @@ class SlurmExecutor:
                 elif int(index) == task:
                     refs.append(JobRef(kind, array_id, task))
                 else:
-                    raise SubmissionError(f"submitit returned task {job.job_id} where {array_id}_{task} was due")
+                    raise SubmissionError(
+                        f"submitit returned task {job.job_id} where {array_id}_{task} was due"
+                    )
         return refs
 
     # --- state -----------------------------------------------------------------------------------
@@ -234,7 +238,11 @@ class SlurmExecutor:
         state = state_of_record(record)
         if state.status is JobStatus.COMPLETED and not self._paths(ref).result_pickle.exists():
             return JobState(
-                JobStatus.FAILED, state.exit_code, state.elapsed_s, state.node, "COMPLETED without a result file"
+                JobStatus.FAILED,
+                state.exit_code,
+                state.elapsed_s,
+                state.node,
+                "COMPLETED without a result file",
             )
         return state
 

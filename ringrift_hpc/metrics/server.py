@@ -69,8 +69,12 @@ class TextfileCollector(Collector):
 
     def _collect(self) -> list[Metric]:
         served: dict[str, Metric] = {}
-        ok = GaugeMetricFamily(TEXTFILE_OK, "1 when the textfile parsed and was served, 0 when left out.", labels=["file"])
-        mtime = GaugeMetricFamily(TEXTFILE_MTIME, "When the textfile was last written (Unix time).", labels=["file"])
+        ok = GaugeMetricFamily(
+            TEXTFILE_OK, "1 when the textfile parsed and was served, 0 when left out.", labels=["file"]
+        )
+        mtime = GaugeMetricFamily(
+            TEXTFILE_MTIME, "When the textfile was last written (Unix time).", labels=["file"]
+        )
         errors: dict[str, str] = {}
         for path in self._files():
             try:

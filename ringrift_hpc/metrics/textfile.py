@@ -58,12 +58,16 @@ class MetricFamily:
         for sample in self.samples:
             for label, _ in sample.labels:
                 if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
-                    raise MetricError(f"metric {self.name}: label name {label!r} is not a Prometheus label name")
+                    raise MetricError(
+                        f"metric {self.name}: label name {label!r} is not a Prometheus label name"
+                    )
             if sample.labels in seen:
                 raise MetricError(f"metric {self.name}: two samples with labels {dict(sample.labels)}")
             seen.add(sample.labels)
             if self.kind == "counter" and not (math.isfinite(sample.value) and sample.value >= 0):
-                raise MetricError(f"counter {self.name}{dict(sample.labels)} = {sample.value}; counters are >= 0")
+                raise MetricError(
+                    f"counter {self.name}{dict(sample.labels)} = {sample.value}; counters are >= 0"
+                )
 
 
 def family(
@@ -71,7 +75,10 @@ def family(
 ) -> MetricFamily:
     """A family from (labels, value) pairs, e.g. ``family("x", "gauge", "...", [({"kind": "train"}, 2)])``."""
     return MetricFamily(
-        name, kind, help_text, tuple(Sample(tuple(sorted(labels.items())), float(value)) for labels, value in samples)
+        name,
+        kind,
+        help_text,
+        tuple(Sample(tuple(sorted(labels.items())), float(value)) for labels, value in samples),
     )
 
 
@@ -104,7 +111,11 @@ def render_textfile(families: Iterable[MetricFamily]) -> str:
         lines.append(f"# TYPE {metric.name} {metric.kind}")
         for sample in metric.samples:
             labels = ",".join(f'{key}="{_escape_label(value)}"' for key, value in sample.labels)
-            lines.append(f"{metric.name}{{{labels}}} {_number(sample.value)}" if labels else f"{metric.name} {_number(sample.value)}")
+            lines.append(
+                f"{metric.name}{{{labels}}} {_number(sample.value)}"
+                if labels
+                else f"{metric.name} {_number(sample.value)}"
+            )
     return "\n".join(lines) + "\n" if lines else ""
 
 

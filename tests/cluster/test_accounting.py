@@ -65,7 +65,9 @@ def test_pending_array_row_counts_each_task_without_a_row_of_its_own() -> None:
         "393_[0-5%1]|393|PENDING|0:0|00:00:00|cpu|None assigned|rr-selfplay|1||2026-11-29T04:33:08|Unknown",
     )
     usages = parse_accounting("\n".join((HEADER, *rows)))
-    assert [(u.key, u.state) for u in usages] == [("393_0", "RUNNING")] + [(f"393_{t}", "PENDING") for t in range(1, 6)]
+    assert [(u.key, u.state) for u in usages] == [("393_0", "RUNNING")] + [
+        (f"393_{t}", "PENDING") for t in range(1, 6)
+    ]
     (summary,) = summarize(usages, "rr")
     assert (summary.jobs, summary.queue_wait_mean_s) == (6, 1.0)
 
@@ -96,7 +98,18 @@ def test_one_sacct_call_selects_the_run_by_job_names() -> None:
 def test_table_has_a_line_per_kind_and_a_total() -> None:
     table = format_accounting(summarize(parse_accounting(RECORDED), "rec"))
     lines = table.splitlines()
-    assert lines[0].split() == ["kind", "jobs", "states", "cpu-h", "gpu-h", "elapsed", "wait", "mean", "wait", "max"]
+    assert lines[0].split() == [
+        "kind",
+        "jobs",
+        "states",
+        "cpu-h",
+        "gpu-h",
+        "elapsed",
+        "wait",
+        "mean",
+        "wait",
+        "max",
+    ]
     assert [line.split()[0] for line in lines[1:]] == ["selfplay", "train", "evaluate", "total"]
     assert lines[-1].split()[:2] == ["total", "18"]
 

@@ -164,12 +164,18 @@ def _array_rows(array_id: str, running: int, pending: int) -> list[JobRecord]:
     ]
     rest = tuple(range(running, running + pending))
     spec = f"{running}-{running + pending - 1}%16"
-    rows.append(JobRecord(f"{array_id}_[{spec}]", array_id, array_id, rest, "PENDING", 0, 0, 0, "cpu", "None assigned"))
+    rows.append(
+        JobRecord(
+            f"{array_id}_[{spec}]", array_id, array_id, rest, "PENDING", 0, 0, 0, "cpu", "None assigned"
+        )
+    )
     return rows
 
 
 def test_one_sacct_call_per_poll_for_hundreds_of_tasks_and_none_once_all_ended(tmp_path: Path) -> None:
-    sacct = FakeSacct([*_array_rows("50", 16, 284), JobRecord("7", "7", None, (), "FAILED", 2, 0, 1, "cpu", "vm")])
+    sacct = FakeSacct(
+        [*_array_rows("50", 16, 284), JobRecord("7", "7", None, (), "FAILED", 2, 0, 1, "cpu", "vm")]
+    )
     executor = SlurmExecutor(tmp_path, run_name="rr", slurm=SlurmSection(), query=sacct, accounting_grace_s=0)
     refs = [JobRef("selfplay", "50", task) for task in range(300)]
     states = executor.poll([*refs, JobRef("train", "7")])
@@ -193,7 +199,9 @@ def test_completed_in_slurm_without_a_result_file_is_a_failure(tmp_path: Path) -
 
 def test_config_chooses_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = RunLayout(tmp_path / "run")
-    local = make_executor(Config.model_validate({"executor": "local", "local": {"max_parallel_jobs": 3}}), layout)
+    local = make_executor(
+        Config.model_validate({"executor": "local", "local": {"max_parallel_jobs": 3}}), layout
+    )
     assert isinstance(local, LocalExecutor)
     assert (local.folder, local.max_parallel_jobs) == (layout.jobs_dir / "local", 3)
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
@@ -201,4 +209,3 @@ def test_config_chooses_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "sbatch").write_text("#!/bin/sh\n")
     (tmp_path / "sbatch").chmod(0o755)
     assert executor_kind(Config()) == "slurm"
-

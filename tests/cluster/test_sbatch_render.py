@@ -48,7 +48,10 @@ def test_rendered_script_matches_its_golden_file(kind: JobKind) -> None:
     if rendered != expected:
         diff = "".join(
             difflib.unified_diff(
-                expected.splitlines(keepends=True), rendered.splitlines(keepends=True), str(golden), "rendered"
+                expected.splitlines(keepends=True),
+                rendered.splitlines(keepends=True),
+                str(golden),
+                "rendered",
             )
         )
         pytest.fail(
