@@ -26,6 +26,7 @@ from ringrift_hpc.data.shard_store import ShardQuarantinedError, load_shard
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.store import RunLayout, quarantine
 
+
 class NoSamplesError(ValueError):
     """A window without a single usable sample."""
 
@@ -75,7 +76,9 @@ class Batch:
     values: torch.Tensor  # [B, num_players] float32
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(*(getattr(self, name).to(device, non_blocking=True) for name in self.__dataclass_fields__))
+        return Batch(
+            *(getattr(self, name).to(device, non_blocking=True) for name in self.__dataclass_fields__)
+        )
 
 
 def load_window(
@@ -110,7 +113,9 @@ def load_window(
             continue
         if shard.samples != samples:
             # The manifest's count placed the subsample; a shard that disagrees is corrupt.
-            record = quarantine(layout, path, f"holds {shard.samples} samples but its manifest says {samples}")
+            record = quarantine(
+                layout, path, f"holds {shard.samples} samples but its manifest says {samples}"
+            )
             quarantined.append(f"{record.original} was quarantined to {record.entry}: {record.reason}")
             continue
         if rows.size:
@@ -181,7 +186,7 @@ def split_by_game(game_keys: np.ndarray, fraction: float, *, seed: int) -> tuple
     least one is trained on.
     """
     games = np.unique(game_keys)
-    held = int(round(fraction * games.size))
+    held = round(fraction * games.size)
     if fraction > 0 and games.size >= 2:
         held = min(max(held, 1), games.size - 1)
     validation_games = np.random.default_rng([seed, _SPLIT]).permutation(games)[:held]

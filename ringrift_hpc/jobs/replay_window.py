@@ -96,7 +96,9 @@ def check_versions(shards: tuple[ShardEntry, ...], *, encoder_version: str, code
 def scan_shards(layout: RunLayout, variant: str) -> ShardScan:
     """Every verified shard of `variant`; corrupt ones are quarantined and reported."""
     root = layout.selfplay_root(variant)
-    generations = sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name.isdigit()) if root.is_dir() else []
+    generations = (
+        sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name.isdigit()) if root.is_dir() else []
+    )
     shards: list[ShardEntry] = []
     quarantined: list[str] = []
     for name in generations:
@@ -115,11 +117,17 @@ def _entry(published: Published, variant: str) -> ShardEntry:
     meta = published.manifest.metadata
     fix = "the shard's writer is broken: re-run its selfplay task"
     values: dict[str, Any] = {}
-    for key, kind in (("generation", int), ("positions", int), ("encoder_version", str), ("codec_version", str)):
+    for key, kind in (
+        ("generation", int),
+        ("positions", int),
+        ("encoder_version", str),
+        ("codec_version", str),
+    ):
         value = meta.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ReplayWindowError(
-                f"{published.manifest_path}: metadata field {key!r} is {value!r}, expected a {kind.__name__}; {fix}"
+                f"{published.manifest_path}: metadata field {key!r} is {value!r}, "
+                f"expected a {kind.__name__}; {fix}"
             )
         values[key] = value
     if values["positions"] < 0:
@@ -127,7 +135,8 @@ def _entry(published: Published, variant: str) -> ShardEntry:
     if meta.get("variant") != variant or values["generation"] != int(published.path.parent.name):
         raise ReplayWindowError(
             f"{published.manifest_path}: metadata fields 'variant' {meta.get('variant')!r} and 'generation' "
-            f"{values['generation']} disagree with the directory ({variant}, {published.path.parent.name}); {fix}"
+            f"{values['generation']} disagree with the directory "
+            f"({variant}, {published.path.parent.name}); {fix}"
         )
     return ShardEntry(
         path=published.path,

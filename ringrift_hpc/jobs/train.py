@@ -31,7 +31,7 @@ import numpy as np
 import submitit
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from torch.multiprocessing.spawn import spawn
 from torch.nn.parallel import DistributedDataParallel
 
 from ringrift_hpc.ai.checkpoint import CheckpointHeader, checkpoint_bytes, load_checkpoint, model_id
@@ -90,7 +90,8 @@ def run_training(spec: TrainSpec) -> TrainResult:
     if spec.processes == 1:
         _train(0, 1, spec, window, None)
     else:
-        mp.spawn(_train, args=(spec.processes, spec, window, _free_port()), nprocs=spec.processes, join=True)
+        args = (spec.processes, spec, window, _free_port())
+        spawn(_train, args=args, nprocs=spec.processes, join=True)  # type: ignore[no-untyped-call]
     return TrainResult.from_json(result_file.read_text())
 
 
@@ -198,7 +199,9 @@ def _train(rank: int, world: int, spec: TrainSpec, window: PinnedWindow, port: i
 class _Trainer:
     """One rank's training loop; rank 0 alone writes files."""
 
-    def __init__(self, rank: int, world: int, spec: TrainSpec, window: PinnedWindow, device: torch.device) -> None:
+    def __init__(
+        self, rank: int, world: int, spec: TrainSpec, window: PinnedWindow, device: torch.device
+    ) -> None:
         self.started = time.monotonic()
         self.rank, self.world, self.spec, self.window, self.device = rank, world, spec, window, device
         self.layout = RunLayout(Path(spec.run_root))
@@ -249,7 +252,9 @@ class _Trainer:
             rows = step_rows(self.train_rows, step=self.step, batch_size=batch_size, seed=self.spec.seed)
             rows = rows[self.rank :: self.world]
             symmetries = (
-                symmetry_choices(self.spec.board, rows.size, seed=self.spec.seed, step=self.step, rank=self.rank)
+                symmetry_choices(
+                    self.spec.board, rows.size, seed=self.spec.seed, step=self.step, rank=self.rank
+                )
                 if self.training.symmetry_augmentation
                 else None
             )
@@ -259,7 +264,7 @@ class _Trainer:
             policy_loss, value_loss = losses(logits, values, batch)
             loss = policy_loss + self.training.value_loss_weight * value_loss
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if self.training.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.training.grad_clip)
             self.optimizer.step()
@@ -274,10 +279,13 @@ class _Trainer:
                     save_train_state(
                         self.directory / "ckpt.pt",
                         TrainState(
-                            self.spec.key, self.step, self.net.state_dict(),
-                            self.optimizer.state_dict(), tuple(self.recent),
+                            self.spec.key,
+                            self.step,
+                            self.net.state_dict(),
+                            self.optimizer.state_dict(),
+                            tuple(self.recent),
                         ),
-                    )  # fmt: skip
+                    )
                     elapsed = max(time.monotonic() - interval_start, 1e-9)
                     self.samples_per_s = (self.step - interval_step) * batch_size / elapsed
                     self._write_metrics(None)
@@ -289,8 +297,9 @@ class _Trainer:
         policy, value = self.recent[-1]
         if not (np.isfinite(policy) and np.isfinite(value)):
             raise TrainingError(
-                f"training {self.spec.variant} diverged at step {self.step}: policy loss {policy}, value loss "
-                f"{value}; lower training.lr or enable training.grad_clip (resume file: {self.directory / 'ckpt.pt'})"
+                f"training {self.spec.variant} diverged at step {self.step}: policy loss {policy}, "
+                f"value loss {value}; lower training.lr or enable training.grad_clip "
+                f"(resume file: {self.directory / 'ckpt.pt'})"
             )
 
     def _validation_losses(self) -> tuple[float, float] | None:
@@ -385,8 +394,14 @@ class _Trainer:
             gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))
         lines = []
         for name, help_text, number in gauges:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{{{labels}}} {_sample(number)}"]
-        atomic_write_text(self.layout.metrics_file(f"train-{self.spec.variant}-{self.spec.key}"), "\n".join(lines) + "\n")
+            lines += [
+                f"# HELP {name} {help_text}",
+                f"# TYPE {name} gauge",
+                f"{name}{{{labels}}} {_sample(number)}",
+            ]
+        atomic_write_text(
+            self.layout.metrics_file(f"train-{self.spec.variant}-{self.spec.key}"), "\n".join(lines) + "\n"
+        )
 
 
 def _sample(value: float) -> str:

@@ -46,6 +46,9 @@ def make_optimizer(net: nn.Module, training: TrainingSection) -> torch.optim.Opt
     if training.optimizer == "adamw":
         return torch.optim.AdamW(net.parameters(), lr=training.lr, weight_decay=training.weight_decay)
     return torch.optim.SGD(
-        net.parameters(), lr=training.lr, momentum=training.momentum,
-        weight_decay=training.weight_decay, nesterov=training.momentum > 0,
-    )  # fmt: skip
+        net.parameters(),
+        lr=training.lr,
+        momentum=training.momentum,
+        weight_decay=training.weight_decay,
+        nesterov=training.momentum > 0,
+    )

@@ -45,7 +45,9 @@ class TrainSpec:
     def __post_init__(self) -> None:
         problems = []
         if not Path(self.run_root).is_absolute():
-            problems.append(f"run_root {self.run_root!r} is not absolute: give the full path of the run directory")
+            problems.append(
+                f"run_root {self.run_root!r} is not absolute: give the full path of the run directory"
+            )
         try:
             Variant.model_validate(self.variant)
         except ValidationError as error:
@@ -67,8 +69,8 @@ class TrainSpec:
             section = self.training_section()
             if type(self.processes) is int and self.processes >= 1 and section.batch_size % self.processes:
                 problems.append(
-                    f"training.batch_size {section.batch_size} is not divisible by processes {self.processes}: "
-                    "make the batch size a multiple of the process count"
+                    f"training.batch_size {section.batch_size} is not divisible by processes "
+                    f"{self.processes}: make the batch size a multiple of the process count"
                 )
         except ValidationError as error:
             problems.extend(f"training.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
@@ -123,7 +125,8 @@ class TrainSpec:
         unknown, missing = sorted(set(data) - known), sorted(required - set(data))
         if unknown or missing:
             raise TrainSpecError(
-                f"{source}: unknown fields {unknown}, missing fields {missing}; the fields are {sorted(known)}"
+                f"{source}: unknown fields {unknown}, missing fields {missing}; "
+                f"the fields are {sorted(known)}"
             )
         try:
             return cls(**data)

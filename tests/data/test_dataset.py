@@ -61,7 +61,9 @@ def test_symmetric_batch_is_the_batch_of_the_symmetric_positions(board: str) -> 
         legal = np.flatnonzero(batch.legal[row].numpy())
         assert np.array_equal(legal, np.sort(codec.legal_indices(image)))
         targets = batch.target_cols[batch.target_rows == row].numpy()
-        assert np.array_equal(targets, codec.symmetry_table(int(sym_ids[row]))[data.policy_indices[2 * row : 2 * row + 2]])
+        assert np.array_equal(
+            targets, codec.symmetry_table(int(sym_ids[row]))[data.policy_indices[2 * row : 2 * row + 2]]
+        )
     assert torch.equal(batch.values, torch.from_numpy(data.values))
 
 

@@ -62,7 +62,9 @@ def test_newest_shards_cover_the_window() -> None:
 def test_other_codec_in_the_window_is_refused_by_name() -> None:
     shards = (entry(1, "a", 10), entry(1, "b", 10, codec="c0"))
     check_versions(shards[:1], encoder_version="e1", codec_version="c1")
-    with pytest.raises(ReplayWindowError, match=r"/run/000001/b.h5: encoder_version 'e1', codec_version 'c0'"):
+    with pytest.raises(
+        ReplayWindowError, match=r"/run/000001/b.h5: encoder_version 'e1', codec_version 'c0'"
+    ):
         check_versions(shards, encoder_version="e1", codec_version="c1")
 
 
@@ -70,9 +72,16 @@ def test_training_on_data_of_another_codec_is_refused(tmp_path: Path) -> None:
     publish_shard(tmp_path, 0, "old", metadata={"codec_version": "codec-from-last-year"})
     publish_shard(tmp_path, 1, "new")
     spec = TrainSpec.build(
-        tmp_path, VARIANT, parent_model=None, generation=1, new_samples=10,
-        network=NET, training=training(), seed=0, steps=1,
-    )  # fmt: skip
+        tmp_path,
+        VARIANT,
+        parent_model=None,
+        generation=1,
+        new_samples=10,
+        network=NET,
+        training=training(),
+        seed=0,
+        steps=1,
+    )
     with pytest.raises(ReplayWindowError, match=r"000000/old.h5: encoder_version .*'codec-from-last-year'"):
         run_training(spec)
 
@@ -131,9 +140,16 @@ def test_a_job_keeps_its_window_when_new_shards_arrive(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     publish_shard(tmp_path, 0, "t")
     spec = TrainSpec.build(
-        tmp_path, VARIANT, parent_model=None, generation=1, new_samples=10,
-        network=NET, training=training(), seed=0, steps=1,
-    )  # fmt: skip
+        tmp_path,
+        VARIANT,
+        parent_model=None,
+        generation=1,
+        new_samples=10,
+        network=NET,
+        training=training(),
+        seed=0,
+        steps=1,
+    )
     first = pin_window(layout, spec, tmp_path / "window.json")
     publish_shard(tmp_path, 1, "t")
     assert pin_window(layout, spec, tmp_path / "window.json") == first

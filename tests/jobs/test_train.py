@@ -17,18 +17,40 @@ import torch
 from submitit.core.utils import DelayedSubmission
 from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, training
 
-from ringrift_hpc.ai.checkpoint import CheckpointHeader, CheckpointMismatchError, load_checkpoint, save_checkpoint
+from ringrift_hpc.ai.checkpoint import (
+    CheckpointHeader,
+    CheckpointMismatchError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
+from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.jobs import train
 from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
 
-def spec_for(root: Path, *, parent: str | None = None, steps: int = 6, **kwargs: object) -> TrainSpec:
+
+def spec_for(
+    root: Path,
+    *,
+    parent: str | None = None,
+    steps: int = 6,
+    section: TrainingSection | None = None,
+    processes: int = 1,
+) -> TrainSpec:
     return TrainSpec.build(
-        root, VARIANT, parent_model=parent, generation=1, new_samples=40, network=kwargs.pop("network", NET),  # type: ignore[arg-type]
-        training=kwargs.pop("section", training()), seed=11, steps=steps, **kwargs,  # type: ignore[arg-type]
-    )  # fmt: skip
+        root,
+        VARIANT,
+        parent_model=parent,
+        generation=1,
+        new_samples=40,
+        network=NET,
+        training=section or training(),
+        seed=11,
+        steps=steps,
+        processes=processes,
+    )
 
 
 @pytest.fixture
@@ -61,9 +83,16 @@ def test_spec_round_trips_and_refuses_unknown_fields(tmp_path: Path) -> None:
 def test_spec_names_every_bad_field(tmp_path: Path) -> None:
     with pytest.raises(TrainSpecError) as caught:
         TrainSpec.build(
-            tmp_path, "square9_2p", parent_model="abc", generation=0, new_samples=1, network=NET,
-            training=training(batch_size=9), seed=0, processes=2,
-        )  # fmt: skip
+            tmp_path,
+            "square9_2p",
+            parent_model="abc",
+            generation=0,
+            new_samples=1,
+            network=NET,
+            training=training(batch_size=9),
+            seed=0,
+            processes=2,
+        )
     message = str(caught.value)
     assert "variant 'square9_2p'" in message
     assert "parent_model" in message
@@ -73,9 +102,15 @@ def test_spec_names_every_bad_field(tmp_path: Path) -> None:
 def test_steps_scale_with_new_samples_within_bounds(tmp_path: Path) -> None:
     def steps(new_samples: int) -> int:
         return TrainSpec.build(
-            tmp_path, VARIANT, parent_model=None, generation=1, new_samples=new_samples, network=NET,
-            training=training(samples_per_new_sample=2.0, min_steps=5, max_steps=40), seed=0,
-        ).total_steps()  # fmt: skip
+            tmp_path,
+            VARIANT,
+            parent_model=None,
+            generation=1,
+            new_samples=new_samples,
+            network=NET,
+            training=training(samples_per_new_sample=2.0, min_steps=5, max_steps=40),
+            seed=0,
+        ).total_steps()
 
     assert steps(8) == 5  # 2 steps wanted, the minimum is 5
     assert steps(100) == 25  # 100 * 2 / 8
@@ -161,7 +196,7 @@ def test_interrupted_job_resumes_to_the_same_steps_and_weights(
         roots.append(root)
     reference = run_training(spec_for(roots[0], steps=8))
 
-    real_make_batch = train.make_batch
+    real_make_batch = train.make_batch  # type: ignore[attr-defined]
     batches = []
 
     def failing_make_batch(*args: object, **kwargs: object) -> object:
@@ -192,7 +227,7 @@ def _write_spec(directory: Path, spec: TrainSpec) -> Path:
 
 
 def test_preempted_job_resubmits_the_same_call(tmp_path: Path) -> None:
-    job = TrainJob()
+    job = TrainJob()  # type: ignore[no-untyped-call]  # submitit's __new__ is untyped
     spec = spec_for(tmp_path)
     resubmission = job.checkpoint(spec)
     assert isinstance(resubmission, DelayedSubmission)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -45,7 +46,7 @@ def test_losses_have_finite_gradients_with_masked_logits() -> None:
     logits = torch.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
     b = batch(legal=[[True, False, True]], targets=[(0, 2, 1.0)], values=[[0.0, 0.0]])
     policy, _ = losses(logits, torch.zeros(1, 2), b)
-    policy.backward()
+    policy.backward()  # type: ignore[no-untyped-call]
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
     assert logits.grad[0, 1].item() == 0.0
 
@@ -57,7 +58,7 @@ def test_learning_rate_warms_up_then_decays_to_zero() -> None:
     assert rates[4] == pytest.approx(0.1)
     assert rates[12] == pytest.approx(0.05)  # halfway through the cosine
     assert rates[20] == pytest.approx(0.0, abs=1e-12)
-    assert all(a >= b for a, b in zip(rates[4:], rates[5:]))
+    assert all(a >= b for a, b in itertools.pairwise(rates[4:]))
 
 
 def test_short_jobs_warm_up_for_at_most_half_their_steps() -> None:

@@ -24,16 +24,28 @@ PLAYERS = 2
 VARIANT = f"{BOARD}_{PLAYERS}p"
 
 NET = NetConfig(
-    channels=8, blocks=1, gpool_channels=8, policy_channels=8, nonspatial_hidden=16, value_channels=8, value_hidden=16
+    channels=8,
+    blocks=1,
+    gpool_channels=8,
+    policy_channels=8,
+    nonspatial_hidden=16,
+    value_channels=8,
+    value_hidden=16,
 )
 
 
 def training(**overrides: object) -> TrainingSection:
     """A training section for a few steps of tiny batches on the CPU."""
-    values: dict[str, object] = dict(
-        batch_size=8, warmup_steps=2, checkpoint_every_steps=3, validation_fraction=0.2, device="cpu",
-        min_steps=1, max_steps=50, lr=1e-3,
-    )  # fmt: skip
+    values: dict[str, object] = {
+        "batch_size": 8,
+        "warmup_steps": 2,
+        "checkpoint_every_steps": 3,
+        "validation_fraction": 0.2,
+        "device": "cpu",
+        "min_steps": 1,
+        "max_steps": 50,
+        "lr": 1e-3,
+    }
     values.update(overrides)
     return TrainingSection.model_validate(values)
 
@@ -96,9 +108,14 @@ def publish_shard(
     temp = temp_path_for(path)
     temp.parent.mkdir(parents=True, exist_ok=True)
     header = ShardHeader(
-        variant=VARIANT, board=BOARD, num_players=PLAYERS, model_id="none",
-        generation=generation, task=task, run_seed=seed,
-    )  # fmt: skip
+        variant=VARIANT,
+        board=BOARD,
+        num_players=PLAYERS,
+        model_id="none",
+        generation=generation,
+        task=task,
+        run_seed=seed,
+    )
     writer = ShardWriter(temp, header)
     for g in range(games):
         writer.add_game(game_record(seed * 1000 + generation * 100 + g, plies))
