@@ -42,8 +42,17 @@ from ringrift_hpc.jobs.seeds import game_seed, task_seed
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, Mover, SearchMover, play_selfplay
 from ringrift_hpc.jobs.slurm_env import available_cpus, job_facts
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
+from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.rules import initial_state
-from ringrift_hpc.store import RunLayout, atomic_write_text, publish_file, read_manifest, temp_path_for
+from ringrift_hpc.store import (
+    CorruptArtifactError,
+    RunLayout,
+    manifest_path,
+    publish_file,
+    quarantine,
+    read_manifest,
+    temp_path_for,
+)
 from ringrift_hpc.store.atomic import ensure_dir
 
 log = logging.getLogger(__name__)
@@ -252,10 +261,19 @@ def _mover(spec: SelfplaySpec, layout: RunLayout) -> Mover:
     return SearchMover(evaluator, spec.search_config)
 
 
-def _published(spec: SelfplaySpec, shard: Path) -> SelfplayResult | None:
-    if not shard.with_suffix(".json").exists():
+def _published(layout: RunLayout, shard: Path) -> SelfplayResult | None:
+    """This task's shard if an earlier attempt published it; a damaged one is quarantined and
+    played again."""
+    if not manifest_path(shard).exists():
         return None
-    meta = read_manifest(shard, verify=True).manifest.metadata
+    try:
+        meta = read_manifest(shard, verify=True).manifest.metadata
+    except CorruptArtifactError as error:
+        record = quarantine(layout, shard, str(error))
+        log.warning(
+            "selfplay: %s was quarantined (%s); playing the task again", record.original, record.reason
+        )
+        return None
     return SelfplayResult(
         shard, meta["games"], meta["positions"], meta["stop_reason"], meta["play_seconds"], True
     )
@@ -265,7 +283,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     """Play the task's games and publish its shard; see the module docstring."""
     layout = RunLayout(Path(spec.run_root))
     shard = layout.selfplay_shard(spec.variant, spec.generation, spec.task)
-    existing = _published(spec, shard)
+    existing = _published(layout, shard)
     if existing is not None:
         log.info(
             "selfplay %s gen %d task %s: already published, nothing to do",
@@ -355,23 +373,27 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
 
 def _write_metrics(layout: RunLayout, spec: SelfplaySpec, result: SelfplayResult) -> None:
     """A Prometheus textfile per (variant, task index); the next generation's same task replaces it."""
-    labels = f'variant="{spec.variant}",generation="{spec.generation}",task="{spec.task}"'
+    labels = {"variant": spec.variant, "generation": str(spec.generation), "task": spec.task}
     rate = result.positions / result.seconds if result.seconds > 0 else 0.0
-    lines = []
-    for name, kind, help_text, value in (
-        ("ringrift_selfplay_games", "gauge", "Games the task finished and published.", result.games),
-        ("ringrift_selfplay_positions", "gauge", "Training positions the task published.", result.positions),
-        ("ringrift_selfplay_positions_per_second", "gauge", "Positions per second of play.", rate),
-        ("ringrift_selfplay_play_seconds", "gauge", "Seconds the task spent playing.", result.seconds),
-        ("ringrift_selfplay_finished_timestamp_seconds", "gauge", "When the task published.", time.time()),
-    ):
-        lines += [
-            f"# HELP {name} {help_text}",
-            f"# TYPE {name} {kind}",
-            f"{name}{{{labels}}} {float(value)!r}",
-        ]
-    ensure_dir(layout.metrics_dir)
-    atomic_write_text(layout.metrics_file(f"selfplay-{spec.variant}-{spec.task}"), "\n".join(lines) + "\n")
+    families = [
+        family(name, "gauge", help_text, [(labels, value)])
+        for name, help_text, value in (
+            ("ringrift_selfplay_games", "Games the selfplay task finished and published.", result.games),
+            (
+                "ringrift_selfplay_positions",
+                "Training positions the selfplay task published.",
+                result.positions,
+            ),
+            ("ringrift_selfplay_positions_per_second", "Positions per second of selfplay play time.", rate),
+            ("ringrift_selfplay_play_seconds", "Seconds the selfplay task spent playing.", result.seconds),
+            (
+                "ringrift_selfplay_finished_timestamp_seconds",
+                "When the selfplay task published (Unix time).",
+                time.time(),
+            ),
+        )
+    ]
+    write_run_textfile(layout, f"selfplay-{spec.variant}-{spec.task}", families)
 
 
 def run_from_spec_file(path: Path) -> SelfplayResult:

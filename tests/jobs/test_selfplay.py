@@ -28,13 +28,15 @@ from ringrift_hpc.ai.encoding import ENCODER_VERSION, encode_states
 from ringrift_hpc.ai.evaluation import outcome_values
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.ai.players import RandomPlayer
+from ringrift_hpc.config.learning import SelfplaySection
+from ringrift_hpc.config.root import Config
 from ringrift_hpc.data.shard_store import load_shard
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.seeds import game_rng, game_seed, task_seed
 from ringrift_hpc.jobs.selfplay import NothingPlayedError, SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover
 from ringrift_hpc.rules import apply_move_unchecked, initial_state, is_terminal
-from ringrift_hpc.store import RunLayout, read_manifest
+from ringrift_hpc.store import RunLayout, list_quarantined, read_manifest
 
 TINY = NetConfig(
     channels=8,
@@ -100,13 +102,36 @@ def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> 
     assert np.all(np.diff(shard.policy_offsets) == 1) and np.all(shard.policy_probs == 1.0)
     prom = (tmp_path / "metrics" / "selfplay-square8_2p-000004.prom").read_text()
     assert (
-        f'ringrift_selfplay_positions{{variant="square8_2p",generation="0",task="000004"}} {float(shard.samples)!r}'
+        f'ringrift_selfplay_positions{{generation="0",task="000004",variant="square8_2p"}} {shard.samples}'
         in prom
     )
     assert "ringrift_selfplay_positions_per_second" in prom
     again = run_selfplay(spec)
     assert again.already_published and again.positions == result.positions
     assert read_manifest(result.shard).manifest == read_manifest(again.shard).manifest
+
+
+def test_damaged_shard_of_an_earlier_attempt_is_quarantined_and_played_again(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    first = run_selfplay(spec)
+    with first.shard.open("r+b") as f:
+        f.truncate(100)
+    again = run_selfplay(spec)
+    assert not again.already_published and again.games == first.games
+    (record,) = list_quarantined(RunLayout(tmp_path))
+    assert record.original.endswith("000000.h5") and "size" in record.reason
+    assert _load(spec).samples == first.positions  # same seeds, same games
+
+
+def test_spec_from_config_takes_the_selfplay_section_and_run_seed(tmp_path: Path) -> None:
+    config = Config().model_copy(
+        update={"selfplay": SelfplaySection(games_per_task=5, simulations=9, device="cpu")}
+    )
+    spec = SelfplaySpec.from_config(
+        config, run_root=tmp_path, variant="square8_2p", generation=0, task_index=2, model_id="none"
+    )
+    assert (spec.games, spec.simulations, spec.device, spec.run_seed) == (5, 9, "cpu", config.run.seed)
+    assert spec.run_root == str(tmp_path) and spec.search_config.simulations == 9
 
 
 def test_network_selfplay_is_reproducible_from_its_seeds(
