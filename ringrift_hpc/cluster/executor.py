@@ -141,6 +141,10 @@ class Executor(Protocol):
         """Cancel queued or running jobs; finished ones are left as they are."""
         ...
 
+    def cancel_all(self) -> None:
+        """Cancel every queued or running job of the run, journaled or not (``halt --cancel``)."""
+        ...
+
     def error_text(self, ref: JobRef) -> str:
         """Why a job failed: the remote traceback, else the tail of its stderr; "" if nothing."""
         ...

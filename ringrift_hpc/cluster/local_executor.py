@@ -251,6 +251,17 @@ class LocalExecutor:
             if child is not None and child.poll() is None:
                 _signal_group(child.pid, signal.SIGTERM)
 
+    def cancel_all(self) -> None:
+        """Cancel every queued or running job in the folder (``halt --cancel``)."""
+        refs: list[JobRef] = []
+        for job_id in self._job_ids():
+            job = _read_json(self.folder / str(job_id) / "job.json")
+            if job is None:
+                continue
+            tasks = range(int(job["tasks"])) if job["array"] else [None]
+            refs.extend(JobRef(job["kind"], str(job_id), task) for task in tasks)
+        self.cancel(refs)
+
     def error_text(self, ref: JobRef) -> str:
         files = self._files(ref)
         outcome = self._outcome(files)

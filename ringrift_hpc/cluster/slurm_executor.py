@@ -10,6 +10,8 @@ kind's ``array_parallelism``.
 
 from __future__ import annotations
 
+import getpass
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ import submitit
 from submitit.core.utils import FailedJobError, FailedSubmissionError, JobPaths
 
 from ringrift_hpc.cluster.executor import (
+    JOB_KINDS,
     JobError,
     JobRef,
     JobState,
@@ -36,6 +39,7 @@ from ringrift_hpc.cluster.slurm_query import (
     run_command,
 )
 from ringrift_hpc.config.slurm import JobKind, SlurmJob, SlurmSection
+from ringrift_hpc.store.atomic import atomic_write_json
 
 # sacct answers a second or two after sbatch; until then a freshly submitted job is absent.
 DEFAULT_ACCOUNTING_GRACE_S = 120.0
@@ -220,6 +224,16 @@ class SlurmExecutor:
             states[ref] = state
         return states
 
+    @property
+    def _cancel_all_record(self) -> Path:
+        return self.folder / "cancel_all.json"
+
+    def _cancelled_all_at(self) -> float:
+        try:
+            return float(json.loads(self._cancel_all_record.read_text())["cancelled_at"])
+        except FileNotFoundError:
+            return float("-inf")
+
     def _cancel_mark(self, ref: JobRef) -> Path:
         return self._job_folder(ref.kind) / f"{ref.key}.cancelled"
 
@@ -232,6 +246,8 @@ class SlurmExecutor:
             return JobState(JobStatus.CANCELLED, detail="cancelled before it started")
         if record is None:
             submitted = self._paths(ref).submitted_pickle
+            if submitted.exists() and submitted.stat().st_mtime < self._cancelled_all_at():
+                return JobState(JobStatus.CANCELLED, detail="cancelled with all jobs of the run")
             if submitted.exists() and time.time() - submitted.stat().st_mtime < self.accounting_grace_s:
                 return JobState(JobStatus.PENDING, detail="submitted; not in accounting yet")
             return JobState(JobStatus.UNKNOWN, detail=f"sacct does not know job {ref.key}")
@@ -252,18 +268,22 @@ class SlurmExecutor:
         if not keys:
             return
         for ref in refs:
+            self._cancel_mark(ref).parent.mkdir(parents=True, exist_ok=True)
             self._cancel_mark(ref).touch()
-        result = run_command(("scancel", *keys))
-        if result.returncode is None:
-            raise SlurmCommandError(f"scancel failed: {result.summary}")
-        # scancel also complains (exit 1) about jobs that already ended; those need nothing.
-        complaints = [
-            line
-            for line in result.stderr.splitlines()
-            if line.strip() and "already completing or completed" not in line and "Invalid job id" not in line
-        ]
-        if complaints:
-            raise SlurmCommandError(f"scancel {' '.join(keys)} failed: {'; '.join(complaints)}")
+        _scancel(keys)
+
+    def cancel_all(self) -> None:
+        """Cancel every queued or running job of the run, found by job name (``halt --cancel``).
+
+        One ``scancel`` per job kind (``--name`` takes one name), limited to this user's jobs.
+        Tasks that never started leave no accounting row, so the time is recorded: a job absent
+        from sacct and submitted before it is cancelled.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self._cancel_all_record, {"cancelled_at": time.time()})
+        user = getpass.getuser()
+        for kind in JOB_KINDS:
+            _scancel([f"--user={user}", f"--name={job_name(self.run_name, kind)}"])
 
     # --- errors, results -------------------------------------------------------------------------
 
@@ -286,3 +306,17 @@ class SlurmExecutor:
         if outcome is None or outcome[0] != "success":
             raise JobError(f"Slurm job {ref.key} ({ref.kind}) has no result\n{self.error_text(ref)}")
         return outcome[1]
+
+
+def _scancel(arguments: Sequence[str]) -> None:
+    """One ``scancel`` call; complaints about jobs that already ended are not errors."""
+    result = run_command(("scancel", *arguments))
+    if result.returncode is None:
+        raise SlurmCommandError(f"scancel failed: {result.summary}")
+    complaints = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and "already completing or completed" not in line and "Invalid job id" not in line
+    ]
+    if complaints:
+        raise SlurmCommandError(f"scancel {' '.join(arguments)} failed: {'; '.join(complaints)}")

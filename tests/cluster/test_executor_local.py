@@ -210,3 +210,18 @@ def test_unknown_ref_is_unknown_and_cancelling_it_does_nothing(executor: LocalEx
     assert executor.poll([ref])[ref].status is JobStatus.UNKNOWN
     executor.cancel([ref])
     assert executor.poll([ref])[ref].status is JobStatus.UNKNOWN
+
+
+def test_cancel_all_cancels_every_unfinished_job_in_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "jobs"
+    first = LocalExecutor(folder, max_parallel_jobs=1)
+    done = first.submit("train", square, (2,))
+    poll_until(first, [done])
+    started = tmp_path / "started"
+    running = first.submit("train", sleep_forever, (str(started),))
+    queued = first.submit_array("selfplay", square, [(1,), (2,)])
+    poll_until(first, [running], lambda states: started.exists())
+
+    LocalExecutor(folder, max_parallel_jobs=1).cancel_all()
+    states = poll_until(first, [done, running, *queued], all_gone)
+    assert [state.status for state in states.values()] == [JobStatus.COMPLETED] + [JobStatus.CANCELLED] * 3

@@ -176,3 +176,21 @@ def test_restarted_executor_reattaches_by_job_id(tmp_path: Path, executor: Slurm
     assert [again.result(ref) for ref in refs[1:]] == [4, 9]
     again.cancel(refs[:1])
     assert poll_until(again, refs[:1])[refs[0]].status is JobStatus.CANCELLED
+
+
+def test_cancel_all_cancels_the_runs_jobs_by_name(executor: SlurmExecutor, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    running = executor.submit("train", sleep_long, (str(started),))
+    queued = executor.submit_array("selfplay", sleep_long, [(None,)] * 40)
+    poll_until(executor, [running], lambda states: started.exists())
+    executor.cancel_all()
+    states = poll_until(executor, [running, *queued])
+    assert {state.status for state in states.values()} == {JobStatus.CANCELLED}
+    names = ",".join(f"{RUN_NAME}-{kind}" for kind in ("selfplay", "train", "evaluate"))
+    deadline = time.monotonic() + WAIT_S
+    while run_command(("squeue", "--noheader", f"--name={names}")).stdout.strip():
+        assert time.monotonic() < deadline, "jobs of the run are still in squeue after cancel_all"
+        time.sleep(0.5)
+    # A job submitted after the cancellation (a resumed run) is not taken for cancelled.
+    after = executor.submit("evaluate", square, (6,))
+    assert poll_until(executor, [after])[after].status is JobStatus.COMPLETED
