@@ -272,9 +272,10 @@ class _Trainer:
             pending.append(torch.stack((policy_loss.detach(), value_loss.detach())))
             if self.step % every == 0 or self.step == self.total_steps:
                 # One device-to-host copy per interval instead of a sync every step.
-                self.recent.extend((float(p), float(v)) for p, v in torch.stack(pending).cpu().tolist())
+                interval = [(float(p), float(v)) for p, v in torch.stack(pending).cpu().tolist()]
                 pending.clear()
-                self._check_finite()
+                self._check_finite(interval)
+                self.recent.extend(interval)
                 if self.rank == 0:
                     save_train_state(
                         self.directory / "ckpt.pt",
@@ -293,14 +294,16 @@ class _Trainer:
         if self.rank == 0:
             self._finish()
 
-    def _check_finite(self) -> None:
-        policy, value = self.recent[-1]
-        if not (np.isfinite(policy) and np.isfinite(value)):
-            raise TrainingError(
-                f"training {self.spec.variant} diverged at step {self.step}: policy loss {policy}, "
-                f"value loss {value}; lower training.lr or enable training.grad_clip "
-                f"(resume file: {self.directory / 'ckpt.pt'})"
-            )
+    def _check_finite(self, interval: list[tuple[float, float]]) -> None:
+        """Raise before a diverged model can reach the resume file or the run's models."""
+        for offset, (policy, value) in enumerate(interval):
+            if not (math.isfinite(policy) and math.isfinite(value)):
+                step = self.step - len(interval) + offset + 1
+                raise TrainingError(
+                    f"training {self.spec.variant} diverged at step {step}: policy loss {policy}, "
+                    f"value loss {value}; lower training.lr or enable training.grad_clip "
+                    f"(the last good resume file is {self.directory / 'ckpt.pt'})"
+                )
 
     def _validation_losses(self) -> tuple[float, float] | None:
         rows = self.validation_rows

@@ -10,6 +10,11 @@ metadata and the metrics textfile carry the data provenance and losses.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +30,7 @@ from ringrift_hpc.ai.checkpoint import (
 )
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.config.learning import TrainingSection
+from ringrift_hpc.data.dataset import Batch
 from ringrift_hpc.jobs import train
 from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
@@ -250,3 +256,52 @@ def test_two_process_gloo_ddp_run(run_root: Path) -> None:
     assert read_manifest(Path(result.weights)).manifest.metadata["processes"] == 2
     state = torch.load(job_dir(RunLayout(run_root), spec) / "ckpt.pt", weights_only=True)
     assert state["step"] == 4
+
+
+@pytest.mark.slow
+def test_job_killed_with_sigkill_resumes_from_its_resume_file(tmp_path: Path) -> None:
+    roots = [tmp_path / "reference", tmp_path / "killed"]
+    for root in roots:
+        publish_shard(root, 0, "t0", games=3, seed=1)
+    section = training(checkpoint_every_steps=2)
+    spec = spec_for(roots[1], steps=12, section=section)
+    resume_file = job_dir(RunLayout(roots[1]), spec) / "ckpt.pt"
+    code = "import sys, pathlib; from ringrift_hpc.jobs.train import run_from_spec_file as run; "
+    code += "run(pathlib.Path(sys.argv[1]))"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", code, str(_write_spec(tmp_path, spec))],
+        env={**os.environ, "PYTHONPATH": str(Path(train.__file__).parents[2])},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not resume_file.exists() and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait()
+    assert worker.returncode == -signal.SIGKILL, "the job ended before it could be killed"
+    assert not (resume_file.parent / "result.json").exists()
+
+    resumed = run_training(spec)
+    assert 0 < resumed.resumed_from_step < 12
+    assert resumed.steps == 12
+    assert resumed.model_id == run_training(spec_for(roots[0], steps=12, section=section)).model_id
+
+
+def test_diverged_training_raises_before_writing_anything(
+    run_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_losses = train.losses  # type: ignore[attr-defined]
+
+    def nan_losses(
+        logits: torch.Tensor, values: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        policy, value = real_losses(logits, values, batch)
+        return policy * float("nan"), value
+
+    monkeypatch.setattr(train, "losses", nan_losses)
+    spec = spec_for(run_root, steps=4)
+    with pytest.raises(train.TrainingError, match="diverged at step 1: policy loss nan"):
+        run_training(spec)
+    assert not (job_dir(RunLayout(run_root), spec) / "ckpt.pt").exists()
+    assert not RunLayout(run_root).models_dir(VARIANT).exists()
