@@ -194,3 +194,15 @@ def test_cancel_all_cancels_the_runs_jobs_by_name(executor: SlurmExecutor, tmp_p
     # A job submitted after the cancellation (a resumed run) is not taken for cancelled.
     after = executor.submit("evaluate", square, (6,))
     assert poll_until(executor, [after])[after].status is JobStatus.COMPLETED
+
+
+def visible_gpus() -> str:
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+
+
+def test_gpus_of_the_kind_reach_the_job(tmp_path: Path) -> None:
+    slurm = slurm_section(train={"partition": "gpu", "cpus": 1, "mem": "200M", "time": 5, "gpus": 1})
+    executor = SlurmExecutor(tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm)
+    ref = executor.submit("train", visible_gpus, ())
+    assert poll_until(executor, [ref])[ref].succeeded
+    assert executor.result(ref) in {"0", "1"}
