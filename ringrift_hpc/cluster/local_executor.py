@@ -74,7 +74,7 @@ class LocalExecutor:
     # --- submission ------------------------------------------------------------------------------
 
     def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        job_id = self._write_job(kind, fn, [tuple(args)], array=False)
+        job_id = self._write_job(kind, fn, check_args_list([args]), array=False)
         self._start_queued()
         return JobRef(kind, job_id)
 

@@ -167,8 +167,9 @@ class SlurmExecutor:
     # --- submission ------------------------------------------------------------------------------
 
     def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
+        (checked,) = check_args_list([args])
         try:
-            job = self._executor(kind).submit(fn, *args)
+            job = self._executor(kind).submit(fn, *checked)
         except (FailedJobError, FailedSubmissionError, OSError) as error:
             raise SubmissionError(f"sbatch refused the {kind} job of run {self.run_name}: {error}") from error
         return JobRef(kind, job.job_id)

@@ -16,7 +16,7 @@ from pathlib import Path
 import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
 
-from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, JobStatus
+from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, JobStatus, SubmissionError
 from ringrift_hpc.cluster.local_executor import STILL_EXITING, LocalExecutor
 from ringrift_hpc.cluster.local_files import TaskFiles, process_alive
 from ringrift_hpc.cluster.local_task import EXIT_ALREADY_STARTED, run_task
@@ -203,6 +203,11 @@ def test_jobs_get_the_configured_thread_limit(tmp_path: Path) -> None:
     ref = executor.submit("train", thread_limit, ())
     poll_until(executor, [ref])
     assert executor.result(ref) == "3"
+
+
+def test_arguments_given_as_a_bare_string_are_refused(executor: LocalExecutor) -> None:
+    with pytest.raises(SubmissionError, match="pass a tuple"):
+        executor.submit("train", square, "7")
 
 
 def test_unknown_ref_is_unknown_and_cancelling_it_does_nothing(executor: LocalExecutor) -> None:
