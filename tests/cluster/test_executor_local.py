@@ -16,7 +16,13 @@ from pathlib import Path
 import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
 
-from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, JobStatus, SubmissionError
+from ringrift_hpc.cluster.executor import (
+    JobError,
+    JobRef,
+    JobState,
+    JobStatus,
+    SubmissionError,
+)
 from ringrift_hpc.cluster.local_executor import STILL_EXITING, LocalExecutor
 from ringrift_hpc.cluster.local_files import TaskFiles, process_alive
 from ringrift_hpc.cluster.local_task import EXIT_ALREADY_STARTED, run_task
