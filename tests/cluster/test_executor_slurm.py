@@ -116,6 +116,9 @@ def test_one_sacct_query_per_poll_with_300_tasks_in_flight(executor: SlurmExecut
     refs = executor.submit_array("selfplay", sleep_long, [(None,)] * 300)
     array_ids = {ref.job_id for ref in refs}
     assert len(array_ids) == 1
+    script = (executor.folder / "selfplay" / f"{refs[0].job_id}_submission.sh").read_text()
+    assert "#SBATCH --array=0-299%16" in script  # the kind's array_parallelism throttles it
+    assert f"#SBATCH --job-name={RUN_NAME}-selfplay" in script
     before = executor.scheduler_queries
     polls = 0
 
