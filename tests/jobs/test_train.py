@@ -32,6 +32,7 @@ from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.data.dataset import Batch
 from ringrift_hpc.jobs import train
+from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
@@ -305,3 +306,15 @@ def test_diverged_training_raises_before_writing_anything(
         run_training(spec)
     assert not (job_dir(RunLayout(run_root), spec) / "ckpt.pt").exists()
     assert not RunLayout(run_root).models_dir(VARIANT).exists()
+
+
+def test_trains_on_the_shards_the_selfplay_job_publishes(tmp_path: Path) -> None:
+    played = run_selfplay(
+        SelfplaySpec(
+            run_root=str(tmp_path), variant=VARIANT, generation=0, task_index=0, model_id="none",
+            run_seed=1, games=2, bootstrap_player="random", device="cpu", walltime_margin_s=0,
+        )
+    )  # fmt: skip
+    result = run_training(spec_for(tmp_path, steps=2))
+    assert result.provenance == (("000000/000000.h5", played.positions),)
+    assert result.quarantined == ()
