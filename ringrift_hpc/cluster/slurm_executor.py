@@ -214,12 +214,13 @@ class SlurmExecutor:
             self._queries += 1
             # An array's id brings back all of its tasks.
             index = index_by_task(self._query(sorted({ref.job_id for ref in open_refs}, key=int)))
+        cancelled_all_at = self._cancelled_all_at() if open_refs else float("-inf")
         states = {}
         for ref in refs:
             if ref in self._final:
                 states[ref] = self._final[ref]
                 continue
-            state = self._state(ref, index)
+            state = self._state(ref, index, cancelled_all_at)
             if state.is_terminal:
                 self._final[ref] = state
             states[ref] = state
@@ -238,7 +239,7 @@ class SlurmExecutor:
     def _cancel_mark(self, ref: JobRef) -> Path:
         return self._job_folder(ref.kind) / f"{ref.key}.cancelled"
 
-    def _state(self, ref: JobRef, index: dict[str, JobRecord]) -> JobState:
+    def _state(self, ref: JobRef, index: dict[str, JobRecord], cancelled_all_at: float) -> JobState:
         record = index.get(ref.key)
         if record is None and self._cancel_mark(ref).exists():
             # Slurm keeps no accounting row of its own for an array task cancelled before it started
@@ -247,7 +248,7 @@ class SlurmExecutor:
             return JobState(JobStatus.CANCELLED, detail="cancelled before it started")
         if record is None:
             submitted = self._paths(ref).submitted_pickle
-            if submitted.exists() and submitted.stat().st_mtime < self._cancelled_all_at():
+            if submitted.exists() and submitted.stat().st_mtime < cancelled_all_at:
                 return JobState(JobStatus.CANCELLED, detail="cancelled with all jobs of the run")
             if submitted.exists() and time.time() - submitted.stat().st_mtime < self.accounting_grace_s:
                 return JobState(JobStatus.PENDING, detail="submitted; not in accounting yet")
