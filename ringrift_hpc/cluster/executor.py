@@ -114,6 +114,32 @@ class JobState:
     def succeeded(self) -> bool:
         return self.status is JobStatus.COMPLETED
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "exit_code": self.exit_code,
+            "elapsed_s": self.elapsed_s,
+            "node": self.node,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobState:
+        """The inverse of ``to_json``; raises ValueError naming the bad field."""
+        try:
+            status = JobStatus(data["status"])
+        except (KeyError, ValueError):
+            raise ValueError(
+                f"job state {dict(data)!r}: status must be one of {', '.join(s.value for s in JobStatus)}"
+            ) from None
+        return cls(
+            status,
+            data.get("exit_code"),
+            int(data.get("elapsed_s", 0)),
+            str(data.get("node", "")),
+            str(data.get("detail", "")),
+        )
+
 
 class Executor(Protocol):
     """Runs callables as jobs; every method takes and returns plain ``JobRef`` data."""

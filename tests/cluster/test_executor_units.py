@@ -40,6 +40,13 @@ def test_job_ref_round_trips_through_json_and_names_its_task() -> None:
     assert [ref.key for ref in refs] == ["4711_3", "12"]
 
 
+def test_job_state_round_trips_through_json() -> None:
+    state = JobState(JobStatus.FAILED, 137, 42, "vm", "OUT_OF_MEMORY")
+    assert JobState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    with pytest.raises(ValueError, match="status must be one of pending"):
+        JobState.from_json({"status": "exploded"})
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
