@@ -142,9 +142,10 @@ class LocalExecutor:
             return JobState(JobStatus.UNKNOWN, detail=f"no local job {key} under {self.folder}"), False
         start = _read_json(files.start)
         exit_record = _read_json(files.exit)
+        end_record = exit_record if exit_record is not None else _read_json(files.gone)
         elapsed = 0
         if start is not None:
-            end = exit_record["ended_at"] if exit_record is not None else time.time()
+            end = end_record["ended_at"] if end_record is not None else time.time()
             elapsed = max(0, int(end - start["started_at"]))
         node = str(start["host"]) if start is not None else ""
         if exit_record is not None:
@@ -163,10 +164,15 @@ class LocalExecutor:
                 atomic_write_json(files.exit, {"exit_code": code, "ended_at": time.time()})
                 return JobState(JobStatus.FAILED, code, 0, "", "died before it started"), False
             return JobState(JobStatus.RUNNING if child_running else JobStatus.PENDING), child_running
-        if process_alive(int(start["pid"]), start.get("proc_start")):
+        if end_record is None and process_alive(int(start["pid"]), start.get("proc_start")):
             if cancelled:
                 return JobState(JobStatus.CANCELLED, None, elapsed, node, STILL_EXITING), True
             return JobState(JobStatus.RUNNING, None, elapsed, node), True
+        if end_record is None:
+            # First seen gone: note when, so its elapsed time stops growing (and a reused pid
+            # never brings it back to life).
+            atomic_write_json(files.gone, {"ended_at": time.time()})
+            elapsed = max(0, int(time.time() - start["started_at"]))
         if cancelled:
             return JobState(JobStatus.CANCELLED, None, elapsed, node, "cancelled"), False
         detail = f"process {start['pid']} ended without an exit record (killed?)"

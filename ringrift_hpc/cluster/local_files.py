@@ -37,6 +37,11 @@ class TaskFiles:
         return self._with("exit.json")
 
     @property
+    def gone(self) -> Path:
+        """Written by the executor when it first finds the process gone without an exit record."""
+        return self._with("gone.json")
+
+    @property
     def result(self) -> Path:
         return self._with("result.pkl")
 

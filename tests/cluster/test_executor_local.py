@@ -150,6 +150,9 @@ def test_process_killed_without_exit_record_is_failed(executor: LocalExecutor) -
     state = poll_until(executor, [ref])[ref]
     assert state.status is JobStatus.FAILED
     assert "without an exit record" in state.detail
+    # A restarted executor finds it just as failed, with its elapsed time stopped.
+    time.sleep(1.1)
+    assert LocalExecutor(executor.folder, max_parallel_jobs=1).poll([ref])[ref] == state
 
 
 def test_cancel_running_job_kills_its_process(executor: LocalExecutor, tmp_path: Path) -> None:
