@@ -169,6 +169,9 @@ class LocalExecutor:
                 return JobState(JobStatus.CANCELLED, None, elapsed, node, STILL_EXITING), True
             return JobState(JobStatus.RUNNING, None, elapsed, node), True
         if end_record is None:
+            if files.exit.exists():
+                # It wrote its exit record and ended between the two looks.
+                return self._read_state(key, files)
             # First seen gone: note when, so its elapsed time stops growing (and a reused pid
             # never brings it back to life).
             atomic_write_json(files.gone, {"ended_at": time.time()})
