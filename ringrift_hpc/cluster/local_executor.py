@@ -159,6 +159,8 @@ class LocalExecutor:
             if cancelled:
                 return JobState(JobStatus.CANCELLED, detail="cancelled before it started"), child_running
             if child is not None and not child_running:
+                if files.start.exists():
+                    return self._read_state(key, files)  # it started (and ended) between the two looks
                 # The wrapper died before it could record its start (cannot import, killed).
                 code = child.returncode or 1
                 atomic_write_json(files.exit, {"exit_code": code, "ended_at": time.time()})
