@@ -31,11 +31,20 @@ import torch
 
 from ringrift_hpc.config.variants import parse_variant_name
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, play_groups
-from ringrift_hpc.jobs.evaluate_players import SearchKnobs, build_players, check_playable, run_model_file
+from ringrift_hpc.jobs.evaluate_players import (
+    SearchKnobs,
+    build_players,
+    check_playable,
+    run_model_file,
+)
 from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
 from ringrift_hpc.rating.match_files import publish_match_file
-from ringrift_hpc.rating.participants import Participant, participant_from_json, variant_players
+from ringrift_hpc.rating.participants import (
+    Participant,
+    participant_from_json,
+    variant_players,
+)
 from ringrift_hpc.rating.records import CrossVariantError, MatchGroup
 from ringrift_hpc.store import RunLayout, read_manifest
 from ringrift_hpc.store.names import check_component
@@ -242,7 +251,8 @@ def run_match(spec: MatchSpec) -> MatchResult:
     if not played.groups:
         raise NoGamesPlayedError(
             f"match {spec.variant} evaluation {spec.eval_id} task {spec.task} completed no game group "
-            f"(stopped by {played.stopped}); nothing was published. Remove HALT or give the task more walltime"
+            f"(stopped by {played.stopped}); nothing was published. "
+            "Remove HALT or give the task more walltime"
         )
     published = publish_match_file(layout, spec.variant, spec.eval_id, spec.task, played.groups)
     games = _games(played.groups)

@@ -14,6 +14,7 @@ The stop check runs before each chunk: only complete groups are ever returned.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,15 @@ from ringrift_hpc.ai.players import Player, play_games
 from ringrift_hpc.jobs.seeds import game_rng, game_seed
 from ringrift_hpc.rating.participants import Participant, variant_players
 from ringrift_hpc.rating.records import GameRecord, MatchGroup, rotation_seats
-from ringrift_hpc.rules import GameState, Move, apply_move, initial_state, is_terminal, legal_moves, ranking
+from ringrift_hpc.rules import (
+    GameState,
+    Move,
+    apply_move,
+    initial_state,
+    is_terminal,
+    legal_moves,
+    ranking,
+)
 
 StopFn = Callable[[], str | None]
 
@@ -43,6 +52,19 @@ class PlayedGroups:
 
     groups: tuple[MatchGroup, ...]
     stopped: str | None
+
+
+def pair_lineup(a: Participant, b: Participant, players: int, number: int) -> tuple[Participant, ...]:
+    """The lineup of group `number` between two participants: they alternate seats, and with 3
+    players the one holding two seats alternates from group to group, so neither is favoured."""
+    first, second = (a, b) if number % 2 == 0 else (b, a)
+    return tuple(first if seat % 2 == 0 else second for seat in range(players))
+
+
+def group_seed(seed: int, stream: str, number: int) -> int:
+    """The opening seed of group `number` of the named stream of groups under `seed` (63 bits)."""
+    digest = hashlib.sha256(f"ringrift-group/{seed}/{stream}/{number}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def opening(board: str, players: int, seed: int, plies: int) -> GameState:

@@ -11,9 +11,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ringrift_hpc.ai.checkpoint import CheckpointHeader, load_checkpoint, model_id, read_header
+from ringrift_hpc.ai.checkpoint import (
+    CheckpointHeader,
+    load_checkpoint,
+    model_id,
+    read_header,
+)
 from ringrift_hpc.ai.net_evaluator import NetEvaluator
-from ringrift_hpc.ai.players import HeuristicPlayer, Player, PolicyPlayer, RandomPlayer, SearchPlayer
+from ringrift_hpc.ai.players import (
+    HeuristicPlayer,
+    Player,
+    PolicyPlayer,
+    RandomPlayer,
+    SearchPlayer,
+)
 from ringrift_hpc.ai.search import SearchConfig
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.store import RunLayout

@@ -53,12 +53,12 @@ from ringrift_hpc.store.names import check_model_id, check_variant
 REQUEST_FORMAT = "ringrift-hpc.request"
 REQUEST_VERSION = 1
 DONE_DIR = "done"
-PROMOTE = "promote"
-ROLLBACK = "rollback"
 # Holding the lease only while one change is written; far longer than that takes.
 DIRECT_LEASE_TTL_S = 120.0
 
 Kind = Literal["promote", "rollback"]
+PROMOTE: Kind = "promote"
+ROLLBACK: Kind = "rollback"
 
 
 class RequestError(ValueError):

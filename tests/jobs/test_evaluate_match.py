@@ -8,9 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from ringrift_hpc.jobs.evaluate import MatchSpec, NoGamesPlayedError, run_from_spec_file, run_match
+from ringrift_hpc.jobs.evaluate import (
+    MatchSpec,
+    NoGamesPlayedError,
+    run_from_spec_file,
+    run_match,
+)
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, opening
-from ringrift_hpc.rating import CrossVariantError, Participant, load_match_history, rotation_seats
+from ringrift_hpc.rating import (
+    CrossVariantError,
+    Participant,
+    load_match_history,
+    rotation_seats,
+)
 from ringrift_hpc.store import RunLayout
 
 RANDOM = "random"

@@ -1,0 +1,416 @@
+"""`tournament`, `leaderboard`, `gate`, `promote` and `rollback`: thin commands over the rating code.
+
+Exit codes: 0 success (for `gate`: pass), 1 `gate` fail, 2 error (bad input, missing model,
+no games, a controller in the way); every error names the file or option and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import typer
+
+from ringrift_hpc.ai.checkpoint import model_id as file_model_id
+from ringrift_hpc.config import Config, ConfigError, load_config
+from ringrift_hpc.config.gating import PromotionSection
+from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
+from ringrift_hpc.jobs.evaluate_games import GroupPlan
+from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
+from ringrift_hpc.jobs.evaluate_players import (
+    SearchKnobs,
+    build_players,
+    run_model_file,
+)
+from ringrift_hpc.jobs.evaluate_tournament import (
+    FORMATS,
+    TournamentPlan,
+    play_tournament,
+    refit_leaderboard,
+    swiss_rounds,
+)
+from ringrift_hpc.jobs.slurm_env import available_cpus
+from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
+from ringrift_hpc.rating.best import best_states, promotion_history
+from ringrift_hpc.rating.leaderboard import leaderboard_markdown
+from ringrift_hpc.rating.participants import (
+    Participant,
+    parse_participant_id,
+    variant_players,
+)
+from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
+from ringrift_hpc.store.names import check_variant
+
+ANCHORS = ("random", "heuristic")
+_SHA256_LENGTH = 64
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _run_config(run: Path) -> tuple[RunLayout, Config]:
+    layout = RunLayout(run)
+    if not layout.run_config.exists():
+        raise _fail(
+            f"{run} is not a run directory (no {layout.run_config}); create it with `ringrift-hpc init`"
+        )
+    try:
+        return layout, load_config(layout.run_config)
+    except ConfigError as error:
+        raise _fail(str(error)) from None
+
+
+def _run_variant(config: Config, variant: str, run: Path) -> str:
+    names = [v.name for v in config.variants]
+    if variant not in names:
+        raise _fail(f"--variant {variant}: run {run} plays {', '.join(names)}; pick one of them")
+    return variant
+
+
+def _budget(config: Config) -> int:
+    """The evaluation search budget: `evaluation.simulations`, or the selfplay budget when null."""
+    return config.evaluation.simulations or config.selfplay.simulations
+
+
+def _participant(variant: str, text: str, budget: int) -> Participant:
+    """A participant id, or a bare model id meaning that model searched at the evaluation budget."""
+    if len(text) == _SHA256_LENGTH and "#" not in text:
+        return Participant(variant=variant, kind="gumbel", budget=budget, model_id=text)
+    return parse_participant_id(variant, text)
+
+
+def _recent_bests(layout: RunLayout, variant: str, count: int) -> list[Participant]:
+    """The last `count` distinct participants installed as best (promotions and rollbacks)."""
+    seen: list[str] = []
+    for doc in reversed(best_states(promotion_history(layout, variant))):
+        if doc["participant"] not in seen:
+            seen.append(doc["participant"])
+    return [parse_participant_id(variant, pid) for pid in seen[:count]]
+
+
+def tournament_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    variant: str = typer.Option(..., "--variant", "-v", help="The variant to rate, e.g. square8_2p."),
+    participants: list[str] = typer.Option(
+        [],
+        "--participants",
+        "-p",
+        help="Participant ids (gumbel@64#<sha256>, policy#<sha256>) or bare model ids (searched at the "
+        "evaluation budget); repeat the option for several.",
+    ),
+    recent_bests: int | None = typer.Option(
+        None,
+        "--recent-bests",
+        min=0,
+        help="Recent best models that enter; default evaluation.tournament_recent_bests.",
+    ),
+    format_: str = typer.Option("round-robin", "--format", help="round-robin or swiss."),
+    groups_per_pair: int | None = typer.Option(
+        None,
+        "--groups-per-pair",
+        min=1,
+        help="Game groups per pairing; default evaluation.tournament_groups_per_pair.",
+    ),
+    local: bool = typer.Option(
+        False,
+        "--local",
+        help="Play in this process, many games at once. Required for now: submitting the tournament as "
+        "cluster tasks comes with the controller.",
+    ),
+) -> None:
+    """Rate chosen participants, recent bests and the anchors (random, heuristic) by a tournament,
+    then refit the ratings from the full match history and rewrite the leaderboard files.
+
+    Only --local play exists yet; the submitted mode (tasks on the cluster) comes with the controller.
+    """
+    if not local:
+        raise _fail(
+            "tournament: submitting the games as cluster tasks comes with the controller and is not "
+            "available yet; pass --local to play them in this process"
+        )
+    if format_ not in FORMATS:
+        raise _fail(f"--format {format_!r} is unknown; use one of {', '.join(FORMATS)}")
+    layout, config = _run_config(run)
+    variant = _run_variant(config, variant, run)
+    if controller_holds_lease(layout):
+        raise _fail(
+            _controller_message(layout, "it refits the leaderboard itself; stop it to run a local tournament")
+        )
+    budget = _budget(config)
+    try:
+        chosen = [_participant(variant, text, budget) for text in participants]
+        chosen += _recent_bests(
+            layout,
+            variant,
+            config.evaluation.tournament_recent_bests if recent_bests is None else recent_bests,
+        )
+        models = sorted({p.model_id for p in chosen if p.model_id is not None})
+        if not models:
+            raise _fail(
+                f"{variant} has no models to rate: nothing was promoted yet and --participants names none; "
+                "name models with --participants"
+            )
+        find = run_model_file(layout, variant)
+        for model in models:
+            find(model)
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(f"tournament: {error}") from None
+    everyone = sorted({*chosen, *(Participant(variant=variant, kind=kind) for kind in ANCHORS)})
+    eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    plan = TournamentPlan(
+        variant=variant,
+        eval_id=eval_id,
+        participants=tuple(everyone),
+        format=format_,
+        groups_per_pair=groups_per_pair or config.evaluation.tournament_groups_per_pair,
+        rounds=1 if format_ == "round-robin" else swiss_rounds(len(everyone)),
+        seed=config.run.seed,
+    )
+
+    def make_spec(task: str, plans: tuple[GroupPlan, ...]) -> MatchSpec:
+        return MatchSpec(
+            run_root=os.path.abspath(run),
+            variant=variant,
+            eval_id=eval_id,
+            task=task,
+            groups=plans,
+            concurrent_games=config.evaluation.concurrent_games,
+            max_batch_size=config.selfplay.max_batch_size,
+            gumbel_actions=config.selfplay.gumbel_actions,
+            c_visit=config.selfplay.c_visit,
+            c_scale=config.selfplay.c_scale,
+            device=config.evaluation.device,
+        )
+
+    typer.echo(f"{variant} {format_} tournament {eval_id}: {len(everyone)} participants, played here")
+    try:
+        results = play_tournament(plan, make_spec, run_match)
+        for result in results:
+            typer.echo(
+                f"  {layout.relative(result.path)}: {result.groups} groups, {result.games} games, "
+                f"{result.seconds:.1f}s"
+            )
+        ratings = refit_leaderboard(layout, variant, confidence=config.evaluation.confidence)
+    except LeaseHeldError as error:
+        raise _fail(
+            f"tournament: the match files are published, but the refit was not done: {error}"
+        ) from None
+    except (ValueError, RuntimeError, FileNotFoundError, StoreError) as error:
+        raise _fail(f"tournament: {error}") from None
+    typer.echo("")
+    typer.echo(leaderboard_markdown(ratings), nl=False)
+
+
+def leaderboard_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    variant: str | None = typer.Option(
+        None, "--variant", "-v", help="Only this variant; default: every rated one."
+    ),
+) -> None:
+    """Print the leaderboard table of each rated variant (reads RUN/variants/*/leaderboard.md)."""
+    layout = RunLayout(run)
+    if variant is not None:
+        try:
+            check_variant(variant)
+        except ValueError as error:
+            raise _fail(f"--variant: {error}") from None
+        variants = [variant]
+    else:
+        root = layout.variants_dir
+        variants = sorted(entry.name for entry in root.iterdir() if entry.is_dir()) if root.is_dir() else []
+    tables = [layout.leaderboard_md(v) for v in variants if layout.leaderboard_md(v).exists()]
+    if not tables:
+        which = f"variant {variant}" if variant else f"any variant of {run}"
+        raise _fail(
+            f"no leaderboard for {which} yet; rate it with "
+            f"`ringrift-hpc tournament {run} --variant V --local`"
+        )
+    typer.echo("\n".join(path.read_text() for path in tables), nl=False)
+
+
+def gate_command(
+    candidate: Path = typer.Option(..., "--candidate", help="The candidate's checkpoint file."),
+    baseline: Path = typer.Option(
+        ..., "--baseline", help="The baseline's checkpoint file (e.g. the current best)."
+    ),
+    variant: str = typer.Option(..., "--variant", "-v", help="The variant both models were trained for."),
+    groups: int | None = typer.Option(
+        None,
+        "--groups",
+        min=1,
+        help="Most SPRT game groups before the test rejects; default promotion.sprt.max_groups.",
+    ),
+    simulations: int | None = typer.Option(
+        None,
+        "--simulations",
+        min=1,
+        help="Search budget of both models; default the config's evaluation budget.",
+    ),
+    player: str = typer.Option(
+        "gumbel", "--player", help="gumbel (search at --simulations) or policy (the prior alone)."
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Config whose promotion section sets the SPRT and anchors; default built-in.",
+    ),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    concurrent_games: int = typer.Option(16, "--concurrent-games", min=1, help="Game groups played at once."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the groups' openings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Strength gate: SPRT of candidate against baseline plus the anchor regression gate (random,
+    heuristic), exactly as promotion judges. Exit 0 pass, 1 fail, 2 error (zero games is an error)."""
+    report = _gate(
+        candidate, baseline, variant, groups, simulations, player, config, device, concurrent_games, seed
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        typer.echo(_gate_text(report))
+    raise typer.Exit(report.exit_code)
+
+
+def _gate(
+    candidate: Path,
+    baseline: Path,
+    variant: str,
+    groups: int | None,
+    simulations: int | None,
+    player: str,
+    config: Path | None,
+    device: str,
+    concurrent_games: int,
+    seed: int,
+) -> GateReport:
+    names = (str(candidate), str(baseline))
+    try:
+        cfg = load_config(config) if config is not None else Config()
+        gate = _gate_section(cfg.promotion, groups)
+        if player not in ("gumbel", "policy"):
+            raise ValueError(f"--player {player!r} is unknown; use gumbel or policy")
+        budget = (simulations or _budget(cfg)) if player == "gumbel" else 0
+        files = {}
+        rated = []
+        for option, path in (("--candidate", candidate), ("--baseline", baseline)):
+            if not path.is_file():
+                raise FileNotFoundError(f"{option} {path} does not exist; pass a checkpoint file")
+            model = file_model_id(path)
+            files[model] = path
+            rated.append(Participant(variant=variant, kind=player, budget=budget, model_id=model))
+        anchors = [Participant(variant=variant, kind=a.player) for a in gate.anchors]
+        players = build_players(
+            [*rated, *anchors],
+            variant.rsplit("_", 1)[0],
+            variant_players(variant),
+            model_file=files.__getitem__,
+            knobs=SearchKnobs(),
+            device=device,
+            max_batch=1024,
+        )
+    except (ConfigError, ValueError, OSError) as error:
+        return GateReport(ERROR, variant, *names, reasons=(str(error),))
+    torch.set_num_threads(available_cpus(os.environ))
+    play = game_player(variant, players, opening_moves=4, concurrent_games=concurrent_games)
+    return run_gate(rated[0], rated[1], gate, play, seed=seed)
+
+
+def _gate_section(section: PromotionSection, groups: int | None) -> PromotionSection:
+    if groups is None:
+        return section
+    sprt = section.sprt.model_copy(
+        update={"max_groups": groups, "min_groups": min(section.sprt.min_groups, groups)}
+    )
+    return section.model_copy(update={"sprt": sprt})
+
+
+def _gate_text(report: GateReport) -> str:
+    lines = [
+        f"gate {report.verdict.upper()}: {report.candidate} against {report.baseline} ({report.variant})"
+    ]
+    sprt = report.statistics.get("sprt")
+    if sprt:
+        lines.append(
+            f"  SPRT {sprt['status']} after {sprt['groups']} groups: LLR {sprt['llr']:.2f} in "
+            f"[{sprt['lower_bound']:.2f}, {sprt['upper_bound']:.2f}], about {sprt['elo_estimate']:+.0f} Elo"
+        )
+    for anchor in report.statistics.get("anchors", []):
+        reference = "" if anchor["best_score"] is None else f" (baseline {anchor['best_score']:.3f})"
+        lines.append(
+            f"  against {anchor['anchor']}: {anchor['candidate_score']:.3f} "
+            f"over {anchor['games']} games{reference}"
+        )
+    lines += [f"  - {reason}" for reason in report.reasons]
+    return "\n".join(lines)
+
+
+def _controller_message(layout: RunLayout, what: str) -> str:
+    record = read_lease(layout.lease)
+    holder = record.describe() if record is not None else "a controller"
+    return f"a controller holds {layout.lease} ({holder}): {what}"
+
+
+def promote_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    variant: str = typer.Option(..., "--variant", "-v", help="The variant, e.g. square8_2p."),
+    model: str = typer.Option(
+        ..., "--model", help="Model id (searched at the evaluation budget) or a full participant id."
+    ),
+    reason: str = typer.Option("manual promotion", "--reason", help="Why; recorded in promotions.jsonl."),
+) -> None:
+    """Make a model the variant's best, bypassing the gate (recorded as manual).
+
+    Applied at once when no controller runs; otherwise queued in RUN/requests/ for the controller."""
+    layout, config = _run_config(run)
+    variant = _run_variant(config, variant, run)
+    try:
+        request = Request.promote(variant, _participant(variant, model, _budget(config)).id, reason=reason)
+    except ValueError as error:
+        raise _fail(f"--model: {error}") from None
+    _submit(layout, request)
+
+
+def rollback_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    variant: str = typer.Option(..., "--variant", "-v", help="The variant, e.g. square8_2p."),
+    to: str | None = typer.Option(
+        None, "--to", help="Model id of an earlier best; default: the best before the current one."
+    ),
+    reason: str = typer.Option("manual rollback", "--reason", help="Why; recorded in promotions.jsonl."),
+) -> None:
+    """Repoint the variant's best to an earlier best, exactly as it was installed.
+
+    Applied at once when no controller runs; otherwise queued in RUN/requests/ for the controller."""
+    layout, config = _run_config(run)
+    variant = _run_variant(config, variant, run)
+    try:
+        request = Request.rollback(variant, to, reason=reason)
+    except ValueError as error:
+        raise _fail(f"--to: {error}") from None
+    _submit(layout, request)
+
+
+def _submit(layout: RunLayout, request: Request) -> None:
+    try:
+        outcome = submit(layout, request)
+    except (ValueError, FileNotFoundError, StoreError) as error:
+        raise _fail(f"{request.kind}: {error}") from None
+    if outcome.how == "queued":
+        typer.echo(
+            _controller_message(
+                layout, f"queued {outcome.request_file}; it applies the request on its next tick"
+            )
+        )
+        return
+    record = outcome.record or {}
+    best = record.get("best_document", {})
+    typer.echo(
+        f"{request.kind}: {request.variant} best is now {best.get('participant')} "
+        "(recorded in promotions.jsonl)"
+    )

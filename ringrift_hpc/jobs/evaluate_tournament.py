@@ -1,0 +1,144 @@
+"""Rating tournaments: who plays whom (round-robin or Swiss), played as match tasks, then the refit.
+
+* Round-robin: every pair of participants plays `groups_per_pair` groups, all in one task.
+* Swiss: `rounds` rounds (default ceil(log2 P) + 1), one task each. Before a round the
+  participants are ordered by their score so far in this tournament (share of comparisons won,
+  ties half), and each one, from the top, is paired with the highest-ordered one left that it
+  has not met yet (or, when it has met them all, the highest left); an odd one out sits the
+  round out. Each pairing plays `groups_per_pair` groups.
+
+The refit reads the variant's whole match history and rewrites the leaderboard files. It must
+be the single writer, so it runs under the controller lease (`refit_leaderboard`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec
+from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
+from ringrift_hpc.rating.fit import Ratings, fit_ratings
+from ringrift_hpc.rating.leaderboard import write_leaderboard
+from ringrift_hpc.rating.match_files import decode_match_file, load_match_history
+from ringrift_hpc.rating.participants import Participant, variant_players
+from ringrift_hpc.rating.records import MatchGroup
+from ringrift_hpc.rating.table import table_from_groups
+from ringrift_hpc.store import RunLayout, acquire_lease, release_lease
+
+Format = Literal["round-robin", "swiss"]
+FORMATS: tuple[Format, ...] = ("round-robin", "swiss")
+REFIT_LEASE_TTL_S = 600.0
+
+RunTask = Callable[[MatchSpec], MatchResult]
+
+
+@dataclass(frozen=True)
+class TournamentPlan:
+    """A tournament's participants and how they meet; `spec` turns a task's plans into a MatchSpec."""
+
+    variant: str
+    eval_id: str
+    participants: tuple[Participant, ...]
+    format: Format
+    groups_per_pair: int
+    rounds: int  # 1 for round-robin
+    seed: int
+
+    def __post_init__(self) -> None:
+        if len({p.id for p in self.participants}) < 2:
+            raise ValueError(f"a {self.variant} tournament needs at least two different participants")
+        if self.format not in FORMATS:
+            raise ValueError(f"tournament format {self.format!r} is unknown; use one of {', '.join(FORMATS)}")
+        if self.groups_per_pair < 1 or self.rounds < 1:
+            raise ValueError("groups_per_pair and rounds must be at least 1")
+
+
+def swiss_rounds(participants: int) -> int:
+    """The default number of Swiss rounds: enough for a clear winner, plus one."""
+    return max(1, math.ceil(math.log2(participants))) + 1
+
+
+def round_robin_pairs(participants: Sequence[Participant]) -> list[tuple[Participant, Participant]]:
+    return list(itertools.combinations(participants, 2))
+
+
+def swiss_pairs(
+    participants: Sequence[Participant], groups: Sequence[MatchGroup]
+) -> list[tuple[Participant, Participant]]:
+    """The next Swiss round's pairings from the groups played so far (module docstring)."""
+    points = {p.id: 0.0 for p in participants}
+    comparisons = {p.id: 0 for p in participants}
+    met: set[frozenset[str]] = set()
+    for group in groups:
+        ids = sorted({p.id for p in group.lineup})
+        for a, b in itertools.combinations(ids, 2):
+            met.add(frozenset((a, b)))
+        for game in group.games:
+            for seat, score in zip(game.seats, game.seat_scores(), strict=True):
+                points[seat] += score
+                comparisons[seat] += 1
+    order = sorted(participants, key=lambda p: (-points[p.id] / max(1, comparisons[p.id]), p.id))
+    pairs = []
+    while len(order) >= 2:
+        top = order.pop(0)
+        fresh = [p for p in order if frozenset((top.id, p.id)) not in met]
+        opponent = (fresh or order)[0]
+        order.remove(opponent)
+        pairs.append((top, opponent))
+    return pairs
+
+
+def round_plans(
+    plan: TournamentPlan, task: str, pairs: Sequence[tuple[Participant, Participant]]
+) -> tuple[GroupPlan, ...]:
+    """`groups_per_pair` groups per pair, each from its own seeded opening."""
+    players = variant_players(plan.variant)
+    out: list[GroupPlan] = []
+    for a, b in pairs:
+        for k in range(plan.groups_per_pair):
+            number = len(out)
+            out.append(
+                GroupPlan(
+                    pair_lineup(a, b, players, k), group_seed(plan.seed, f"{plan.eval_id}/{task}", number)
+                )
+            )
+    return tuple(out)
+
+
+def play_tournament(
+    plan: TournamentPlan, make_spec: Callable[[str, tuple[GroupPlan, ...]], MatchSpec], run_task: RunTask
+) -> list[MatchResult]:
+    """Play every round as one match task; returns the tasks' results in order."""
+    results: list[MatchResult] = []
+    played: list[MatchGroup] = []
+    for number in range(plan.rounds):
+        task = f"round-{number + 1:03d}"
+        pairs = (
+            round_robin_pairs(plan.participants)
+            if plan.format == "round-robin"
+            else swiss_pairs(plan.participants, played)
+        )
+        result = run_task(make_spec(task, round_plans(plan, task, pairs)))
+        results.append(result)
+        if plan.format == "swiss":
+            played.extend(decode_match_file(result.path, result.path.read_bytes(), variant=plan.variant))
+    return results
+
+
+def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float) -> Ratings:
+    """Refit from the variant's full match history and rewrite its leaderboard files, under the lease.
+
+    Raises `LeaseHeldError` when a controller (the single writer) holds the lease.
+    """
+    lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=REFIT_LEASE_TTL_S)
+    try:
+        history = load_match_history(layout, variant)
+        ratings = fit_ratings(table_from_groups(variant, history.groups), confidence=confidence)
+        write_leaderboard(layout, ratings)
+    finally:
+        release_lease(lease)
+    return ratings
