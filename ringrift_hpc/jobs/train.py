@@ -24,6 +24,7 @@ import os
 import socket
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, PolicyValueNet
 from ringrift_hpc.ai.net_evaluator import resolve_device
 from ringrift_hpc.data.dataset import (
+    Batch,
     load_window,
     make_batch,
     split_by_game,
@@ -241,24 +243,44 @@ class _Trainer:
         self.autocast = device.type == "cuda" and self.training.bf16
 
     def run(self) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, self.training.dataloader_workers)) as pool:
+            self._loop(pool)
+        if self.rank == 0:
+            self._finish()
+
+    def _cpu_batch(self, step: int) -> Batch:
+        """This rank's share of the batch of `step`: a pure function of the step."""
+        rows = step_rows(self.train_rows, step=step, batch_size=self.training.batch_size, seed=self.spec.seed)
+        rows = rows[self.rank :: self.world]
+        symmetries = (
+            symmetry_choices(self.spec.board, rows.size, seed=self.spec.seed, step=step, rank=self.rank)
+            if self.training.symmetry_augmentation
+            else None
+        )
+        return make_batch(self.loaded.data, rows, self.codec, symmetries)
+
+    def _next_batch(self, pool: ThreadPoolExecutor, ahead: dict[int, Future[Batch]]) -> Batch:
+        """The batch of the current step; with `dataloader_workers` threads, the next ones are
+        built meanwhile (numpy and torch release the GIL for most of the work)."""
+        workers = self.training.dataloader_workers
+        if workers == 0:
+            return self._cpu_batch(self.step)
+        for step in range(self.step, min(self.step + workers + 1, self.total_steps)):
+            if step not in ahead:
+                ahead[step] = pool.submit(self._cpu_batch, step)
+        return ahead.pop(self.step).result()
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
         batch_size = self.training.batch_size
         every = self.training.checkpoint_every_steps
         pending: list[torch.Tensor] = []
+        ahead: dict[int, Future[Batch]] = {}
         interval_start, interval_step = time.monotonic(), self.step
         self.model.train()
         while self.step < self.total_steps:
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(self.step, self.total_steps, self.training)
-            rows = step_rows(self.train_rows, step=self.step, batch_size=batch_size, seed=self.spec.seed)
-            rows = rows[self.rank :: self.world]
-            symmetries = (
-                symmetry_choices(
-                    self.spec.board, rows.size, seed=self.spec.seed, step=self.step, rank=self.rank
-                )
-                if self.training.symmetry_augmentation
-                else None
-            )
-            batch = make_batch(self.loaded.data, rows, self.codec, symmetries).to(self.device)
+            batch = self._next_batch(pool, ahead).to(self.device)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 logits, values = self.model(batch.planes, batch.scalars)
             policy_loss, value_loss = losses(logits, values, batch)
@@ -291,8 +313,6 @@ class _Trainer:
                     self.samples_per_s = (self.step - interval_step) * batch_size / elapsed
                     self._write_metrics(None)
                 interval_start, interval_step = time.monotonic(), self.step
-        if self.rank == 0:
-            self._finish()
 
     def _check_finite(self, interval: list[tuple[float, float]]) -> None:
         """Raise before a diverged model can reach the resume file or the run's models."""

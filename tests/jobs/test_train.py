@@ -201,7 +201,8 @@ def test_interrupted_job_resumes_to_the_same_steps_and_weights(
         publish_shard(root, 0, "t0", games=3, seed=1)
         publish_shard(root, 1, "t0", games=3, seed=2)
         roots.append(root)
-    reference = run_training(spec_for(roots[0], steps=8))
+    # The reference builds batches inline, the interrupted job in 2 threads ahead: same batches.
+    reference = run_training(spec_for(roots[0], steps=8, section=training(dataloader_workers=0)))
 
     real_make_batch = train.make_batch  # type: ignore[attr-defined]
     batches = []
