@@ -332,7 +332,8 @@ def _gate_section(section: PromotionSection, groups: int | None) -> PromotionSec
 
 def _gate_text(report: GateReport) -> str:
     lines = [
-        f"gate {report.verdict.upper()}: {report.candidate} against {report.baseline} ({report.variant})"
+        f"gate {report.verdict.upper()}: {report.candidate} against {report.baseline} ({report.variant}), "
+        f"{report.games} games in {report.seconds:.1f}s"
     ]
     sprt = report.statistics.get("sprt")
     if sprt:

@@ -43,6 +43,7 @@ class GateReport:
     baseline: str
     reasons: tuple[str, ...] = ()  # why it failed, or the error
     statistics: dict[str, Any] = field(default_factory=dict)
+    games: int = 0  # games actually played, SPRT and anchors together
     seconds: float = 0.0
 
     @property
@@ -58,6 +59,7 @@ class GateReport:
             "baseline": self.baseline,
             "reasons": list(self.reasons),
             "statistics": self.statistics,
+            "games": self.games,
             "seconds": round(self.seconds, 3),
         }
 
@@ -88,12 +90,26 @@ def run_gate(
     """Play and judge the gate (module docstring); failures to play or judge are ERROR reports."""
     began = time.monotonic()
     variant = candidate.variant
+    played: list[int] = []
+
+    def counted(plans: Sequence[GroupPlan]) -> PlayedGroups:
+        result = play(plans)
+        played.extend(len(group.games) for group in result.groups)
+        return result
+
     try:
-        evaluation = _evaluate(candidate, baseline, gate, play, batch_groups=batch_groups, seed=seed)
+        evaluation = _evaluate(candidate, baseline, gate, counted, batch_groups=batch_groups, seed=seed)
         decision = decide_promotion(evaluation, gate)
     except (ValueError, RuntimeError, FileNotFoundError) as error:
         return GateReport(
-            ERROR, variant, candidate.id, baseline.id, (str(error),), {}, time.monotonic() - began
+            ERROR,
+            variant,
+            candidate.id,
+            baseline.id,
+            (str(error),),
+            {},
+            sum(played),
+            time.monotonic() - began,
         )
     return GateReport(
         PASS if decision.promote else FAIL,
@@ -102,6 +118,7 @@ def run_gate(
         baseline.id,
         decision.reasons,
         decision.statistics,
+        sum(played),
         time.monotonic() - began,
     )
 

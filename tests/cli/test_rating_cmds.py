@@ -18,6 +18,7 @@ from ringrift_hpc.ai.checkpoint import checkpoint_bytes
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.ai.players import HeuristicPlayer, RandomPlayer
 from ringrift_hpc.cli.rating_cmds import (
+    _gate_text,
     gate_command,
     leaderboard_command,
     promote_command,
@@ -280,3 +281,23 @@ def test_gate_command_exit_codes_from_checkpoint_files(tmp_path: Path) -> None:
         "gate", "--candidate", str(tmp_path / "missing.pt"), "--baseline", str(baseline), *common
     )
     assert code == ERROR and "does not exist" in json.loads(out)["reasons"][0]
+
+
+def test_tournament_refuses_while_a_controller_holds_the_lease(tmp_path: Path) -> None:
+    layout, (a, _) = new_run(tmp_path)
+    fake_live_lease(layout)
+    code, out = invoke("tournament", str(layout.root), "--variant", VARIANT, "-p", a, "--local")
+    assert code == 2 and "controller-host" in out and "refits the leaderboard itself" in out
+    assert not layout.matches_root(VARIANT).exists()
+
+
+def test_gate_text_report_names_the_verdict_and_the_evidence() -> None:
+    strong, weak = Participant(VARIANT, "strong"), Participant(VARIANT, "weak")
+    report = run_gate(strong, weak, FAST_GATE, _cheap_play(), batch_groups=4)
+    text = _gate_text(report)
+    assert text.startswith("gate PASS: strong against weak (square8_2p)")
+    assert (
+        f"{report.games} games" in text
+        and report.games == 2 * report.statistics["sprt"]["groups"] + 2 * 2 * 2 * 2
+    )
+    assert "SPRT accept" in text and "against heuristic" in text
