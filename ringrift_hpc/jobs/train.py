@@ -92,6 +92,9 @@ def run_training(spec: TrainSpec) -> TrainResult:
     if spec.processes == 1:
         _train(0, 1, spec, window, None)
     else:
+        # A bad parent or device count fails here with its own exception, not as a worker's crash.
+        initial_net(layout, spec)
+        _check_devices(spec)
         args = (spec.processes, spec, window, _free_port())
         spawn(_train, args=args, nprocs=spec.processes, join=True)  # type: ignore[no-untyped-call]
     return TrainResult.from_json(result_file.read_text())
@@ -167,6 +170,15 @@ def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
             "the file is damaged: quarantine it and name another parent"
         )
     return load_checkpoint(path, header)
+
+
+def _check_devices(spec: TrainSpec) -> None:
+    device = resolve_device(spec.training_section().device)
+    if device.type == "cuda" and torch.cuda.device_count() < spec.processes:
+        raise TrainingError(
+            f"training spec asks for {spec.processes} processes on CUDA but {torch.cuda.device_count()} "
+            "GPU(s) are visible; request as many GPUs from Slurm (--gpus-per-node) or lower processes"
+        )
 
 
 def _free_port() -> int:

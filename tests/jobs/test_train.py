@@ -319,3 +319,8 @@ def test_trains_on_the_shards_the_selfplay_job_publishes(tmp_path: Path) -> None
     result = run_training(spec_for(tmp_path, steps=2))
     assert result.provenance == (("000000/000000.h5", played.positions),)
     assert result.quarantined == ()
+
+
+def test_ddp_job_with_a_missing_parent_raises_before_spawning(run_root: Path) -> None:
+    with pytest.raises(ParentModelError, match="is missing"):
+        run_training(spec_for(run_root, parent="1" * 64, processes=2))
