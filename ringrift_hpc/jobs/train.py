@@ -52,6 +52,7 @@ from ringrift_hpc.jobs.replay_window import check_versions, scan_shards, select_
 from ringrift_hpc.jobs.train_checkpoint import TrainState, load_train_state, save_train_state
 from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer
 from ringrift_hpc.jobs.train_spec import TrainResult, TrainSpec
+from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text, publish_bytes, read_manifest
 
 # Steps whose losses make up the reported training loss.
@@ -411,7 +412,7 @@ class _Trainer:
         atomic_write_text(self.directory / "result.json", result.to_json())
 
     def _write_metrics(self, validation: tuple[float, float] | None) -> None:
-        labels = f'variant="{self.spec.variant}",job="{self.spec.key}"'
+        labels = {"variant": self.spec.variant, "job": self.spec.key}
         policy, value = self.recent[-1] if self.recent else (float("nan"), float("nan"))
         gauges = [
             ("ringrift_train_step", "Optimizer steps done by the training job.", self.step),
@@ -427,22 +428,8 @@ class _Trainer:
         if validation is not None:
             gauges.append(("ringrift_train_validation_policy_loss", "Held-out policy loss.", validation[0]))
             gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))
-        lines = []
-        for name, help_text, number in gauges:
-            lines += [
-                f"# HELP {name} {help_text}",
-                f"# TYPE {name} gauge",
-                f"{name}{{{labels}}} {_sample(number)}",
-            ]
-        atomic_write_text(
-            self.layout.metrics_file(f"train-{self.spec.variant}-{self.spec.key}"), "\n".join(lines) + "\n"
+        write_run_textfile(
+            self.layout,
+            f"train-{self.spec.variant}-{self.spec.key}",
+            [family(name, "gauge", help_text, [(labels, number)]) for name, help_text, number in gauges],
         )
-
-
-def _sample(value: float) -> str:
-    """A number as the Prometheus text format writes it."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
