@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from ringrift_hpc.cli.accounting_cmd import accounting_command
 from ringrift_hpc.cli.bench import bench_app
 from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.bench_search import search_command
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
+from ringrift_hpc.cli.sbatch_cmd import sbatch_app
 
 app = typer.Typer(
     name="ringrift-hpc",
@@ -17,6 +19,8 @@ app = typer.Typer(
 )
 app.command("init")(init_command)
 app.command("doctor")(doctor_command)
+app.command("accounting")(accounting_command)
+app.add_typer(sbatch_app, name="sbatch")
 bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)
 app.add_typer(bench_app, name="bench")

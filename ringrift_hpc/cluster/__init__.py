@@ -1,1 +1,2 @@
-"""Cluster access: Slurm queries and preflight checks; knows nothing about the game."""
+"""Cluster access: executors (Slurm via submitit, local processes), batched scheduler queries,
+accounting and sbatch rendering. Knows nothing about the game: it runs picklable callables."""
