@@ -23,6 +23,7 @@ from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_
 from ringrift_hpc.jobs.evaluate_players import (
     SearchKnobs,
     build_players,
+    check_playable,
     run_model_file,
 )
 from ringrift_hpc.jobs.evaluate_tournament import (
@@ -155,13 +156,15 @@ def tournament_command(
                 f"{variant} has no models to rate: nothing was promoted yet and --participants names none; "
                 "name models with --participants"
             )
+        for participant in chosen:
+            check_playable(participant)
         find = run_model_file(layout, variant)
         for model in models:
             find(model)
     except (ValueError, FileNotFoundError) as error:
         raise _fail(f"tournament: {error}") from None
     everyone = sorted({*chosen, *(Participant(variant=variant, kind=kind) for kind in ANCHORS)})
-    eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     plan = TournamentPlan(
         variant=variant,
         eval_id=eval_id,

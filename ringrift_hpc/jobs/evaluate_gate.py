@@ -147,15 +147,11 @@ def _evaluate(
     anchors: list[AnchorResult] = []
     for number, anchor_gate in enumerate(gate.anchors, start=1):
         anchor = Participant(variant=variant, kind=anchor_gate.player)
-        count = anchor_gate.groups
         both = play(
             [
-                GroupPlan(pair_lineup(candidate, anchor, players, k), group_seed(seed, f"anchor{number}", k))
-                for k in range(count)
-            ]
-            + [
-                GroupPlan(pair_lineup(baseline, anchor, players, k), group_seed(seed, f"anchor{number}", k))
-                for k in range(count)
+                GroupPlan(pair_lineup(who, anchor, players, k), group_seed(seed, f"anchor{number}", k))
+                for who in (candidate, baseline)
+                for k in range(anchor_gate.groups)
             ]
         )
         ours = [g for g in both.groups if candidate in g.lineup]

@@ -301,3 +301,12 @@ def test_gate_text_report_names_the_verdict_and_the_evidence() -> None:
         and report.games == 2 * report.statistics["sprt"]["groups"] + 2 * 2 * 2 * 2
     )
     assert "SPRT accept" in text and "against heuristic" in text
+
+
+def test_tournament_refuses_an_unplayable_participant_before_playing(tmp_path: Path) -> None:
+    layout, (a, _) = new_run(tmp_path)
+    code, out = invoke(
+        "tournament", str(layout.root), "-v", VARIANT, "-p", a, "-p", f"random@8#{a}", "--local"
+    )
+    assert code == 2 and "neither model nor budget" in out
+    assert not layout.matches_root(VARIANT).exists()
