@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
+from ringrift_hpc.ai.checkpoint import checkpoint_bytes
+from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.jobs.evaluate import (
     MatchSpec,
     NoGamesPlayedError,
@@ -25,6 +29,16 @@ from ringrift_hpc.store import RunLayout
 
 RANDOM = "random"
 HEURISTIC = "heuristic"
+TINY = NetConfig(
+    channels=8,
+    blocks=1,
+    gpool_every=1,
+    gpool_channels=4,
+    policy_channels=4,
+    nonspatial_hidden=8,
+    value_channels=4,
+    value_hidden=8,
+)
 
 
 def lineup(variant: str, *kinds: str) -> tuple[Participant, ...]:
@@ -125,4 +139,36 @@ def test_spec_refuses_unknown_fields_and_unplayable_participants(tmp_path: Path)
             tmp_path,
             "hex8_2p",
             [(Participant("hex8_2p", RANDOM), Participant("hex8_2p", "gumbel", 0, "a" * 64))],
+        )
+
+
+def test_network_participants_play_from_the_run_models_at_their_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    threads = torch.get_num_threads()
+    torch.manual_seed(0)
+    data = checkpoint_bytes(PolicyValueNet(TINY, "square8", 2))
+    model = hashlib.sha256(data).hexdigest()
+    path = RunLayout(tmp_path).model_weights("square8_2p", model)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    searcher = Participant("square8_2p", "gumbel", 2, model)
+    prior = Participant("square8_2p", "policy", 0, model)
+    try:
+        run_match(
+            spec(tmp_path, "square8_2p", [(searcher, prior)], device="cpu", gumbel_actions=2, opening_moves=2)
+        )
+    finally:
+        torch.set_num_threads(threads)
+    (group,) = load_match_history(RunLayout(tmp_path), "square8_2p").groups
+    assert {p.id for p in group.lineup} == {f"gumbel@2#{model}", f"policy#{model}"}
+    path.write_bytes(data + b"x")  # the file no longer holds the model its name promises
+    with pytest.raises(ValueError, match="re-publish the model"):
+        run_match(
+            MatchSpec.from_json(
+                spec(tmp_path, "square8_2p", [(searcher, prior)], device="cpu")
+                .to_json()
+                .replace("000000", "000001")
+            )
         )
