@@ -11,8 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from train_data import NET, VARIANT, publish_shard, training
 
+from ringrift_hpc.ai.codec import CODEC_VERSION
+from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.config.learning import ReplayWindow
 from ringrift_hpc.data.dataset import load_window
+from ringrift_hpc.data.shards import read_shard
 from ringrift_hpc.jobs.replay_window import (
     ReplayWindowError,
     ShardEntry,
@@ -154,3 +157,35 @@ def test_a_job_keeps_its_window_when_new_shards_arrive(tmp_path: Path) -> None:
     publish_shard(tmp_path, 1, "t")
     assert pin_window(layout, spec, tmp_path / "window.json") == first
     assert len(pin_window(layout, spec, tmp_path / "other.json").shards) == 2
+
+
+def test_loaded_samples_are_the_shards_samples(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    for generation in range(2):
+        publish_shard(tmp_path, generation, "t", games=2, seed=generation)
+    entries = scan_shards(layout, VARIANT).shards
+    capped = load_window(layout, [(e.path, e.samples) for e in entries], variant=VARIANT, cap=20, seed=2)
+    shards = [
+        read_shard(e.path, expect_encoder=ENCODER_VERSION, expect_codec=CODEC_VERSION, expect_variant=VARIANT)
+        for e in entries
+    ]
+    # Every loaded sample is a sample of the shard its key names, with its own target and legal moves.
+    data = capped.data
+
+    def csr_row(owner: object, prefix: str, column: str, row: int) -> np.ndarray:
+        offsets = getattr(owner, f"{prefix}_offsets")
+        return np.asarray(getattr(owner, f"{prefix}_{column}")[offsets[row] : offsets[row + 1]])
+
+    columns = (("policy", "indices"), ("policy", "probs"), ("legal", "indices"))
+    for row in range(data.samples):
+        shard = shards[int(data.game_keys[row] >> 32)]
+        game = int(data.game_keys[row] & 0xFFFFFFFF)
+        assert any(
+            np.array_equal(shard.planes[original], data.planes[row])
+            and np.array_equal(shard.values[original], data.values[row])
+            and all(
+                np.array_equal(csr_row(shard, prefix, column, original), csr_row(data, prefix, column, row))
+                for prefix, column in columns
+            )
+            for original in np.flatnonzero(shard.game == game)
+        )
