@@ -187,5 +187,5 @@ def test_loaded_samples_are_the_shards_samples(tmp_path: Path) -> None:
                 np.array_equal(csr_row(shard, prefix, column, original), csr_row(data, prefix, column, row))
                 for prefix, column in columns
             )
-            for original in np.flatnonzero(shard.game == game)
+            for original in np.flatnonzero(shard.game == game).tolist()
         )
