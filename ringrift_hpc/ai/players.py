@@ -33,9 +33,17 @@ MAX_GAME_MOVES = 100_000
 class Player(Protocol):
     """Chooses one legal move for each position."""
 
-    kind: str
-    budget: int  # search simulations per move; 0 when the player does not search
-    model_id: str | None  # sha256 of the network's weights; None without a network
+    # Read-only members, so that frozen dataclass players satisfy the protocol.
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def budget(self) -> int:
+        """Search simulations per move; 0 when the player does not search."""
+
+    @property
+    def model_id(self) -> str | None:
+        """sha256 of the network's weights; None without a network."""
 
     def choose(self, states: Sequence[GameState], rngs: Sequence[np.random.Generator]) -> list[Move]: ...
 

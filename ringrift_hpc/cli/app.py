@@ -8,6 +8,13 @@ from ringrift_hpc.cli.accounting_cmd import accounting_command
 from ringrift_hpc.cli.bench import bench_app
 from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.bench_search import search_command
+from ringrift_hpc.cli.rating_cmds import (
+    gate_command,
+    leaderboard_command,
+    promote_command,
+    rollback_command,
+    tournament_command,
+)
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
 from ringrift_hpc.cli.sbatch_cmd import sbatch_app
 
@@ -20,6 +27,11 @@ app = typer.Typer(
 app.command("init")(init_command)
 app.command("doctor")(doctor_command)
 app.command("accounting")(accounting_command)
+app.command("tournament")(tournament_command)
+app.command("leaderboard")(leaderboard_command)
+app.command("gate")(gate_command)
+app.command("promote")(promote_command)
+app.command("rollback")(rollback_command)
 app.add_typer(sbatch_app, name="sbatch")
 bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
+import cloudpickle  # no stubs (mypy override in pyproject); comes with submitit
 
 from ringrift_hpc.cluster.executor import (
     JobError,

@@ -21,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
-import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
+import cloudpickle  # no stubs (mypy override in pyproject); comes with submitit
 
 from ringrift_hpc.cluster.local_files import TaskFiles, process_start_ticks
 from ringrift_hpc.store.atomic import (

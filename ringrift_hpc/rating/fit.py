@@ -167,7 +167,7 @@ def _laplacian_hessian(off: FloatArray) -> FloatArray:
     same amount changes no probability), so the diagonal follows from the rest. That halves the
     scatter, and a pair of seats held by one participant (a repeated lineup) needs no term.
     """
-    hess = off + off.T
+    hess: np.ndarray = off + off.T
     diagonal = np.diag_indices(off.shape[0])
     hess[diagonal] = 0.0
     hess[diagonal] = -hess.sum(axis=1)

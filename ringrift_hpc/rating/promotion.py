@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ringrift_hpc.config.gating import PromotionSection
-from ringrift_hpc.rating.participants import Participant
+from ringrift_hpc.rating.participants import Participant, variant_players
 from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.sprt import ACCEPT, CONTINUE, SprtParams, SprtResult
 
@@ -137,7 +137,9 @@ def decide_promotion(evaluation: Evaluation, gate: PromotionSection) -> Promotio
 
 
 def _games(evaluation: Evaluation) -> int:
-    sprt_games = evaluation.sprt.groups if evaluation.sprt is not None else 0
+    # A group is one game per seat rotation: 2 games for 2 players, N for N players.
+    groups = evaluation.sprt.groups if evaluation.sprt is not None else 0
+    sprt_games = groups * variant_players(evaluation.variant)
     return sprt_games + sum(result.games for result in evaluation.anchors)
 
 
