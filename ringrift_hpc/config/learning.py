@@ -137,7 +137,7 @@ class TrainingSection(Section):
     device: Device = Field(default="auto", description=_DEVICE)
     bf16: Bool = Field(default=True, description="bf16 autocast on GPU (ignored on CPU).")
     dataloader_workers: Int = Field(
-        default=2, ge=0, description="Worker processes reading shards; 0 reads in the trainer."
+        default=2, ge=0, description="Threads building the next batches while a step runs; 0 builds them inline."
     )
     replay_window: ReplayWindow = Field(default=ReplayWindow(), description="Replay window.")
 
