@@ -9,7 +9,8 @@ executor process or `ringrift-hpc worker selfplay --spec FILE` (`run_from_spec_f
   and architecture versions and checked against its content-addressed id. `model_id = "none"`
   (generation 0) plays the bootstrap player instead (`jobs.selfplay_games`).
 * Stopping: `games` games are started (at most `concurrent_games` at once). A spent
-  `time_budget_s` starts no new game and finishes those in flight. HALT or the Slurm walltime
+  `time_budget_s` starts no new game and finishes those in flight (so it only bounds a task
+  whose `games` exceed `concurrent_games`; the walltime is the hard limit). HALT or the Slurm walltime
   minus `walltime_margin_s` abandons the games in flight at once (no value targets without an
   end). Either way the finished games are published; a task that finished none raises
   `NothingPlayedError`, so the process exits non-zero.
