@@ -1,0 +1,658 @@
+"""The controller's reconcile tick (DESIGN.md §5), the only writer of the run's mutable files.
+
+Each tick: renew the lease; poll every in-flight job with ONE `executor.poll`; journal terminal
+states (failures get a retry time with exponential backoff, or give up as errors); ingest new
+artifacts; apply request files and notice a changed `best.json`; resubmit due retries and
+orphaned submissions; ask each variant's state machine what to do and do it (nothing is
+submitted while HALT exists); refit leaderboards of variants with new match files; write
+`state.json` and the controller's metrics textfile.
+
+Every journal record carries the lease's fencing token and is appended only after
+`check_lease`, so a controller that lost its lease cannot write. A submission is journaled as
+an intent before the executor sees it and confirmed with the job ids after; a decision is
+journaled before `promotions.jsonl`/`best.json` are written and confirmed after, and
+`recover_decisions` completes one that a crash interrupted, so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ringrift_hpc.ai.net import NetConfig
+from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
+from ringrift_hpc.config import Config
+from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
+from ringrift_hpc.jobs.evaluate_games import GroupPlan
+from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec, run_selfplay
+from ringrift_hpc.jobs.train import TrainJob
+from ringrift_hpc.jobs.train_spec import TrainSpec
+from ringrift_hpc.loop import policies
+from ringrift_hpc.loop.ingest import evaluation_groups, scan_variant
+from ringrift_hpc.loop.judge import evaluation_of, progress_of
+from ringrift_hpc.loop.requests import apply_pending_requests
+from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
+from ringrift_hpc.loop.variant_machine import (
+    Action,
+    Decide,
+    EvaluationProgress,
+    FailEvaluation,
+    FailTraining,
+    Observation,
+    SubmitEvaluationBatch,
+    SubmitSelfplay,
+    SubmitTournament,
+    SubmitTraining,
+    finished,
+    next_actions,
+)
+from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
+from ringrift_hpc.rating.best import best_states, promotion_history, read_best, record_decision
+from ringrift_hpc.rating.fit import fit_ratings
+from ringrift_hpc.rating.leaderboard import write_leaderboard
+from ringrift_hpc.rating.match_files import load_match_history
+from ringrift_hpc.rating.participants import Participant, parse_participant_id
+from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
+from ringrift_hpc.rating.sprt import SprtError
+from ringrift_hpc.rating.table import table_from_groups
+from ringrift_hpc.store import JournalWriter, Lease, RunLayout, check_lease, fenced_write_json, renew_lease
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+POLLED = ("pending", "running", "unknown")
+
+
+def _selfplay_task(variant: str, generation: int, index: int) -> str:
+    return f"selfplay/{variant}/{generation:06d}/{index:06d}"
+
+
+def _job_fn(purpose: str, spec_json: str) -> tuple[Callable[..., Any], Any]:
+    """The job function and its one argument, rebuilt from the journaled spec."""
+    if purpose == "selfplay":
+        return run_selfplay, SelfplaySpec.from_json(spec_json)
+    if purpose == "train":
+        return TrainJob(), TrainSpec.from_json(spec_json)  # type: ignore[no-untyped-call]
+    return run_match, MatchSpec.from_json(spec_json)
+
+
+class Controller:
+    """One controller process's view of the run; `tick` is one reconcile step."""
+
+    def __init__(
+        self,
+        layout: RunLayout,
+        config: Config,
+        executor: Executor,
+        lease: Lease,
+        journal: JournalWriter,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self.layout = layout
+        self.config = config
+        self.executor = executor
+        self.lease = lease
+        self.journal = journal
+        self.clock = clock
+        self.names = [v.name for v in config.variants]
+        self.state: RunState = replay_state(self.names, journal.replayed.records)
+        self.progress: dict[str, EvaluationProgress | None] = {}
+        self.targets: dict[str, int] = {}
+        self.weights: dict[str, float] = {}
+        self.queries_last_tick = 0
+
+    # -- journal ---------------------------------------------------------------------------
+
+    def record(self, event: Mapping[str, Any]) -> None:
+        """Append one fenced record to the journal and fold it into the state."""
+        check_lease(self.lease, clock=self.clock)
+        full = {**event, "time": self.clock(), "token": self.lease.token}
+        self.journal.append(full)
+        self.state = apply_event(self.state, full)
+
+    # -- startup ---------------------------------------------------------------------------
+
+    def recover_decisions(self) -> None:
+        """Finish decisions journaled before a crash but not yet written to the promotion history."""
+        records = self.journal.replayed.records
+        recorded = {(r["variant"], r["candidate"]) for r in records if r.get("event") == "decision_recorded"}
+        for r in records:
+            if r.get("event") != "decision" or (r["variant"], r["candidate"]) in recorded:
+                continue
+            done = any(
+                h.get("candidate") == r["candidate"] for h in promotion_history(self.layout, r["variant"])
+            )
+            if not done:
+                record_decision(self.layout, self._decision_from(r))
+            self.record({"event": "decision_recorded", "variant": r["variant"], "candidate": r["candidate"]})
+
+    @staticmethod
+    def _decision_from(r: Mapping[str, Any]) -> PromotionDecision:
+        return PromotionDecision(
+            promote=r["promote"],
+            variant=r["variant"],
+            candidate=r["candidate"],
+            best=r["best"],
+            reasons=tuple(r["reasons"]),
+            statistics=r["statistics"],
+        )
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        renew_lease(self.lease, clock=self.clock)
+        before = self.executor.scheduler_queries
+        halted = self.layout.halt.exists()
+        self._poll()
+        new_matches = self._ingest()
+        self._apply_requests()
+        if not halted:
+            self._resubmit()
+        self._plan_fleet()
+        for name in self.names:
+            self._step_variant(name, halted)
+        for name in sorted(new_matches):
+            self._refit(name)
+        self._cancel_finished_selfplay()
+        self.queries_last_tick = self.executor.scheduler_queries - before
+        self.record({"event": "tick", "halted": halted, "queries": self.queries_last_tick})
+        self.write_snapshot()
+
+    def done(self) -> bool:
+        """Every variant reached `loop.max_generations` and no job of the run is in flight."""
+        limit = self.config.loop.max_generations
+        return (
+            limit is not None
+            and all(finished(self.state.variants[n], limit) for n in self.names)
+            and not any(j.in_flight for j in self.state.jobs.values())
+        )
+
+    def _poll(self) -> None:
+        polled = [j for j in self.state.jobs.values() if j.ref is not None and j.status in POLLED]
+        states = self.executor.poll([j.ref for j in polled if j.ref is not None])
+        observed = dict(self.state.jobs)
+        for job in polled:
+            assert job.ref is not None
+            seen = states.get(job.ref)
+            if seen is None:
+                continue
+            if seen.is_terminal:
+                self._ended(job, seen)
+            else:
+                observed[job.task] = replace(self.state.jobs[job.task], status=seen.status.value)
+        # Pending/running is an observation, not a decision: kept in the snapshot, not journaled.
+        self.state = replace(self.state, jobs={t: observed.get(t, j) for t, j in self.state.jobs.items()})
+
+    def _ended(self, job: JobRecord, seen: JobState) -> None:
+        assert job.ref is not None
+        event: dict[str, Any] = {
+            "event": "job_ended",
+            "task": job.task,
+            "job": job.ref.key,
+            "status": seen.status.value,
+            "exit_code": seen.exit_code,
+            "elapsed_s": seen.elapsed_s,
+            "detail": seen.detail,
+        }
+        if not seen.succeeded:
+            loop = self.config.loop
+            event["retry_at"] = policies.retry_at(
+                self.clock(), job.attempt, loop.max_job_retries, loop.retry_backoff_s
+            )
+            event["error"] = (self.executor.error_text(job.ref) or seen.detail)[-2000:]
+        self.record(event)
+
+    def _ingest(self) -> set[str]:
+        new_matches: set[str] = set()
+        for name in self.names:
+            for record in scan_variant(self.layout, name, self.state.ingested):
+                self.record(record)
+                if record.get("artifact") == "match":
+                    new_matches.add(name)
+        return new_matches
+
+    def _apply_requests(self) -> None:
+        for outcome in apply_pending_requests(self.layout):
+            self.record(
+                {
+                    "event": "request",
+                    "name": outcome.name,
+                    "applied": outcome.applied,
+                    "detail": outcome.detail,
+                }
+            )
+        for name in self.names:
+            doc = read_best(self.layout, name)
+            v = self.state.variants[name]
+            if doc is not None and doc["model_id"] != v.best_model:
+                self.record(
+                    {
+                        "event": "best_changed",
+                        "variant": name,
+                        "model_id": doc["model_id"],
+                        "participant": doc["participant"],
+                    }
+                )
+
+    def _resubmit(self) -> None:
+        """Orphaned intents (a crash before `submitted`) and failed jobs whose retry time came."""
+        now = self.clock()
+        orphans = [j for j in self.state.jobs.values() if j.status == "intent"]
+        due = [
+            j
+            for j in self.state.jobs.values()
+            if j.status == "failed" and j.retry_at is not None and j.retry_at <= now
+        ]
+        for job in due:
+            self.record(
+                {
+                    "event": "submit_intent",
+                    "purpose": job.purpose,
+                    "variant": job.variant,
+                    "kind": job.kind,
+                    "tasks": [{"task": job.task, "spec": job.spec, "attempt": job.attempt + 1}],
+                }
+            )
+        self._launch([self.state.jobs[j.task] for j in (*orphans, *due)])
+
+    def _launch(self, jobs: Sequence[JobRecord]) -> None:
+        """Submit journaled intents, one array per (purpose, kind), and journal their ids."""
+        groups: dict[tuple[str, str], list[JobRecord]] = {}
+        for job in jobs:
+            groups.setdefault((job.purpose, job.kind), []).append(job)
+        for (purpose, kind), members in groups.items():
+            calls = [_job_fn(purpose, job.spec) for job in members]
+            try:
+                if purpose == "train":
+                    refs = [self.executor.submit("train", fn, (arg,)) for fn, arg in calls]
+                else:
+                    refs = self.executor.submit_array(kind, calls[0][0], [(arg,) for _, arg in calls])  # type: ignore[arg-type]
+            except SubmissionError as error:
+                self.record(
+                    {"event": "error", "error": f"submitting {len(members)} {purpose} job(s): {error}"}
+                )
+                continue
+            self.record(
+                {
+                    "event": "submitted",
+                    "tasks": [j.task for j in members],
+                    "refs": [r.to_json() for r in refs],
+                }
+            )
+
+    def _submit(
+        self,
+        purpose: str,
+        variant: str,
+        kind: str,
+        tasks: list[tuple[str, str]],
+        started: dict[str, Any] | None,
+    ) -> None:
+        event: dict[str, Any] = {
+            "event": "submit_intent",
+            "purpose": purpose,
+            "variant": variant,
+            "kind": kind,
+            "tasks": [{"task": task, "spec": spec, "attempt": 0} for task, spec in tasks],
+        }
+        if started is not None:
+            event["started"] = started
+        self.record(event)
+        self._launch([self.state.jobs[task] for task, _ in tasks])
+
+    # -- per variant -----------------------------------------------------------------------
+
+    def _plan_fleet(self) -> None:
+        recent = self.config.curriculum.lookback_generations
+        progress = {}
+        for name in self.names:
+            v = self.state.variants[name]
+            history = v.decision_history[-recent:]
+            share = sum(history) / len(history) if history else 1.0
+            progress[name] = policies.VariantProgress(samples=v.samples_total, recent_promotions=share)
+        self.weights = policies.curriculum_weights(progress, self.config.curriculum, self.weights or None)
+        self.targets = policies.fleet_shares(self.weights, self.config.selfplay.tasks_in_flight)
+
+    def _budget(self) -> int:
+        return self.config.evaluation.simulations or self.config.selfplay.simulations
+
+    def _participant(self, variant: str, model_id: str) -> Participant:
+        return Participant(variant=variant, kind="gumbel", budget=self._budget(), model_id=model_id)
+
+    def _best(self, v: VariantState) -> Participant | None:
+        return parse_participant_id(v.variant, v.best_participant) if v.best_participant else None
+
+    def _observe(self, v: VariantState, halted: bool) -> Observation:
+        jobs = self.state.jobs.values()
+        mine = [j for j in jobs if j.variant == v.variant]
+        train_task = f"train/{v.variant}/{v.train_key}"
+        train = self.state.jobs.get(train_task)
+        evals = [
+            j
+            for j in mine
+            if j.purpose == "evaluate"
+            and v.eval_id
+            and j.task.startswith(f"evaluate/{v.variant}/{v.eval_id}/")
+        ]
+        progress = None
+        if (
+            v.phase == "evaluate"
+            and v.candidate is not None
+            and v.eval_id is not None
+            and not any(j.in_flight for j in evals)
+        ):
+            groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.state.ingested)
+            try:
+                progress = progress_of(
+                    groups, self._participant(v.variant, v.candidate), self._best(v), self.config.promotion
+                )
+            except SprtError:
+                progress = EvaluationProgress(0, "continue", False)
+        self.progress[v.variant] = progress
+        every = self.config.evaluation.tournament_every_generations
+        return Observation(
+            halted=halted,
+            selfplay_target=self.targets.get(v.variant, 0),
+            selfplay_in_flight=sum(1 for j in mine if j.purpose == "selfplay" and j.in_flight),
+            train_in_flight=train is not None and train.in_flight,
+            train_failed=v.phase == "train" and (train is None or train.status == "error"),
+            eval_in_flight=sum(1 for j in evals if j.in_flight),
+            eval_failed=any(j.status == "error" for j in evals),
+            progress=progress,
+            trigger_samples=self.config.training.trigger_samples,
+            max_decisions=self.config.loop.max_generations,
+            tournament_due=v.promotions > 0 and v.decisions - v.tournaments_at >= every,
+            tournament_in_flight=any(j.purpose == "tournament" and j.in_flight for j in mine),
+        )
+
+    def _step_variant(self, name: str, halted: bool) -> None:
+        v = self.state.variants[name]
+        for action in next_actions(v, self._observe(v, halted)):
+            self._do(self.state.variants[name], action)
+
+    def _do(self, v: VariantState, action: Action) -> None:
+        if isinstance(action, SubmitSelfplay):
+            self._submit_selfplay(v, action.count)
+        elif isinstance(action, SubmitTraining):
+            self._submit_training(v, action.new_samples)
+        elif isinstance(action, SubmitEvaluationBatch):
+            self._submit_evaluation(v, action.batch)
+        elif isinstance(action, Decide):
+            self._decide(v)
+        elif isinstance(action, FailTraining):
+            self.record(
+                {
+                    "event": "training_failed",
+                    "variant": v.variant,
+                    "error": f"training job {v.train_key} gave up",
+                }
+            )
+        elif isinstance(action, FailEvaluation):
+            self.record(
+                {
+                    "event": "evaluation_failed",
+                    "variant": v.variant,
+                    "eval_id": v.eval_id,
+                    "error": "a match task gave up",
+                }
+            )
+        elif isinstance(action, SubmitTournament):
+            self._submit_tournament(v)
+
+    def _submit_selfplay(self, v: VariantState, count: int) -> None:
+        tasks = []
+        for index in range(v.next_task, v.next_task + count):
+            spec = SelfplaySpec.from_config(
+                self.config,
+                run_root=self.layout.root,
+                variant=v.variant,
+                generation=v.generation,
+                task_index=index,
+                model_id=v.best_model or NO_MODEL,
+            )
+            tasks.append((_selfplay_task(v.variant, v.generation, index), spec.to_json()))
+        self._submit("selfplay", v.variant, "selfplay", tasks, None)
+
+    def _submit_training(self, v: VariantState, new_samples: int) -> None:
+        spec = TrainSpec.build(
+            self.layout.root,
+            v.variant,
+            parent_model=v.best_model,
+            generation=v.generation + 1,
+            new_samples=new_samples,
+            network=NetConfig.from_section(self.config.network),
+            training=self.config.training,
+            seed=self.config.run.seed + v.decisions + 1,
+        )
+        started = {"job_key": spec.key, "samples_total": v.samples_total}
+        self._submit(
+            "train", v.variant, "train", [(f"train/{v.variant}/{spec.key}", spec.to_json())], started
+        )
+
+    def _match_spec(self, variant: str, eval_id: str, task: str, groups: tuple[GroupPlan, ...]) -> MatchSpec:
+        section = self.config.evaluation
+        return MatchSpec(
+            run_root=str(self.layout.root),
+            variant=variant,
+            eval_id=eval_id,
+            task=task,
+            groups=groups,
+            opening_moves=self.config.selfplay.opening_sample_moves,
+            concurrent_games=section.concurrent_games,
+            max_batch_size=self.config.selfplay.max_batch_size,
+            gumbel_actions=self.config.selfplay.gumbel_actions,
+            c_visit=self.config.selfplay.c_visit,
+            c_scale=self.config.selfplay.c_scale,
+            device=section.device,
+            walltime_margin_s=float(self.config.selfplay.walltime_margin_s),
+        )
+
+    def _submit_evaluation(self, v: VariantState, batch: int) -> None:
+        assert v.candidate is not None  # the machine evaluates only with a candidate
+        eval_id = v.eval_id or f"eval-g{v.generation + 1:04d}-{v.candidate[:16]}"
+        plans = policies.evaluation_batch(
+            self._participant(v.variant, v.candidate),
+            self._best(v),
+            batch,
+            evaluation=self.config.evaluation,
+            promotion=self.config.promotion,
+            seed=self.config.run.seed,
+        )
+        tasks = [
+            (
+                f"evaluate/{v.variant}/{eval_id}/{task}",
+                self._match_spec(v.variant, eval_id, task, groups).to_json(),
+            )
+            for task, groups in plans.items()
+        ]
+        self._submit("evaluate", v.variant, "evaluate", tasks, {"eval_id": eval_id, "batch": batch})
+
+    def _submit_tournament(self, v: VariantState) -> None:
+        eval_id = f"tournament-{v.decisions:04d}"
+        recent: list[str] = []
+        for doc in reversed(best_states(promotion_history(self.layout, v.variant))):
+            if doc["participant"] not in recent:
+                recent.append(doc["participant"])
+        chosen = [
+            parse_participant_id(v.variant, p)
+            for p in recent[: self.config.evaluation.tournament_recent_bests]
+        ]
+        anchors = [Participant(variant=v.variant, kind=a.player) for a in self.config.promotion.anchors]
+        plans = policies.tournament_tasks(
+            [*chosen, *anchors],
+            self.config.evaluation.tournament_groups_per_pair,
+            seed=self.config.run.seed + v.decisions,
+        )
+        tasks = [
+            (
+                f"tournament/{v.variant}/{eval_id}/{task}",
+                self._match_spec(v.variant, eval_id, task, groups).to_json(),
+            )
+            for task, groups in plans.items()
+        ]
+        if tasks:
+            self._submit(
+                "tournament", v.variant, "evaluate", tasks, {"eval_id": eval_id, "decisions": v.decisions}
+            )
+
+    def _decide(self, v: VariantState) -> None:
+        assert v.candidate is not None and v.eval_id is not None
+        candidate = self._participant(v.variant, v.candidate)
+        groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.state.ingested)
+        try:
+            decision = decide_promotion(
+                evaluation_of(groups, candidate, self._best(v), self.config.promotion), self.config.promotion
+            )
+        except (EvaluationError, SprtError) as error:
+            self.record(
+                {
+                    "event": "evaluation_failed",
+                    "variant": v.variant,
+                    "eval_id": v.eval_id,
+                    "error": str(error),
+                }
+            )
+            return
+        self.record(
+            {
+                "event": "decision",
+                "variant": v.variant,
+                "candidate": decision.candidate,
+                "model_id": v.candidate,
+                "best": decision.best,
+                "promote": decision.promote,
+                "reasons": list(decision.reasons),
+                "statistics": decision.statistics,
+                "eval_id": v.eval_id,
+            }
+        )
+        record_decision(self.layout, decision)
+        self.record({"event": "decision_recorded", "variant": v.variant, "candidate": decision.candidate})
+
+    def _refit(self, variant: str) -> None:
+        try:
+            history = load_match_history(self.layout, variant)
+            ratings = fit_ratings(
+                table_from_groups(variant, history.groups), confidence=self.config.evaluation.confidence
+            )
+            write_leaderboard(self.layout, ratings)
+        except ValueError as error:
+            self.record({"event": "error", "error": f"{variant}: leaderboard refit failed: {error}"})
+            return
+        self.record({"event": "leaderboard", "variant": variant, "games": ratings.games})
+
+    def _cancel_finished_selfplay(self) -> None:
+        """Selfplay of a variant that reached `loop.max_generations` is no longer needed."""
+        limit = self.config.loop.max_generations
+        if limit is None:
+            return
+        stale = [
+            j
+            for j in self.state.jobs.values()
+            if j.purpose == "selfplay" and j.in_flight and finished(self.state.variants[j.variant], limit)
+        ]
+        refs: list[JobRef] = [j.ref for j in stale if j.ref is not None]
+        if refs:
+            self.executor.cancel(refs)
+        for job in stale:
+            self.record({"event": "job_cancelled", "task": job.task, "why": "variant finished"})
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        doc = self.state.to_json()
+        for name, v in doc["variants"].items():
+            progress = self.progress.get(name)
+            v["selfplay_target"] = self.targets.get(name, 0)
+            v["curriculum_weight"] = self.weights.get(name, 1.0)
+            v["evaluation"] = (
+                None
+                if progress is None
+                else {
+                    "sprt_groups": progress.sprt_groups,
+                    "sprt_status": progress.sprt_status,
+                    "capped": progress.capped,
+                }
+            )
+        doc["halted"] = self.layout.halt.exists()
+        doc["scheduler_queries"] = self.executor.scheduler_queries
+        doc["queries_last_tick"] = self.queries_last_tick
+        doc["written_at"] = self.clock()
+        doc["lease_token"] = self.lease.token
+        return doc
+
+    def write_snapshot(self) -> None:
+        fenced_write_json(self.lease, self.layout.state, self.snapshot(), clock=self.clock)
+        if self.config.metrics.enabled:
+            write_run_textfile(self.layout, "controller", self.metrics())
+
+    def metrics(self) -> list[MetricFamily]:
+        variants = self.state.variants.values()
+        by_state = Counter((j.purpose, j.status) for j in self.state.jobs.values())
+        return [
+            family(
+                "ringrift_controller_generation",
+                "gauge",
+                "Best-model generation of each variant.",
+                [({"variant": v.variant}, v.generation) for v in variants],
+            ),
+            family(
+                "ringrift_controller_samples_total",
+                "gauge",
+                "Selfplay samples ingested per variant.",
+                [({"variant": v.variant}, v.samples_total) for v in variants],
+            ),
+            family(
+                "ringrift_controller_samples_since_training",
+                "gauge",
+                "Selfplay samples ingested since the variant's last training started.",
+                [({"variant": v.variant}, v.samples_since_training) for v in variants],
+            ),
+            family(
+                "ringrift_controller_decisions_total",
+                "counter",
+                "Candidates promoted or rejected per variant.",
+                [({"variant": v.variant}, v.decisions) for v in variants],
+            ),
+            family(
+                "ringrift_controller_promotions_total",
+                "counter",
+                "Candidates promoted per variant.",
+                [({"variant": v.variant}, v.promotions) for v in variants],
+            ),
+            family(
+                "ringrift_controller_jobs",
+                "gauge",
+                "Jobs the controller tracks, by purpose and state.",
+                [({"purpose": p, "state": s}, n) for (p, s), n in sorted(by_state.items())],
+            ),
+            family(
+                "ringrift_controller_ticks_total",
+                "counter",
+                "Controller ticks journaled.",
+                [({}, self.state.ticks)],
+            ),
+            family(
+                "ringrift_controller_scheduler_queries_total",
+                "counter",
+                "Batched scheduler queries made by this controller process.",
+                [({}, self.executor.scheduler_queries)],
+            ),
+            family(
+                "ringrift_controller_quarantined",
+                "gauge",
+                "Artifacts quarantined recently (the last 20 are kept in state.json).",
+                [({}, len(self.state.quarantined))],
+            ),
+            family(
+                "ringrift_controller_halted",
+                "gauge",
+                "1 while RUN/HALT exists.",
+                [({}, 1.0 if self.layout.halt.exists() else 0.0)],
+            ),
+        ]

@@ -1,0 +1,133 @@
+"""One variant's cycle as a pure function: `next_actions(state, observation) -> actions`.
+
+    collect ──(new samples ≥ trigger)──> train ──(candidate published)──> evaluate
+       ^                                   │                                 │
+       └──────(training gave up)───────────┘      (decided or failed) ───────┘
+
+Selfplay runs in every phase, with the current best, at the variant's share of the fleet.
+Evaluation submits SPRT batches (the first batch also plays the anchor gate) and asks for a
+decision once the test has decided, its cap is reached, or there is no best to test against.
+The machine only proposes actions; the controller journals them and carries them out, and the
+journal records those steps fold back into the state (`state.apply_event`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ringrift_hpc.loop.state import VariantState
+
+SprtStatus = Literal["continue", "accept", "reject"]
+
+
+@dataclass(frozen=True)
+class EvaluationProgress:
+    """What the published match files of the current evaluation say so far."""
+
+    sprt_groups: int
+    sprt_status: SprtStatus | None  # None: no best, so no SPRT
+    capped: bool  # the SPRT played its max_groups
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the controller saw this tick about one variant."""
+
+    halted: bool
+    selfplay_target: int  # tasks this variant should have in flight (its curriculum share)
+    selfplay_in_flight: int
+    train_in_flight: bool
+    train_failed: bool  # the training job gave up after its retries
+    eval_in_flight: int  # tasks of the current evaluation not yet finished
+    eval_failed: bool  # a task of the current evaluation gave up after its retries
+    progress: EvaluationProgress | None  # None before the first batch
+    trigger_samples: int
+    max_decisions: int | None
+    tournament_due: bool
+    tournament_in_flight: bool
+
+
+@dataclass(frozen=True)
+class SubmitSelfplay:
+    count: int
+
+
+@dataclass(frozen=True)
+class SubmitTraining:
+    new_samples: int
+
+
+@dataclass(frozen=True)
+class SubmitEvaluationBatch:
+    batch: int  # 0: the first batch, which also plays the anchor gate
+
+
+@dataclass(frozen=True)
+class Decide:
+    pass
+
+
+@dataclass(frozen=True)
+class FailTraining:
+    pass
+
+
+@dataclass(frozen=True)
+class FailEvaluation:
+    pass
+
+
+@dataclass(frozen=True)
+class SubmitTournament:
+    pass
+
+
+Action = (
+    SubmitSelfplay
+    | SubmitTraining
+    | SubmitEvaluationBatch
+    | Decide
+    | FailTraining
+    | FailEvaluation
+    | SubmitTournament
+)
+
+
+def finished(state: VariantState, max_decisions: int | None) -> bool:
+    """The variant reached `loop.max_generations` decisions."""
+    return max_decisions is not None and state.decisions >= max_decisions
+
+
+def next_actions(state: VariantState, seen: Observation) -> list[Action]:
+    """The actions for this tick; submissions are left out while halted."""
+    actions: list[Action] = []
+    done = finished(state, seen.max_decisions)
+    if state.phase == "collect":
+        if not done and state.samples_since_training >= seen.trigger_samples and not seen.train_in_flight:
+            actions.append(SubmitTraining(state.samples_since_training))
+    elif state.phase == "train":
+        if seen.train_failed:
+            actions.append(FailTraining())
+    elif state.phase == "evaluate":
+        actions.extend(_evaluation_actions(state, seen))
+    if not done and seen.selfplay_in_flight < seen.selfplay_target:
+        actions.append(SubmitSelfplay(seen.selfplay_target - seen.selfplay_in_flight))
+    if seen.tournament_due and not seen.tournament_in_flight:
+        actions.append(SubmitTournament())
+    if seen.halted:
+        return [a for a in actions if isinstance(a, (Decide, FailTraining, FailEvaluation))]
+    return actions
+
+
+def _evaluation_actions(state: VariantState, seen: Observation) -> list[Action]:
+    if seen.eval_failed:
+        return [FailEvaluation()]
+    if state.eval_batches == 0:
+        return [SubmitEvaluationBatch(0)]
+    if seen.eval_in_flight > 0 or seen.progress is None:
+        return []
+    progress = seen.progress
+    if progress.sprt_status is None or progress.sprt_status != "continue" or progress.capped:
+        return [Decide()]
+    return [SubmitEvaluationBatch(state.eval_batches)]
