@@ -175,7 +175,7 @@ class Controller:
     def _poll(self) -> None:
         polled = [j for j in self.state.jobs.values() if j.ref is not None and j.status in POLLED]
         states = self.executor.poll([j.ref for j in polled if j.ref is not None])
-        observed = dict(self.state.jobs)
+        observed: dict[str, str] = {}
         for job in polled:
             assert job.ref is not None
             seen = states.get(job.ref)
@@ -184,9 +184,10 @@ class Controller:
             if seen.is_terminal:
                 self._ended(job, seen)
             else:
-                observed[job.task] = replace(self.state.jobs[job.task], status=seen.status.value)
+                observed[job.task] = seen.status.value
         # Pending/running is an observation, not a decision: kept in the snapshot, not journaled.
-        self.state = replace(self.state, jobs={t: observed.get(t, j) for t, j in self.state.jobs.items()})
+        jobs = {t: replace(j, status=observed[t]) if t in observed else j for t, j in self.state.jobs.items()}
+        self.state = replace(self.state, jobs=jobs)
 
     def _ended(self, job: JobRecord, seen: JobState) -> None:
         assert job.ref is not None

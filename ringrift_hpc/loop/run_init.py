@@ -53,7 +53,13 @@ def init_run(root: Path, config: Config, *, source: str) -> InitOutcome:
                 f"fix: choose a new run directory for {source}, or start from the run's own run.yaml"
             )
         return InitOutcome(layout, created=False)
-    for directory in (layout.root, layout.variants_dir, layout.requests_dir, layout.jobs_dir, layout.metrics_dir):
+    for directory in (
+        layout.root,
+        layout.variants_dir,
+        layout.requests_dir,
+        layout.jobs_dir,
+        layout.metrics_dir,
+    ):
         directory.mkdir(parents=True, exist_ok=True)
     for variant in wanted.variants:
         layout.variant_dir(variant.name).mkdir(exist_ok=True)

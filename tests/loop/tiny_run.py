@@ -62,10 +62,22 @@ def tiny_config_doc(executor: str = "local", *, generations: int = 2, name: str 
     }
 
 
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and key in base else value
+    return merged
+
+
 def make_tiny_run(
-    root: Path, executor: str = "local", *, generations: int = 2, name: str = "tiny"
+    root: Path,
+    executor: str = "local",
+    *,
+    generations: int = 2,
+    name: str = "tiny",
+    changes: dict[str, Any] | None = None,
 ) -> RunLayout:
-    config = parse_config(
-        tiny_config_doc(executor, generations=generations, name=name), source="tiny test config"
-    )
+    """Create a tiny run at `root`; `changes` are merged into the config document section by section."""
+    doc = _merge(tiny_config_doc(executor, generations=generations, name=name), changes or {})
+    config = parse_config(doc, source="tiny test config")
     return init_run(root, config, source="tiny test config").layout

@@ -1,0 +1,145 @@
+"""`loop`, `halt`, `resume`, `status`, `watch` and `worker`: running and watching a run."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+from pathlib import Path
+
+import typer
+from rich.live import Live
+from rich.panel import Panel
+from rich.text import Text
+
+from ringrift_hpc.cluster.executor_choice import make_executor
+from ringrift_hpc.config import ConfigError, load_config
+from ringrift_hpc.jobs.evaluate import run_from_spec_file as match_from_spec
+from ringrift_hpc.jobs.selfplay import run_from_spec_file as selfplay_from_spec
+from ringrift_hpc.jobs.train import run_from_spec_file as train_from_spec
+from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
+from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
+from ringrift_hpc.loop.status import run_status, status_text
+from ringrift_hpc.store import LeaseLostError, RunLayout
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _layout(run: Path) -> RunLayout:
+    layout = RunLayout(run)
+    if not layout.run_config.exists():
+        raise _fail(
+            f"{run} is not a run directory (no run.yaml); create it with `ringrift-hpc init {run} --config FILE`"
+        )
+    return layout
+
+
+def loop_command(
+    run: Path = typer.Argument(..., help="The run directory (created by `init`)."),
+    once: bool = typer.Option(False, "--once", help="Run one tick and exit."),
+    max_ticks: int | None = typer.Option(None, "--max-ticks", min=1, help="Exit after this many ticks."),
+) -> None:
+    """Run the controller: selfplay, training, evaluation and promotion until done or halted."""
+    layout = _layout(run)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        outcome = run_loop(layout, once=once, max_ticks=max_ticks)
+    except ControllerRunningError as error:
+        raise _fail(str(error), 3) from None
+    except LeaseLostError as error:
+        raise _fail(
+            f"{error}\nanother controller took the run over; this one stopped without writing", 3
+        ) from None
+    except ConfigError as error:
+        raise _fail(str(error)) from None
+    verb = "finished (every variant reached loop.max_generations)" if outcome.finished else "stopped"
+    typer.echo(f"{verb} after {outcome.ticks} tick(s)")
+
+
+def halt_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    reason: str = typer.Option(..., "--reason", help="Why the run is halted (kept in RUN/HALT)."),
+    cancel: bool = typer.Option(
+        False, "--cancel", help="Also cancel every queued or running job of the run."
+    ),
+) -> None:
+    """Halt a run: jobs stop starting work, the controller submits nothing until `resume`."""
+    layout = _layout(run)
+    try:
+        write_halt(layout, reason)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"halted {layout.root}: {reason}")
+    if cancel:
+        make_executor(load_config(layout.run_config), layout).cancel_all()
+        typer.echo("cancelled every queued or running job of the run")
+
+
+def resume_command(run: Path = typer.Argument(..., help="The run directory.")) -> None:
+    """Remove HALT: the controller submits work again on its next tick."""
+    layout = _layout(run)
+    halt = read_halt(layout)
+    if not clear_halt(layout):
+        typer.echo(f"{layout.root} was not halted")
+        return
+    typer.echo(f"resumed {layout.root} (was halted: {halt.reason if halt else ''})")
+
+
+def status_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Where the run stands, from its files only (never starts a controller)."""
+    model = run_status(_layout(run))
+    typer.echo(json.dumps(model, indent=2, sort_keys=True) if as_json else status_text(model))
+
+
+def watch_command(
+    run: Path = typer.Argument(..., help="The run directory."),
+    interval: float = typer.Option(3.0, "--interval", min=0.5, help="Seconds between refreshes."),
+) -> None:
+    """A live view of `status`, refreshed every few seconds; Ctrl-C exits."""
+    layout = _layout(run)
+
+    def view() -> Panel:
+        return Panel(Text(status_text(run_status(layout))), title=f"ringrift-hpc watch {layout.root.name}")
+
+    try:
+        with Live(view(), refresh_per_second=4, screen=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(view())
+    except KeyboardInterrupt:
+        return
+
+
+class WorkerKind(str, enum.Enum):
+    selfplay = "selfplay"
+    train = "train"
+    evaluate = "evaluate"
+
+
+def worker_command(
+    kind: WorkerKind = typer.Argument(..., help="selfplay, train or evaluate."),
+    spec: Path = typer.Option(..., "--spec", help="The job's JSON spec file."),
+) -> None:
+    """Run one job from its spec file (what the sbatch templates call)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not spec.is_file():
+        raise _fail(
+            f"spec file {spec} does not exist; pass the JSON file the controller or sbatch render wrote"
+        )
+    runners = {
+        WorkerKind.selfplay: selfplay_from_spec,
+        WorkerKind.train: train_from_spec,
+        WorkerKind.evaluate: match_from_spec,
+    }
+    try:
+        result = runners[kind](spec)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    typer.echo(str(result))

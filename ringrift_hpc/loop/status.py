@@ -1,0 +1,171 @@
+"""The read-only status model of a run, from its files alone (never starts a controller).
+
+`run_status` gathers: controller liveness from the lease, HALT, and per variant the
+generation, the best model and its leaderboard rating with interval, samples total and since
+the last training, jobs by state, the current evaluation's SPRT state and the last decision;
+plus the last journal events, recent errors and every quarantined artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from ringrift_hpc.loop.halt import read_halt
+from ringrift_hpc.rating.best import read_best
+from ringrift_hpc.store import RunLayout, list_quarantined, read_lease, replay_journal
+
+LAST_EVENTS = 12
+_QUIET_EVENTS = frozenset({"tick"})
+
+
+def _read_json(path: Any) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _rating(layout: RunLayout, variant: str, participant: str | None) -> dict[str, Any] | None:
+    board = _read_json(layout.leaderboard_json(variant))
+    if board is None or participant is None:
+        return None
+    for row in board.get("rows", []):
+        if row.get("participant") == participant:
+            return {k: row.get(k) for k in ("rating", "lower", "upper", "games", "rank")}
+    return None
+
+
+def _event_line(record: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "event",
+        "time",
+        "variant",
+        "task",
+        "status",
+        "artifact",
+        "path",
+        "promote",
+        "candidate",
+        "error",
+        "reason",
+    )
+    return {k: record[k] for k in keep if k in record}
+
+
+def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """The status model as plain JSON (see the module docstring)."""
+    now = clock()
+    lease = read_lease(layout.lease)
+    live = lease is not None and not lease.released and lease.expires_at > now
+    state = _read_json(layout.state) or {}
+    halt = read_halt(layout)
+    variants: dict[str, Any] = {}
+    jobs = state.get("jobs", [])
+    for name, v in state.get("variants", {}).items():
+        best = read_best(layout, name)
+        participant = best["participant"] if best is not None else None
+        counts = Counter(j["status"] for j in jobs if j["variant"] == name)
+        variants[name] = {
+            "generation": v["generation"],
+            "phase": v["phase"],
+            "best_model": best["model_id"] if best is not None else None,
+            "best_participant": participant,
+            "rating": _rating(layout, name, participant),
+            "samples_total": v["samples_total"],
+            "samples_since_training": v["samples_since_training"],
+            "shards": v["shards"],
+            "decisions": v["decisions"],
+            "promotions": v["promotions"],
+            "candidate": v["candidate"],
+            "evaluation": v.get("evaluation"),
+            "last_decision": v.get("last_decision"),
+            "selfplay_target": v.get("selfplay_target"),
+            "jobs": {
+                "pending": counts["pending"] + counts["intent"] + counts["unknown"],
+                "running": counts["running"],
+                "retrying": counts["failed"],
+                "failed": counts["error"],
+            },
+        }
+    records = replay_journal(layout.journal).records
+    events = [_event_line(r) for r in records if r.get("event") not in _QUIET_EVENTS][-LAST_EVENTS:]
+    return {
+        "run": str(layout.root),
+        "controller": {
+            "alive": live,
+            "holder": lease.describe() if lease is not None else None,
+            "expires_in_s": round(lease.expires_at - now, 1) if lease is not None and live else None,
+            "state_written_at": state.get("written_at"),
+            "ticks": state.get("ticks", 0),
+        },
+        "halted": None
+        if halt is None
+        else {"reason": halt.reason, "since": halt.created_at, "by": halt.requested_by},
+        "variants": variants,
+        "jobs": [j for j in jobs if j["status"] in ("failed", "error")],
+        "errors": state.get("errors", []),
+        "events": events,
+        "quarantined": [
+            {"path": q.original, "reason": q.reason, "time": q.time} for q in list_quarantined(layout)
+        ],
+    }
+
+
+def _when(unix: float | None) -> str:
+    return "-" if unix is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(unix))
+
+
+def status_text(model: dict[str, Any]) -> str:
+    """The status model as lines a person reads."""
+    c = model["controller"]
+    lines = [
+        f"run {model['run']}",
+        f"controller: {'alive (' + str(c['holder']) + ')' if c['alive'] else 'not running'}, {c['ticks']} ticks",
+    ]
+    if model["halted"]:
+        lines.append(f"HALTED: {model['halted']['reason']} (since {_when(model['halted']['since'])} UTC)")
+    for name, v in model["variants"].items():
+        rating = v["rating"]
+        rated = (
+            f"{rating['rating']:.0f} Elo [{rating['lower']:.0f}, {rating['upper']:.0f}]"
+            if rating
+            else "not rated yet"
+        )
+        best = (v["best_model"] or "bootstrap player")[:12]
+        lines.append(f"{name}: generation {v['generation']} ({v['phase']}), best {best}, {rated}")
+        lines.append(
+            f"  samples {v['samples_total']} total, {v['samples_since_training']} since training; "
+            f"{v['decisions']} decisions, {v['promotions']} promotions"
+        )
+        j = v["jobs"]
+        lines.append(
+            f"  jobs: {j['pending']} pending, {j['running']} running, {j['retrying']} retrying, {j['failed']} failed"
+        )
+        if v["evaluation"]:
+            e = v["evaluation"]
+            lines.append(
+                f"  evaluation of {str(v['candidate'])[:12]}: SPRT {e['sprt_status']} after {e['sprt_groups']} groups"
+            )
+        if v["last_decision"]:
+            d = v["last_decision"]
+            verdict = "promoted" if d["promote"] else "rejected"
+            lines.append(
+                f"  last decision: {verdict} {str(d['candidate'])[:24]} {'; '.join(d.get('reasons') or [])}"
+            )
+    for error in model["errors"][-5:]:
+        lines.append(
+            f"error: {error.get('task', error.get('variant', ''))} {str(error.get('error', ''))[:200]}"
+        )
+    if model["quarantined"]:
+        lines.append(f"quarantined: {len(model['quarantined'])}")
+        lines.extend(f"  {q['path']}: {q['reason'][:160]}" for q in model["quarantined"][-5:])
+    lines.append("last events:")
+    for e in model["events"]:
+        detail = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("event", "time"))
+        lines.append(f"  {_when(e.get('time'))} {e['event']} {detail[:140]}")
+    return "\n".join(lines)
