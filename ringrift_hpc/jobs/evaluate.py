@@ -38,6 +38,7 @@ from ringrift_hpc.jobs.evaluate_players import (
     run_model_file,
 )
 from ringrift_hpc.jobs.slurm_env import available_cpus
+from ringrift_hpc.jobs.spec_json import job_problems, spec_fields
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
 from ringrift_hpc.rating.match_files import publish_match_file
 from ringrift_hpc.rating.participants import (
@@ -116,52 +117,11 @@ class MatchSpec:
     @classmethod
     def from_json(cls, text: str, *, source: str = "match spec") -> MatchSpec:
         """Parse `to_json` output; unknown, missing or mistyped fields are refused by name."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{source}: not valid JSON ({error}); write it with MatchSpec.to_json") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object of MatchSpec fields")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(
-                f"{source}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(known)}"
-            )
-        missing = [n for n, f in known.items() if f.default is dataclasses.MISSING and n not in data]
-        if missing:
-            raise ValueError(f"{source}: missing field(s) {', '.join(missing)}")
-        for name, value in data.items():
-            wanted = _FIELD_TYPES[name]
-            if isinstance(value, bool) or not isinstance(value, wanted):
-                raise ValueError(f"{source}: field {name!r} is {value!r}; it must be {_type_words(wanted)}")
+        data = spec_fields(cls, text, source=source)
         data["groups"] = tuple(
             _plan_from_json(doc, where=f"{source} groups[{k}]") for k, doc in enumerate(data["groups"])
         )
         return cls(**data)
-
-
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "run_root": (str,),
-    "variant": (str,),
-    "eval_id": (str,),
-    "task": (str,),
-    "groups": (list,),
-    "opening_moves": (int,),
-    "concurrent_games": (int,),
-    "max_batch_size": (int,),
-    "gumbel_actions": (int,),
-    "c_visit": (int, float),
-    "c_scale": (int, float),
-    "device": (str,),
-    "walltime_margin_s": (int, float),
-}
-
-
-def _type_words(types: tuple[type, ...]) -> str:
-    if list in types:
-        return "a list"
-    return "a number" if float in types else {int: "an integer", str: "a string"}[types[0]]
 
 
 def _plan_from_json(doc: Any, *, where: str) -> GroupPlan:
@@ -178,13 +138,11 @@ def _plan_from_json(doc: Any, *, where: str) -> GroupPlan:
 
 
 def _spec_problems(spec: MatchSpec) -> list[str]:
-    problems = []
-    if not os.path.isabs(spec.run_root):
-        problems.append(f"run_root {spec.run_root!r} must be absolute (jobs may start in another directory)")
-    try:
-        parse_variant_name(spec.variant)
-    except ValueError as error:
-        problems.append(f"variant: {error}")
+    problems = job_problems(
+        spec,
+        at_least_one=("concurrent_games", "max_batch_size", "gumbel_actions"),
+        at_least_zero=("opening_moves", "walltime_margin_s"),
+    )
     for name in ("eval_id", "task"):
         try:
             check_component(getattr(spec, name), what=name)
@@ -194,15 +152,6 @@ def _spec_problems(spec: MatchSpec) -> list[str]:
         problems.append(
             "groups is empty: a match task must play at least one group (a task without games fails)"
         )
-    for name in ("concurrent_games", "max_batch_size", "gumbel_actions"):
-        if getattr(spec, name) < 1:
-            problems.append(f"{name} = {getattr(spec, name)} must be at least 1")
-    if spec.opening_moves < 0:
-        problems.append(f"opening_moves = {spec.opening_moves} must be 0 or more")
-    if spec.walltime_margin_s < 0:
-        problems.append(f"walltime_margin_s = {spec.walltime_margin_s} must be 0 or more")
-    if spec.device not in ("auto", "cpu", "cuda"):
-        problems.append(f"device {spec.device!r} must be auto, cpu or cuda")
     return problems
 
 

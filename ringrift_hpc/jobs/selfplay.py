@@ -42,6 +42,7 @@ from ringrift_hpc.data.shards import FORMAT_VERSION, ShardHeader, ShardWriter
 from ringrift_hpc.jobs.seeds import game_seed, task_seed
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, Mover, SearchMover, play_selfplay
 from ringrift_hpc.jobs.slurm_env import available_cpus, job_facts
+from ringrift_hpc.jobs.spec_json import job_problems, spec_fields
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
 from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.rules import initial_state
@@ -149,84 +150,21 @@ class SelfplaySpec:
     @classmethod
     def from_json(cls, text: str, *, source: str = "selfplay spec") -> SelfplaySpec:
         """Parse `to_json` output; unknown, missing or mistyped fields are refused by name."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"{source}: not valid JSON ({error}); write it with SelfplaySpec.to_json"
-            ) from None
-        if not isinstance(data, dict):
-            # A file's content, not a caller's argument: a ValueError like every other spec problem.
-            raise ValueError(f"{source}: expected a JSON object of SelfplaySpec fields")  # noqa: TRY004
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(
-                f"{source}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(known)}"
-            )
-        required = [n for n, f in known.items() if f.default is dataclasses.MISSING]
-        missing = [n for n in required if n not in data]
-        if missing:
-            raise ValueError(f"{source}: missing field(s) {', '.join(missing)}")
-        for name, value in data.items():
-            wanted = _FIELD_TYPES[name]
-            allowed = value is None and name in _OPTIONAL
-            if not allowed and (isinstance(value, bool) or not isinstance(value, wanted)):
-                raise ValueError(f"{source}: field {name!r} is {value!r}; it must be {_type_words(wanted)}")
-        return cls(**data)
-
-
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "run_root": (str,),
-    "variant": (str,),
-    "generation": (int,),
-    "task_index": (int,),
-    "model_id": (str,),
-    "run_seed": (int,),
-    "games": (int,),
-    "time_budget_s": (int, float),
-    "bootstrap_player": (str,),
-    "simulations": (int,),
-    "gumbel_actions": (int,),
-    "c_visit": (int, float),
-    "c_scale": (int, float),
-    "opening_sample_moves": (int,),
-    "concurrent_games": (int,),
-    "max_batch_size": (int,),
-    "device": (str,),
-    "walltime_margin_s": (int, float),
-}
-_OPTIONAL = frozenset({"time_budget_s"})
-
-
-def _type_words(types: tuple[type, ...]) -> str:
-    return "a number" if float in types else {int: "an integer", str: "a string"}[types[0]]
+        return cls(**spec_fields(cls, text, source=source))
 
 
 def _spec_problems(spec: SelfplaySpec) -> list[str]:
-    problems = []
-    if not os.path.isabs(spec.run_root):
-        problems.append(f"run_root {spec.run_root!r} must be absolute (jobs may start in another directory)")
-    try:
-        parse_variant_name(spec.variant)
-    except ValueError as error:
-        problems.append(f"variant: {error}")
-    for name in ("games", "concurrent_games", "max_batch_size", "simulations", "gumbel_actions"):
-        if getattr(spec, name) < 1:
-            problems.append(f"{name} = {getattr(spec, name)} must be at least 1")
-    for name in ("generation", "task_index", "run_seed", "opening_sample_moves"):
-        if getattr(spec, name) < 0:
-            problems.append(f"{name} = {getattr(spec, name)} must be 0 or more")
+    problems = job_problems(
+        spec,
+        at_least_one=("games", "concurrent_games", "max_batch_size", "simulations", "gumbel_actions"),
+        at_least_zero=("generation", "task_index", "run_seed", "opening_sample_moves", "walltime_margin_s"),
+    )
     if spec.time_budget_s is not None and not spec.time_budget_s > 0:
         problems.append(f"time_budget_s = {spec.time_budget_s} must be positive, or null for no budget")
-    if spec.walltime_margin_s < 0:
-        problems.append(f"walltime_margin_s = {spec.walltime_margin_s} must be 0 or more")
     if spec.bootstrap_player not in BOOTSTRAP_PLAYERS:
         problems.append(
             f"bootstrap_player {spec.bootstrap_player!r} must be one of {', '.join(BOOTSTRAP_PLAYERS)}"
         )
-    if spec.device not in ("auto", "cpu", "cuda"):
-        problems.append(f"device {spec.device!r} must be auto, cpu or cuda")
     if spec.model_id == NO_MODEL and spec.generation != 0:
         problems.append(f"model_id 'none' (the bootstrap player) is for generation 0, not {spec.generation}")
     return problems

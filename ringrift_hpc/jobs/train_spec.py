@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.jobs.spec_json import spec_fields
 from ringrift_hpc.store.names import check_model_id
 
 
@@ -114,20 +115,7 @@ class TrainSpec:
     @classmethod
     def from_json(cls, text: str, *, source: str = "training spec") -> TrainSpec:
         """Parse a spec; unknown or missing fields are errors naming `source`."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise TrainSpecError(f"{source}: not valid JSON ({error})") from None
-        if not isinstance(data, dict):
-            raise TrainSpecError(f"{source}: expected a JSON object, got {type(data).__name__}")
-        known = {field.name for field in fields(cls)}
-        required = {f.name for f in fields(cls) if f.default is dataclasses.MISSING}
-        unknown, missing = sorted(set(data) - known), sorted(required - set(data))
-        if unknown or missing:
-            raise TrainSpecError(
-                f"{source}: unknown fields {unknown}, missing fields {missing}; "
-                f"the fields are {sorted(known)}"
-            )
+        data = spec_fields(cls, text, source=source, error=TrainSpecError)
         try:
             return cls(**data)
         except TrainSpecError as error:
