@@ -52,12 +52,16 @@ def run_loop(
     once: bool = False,
     max_ticks: int | None = None,
     executor: Executor | None = None,
+    lease_ttl_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LoopOutcome:
-    """Run the controller of the run at `layout` until done, `max_ticks`, or one tick with `once`."""
+    """Run the controller of the run at `layout` until done, `max_ticks`, or one tick with `once`.
+
+    `lease_ttl_s` overrides the lease's lifetime (tests restart killed controllers quickly).
+    """
     config = load_config(layout.run_config)
     try:
-        lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=lease_ttl(config))
+        lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=lease_ttl_s or lease_ttl(config))
     except LeaseHeldError:
         holder = read_lease(layout.lease)
         who = holder.describe() if holder is not None else "another process"
