@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_nets import TINY
 
 from ringrift_hpc.ai import checkpoint
 from ringrift_hpc.ai.checkpoint import (
@@ -24,16 +25,6 @@ from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION, encoder_shape
 from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, NetConfig, PolicyValueNet
 
-TINY = NetConfig(
-    channels=8,
-    blocks=2,
-    gpool_every=2,
-    gpool_channels=4,
-    policy_channels=4,
-    nonspatial_hidden=8,
-    value_channels=4,
-    value_hidden=8,
-)
 BOARD, PLAYERS = "hex8", 3
 FIX = "  (a checkpoint is never converted silently; train a new network or load the matching one)"
 

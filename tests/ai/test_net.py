@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_nets import TINY
 
 from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.encoding import board_grid, encode_states, encoder_shape
@@ -22,16 +23,6 @@ from ringrift_hpc.ai.net import (
 from ringrift_hpc.config.learning import NetworkSection
 from ringrift_hpc.rules import BOARDS, initial_state
 
-TINY = NetConfig(
-    channels=8,
-    blocks=2,
-    gpool_every=2,
-    gpool_channels=4,
-    policy_channels=4,
-    nonspatial_hidden=8,
-    value_channels=4,
-    value_hidden=8,
-)
 VARIANTS = [(board, players) for board in BOARDS for players in (2, 3, 4)]
 
 

@@ -7,22 +7,13 @@ import random
 import numpy as np
 import pytest
 import torch
+from tiny_nets import TINY
 
 from ringrift_hpc.ai.encoding import SCALAR_NAMES, encode_states
-from ringrift_hpc.ai.net import NetConfig, PolicyValueNet, absolute_values, masked_softmax, relative_values
+from ringrift_hpc.ai.net import PolicyValueNet, absolute_values, masked_softmax, relative_values
 from ringrift_hpc.ai.net_evaluator import NetEvaluator, resolve_device, segment_softmax
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
 
-TINY = NetConfig(
-    channels=8,
-    blocks=2,
-    gpool_every=2,
-    gpool_channels=4,
-    policy_channels=4,
-    nonspatial_hidden=8,
-    value_channels=4,
-    value_hidden=8,
-)
 SLOT_VALUES = (0.9, 0.3, -0.2, -0.8)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -12,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 import typer
+from tiny_nets import publish_model, tiny_checkpoint
 from typer.testing import CliRunner
 
-from ringrift_hpc.ai.checkpoint import checkpoint_bytes
-from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.ai.players import HeuristicPlayer, RandomPlayer
 from ringrift_hpc.cli.rating_cmds import (
     _gate_text,
@@ -38,16 +36,6 @@ from ringrift_hpc.rating import (
 from ringrift_hpc.store import RunLayout, atomic_write_json
 
 VARIANT = "square8_2p"
-TINY = NetConfig(
-    channels=8,
-    blocks=1,
-    gpool_every=1,
-    gpool_channels=4,
-    policy_channels=4,
-    nonspatial_hidden=8,
-    value_channels=4,
-    value_hidden=8,
-)
 RUN_CONFIG = """\
 version: 1
 executor: local
@@ -86,24 +74,11 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def tiny_checkpoint(seed: int, board: str = "square8", players: int = 2) -> bytes:
-    torch.manual_seed(seed)
-    return checkpoint_bytes(PolicyValueNet(TINY, board, players))
-
-
 def new_run(tmp_path: Path, models: int = 2) -> tuple[RunLayout, list[str]]:
     layout = RunLayout(tmp_path / "run")
     layout.root.mkdir()
     layout.run_config.write_text(RUN_CONFIG)
-    ids = []
-    for seed in range(models):
-        data = tiny_checkpoint(seed)
-        model = hashlib.sha256(data).hexdigest()
-        path = layout.model_weights(VARIANT, model)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        ids.append(model)
-    return layout, ids
+    return layout, [publish_model(layout.root, VARIANT, tiny_checkpoint(seed)) for seed in range(models)]
 
 
 def fake_live_lease(layout: RunLayout) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_nets import publish_model, tiny_checkpoint
 
-from ringrift_hpc.ai.checkpoint import checkpoint_bytes
-from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.jobs.evaluate import (
     MatchSpec,
     NoGamesPlayedError,
@@ -29,16 +27,6 @@ from ringrift_hpc.store import RunLayout
 
 RANDOM = "random"
 HEURISTIC = "heuristic"
-TINY = NetConfig(
-    channels=8,
-    blocks=1,
-    gpool_every=1,
-    gpool_channels=4,
-    policy_channels=4,
-    nonspatial_hidden=8,
-    value_channels=4,
-    value_hidden=8,
-)
 
 
 def lineup(variant: str, *kinds: str) -> tuple[Participant, ...]:
@@ -147,12 +135,9 @@ def test_network_participants_play_from_the_run_models_at_their_budget(
 ) -> None:
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
     threads = torch.get_num_threads()
-    torch.manual_seed(0)
-    data = checkpoint_bytes(PolicyValueNet(TINY, "square8", 2))
-    model = hashlib.sha256(data).hexdigest()
+    data = tiny_checkpoint(0)
+    model = publish_model(tmp_path, "square8_2p", data)
     path = RunLayout(tmp_path).model_weights("square8_2p", model)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(data)
     searcher = Participant("square8_2p", "gumbel", 2, model)
     prior = Participant("square8_2p", "policy", 0, model)
     try:

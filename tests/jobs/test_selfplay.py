@@ -10,7 +10,6 @@ nothing publishes nothing and exits non-zero.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -20,13 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from tiny_nets import publish_model, tiny_checkpoint
 
-from ringrift_hpc.ai.checkpoint import checkpoint_bytes
 from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION, encode_states
 from ringrift_hpc.ai.evaluation import outcome_values
-from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.ai.players import RandomPlayer
 from ringrift_hpc.config.learning import SelfplaySection
 from ringrift_hpc.config.root import Config
@@ -37,17 +34,6 @@ from ringrift_hpc.jobs.selfplay import NothingPlayedError, SelfplaySpec, run_sel
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover
 from ringrift_hpc.rules import apply_move_unchecked, initial_state, is_terminal
 from ringrift_hpc.store import RunLayout, list_quarantined, read_manifest
-
-TINY = NetConfig(
-    channels=8,
-    blocks=1,
-    gpool_every=1,
-    gpool_channels=4,
-    policy_channels=4,
-    nonspatial_hidden=8,
-    value_channels=4,
-    value_hidden=8,
-)
 
 
 def _spec(root: Path, **changes: object) -> SelfplaySpec:
@@ -73,16 +59,6 @@ def _load(spec: SelfplaySpec) -> Shard:
     return load_shard(
         layout, layout.selfplay_shard(spec.variant, spec.generation, spec.task), variant=spec.variant
     )
-
-
-def _publish_tiny_model(root: Path, variant: str = "square8_2p") -> str:
-    torch.manual_seed(5)
-    data = checkpoint_bytes(PolicyValueNet(TINY, "square8", 2))
-    model = hashlib.sha256(data).hexdigest()
-    path = RunLayout(root).model_weights(variant, model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return model
 
 
 def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> None:
@@ -143,7 +119,7 @@ def test_network_selfplay_is_reproducible_from_its_seeds(
     shards = []
     for name in ("a", "b"):
         root = tmp_path / name
-        model = _publish_tiny_model(root)
+        model = publish_model(root, "square8_2p", tiny_checkpoint(5))
         spec = _spec(
             root,
             generation=1,
