@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.loop.state import replay_state
+from ringrift_hpc.rating.best import promotion_history
 from ringrift_hpc.store import RunLayout, list_published, replay_journal
 
 VARIANT = "square8_2p"
@@ -60,9 +61,8 @@ def snapshot(layout: RunLayout) -> dict[str, Any]:
 def published(layout: RunLayout) -> dict[str, set[str]]:
     """Every verified artifact of the run by kind, as paths relative to the root."""
     found: dict[str, set[str]] = {"shard": set(), "model": set(), "match": set()}
-    dirs = [("shard", d) for d in sorted(layout.selfplay_root(VARIANT).iterdir()) if d.is_dir()] + [
-        ("match", d) for d in sorted(layout.matches_root(VARIANT).iterdir()) if d.is_dir()
-    ]
+    roots = (("shard", layout.selfplay_root(VARIANT)), ("match", layout.matches_root(VARIANT)))
+    dirs = [(kind, d) for kind, root in roots if root.is_dir() for d in sorted(root.iterdir()) if d.is_dir()]
     dirs.append(("model", layout.models_dir(VARIANT)))
     for kind, directory in dirs:
         for item in list_published(directory).published:
@@ -87,7 +87,7 @@ def check_consistent(layout: RunLayout) -> dict[str, Any]:
     for task, count in submitted.items():
         # A resubmission follows a failure, or an intent whose confirmation a crash cut off.
         assert count <= 1 + failed[task] + (intents[task] - 1), task
-    history = [json.loads(line) for line in layout.promotions(VARIANT).read_text().splitlines()]
+    history = promotion_history(layout, VARIANT)
     decided = Counter(h["candidate"] for h in history if h["event"] in ("promote", "reject"))
     assert all(n == 1 for n in decided.values()), decided
     state = replay_state([VARIANT], records)
