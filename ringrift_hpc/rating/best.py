@@ -10,7 +10,6 @@ byte for byte.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from ringrift_hpc.rating.participants import parse_participant_id
 from ringrift_hpc.rating.promotion import PromotionDecision
 from ringrift_hpc.store import JournalWriter, RunLayout, atomic_write_json, replay_journal
+from ringrift_hpc.store.versioned_json import parse_versioned_json
 
 BEST_FORMAT = "ringrift-hpc.best"
 BEST_VERSION = 1
@@ -55,22 +55,20 @@ def read_best(layout: RunLayout, variant: str) -> dict[str, Any] | None:
     """The current `best.json` document, or None before the first promotion."""
     path = layout.best(variant)
     try:
-        doc = json.loads(path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    except json.JSONDecodeError as error:
-        raise BestPointerError(
-            f"{path}: not valid JSON ({error}); run repair_best to rewrite it from the history"
-        ) from None
-    if (
-        not isinstance(doc, dict)
-        or doc.get("format") != BEST_FORMAT
-        or doc.get("format_version") != BEST_VERSION
-    ):
-        raise BestPointerError(
-            f"{path}: not a {BEST_FORMAT} version {BEST_VERSION} document (fields 'format', 'format_version')"
-        )
-    return doc
+    fix = "run repair_best to rewrite it from the history"
+    return parse_versioned_json(
+        raw,
+        path,
+        what="best pointer",
+        format_name=BEST_FORMAT,
+        version=BEST_VERSION,
+        error=BestPointerError,
+        fix=fix,
+        version_fix=fix,
+    )
 
 
 def promotion_history(layout: RunLayout, variant: str) -> tuple[dict[str, Any], ...]:

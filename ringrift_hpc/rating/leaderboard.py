@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.rating.fit import RatingRow, Ratings
 from ringrift_hpc.rating.participants import short_participant_id
 from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text
+from ringrift_hpc.store.versioned_json import parse_versioned_json
 
 LEADERBOARD_FORMAT = "ringrift-hpc.leaderboard"
 LEADERBOARD_VERSION = 1
@@ -112,17 +112,14 @@ def write_leaderboard(layout: RunLayout, ratings: Ratings) -> tuple[Path, Path, 
 
 def read_leaderboard(path: Path) -> dict[str, Any]:
     """A `leaderboard.json` document, checked to be a leaderboard of this format version."""
-    try:
-        doc = json.loads(path.read_bytes())
-    except json.JSONDecodeError as error:
-        raise LeaderboardError(
-            f"{path}: not valid JSON ({error}); rerun the rating refit to rewrite it"
-        ) from None
-    if not isinstance(doc, dict) or doc.get("format") != LEADERBOARD_FORMAT:
-        raise LeaderboardError(f"{path}: not a {LEADERBOARD_FORMAT} file (field 'format')")
-    if doc.get("format_version") != LEADERBOARD_VERSION:
-        raise LeaderboardError(
-            f"{path}: field 'format_version' is {doc.get('format_version')!r}, this ringrift-hpc reads "
-            f"version {LEADERBOARD_VERSION}; rerun the rating refit to rewrite it"
-        )
-    return doc
+    fix = "rerun the rating refit to rewrite it"
+    return parse_versioned_json(
+        path.read_bytes(),
+        path,
+        what="leaderboard",
+        format_name=LEADERBOARD_FORMAT,
+        version=LEADERBOARD_VERSION,
+        error=LeaderboardError,
+        fix=fix,
+        version_fix=fix,
+    )

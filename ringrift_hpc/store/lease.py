@@ -46,6 +46,7 @@ from ringrift_hpc.store.atomic import (
     write_fd_fully,
 )
 from ringrift_hpc.store.errors import LeaseCorruptError, LeaseHeldError, LeaseLostError
+from ringrift_hpc.store.versioned_json import parse_versioned_json
 
 LEASE_FORMAT = "ringrift-hpc.lease"
 LEASE_VERSION = 1
@@ -104,17 +105,16 @@ def read_lease(path: Path) -> LeaseRecord | None:
     except FileNotFoundError:
         return None
     fix = "if no controller of this run is running anywhere, delete the file and start again"
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LeaseCorruptError(f"{path}: lease file is not valid JSON ({error}); {fix}") from None
-    if not isinstance(doc, dict) or doc.get("format") != LEASE_FORMAT:
-        raise LeaseCorruptError(f"{path}: not a {LEASE_FORMAT} file (field 'format'); {fix}")
-    if doc.get("format_version") != LEASE_VERSION:
-        raise LeaseCorruptError(
-            f"{path}: field 'format_version' is {doc.get('format_version')!r}, expected "
-            f"{LEASE_VERSION}; stop the controller of the other ringrift-hpc version first"
-        )
+    doc = parse_versioned_json(
+        raw,
+        path,
+        what="lease file",
+        format_name=LEASE_FORMAT,
+        version=LEASE_VERSION,
+        error=LeaseCorruptError,
+        fix=fix,
+        version_fix="stop the controller of the other ringrift-hpc version first",
+    )
     expected: dict[str, tuple[type, ...]] = {
         "host": (str,),
         "pid": (int,),
@@ -175,7 +175,14 @@ def acquire_lease(path: Path, fence_dir: Path, *, ttl_s: float, clock: Clock = t
     host, pid, nonce = socket.gethostname(), os.getpid(), secrets.token_hex(16)
     _claim(path, fence_dir, token, {"host": host, "pid": pid, "nonce": nonce, "claimed_at": now})
     lease = Lease(
-        path=path, fence_dir=fence_dir, ttl_s=ttl_s, host=host, pid=pid, nonce=nonce, token=token, acquired_at=now
+        path=path,
+        fence_dir=fence_dir,
+        ttl_s=ttl_s,
+        host=host,
+        pid=pid,
+        nonce=nonce,
+        token=token,
+        acquired_at=now,
     )
     _write_record(lease, expires_at=clock() + ttl_s, released=False)
     # A paused claimer may have written its lease over a newer holder's; the check catches it.

@@ -34,6 +34,7 @@ from ringrift_hpc.store.errors import (
     PublishConflictError,
     StoreError,
 )
+from ringrift_hpc.store.versioned_json import parse_versioned_json
 
 MANIFEST_FORMAT = "ringrift-hpc.manifest"
 MANIFEST_VERSION = 1
@@ -202,7 +203,9 @@ def _normalise_metadata(path: Path, metadata: Mapping[str, Any] | None) -> dict[
     # A JSON round trip gives the exact value a reader will see, so the idempotency
     # comparison cannot be fooled by tuples vs lists or int vs float keys.
     try:
-        normalised: dict[str, Any] = json.loads(json.dumps(dict(metadata or {}), sort_keys=True, allow_nan=False))
+        normalised: dict[str, Any] = json.loads(
+            json.dumps(dict(metadata or {}), sort_keys=True, allow_nan=False)
+        )
         return normalised
     except (TypeError, ValueError) as error:
         raise StoreError(
@@ -265,17 +268,16 @@ def _load_manifest(path: Path, *, expected_artifact: str | None) -> Manifest:
             "running or may have crashed before finishing); wait for it or re-run the job"
         ) from None
     fix = "quarantine the artifact and its manifest and re-run the job that made it"
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CorruptArtifactError(f"{path}: manifest is not valid JSON ({error}); {fix}") from None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        raise CorruptArtifactError(f"{path}: not a {MANIFEST_FORMAT} file (field 'format'); {fix}")
-    if doc.get("format_version") != MANIFEST_VERSION:
-        raise CorruptArtifactError(
-            f"{path}: field 'format_version' is {doc.get('format_version')!r}, this ringrift-hpc "
-            f"reads version {MANIFEST_VERSION}; use the ringrift-hpc version that wrote it"
-        )
+    doc = parse_versioned_json(
+        raw,
+        path,
+        what="manifest",
+        format_name=MANIFEST_FORMAT,
+        version=MANIFEST_VERSION,
+        error=CorruptArtifactError,
+        fix=fix,
+        version_fix="use the ringrift-hpc version that wrote it",
+    )
     checks: dict[str, Callable[[Any], bool]] = {
         "artifact": lambda v: isinstance(v, str) and "/" not in v and v not in ("", ".", ".."),
         "size": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
