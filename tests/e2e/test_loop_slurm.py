@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from ringrift_hpc.cli.loop_cmds import halt_command, resume_command, status_command
 from ringrift_hpc.cluster.accounting import query_accounting
+from ringrift_hpc.loop.halt import write_halt
 from ringrift_hpc.loop.runner import run_loop
 from ringrift_hpc.store import RunLayout
 
@@ -112,5 +113,8 @@ def test_halt_with_cancel_leaves_no_job_and_loses_nothing(tmp_path: Path) -> Non
             ["scancel", "--name", ",".join(f"{name}-{k}" for k in ("selfplay", "train", "evaluate"))],
             check=False,
         )
+    # Jobs resumed before the kill may have published since: one halted tick ingests them.
+    write_halt(layout, "test over")
+    run_loop(layout, once=True)
     records = check_consistent(layout)["records"]
     assert any(r.get("event") == "tick" and r["halted"] for r in records)
