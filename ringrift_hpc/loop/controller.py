@@ -59,7 +59,15 @@ from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
 from ringrift_hpc.rating.table import table_from_groups
-from ringrift_hpc.store import JournalWriter, Lease, RunLayout, check_lease, fenced_write_json, renew_lease
+from ringrift_hpc.store import (
+    JournalWriter,
+    Lease,
+    RunLayout,
+    check_lease,
+    fenced_write_json,
+    list_quarantined,
+    renew_lease,
+)
 
 log = logging.getLogger(__name__)
 
@@ -603,7 +611,7 @@ class Controller:
                 [({"variant": v.variant}, v.generation) for v in variants],
             ),
             family(
-                "ringrift_controller_samples_total",
+                "ringrift_controller_samples",
                 "gauge",
                 "Selfplay samples ingested per variant.",
                 [({"variant": v.variant}, v.samples_total) for v in variants],
@@ -647,8 +655,8 @@ class Controller:
             family(
                 "ringrift_controller_quarantined",
                 "gauge",
-                "Artifacts quarantined recently (the last 20 are kept in state.json).",
-                [({}, len(self.state.quarantined))],
+                "Artifacts in the run's quarantine.",
+                [({}, len(list_quarantined(self.layout)))],
             ),
             family(
                 "ringrift_controller_halted",

@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tiny_run import make_tiny_run
+
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
 from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
 from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, release_lease, replay_journal
-from tiny_run import make_tiny_run
 
 
 class FakeExecutor:
