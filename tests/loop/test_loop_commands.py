@@ -4,9 +4,11 @@ that never ran, halt/resume, worker from a spec file, and the controller's metri
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import typer
 from test_controller_fake import FakeExecutor
 from tiny_run import make_tiny_run
@@ -17,6 +19,7 @@ from ringrift_hpc.cli.loop_cmds import (
     loop_command,
     resume_command,
     status_command,
+    watch_command,
     worker_command,
 )
 from ringrift_hpc.jobs.selfplay import SelfplaySpec
@@ -102,3 +105,23 @@ def test_controller_metrics_are_served(tmp_path: Path) -> None:
     assert 'ringrift_controller_jobs{purpose="selfplay",state="pending"} 2.0' in text
     assert "ringrift_controller_scheduler_queries_total 1.0" in text
     assert 'ringrift_metrics_textfile_ok{file="controller.prom"} 1.0' in text
+
+
+def test_watch_renders_the_status_until_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = make_tiny_run(tmp_path / "run")
+    run_loop(layout, once=True, executor=FakeExecutor())
+    sleeps: list[float] = []
+
+    def interrupted(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)
+    app = typer.Typer()
+    app.command("watch")(watch_command)
+    app.command("other")(status_command)
+    result = CliRunner().invoke(app, ["watch", str(layout.root), "--interval", "1"])
+    assert result.exit_code == 0, result.output
+    assert sleeps == [1.0, 1.0]
+    assert "square8_2p: generation 0 (collect)" in result.output
