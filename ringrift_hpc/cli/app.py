@@ -6,8 +6,17 @@ import typer
 
 from ringrift_hpc.cli.accounting_cmd import accounting_command
 from ringrift_hpc.cli.bench import bench_app
+from ringrift_hpc.cli.bench_learn import learn_command
 from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.bench_search import search_command
+from ringrift_hpc.cli.loop_cmds import (
+    halt_command,
+    loop_command,
+    resume_command,
+    status_command,
+    watch_command,
+    worker_command,
+)
 from ringrift_hpc.cli.rating_cmds import (
     gate_command,
     leaderboard_command,
@@ -26,6 +35,12 @@ app = typer.Typer(
 )
 app.command("init")(init_command)
 app.command("doctor")(doctor_command)
+app.command("loop")(loop_command)
+app.command("halt")(halt_command)
+app.command("resume")(resume_command)
+app.command("status")(status_command)
+app.command("watch")(watch_command)
+app.command("worker")(worker_command)
 app.command("accounting")(accounting_command)
 app.command("tournament")(tournament_command)
 app.command("leaderboard")(leaderboard_command)
@@ -35,6 +50,7 @@ app.command("rollback")(rollback_command)
 app.add_typer(sbatch_app, name="sbatch")
 bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)
+bench_app.command("learn")(learn_command)
 app.add_typer(bench_app, name="bench")
 
 
