@@ -210,10 +210,15 @@ class Controller:
         }
         if not seen.succeeded:
             loop = self.config.loop
-            event["retry_at"] = policies.retry_at(
-                self.clock(), job.attempt, loop.max_job_retries, loop.retry_backoff_s
-            )
             event["error"] = (self.executor.error_text(job.ref) or seen.detail)[-2000:]
+            if self.layout.halt.exists():
+                # Stopped or cancelled by a halt: run again after resume, without using a retry.
+                event["retry_at"] = self.clock()
+                event["halted"] = True
+            else:
+                event["retry_at"] = policies.retry_at(
+                    self.clock(), job.attempt, loop.max_job_retries, loop.retry_backoff_s
+                )
         self.record(event)
 
     def _ingest(self) -> set[str]:
@@ -264,7 +269,13 @@ class Controller:
                     "purpose": job.purpose,
                     "variant": job.variant,
                     "kind": job.kind,
-                    "tasks": [{"task": job.task, "spec": job.spec, "attempt": job.attempt + 1}],
+                    "tasks": [
+                        {
+                            "task": job.task,
+                            "spec": job.spec,
+                            "attempt": job.attempt + (0 if job.halted else 1),
+                        }
+                    ],
                 }
             )
         self._launch([self.state.jobs[j.task] for j in (*orphans, *due)])

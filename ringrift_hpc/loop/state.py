@@ -11,8 +11,9 @@ Journal events (field ``event``):
 
 * ``submit_intent`` {purpose, variant, kind, tasks: [{task, spec, attempt}]}: about to submit.
 * ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
-* ``job_ended`` {task, status, exit_code, detail, retry_at, error}: a terminal state; a success
-  removes the job, a failure waits for ``retry_at`` or, with ``retry_at`` null, is an error.
+* ``job_ended`` {task, status, exit_code, detail, retry_at, error, halted}: a terminal state; a
+  success removes the job, a failure waits for ``retry_at`` or, with ``retry_at`` null, is an
+  error; one under HALT (``halted``) reruns after resume with the same attempt number.
 * ``ingested`` {artifact: shard|model|match, variant, path, samples, model_id, job_key, eval_id}.
 * ``quarantined`` {variant, path, reason}.
   A first submission carries ``started``: {job_key, samples_total} for training, {eval_id,
@@ -52,6 +53,7 @@ class JobRecord:
     status: str  # intent, pending, running, failed (awaiting retry) or error (gave up)
     retry_at: float | None = None
     error: str = ""
+    halted: bool = False  # the failure happened under HALT: its rerun is not a retry
 
     @property
     def in_flight(self) -> bool:
@@ -229,6 +231,7 @@ def apply_event(state: RunState, record: Mapping[str, Any]) -> RunState:
             status="error" if gave_up else "failed",
             retry_at=record.get("retry_at"),
             error=record.get("error", ""),
+            halted=bool(record.get("halted", False)),
         )
         state = _with_jobs(state, {job.task: updated})
         if gave_up:

@@ -14,6 +14,7 @@ from tiny_run import make_tiny_run
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
 from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.controller import Controller
+from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
 from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, release_lease, replay_journal
@@ -160,3 +161,22 @@ def test_state_json_is_the_journal_fold_and_orphans_are_resubmitted(tmp_path: Pa
     assert job.status == "pending" and job.ref is not None
     assert executor.submissions == [("selfplay", 3), ("selfplay", 1)]  # the orphan once, nothing more
     assert restarted.state.variants["square8_2p"].next_task == 4
+
+
+def test_jobs_cancelled_by_a_halt_rerun_after_resume_without_using_a_retry(tmp_path: Path) -> None:
+    layout = make_tiny_run(tmp_path / "run", changes={"loop": {"max_job_retries": 0}})
+    executor = FakeExecutor()
+    controller, journal = _controller(layout, executor, lambda: 1000.0)
+    with journal:
+        controller.tick()
+        write_halt(layout, "maintenance")
+        executor.cancel_all()
+        controller.tick()
+        controller.tick()
+        assert {j.status for j in controller.state.jobs.values()} == {"failed"}
+        assert executor.submissions == [("selfplay", 2)]  # nothing while halted
+        clear_halt(layout)
+        controller.tick()
+    assert executor.submissions == [("selfplay", 2), ("selfplay", 2)]
+    assert {(j.status, j.attempt) for j in controller.state.jobs.values()} == {("pending", 0)}
+    assert controller.state.errors == ()
