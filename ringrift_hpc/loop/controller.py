@@ -587,7 +587,7 @@ class Controller:
     def snapshot(self) -> dict[str, Any]:
         doc = self.state.to_json()
         for name, v in doc["variants"].items():
-            progress = self.progress.get(name)
+            progress = self.progress.get(name) if v["phase"] == "evaluate" else None
             v["selfplay_target"] = self.targets.get(name, 0)
             v["curriculum_weight"] = self.weights.get(name, 1.0)
             v["evaluation"] = (

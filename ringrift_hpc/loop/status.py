@@ -41,20 +41,25 @@ def _rating(layout: RunLayout, variant: str, participant: str | None) -> dict[st
 
 
 def _event_line(record: dict[str, Any]) -> dict[str, Any]:
-    keep = (
-        "event",
-        "time",
-        "variant",
-        "task",
-        "status",
-        "artifact",
-        "path",
-        "promote",
-        "candidate",
-        "error",
-        "reason",
-    )
-    return {k: record[k] for k in keep if k in record}
+    line = {k: record[k] for k in _SHOWN if k in record}
+    if "tasks" in record:
+        line["tasks"] = len(record["tasks"])
+    return line
+
+
+_SHOWN = (
+    "event",
+    "time",
+    "variant",
+    "purpose",
+    "task",
+    "status",
+    "artifact",
+    "path",
+    "promote",
+    "candidate",
+    "error",
+)
 
 
 def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
@@ -136,7 +141,7 @@ def status_text(model: dict[str, Any]) -> str:
             if rating
             else "not rated yet"
         )
-        best = (v["best_model"] or "bootstrap player")[:12]
+        best = v["best_model"][:12] if v["best_model"] else "bootstrap player"
         lines.append(f"{name}: generation {v['generation']} ({v['phase']}), best {best}, {rated}")
         lines.append(
             f"  samples {v['samples_total']} total, {v['samples_since_training']} since training; "
