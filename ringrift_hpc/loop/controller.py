@@ -157,6 +157,8 @@ class Controller:
         before = self.executor.scheduler_queries
         halted = self.layout.halt.exists()
         self._poll()
+        # Cancelled before the scan, so whatever such a task managed to publish is ingested now.
+        self._cancel_finished_selfplay()
         new_matches = self._ingest()
         self._apply_requests()
         if not halted:
@@ -166,7 +168,6 @@ class Controller:
             self._step_variant(name, halted)
         for name in sorted(new_matches):
             self._refit(name)
-        self._cancel_finished_selfplay()
         self.queries_last_tick = self.executor.scheduler_queries - before
         self.record({"event": "tick", "halted": halted, "queries": self.queries_last_tick})
         self.write_snapshot()
