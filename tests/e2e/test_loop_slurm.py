@@ -109,10 +109,8 @@ def test_halt_with_cancel_leaves_no_job_and_loses_nothing(tmp_path: Path) -> Non
         wait_for(lambda: _queued(name), 60, "jobs submitted again after resume")
     finally:
         kill_controller(controller)
-        subprocess.run(
-            ["scancel", "--name", ",".join(f"{name}-{k}" for k in ("selfplay", "train", "evaluate"))],
-            check=False,
-        )
+        for kind in ("selfplay", "train", "evaluate"):
+            subprocess.run(["scancel", "--name", f"{name}-{kind}"], check=False)
     # Jobs resumed before the kill may have published since: one halted tick ingests them.
     write_halt(layout, "test over")
     run_loop(layout, once=True)
