@@ -24,11 +24,10 @@ def path_between(board: str, a: int, b: int) -> tuple[int, ...] | None:
     return result
 
 
-def has_stack_move(s: GameState, c: int) -> bool:
-    """Whether the stack on c has at least one legal non-capture move."""
+def can_move_stack(s: GameState, c: int, h: int) -> bool:
+    """Whether a stack of height h on c would have a legal non-capture move (it moves exactly h)."""
     stacks = s.stacks
     cells = s.cells
-    h = len(stacks[c])
     for ray in s.geo.rays[c]:
         if len(ray) < h:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ringrift_hpc.rules.capture import can_capture, has_capture
 from ringrift_hpc.rules.geometry import toward
-from ringrift_hpc.rules.movement import has_stack_move
+from ringrift_hpc.rules.movement import can_move_stack
 from ringrift_hpc.rules.moves import (
     NO_PLACEMENT_ACTION,
     SKIP_PLACEMENT,
@@ -38,21 +38,6 @@ def _move_reach(s: GameState) -> list[int]:
             reach[k] |= run
     s._reach = reach
     return reach
-
-
-def _alive(s: GameState, c: int, h: int, cap: int) -> bool:
-    """No-dead-placement for a hypothetical stack of height h and cap `cap` on c."""
-    stacks = s.stacks
-    cells = s.cells
-    for ray in s.geo.rays[c]:
-        if len(ray) < h:
-            continue
-        for t in ray[:h]:
-            if cells[t] < 0 or stacks[t]:
-                break
-        else:
-            return True
-    return can_capture(s, c, h, cap)
 
 
 def supply(s: GameState, player: int) -> int:
@@ -101,7 +86,8 @@ def add_placements(s: GameState, player: int, out: list[Move]) -> None:
             out.append(place[c * 3])
             continue
         cap = cap_height(st) + 1 if st[-1] == player else 1
-        if _alive(s, c, h, cap):
+        # No-dead-placement for the stack the ring would make.
+        if can_move_stack(s, c, h) or can_capture(s, c, h, cap):
             out.append(place[c * 3])
 
 
@@ -118,7 +104,7 @@ def has_placement(s: GameState, player: int) -> bool:
 
 
 def stack_can_act(s: GameState, c: int) -> bool:
-    return has_stack_move(s, c) or has_capture(s, c)
+    return can_move_stack(s, c, len(s.stacks[c])) or has_capture(s, c)
 
 
 def any_stack_can_act(s: GameState, player: int) -> bool:
