@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ringrift_hpc.ai.evaluation import outcome_values
+from ringrift_hpc.ai.search import play_forced
 from ringrift_hpc.rules import GameState, Move, apply_move_unchecked, is_terminal, legal_moves
 
 WIN_SCORE = 1000.0
@@ -97,23 +98,14 @@ def evaluate(state: GameState, seat: int) -> float:
     return float(mine - np.delete(scores, seat - 1).max())
 
 
-def _forced(state: GameState) -> GameState:
-    while not is_terminal(state):
-        moves = legal_moves(state)
-        if len(moves) != 1:
-            break
-        state = apply_move_unchecked(state, moves[0])
-    return state
-
-
 def line_value(state: GameState, move: Move) -> float:
     """The mover's evaluation after `move`, its forced moves and its greedy follow-ups."""
     seat = state.current
-    nxt = _forced(apply_move_unchecked(state, move))
+    nxt = play_forced(apply_move_unchecked(state, move))
     for _ in range(MAX_FOLLOW_UPS):
         if is_terminal(nxt) or nxt.current != seat or nxt.phase not in _FOLLOW_UP_PHASES:
             break
-        options = [_forced(apply_move_unchecked(nxt, m)) for m in legal_moves(nxt)]
+        options = [play_forced(apply_move_unchecked(nxt, m)) for m in legal_moves(nxt)]
         nxt = max(options, key=lambda s: evaluate(s, seat))
     return evaluate(nxt, seat)
 
