@@ -211,8 +211,15 @@ class LocalExecutor:
             tasks.extend(self._job_tasks[job_id])
         return tasks
 
+    def _reap(self) -> None:
+        """Wait for ended task processes, so a long-running controller collects no zombies."""
+        for key, child in list(self._children.items()):
+            if child.poll() is not None and key in self._final:
+                del self._children[key]
+
     def _start_queued(self) -> None:
         """Start queued tasks, oldest first, while fewer than ``max_parallel_jobs`` processes live."""
+        self._reap()
         running = 0
         queued = []
         for key, files in self._all_tasks():

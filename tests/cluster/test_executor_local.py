@@ -126,6 +126,31 @@ def test_array_runs_at_most_max_parallel_tasks_at_once_and_keeps_order(executor:
     assert [executor.result(ref) for ref in refs] == [x * x for x in range(6)]
 
 
+def _zombie_children() -> list[int]:
+    """Pids of this process's children that ended but were never waited for."""
+    zombies = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == os.getpid():
+            zombies.append(int(entry.name))
+    return zombies
+
+
+def test_ended_task_processes_are_waited_for(executor: LocalExecutor) -> None:
+    refs = executor.submit_array("selfplay", square, [(x,) for x in range(4)])
+    poll_until(executor, refs)
+    deadline = time.monotonic() + WAIT_S
+    while _zombie_children():
+        assert time.monotonic() < deadline, f"zombie task processes {_zombie_children()} were never reaped"
+        executor.poll(refs)
+        time.sleep(0.05)
+
+
 def test_each_poll_is_one_query_whatever_the_number_of_refs(executor: LocalExecutor) -> None:
     refs = executor.submit_array("evaluate", square, [(x,) for x in range(40)])
     before = executor.scheduler_queries
