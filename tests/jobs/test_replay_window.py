@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from train_data import NET, VARIANT, publish_shard, training
+from train_data import VARIANT, publish_shard, spec_for
 
 from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
@@ -25,7 +25,6 @@ from ringrift_hpc.jobs.replay_window import (
     window_size,
 )
 from ringrift_hpc.jobs.train import pin_window, run_training
-from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.store import RunLayout, list_quarantined
 
 WINDOW = ReplayWindow(min_samples=1000, max_samples=5000, exponent=0.5, growth=0.4)
@@ -74,17 +73,7 @@ def test_other_codec_in_the_window_is_refused_by_name() -> None:
 def test_training_on_data_of_another_codec_is_refused(tmp_path: Path) -> None:
     publish_shard(tmp_path, 0, "old", metadata={"codec_version": "codec-from-last-year"})
     publish_shard(tmp_path, 1, "new")
-    spec = TrainSpec.build(
-        tmp_path,
-        VARIANT,
-        parent_model=None,
-        generation=1,
-        new_samples=10,
-        network=NET,
-        training=training(),
-        seed=0,
-        steps=1,
-    )
+    spec = spec_for(tmp_path, steps=1)
     with pytest.raises(ReplayWindowError, match=r"000000/old.h5: encoder_version .*'codec-from-last-year'"):
         run_training(spec)
 
@@ -142,17 +131,7 @@ def test_shard_damaged_after_the_window_was_chosen_is_quarantined_while_loading(
 def test_a_job_keeps_its_window_when_new_shards_arrive(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     publish_shard(tmp_path, 0, "t")
-    spec = TrainSpec.build(
-        tmp_path,
-        VARIANT,
-        parent_model=None,
-        generation=1,
-        new_samples=10,
-        network=NET,
-        training=training(),
-        seed=0,
-        steps=1,
-    )
+    spec = spec_for(tmp_path, steps=1)
     first = pin_window(layout, spec, tmp_path / "window.json")
     publish_shard(tmp_path, 1, "t")
     assert pin_window(layout, spec, tmp_path / "window.json") == first

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 from submitit.core.utils import DelayedSubmission
-from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, training
+from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, spec_for, training
 
 from ringrift_hpc.ai.checkpoint import (
     CheckpointHeader,
@@ -29,35 +29,12 @@ from ringrift_hpc.ai.checkpoint import (
     save_checkpoint,
 )
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
-from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.data.dataset import Batch
 from ringrift_hpc.jobs import train
 from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
-
-
-def spec_for(
-    root: Path,
-    *,
-    parent: str | None = None,
-    steps: int = 6,
-    section: TrainingSection | None = None,
-    processes: int = 1,
-) -> TrainSpec:
-    return TrainSpec.build(
-        root,
-        VARIANT,
-        parent_model=parent,
-        generation=1,
-        new_samples=40,
-        network=NET,
-        training=section or training(),
-        seed=11,
-        steps=steps,
-        processes=processes,
-    )
 
 
 @pytest.fixture

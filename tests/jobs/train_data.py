@@ -16,6 +16,7 @@ from ringrift_hpc.ai.encoding import ENCODER_VERSION, encode_states
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.data.shards import GameRecord, ShardHeader, ShardWriter
+from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
 from ringrift_hpc.store import RunLayout, publish_file, temp_path_for
 
@@ -48,6 +49,29 @@ def training(**overrides: object) -> TrainingSection:
     }
     values.update(overrides)
     return TrainingSection.model_validate(values)
+
+
+def spec_for(
+    root: Path,
+    *,
+    parent: str | None = None,
+    steps: int = 6,
+    section: TrainingSection | None = None,
+    processes: int = 1,
+) -> TrainSpec:
+    """A spec of this module's variant and network on `root`, for `steps` steps."""
+    return TrainSpec.build(
+        root,
+        VARIANT,
+        parent_model=parent,
+        generation=1,
+        new_samples=40,
+        network=NET,
+        training=section or training(),
+        seed=11,
+        steps=steps,
+        processes=processes,
+    )
 
 
 def game_positions(seed: int, plies: int) -> list[GameState]:
