@@ -15,6 +15,7 @@ import torch
 import typer
 
 from ringrift_hpc.ai.checkpoint import model_id as file_model_id
+from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
 from ringrift_hpc.config import Config, ConfigError, load_config
 from ringrift_hpc.config.gating import PromotionSection
 from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
@@ -26,9 +27,11 @@ from ringrift_hpc.jobs.evaluate_players import (
     check_playable,
     run_model_file,
 )
+from ringrift_hpc.jobs.evaluate_submit import submitted_rounds
 from ringrift_hpc.jobs.evaluate_tournament import (
     FORMATS,
     TournamentPlan,
+    one_task_rounds,
     play_tournament,
     refit_leaderboard,
     swiss_rounds,
@@ -120,27 +123,40 @@ def tournament_command(
     local: bool = typer.Option(
         False,
         "--local",
-        help="Play in this process, many games at once. Required for now: submitting the tournament as "
-        "cluster tasks comes with the controller.",
+        help="Play in this process, many games at once, instead of submitting the games as tasks.",
+    ),
+    poll_interval: float | None = typer.Option(
+        None,
+        "--poll-interval",
+        min=0.1,
+        help="Seconds between looks at the submitted tasks (one scheduler query each); "
+        "default loop.tick_interval_s.",
     ),
 ) -> None:
     """Rate chosen participants, recent bests and the anchors (random, heuristic) by a tournament,
     then refit the ratings from the full match history and rewrite the leaderboard files.
 
-    Only --local play exists yet; the submitted mode (tasks on the cluster) comes with the controller.
+    Each round goes out as one job array through the run's executor (Slurm or local processes).
+
+    Tasks play evaluation.groups_per_task groups each; the command polls them, printing progress.
+
+    A failed task makes the command exit 2 with the task's error text, and nothing is refitted.
+
+    Ctrl-C cancels the submitted tasks. --local plays the games in this process instead.
+
+    Refused while a controller runs: it holds periodic tournaments itself.
     """
-    if not local:
-        raise _fail(
-            "tournament: submitting the games as cluster tasks comes with the controller and is not "
-            "available yet; pass --local to play them in this process"
-        )
     if format_ not in FORMATS:
         raise _fail(f"--format {format_!r} is unknown; use one of {', '.join(FORMATS)}")
     layout, config = _run_config(run)
     variant = _run_variant(config, variant, run)
     if controller_holds_lease(layout):
         raise _fail(
-            _controller_message(layout, "it refits the leaderboard itself; stop it to run a local tournament")
+            _controller_message(
+                layout,
+                "it runs periodic tournaments and refits the leaderboard itself "
+                "(evaluation.tournament_every_generations); stop it (`ringrift-hpc halt`) to run one here",
+            )
         )
     budget = _budget(config)
     try:
@@ -182,17 +198,31 @@ def tournament_command(
             eval_id=eval_id,
             task=task,
             groups=plans,
+            opening_moves=config.selfplay.opening_sample_moves,
             concurrent_games=config.evaluation.concurrent_games,
             max_batch_size=config.selfplay.max_batch_size,
             gumbel_actions=config.selfplay.gumbel_actions,
             c_visit=config.selfplay.c_visit,
             c_scale=config.selfplay.c_scale,
             device=config.evaluation.device,
+            walltime_margin_s=float(config.selfplay.walltime_margin_s),
         )
 
-    typer.echo(f"{variant} {format_} tournament {eval_id}: {len(everyone)} participants, played here")
+    if local:
+        where = "played here"
+        play_round = one_task_rounds(make_spec, run_match)
+    else:
+        where = f"submitted through the {executor_kind(config)} executor"
+        play_round = submitted_rounds(
+            make_executor(config, layout),
+            make_spec,
+            groups_per_task=config.evaluation.groups_per_task,
+            poll_s=poll_interval or config.loop.tick_interval_s,
+            report=typer.echo,
+        )
+    typer.echo(f"{variant} {format_} tournament {eval_id}: {len(everyone)} participants, {where}")
     try:
-        results = play_tournament(plan, make_spec, run_match)
+        results = play_tournament(plan, play_round)
         for result in results:
             typer.echo(
                 f"  {layout.relative(result.path)}: {result.groups} groups, {result.games} games, "
@@ -230,8 +260,7 @@ def leaderboard_command(
     if not tables:
         which = f"variant {variant}" if variant else f"any variant of {run}"
         raise _fail(
-            f"no leaderboard for {which} yet; rate it with "
-            f"`ringrift-hpc tournament {run} --variant V --local`"
+            f"no leaderboard for {which} yet; rate it with `ringrift-hpc tournament {run} --variant V`"
         )
     typer.echo("\n".join(path.read_text() for path in tables), nl=False)
 

@@ -1,11 +1,14 @@
 """Rating tournaments: who plays whom (round-robin or Swiss), played as match tasks, then the refit.
 
-* Round-robin: every pair of participants plays `groups_per_pair` groups, all in one task.
-* Swiss: `rounds` rounds (default ceil(log2 P) + 1), one task each. Before a round the
-  participants are ordered by their score so far in this tournament (share of comparisons won,
+* Round-robin: every pair of participants plays `groups_per_pair` groups, all in one round.
+* Swiss: `rounds` rounds (default ceil(log2 P) + 1), each played after the last one. Before a
+  round the participants are ordered by their score so far in this tournament (share of comparisons won,
   ties half), and each one, from the top, is paired with the highest-ordered one left that it
   has not met yet (or, when it has met them all, the highest left); an odd one out sits the
   round out. Each pairing plays `groups_per_pair` groups.
+
+A round is played in this process as one task (`one_task_rounds`) or submitted as one job array
+(`jobs.evaluate_submit`).
 
 The refit reads the variant's whole match history and rewrites the leaderboard files. It must
 be the single writer, so it runs under the controller lease (`refit_leaderboard`).
@@ -34,6 +37,8 @@ FORMATS: tuple[Format, ...] = ("round-robin", "swiss")
 REFIT_LEASE_TTL_S = 600.0
 
 RunTask = Callable[[MatchSpec], MatchResult]
+# Plays one round's groups (under the round's name) as one or more match tasks.
+PlayRound = Callable[[str, tuple[GroupPlan, ...]], list[MatchResult]]
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,8 @@ def round_plans(
     return tuple(out)
 
 
-def play_tournament(
-    plan: TournamentPlan, make_spec: Callable[[str, tuple[GroupPlan, ...]], MatchSpec], run_task: RunTask
-) -> list[MatchResult]:
-    """Play every round as one match task; returns the tasks' results in order."""
+def play_tournament(plan: TournamentPlan, play_round: PlayRound) -> list[MatchResult]:
+    """Play every round through `play_round` (its name and groups); returns all results in order."""
     results: list[MatchResult] = []
     played: list[MatchGroup] = []
     for number in range(plan.rounds):
@@ -122,11 +125,19 @@ def play_tournament(
             if plan.format == "round-robin"
             else swiss_pairs(plan.participants, played)
         )
-        result = run_task(make_spec(task, round_plans(plan, task, pairs)))
-        results.append(result)
+        round_results = play_round(task, round_plans(plan, task, pairs))
+        results.extend(round_results)
         if plan.format == "swiss":
-            played.extend(decode_match_file(result.path, result.path.read_bytes(), variant=plan.variant))
+            for result in round_results:
+                played.extend(decode_match_file(result.path, result.path.read_bytes(), variant=plan.variant))
     return results
+
+
+def one_task_rounds(
+    make_spec: Callable[[str, tuple[GroupPlan, ...]], MatchSpec], run_task: RunTask
+) -> PlayRound:
+    """Each round as a single match task run by `run_task` (the in-process tournament)."""
+    return lambda task, plans: [run_task(make_spec(task, plans))]
 
 
 def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float) -> Ratings:

@@ -154,7 +154,7 @@ def test_tournament_refuses_without_models_or_with_a_foreign_one(tmp_path: Path)
     code, out = invoke("tournament", str(layout.root), "--variant", "hex8_2p", "-p", "e" * 64, "--local")
     assert code == 2 and "plays square8_2p" in out
     code, out = invoke("tournament", str(layout.root), "--variant", VARIANT, "-p", "e" * 64)
-    assert code == 2 and "--local" in out
+    assert code == 2 and "square8_2p has no model" in out  # submitting refuses before submitting
     assert not layout.matches_root(VARIANT).exists()
 
 
