@@ -36,12 +36,15 @@ class RoundProgress:
     running: int
     completed: int
     failed: int  # failed, cancelled or timed out
+    unknown: int  # the scheduler does not know them (past the executor's grace after submission)
 
     @property
     def line(self) -> str:
         return (
             f"  {self.round}: {self.completed}/{self.total} tasks done, {self.running} running, "
-            f"{self.pending} queued" + (f", {self.failed} failed" if self.failed else "")
+            f"{self.pending} queued"
+            + (f", {self.failed} failed" if self.failed else "")
+            + (f", {self.unknown} unknown to the scheduler" if self.unknown else "")
         )
 
 
@@ -62,10 +65,11 @@ def progress_of(task: str, states: Sequence[JobState]) -> RoundProgress:
     return RoundProgress(
         round=task,
         total=len(status),
-        pending=sum(s in (JobStatus.PENDING, JobStatus.UNKNOWN) for s in status),
+        pending=status.count(JobStatus.PENDING),
         running=status.count(JobStatus.RUNNING),
         completed=status.count(JobStatus.COMPLETED),
         failed=sum(s.is_terminal and s is not JobStatus.COMPLETED for s in status),
+        unknown=status.count(JobStatus.UNKNOWN),
     )
 
 

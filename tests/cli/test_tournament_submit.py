@@ -19,7 +19,7 @@ from ringrift_hpc.cluster.accounting import query_accounting
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
-from ringrift_hpc.jobs.evaluate_submit import round_tasks, submitted_rounds
+from ringrift_hpc.jobs.evaluate_submit import progress_of, round_tasks, submitted_rounds
 from ringrift_hpc.rating import load_match_history, read_leaderboard
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.store import RunLayout
@@ -155,6 +155,14 @@ def test_round_tasks_cut_the_groups_in_order() -> None:
     assert list(tasks) == ["round-002-000", "round-002-001", "round-002-002"]
     assert [len(chunk) for chunk in tasks.values()] == [2, 2, 1]
     assert tuple(p for chunk in tasks.values() for p in chunk) == plans(5)
+
+
+def test_progress_counts_each_kind_of_state() -> None:
+    statuses = ["pending", "running", "running", "completed", "failed", "cancelled", "timeout", "unknown"]
+    progress = progress_of("round-001", [JobState(JobStatus(s)) for s in statuses])
+    assert progress.line == (
+        "  round-001: 1/8 tasks done, 2 running, 1 queued, 3 failed, 1 unknown to the scheduler"
+    )
 
 
 def test_one_poll_per_interval_covers_every_task() -> None:
