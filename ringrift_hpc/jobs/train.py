@@ -51,6 +51,7 @@ from ringrift_hpc.data.dataset import (
 from ringrift_hpc.jobs.replay_window import check_versions, scan_shards, select_window, window_size
 from ringrift_hpc.jobs.train_checkpoint import TrainState, load_train_state, save_train_state
 from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer
+from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.train_spec import TrainResult, TrainSpec
 from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text, publish_bytes, read_manifest
@@ -191,13 +192,15 @@ def _free_port() -> int:
 def _train(rank: int, world: int, spec: TrainSpec, window: PinnedWindow, port: int | None) -> None:
     training = spec.training_section()
     device = resolve_device(training.device)
+    if device.type == "cpu":
+        # The CPUs this job was given, shared among its ranks. Set always, not inherited: the
+        # thread count changes float reduction order, and a resumed job must train exactly as
+        # the interrupted one did.
+        torch.set_num_threads(max(1, available_cpus(os.environ) // world))
     if world > 1:
         if device.type == "cuda":
             device = torch.device("cuda", rank)
             torch.cuda.set_device(device)
-        else:
-            # Spawned CPU processes would each start one thread per core.
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
         dist.init_process_group(
             "nccl" if device.type == "cuda" else "gloo",
             init_method=f"tcp://127.0.0.1:{port}",
