@@ -13,7 +13,8 @@
 Jobs run in fresh child processes (selfplay tasks two at a time, one torch thread each), so the
 CPU time of the loop is this process's plus its reaped children's (`resource.getrusage`). The
 budget counts selfplay and training only; evaluation CPU is measured and reported apart. A
-generation starts only while the budget left covers one more generation as costly as the last.
+generation starts only while the budget left covers one more generation as costly as the last
+search generation (after the bootstrap generation: while any budget is left).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class LearnSettings:
     """What the bench runs; the defaults are the configuration recorded in docs/benchmarks.md."""
 
     variant: str = "square8_2p"
-    budget_cpu_minutes: float = 30.0  # selfplay + training CPU; evaluation is not counted
+    budget_cpu_minutes: float = 4.0  # selfplay + training CPU; evaluation is not counted
     max_generations: int = 20
     channels: int = 32
     blocks: int = 4
@@ -277,6 +278,12 @@ def _train_spec(
     )
 
 
+def is_last_generation(model: int, settings: LearnSettings, spent_s: float, next_cost_s: float) -> bool:
+    """Whether model `model` ends the run: the last allowed, or the budget cannot pay for one more
+    generation costing `next_cost_s` CPU seconds."""
+    return model >= settings.max_generations or spent_s + next_cost_s > settings.budget_cpu_minutes * 60
+
+
 def evaluated_player_words(settings: LearnSettings) -> str:
     return (
         f"the network with Gumbel search at {settings.simulations} simulations "
@@ -348,7 +355,6 @@ def run_learn_bench(
     config = bench_config(settings, run_dir)
     init_run(run_dir, config, source="the learn bench")
     layout = RunLayout(run_dir)
-    budget_s = settings.budget_cpu_minutes * 60
     spent_cpu = spent_wall = 0.0
     last_cost = 0.0
     parent: str | None = None
@@ -369,10 +375,11 @@ def run_learn_bench(
         cost = cpu_seconds() - cpu0
         spent_cpu += cost
         spent_wall += time.monotonic() - wall0
-        # The bootstrap generation is cheap; a search generation is the cost to expect next.
-        last_cost = cost if generation else last_cost
-        expected_next = last_cost or cost
-        final = generation + 1 == settings.max_generations or spent_cpu + expected_next > budget_s
+        # The next generation is expected to cost what the last search generation did; the
+        # bootstrap generation (heuristic games, first long training) says nothing about that.
+        if generation:
+            last_cost = cost
+        final = is_last_generation(generation + 1, settings, spent_cpu, last_cost)
         cpu1 = cpu_seconds()
         games = settings.final_eval_games if final else settings.eval_games
         results = evaluate_model(trained.weights, settings, generation + 1, games, settings.selfplay_tasks)

@@ -16,6 +16,8 @@ from ringrift_hpc.bench.learn_bench import (
     LearnReport,
     LearnSettings,
     bench_config,
+    is_last_generation,
+    plot_learning_curve,
     run_learn_bench,
     wilson_interval,
 )
@@ -96,3 +98,19 @@ def test_settings_and_config_are_checked(tmp_path: Path) -> None:
     config = bench_config(TINY, tmp_path)
     assert (config.network.channels, config.selfplay.simulations, config.training.max_steps) == (8, 2, 2)
     assert config.run.variants[0].name == TINY.variant
+
+
+def test_learning_curve_plot_is_a_png(report: LearnReport, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curve.png"
+    plot_learning_curve(report, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_budget_ends_the_run_before_a_generation_it_cannot_pay_for() -> None:
+    settings = LearnSettings(budget_cpu_minutes=4.0, max_generations=5)
+    assert not is_last_generation(1, settings, spent_s=142.0, next_cost_s=0.0)  # no search generation yet
+    assert is_last_generation(2, settings, spent_s=208.0, next_cost_s=66.0)
+    assert not is_last_generation(2, settings, spent_s=150.0, next_cost_s=66.0)
+    assert is_last_generation(5, settings, spent_s=0.0, next_cost_s=0.0)
+    assert is_last_generation(1, settings, spent_s=241.0, next_cost_s=0.0)
