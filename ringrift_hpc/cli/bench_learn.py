@@ -93,7 +93,7 @@ def learn_command(
 
 HEADER = (
     f"{'gen':>4}{'cpu min':>9}{'wall min':>10}{'positions':>11}{'steps':>7}{'p loss':>8}{'v loss':>8}"
-    f"{'vs random':>24}{'vs heuristic':>24}{'eval cpu':>10}"
+    f"{'vs random':>26}{'vs heuristic':>26}{'eval cpu':>10}"
 )
 
 
@@ -103,7 +103,7 @@ def _rate(wins: int, games: int, low: float, high: float) -> str:
 
 def format_row(g: GenerationReport) -> str:
     """One generation: cumulative budgeted CPU and wall time, training figures, win rates (95% Wilson)."""
-    rates = "".join(f"{_rate(r.wins, r.games, r.low, r.high):>24}" for r in g.results)
+    rates = "".join(f" {_rate(r.wins, r.games, r.low, r.high):>25}" for r in g.results)
     return (
         f"{g.generation:>4}{g.cpu_minutes:>9.2f}{g.wall_minutes:>10.2f}{g.selfplay_positions:>11}"
         f"{g.train_steps:>7}{g.policy_loss:>8.3f}{g.value_loss:>8.3f}{rates}{g.eval_cpu_minutes:>10.2f}"
