@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
+from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.cluster.executor_choice import make_executor
 from ringrift_hpc.config import ConfigError, load_config
 from ringrift_hpc.jobs.evaluate import run_from_spec_file as match_from_spec
@@ -24,15 +25,10 @@ from ringrift_hpc.loop.status import run_status, status_text
 from ringrift_hpc.store import LeaseLostError, RunLayout
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
 def _layout(run: Path) -> RunLayout:
     layout = RunLayout(run)
     if not layout.run_config.exists():
-        raise _fail(
+        raise fail(
             f"{run} is not a run directory (no run.yaml); create it with `ringrift-hpc init {run} --config FILE`"
         )
     return layout
@@ -49,13 +45,13 @@ def loop_command(
     try:
         outcome = run_loop(layout, once=once, max_ticks=max_ticks)
     except ControllerRunningError as error:
-        raise _fail(str(error), 3) from None
+        raise fail(str(error), 3) from None
     except LeaseLostError as error:
-        raise _fail(
+        raise fail(
             f"{error}\nanother controller took the run over; this one stopped without writing", 3
         ) from None
     except ConfigError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     verb = "finished (every variant reached loop.max_generations)" if outcome.finished else "stopped"
     typer.echo(f"{verb} after {outcome.ticks} tick(s)")
 
@@ -72,7 +68,7 @@ def halt_command(
     try:
         write_halt(layout, reason)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(f"halted {layout.root}: {reason}")
     if cancel:
         make_executor(load_config(layout.run_config), layout).cancel_all()
@@ -130,7 +126,7 @@ def worker_command(
     """Run one job from its spec file (what the sbatch templates call)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not spec.is_file():
-        raise _fail(
+        raise fail(
             f"spec file {spec} does not exist; pass the JSON file the controller or sbatch render wrote"
         )
     runners = {
@@ -141,5 +137,5 @@ def worker_command(
     try:
         result = runners[kind](spec)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(str(result))

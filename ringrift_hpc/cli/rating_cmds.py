@@ -15,6 +15,7 @@ import torch
 import typer
 
 from ringrift_hpc.ai.checkpoint import model_id as file_model_id
+from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
 from ringrift_hpc.config import Config, ConfigError, load_config
 from ringrift_hpc.config.gating import PromotionSection
@@ -52,27 +53,23 @@ ANCHORS = ("random", "heuristic")
 _SHA256_LENGTH = 64
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
 
 def _run_config(run: Path) -> tuple[RunLayout, Config]:
     layout = RunLayout(run)
     if not layout.run_config.exists():
-        raise _fail(
+        raise fail(
             f"{run} is not a run directory (no {layout.run_config}); create it with `ringrift-hpc init`"
         )
     try:
         return layout, load_config(layout.run_config)
     except ConfigError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 def _run_variant(config: Config, variant: str, run: Path) -> str:
     names = [v.name for v in config.variants]
     if variant not in names:
-        raise _fail(f"--variant {variant}: run {run} plays {', '.join(names)}; pick one of them")
+        raise fail(f"--variant {variant}: run {run} plays {', '.join(names)}; pick one of them")
     return variant
 
 
@@ -147,11 +144,11 @@ def tournament_command(
     Refused while a controller runs: it holds periodic tournaments itself.
     """
     if format_ not in FORMATS:
-        raise _fail(f"--format {format_!r} is unknown; use one of {', '.join(FORMATS)}")
+        raise fail(f"--format {format_!r} is unknown; use one of {', '.join(FORMATS)}")
     layout, config = _run_config(run)
     variant = _run_variant(config, variant, run)
     if controller_holds_lease(layout):
-        raise _fail(
+        raise fail(
             _controller_message(
                 layout,
                 "it runs periodic tournaments and refits the leaderboard itself "
@@ -168,7 +165,7 @@ def tournament_command(
         )
         models = sorted({p.model_id for p in chosen if p.model_id is not None})
         if not models:
-            raise _fail(
+            raise fail(
                 f"{variant} has no models to rate: nothing was promoted yet and --participants names none; "
                 "name models with --participants"
             )
@@ -178,7 +175,7 @@ def tournament_command(
         for model in models:
             find(model)
     except (ValueError, FileNotFoundError) as error:
-        raise _fail(f"tournament: {error}") from None
+        raise fail(f"tournament: {error}") from None
     everyone = sorted({*chosen, *(Participant(variant=variant, kind=kind) for kind in ANCHORS)})
     eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     plan = TournamentPlan(
@@ -230,11 +227,11 @@ def tournament_command(
             )
         ratings = refit_leaderboard(layout, variant, confidence=config.evaluation.confidence)
     except LeaseHeldError as error:
-        raise _fail(
+        raise fail(
             f"tournament: the match files are published, but the refit was not done: {error}"
         ) from None
     except (ValueError, RuntimeError, FileNotFoundError, StoreError) as error:
-        raise _fail(f"tournament: {error}") from None
+        raise fail(f"tournament: {error}") from None
     typer.echo("")
     typer.echo(leaderboard_markdown(ratings), nl=False)
 
@@ -251,7 +248,7 @@ def leaderboard_command(
         try:
             check_variant(variant)
         except ValueError as error:
-            raise _fail(f"--variant: {error}") from None
+            raise fail(f"--variant: {error}") from None
         variants = [variant]
     else:
         root = layout.variants_dir
@@ -259,7 +256,7 @@ def leaderboard_command(
     tables = [layout.leaderboard_md(v) for v in variants if layout.leaderboard_md(v).exists()]
     if not tables:
         which = f"variant {variant}" if variant else f"any variant of {run}"
-        raise _fail(
+        raise fail(
             f"no leaderboard for {which} yet; rate it with `ringrift-hpc tournament {run} --variant V`"
         )
     typer.echo("\n".join(path.read_text() for path in tables), nl=False)
@@ -405,7 +402,7 @@ def promote_command(
     try:
         request = Request.promote(variant, _participant(variant, model, _budget(config)).id, reason=reason)
     except ValueError as error:
-        raise _fail(f"--model: {error}") from None
+        raise fail(f"--model: {error}") from None
     _submit(layout, request)
 
 
@@ -425,7 +422,7 @@ def rollback_command(
     try:
         request = Request.rollback(variant, to, reason=reason)
     except ValueError as error:
-        raise _fail(f"--to: {error}") from None
+        raise fail(f"--to: {error}") from None
     _submit(layout, request)
 
 
@@ -433,7 +430,7 @@ def _submit(layout: RunLayout, request: Request) -> None:
     try:
         outcome = submit(layout, request)
     except (ValueError, FileNotFoundError, StoreError) as error:
-        raise _fail(f"{request.kind}: {error}") from None
+        raise fail(f"{request.kind}: {error}") from None
     if outcome.how == "queued":
         typer.echo(
             _controller_message(

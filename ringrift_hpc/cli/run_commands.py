@@ -8,15 +8,11 @@ from pathlib import Path
 
 import typer
 
+from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.config import Config, ConfigError, load_config
 from ringrift_hpc.doctor import Line, run_doctor
 from ringrift_hpc.loop.run_init import RunConfigMismatchError, init_run
 from ringrift_hpc.store import RunLayout
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
 
 
 def init_command(
@@ -27,7 +23,7 @@ def init_command(
     try:
         outcome = init_run(run, load_config(config), source=str(config))
     except (ConfigError, RunConfigMismatchError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     verb = "created" if outcome.created else "exists with the same config:"
     typer.echo(f"{verb} {outcome.layout.root} ({outcome.layout.run_config})")
 
@@ -55,7 +51,7 @@ def doctor_command(
     try:
         cfg = _doctor_config(run, config)
     except ConfigError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     lines = run_doctor(run if run is not None else Path("."), cfg, force_slurm=slurm)
     failed = [line for line in lines if line.status == "fail"]
     if as_json:
