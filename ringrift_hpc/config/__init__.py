@@ -14,6 +14,7 @@ from .errors import ConfigError, Problem
 from .gating import AnchorGate, CurriculumSection, EvaluationSection, PromotionSection, SprtSection
 from .learning import NetworkSection, ReplayWindow, SelfplaySection, TrainingSection
 from .loading import dump_config, load_config, parse_config
+from .p2p import P2PSection
 from .reference import config_reference_markdown
 from .root import Config
 from .run import LocalSection, LoopSection, MetricsSection, RunSection
@@ -34,6 +35,7 @@ __all__ = [
     "LoopSection",
     "MetricsSection",
     "NetworkSection",
+    "P2PSection",
     "Problem",
     "PromotionSection",
     "ReplayWindow",

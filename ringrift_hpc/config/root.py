@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from .base import InvalidValue, Section
 from .gating import CurriculumSection, EvaluationSection, PromotionSection
 from .learning import NetworkSection, SelfplaySection, TrainingSection
+from .p2p import P2PSection
 from .run import LocalSection, LoopSection, MetricsSection, RunSection
 from .slurm import JobKind, SlurmSection
 from .variants import Variant
@@ -54,6 +55,10 @@ class Config(Section):
     )
     metrics: MetricsSection = Field(
         default=MetricsSection(), description="Prometheus textfiles and the metrics server."
+    )
+    p2p: P2PSection = Field(
+        default=P2PSection(),
+        description="Peer-to-peer mode for nodes without Slurm (`ringrift-hpc p2p`, docs/p2p.md).",
     )
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from ringrift_hpc.config import (
     AnchorGate,
     Config,
     ConfigError,
+    P2PSection,
     RunSection,
     SlurmJob,
     config_differences,
@@ -85,6 +86,9 @@ _SPECIAL: dict[tuple[type[BaseModel], str], st.SearchStrategy[Any]] = {
     ),
     (SlurmJob, "extra_sbatch_args"): st.lists(
         st.from_regex(r"--(mail-type|exclusive|nice|comment)(=[A-Za-z0-9,]+)?", fullmatch=True), max_size=3
+    ),
+    (P2PSection, "coordinators"): st.lists(
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", fullmatch=True), max_size=5, unique=True
     ),
 }
 
@@ -193,6 +197,8 @@ _CROSS_FIELD_KEYS = {
     "training.device",
     "selfplay.device",
     "evaluation.device",
+    "p2p.dead_after_s",
+    "p2p.lease_s",
 }
 
 
