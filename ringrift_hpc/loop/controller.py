@@ -8,7 +8,7 @@ submitted while HALT exists); refit leaderboards of variants with new match file
 `state.json` and the controller's metrics textfile.
 
 Every journal record carries the lease's fencing token and is appended only after
-`check_lease`, so a controller that lost its lease cannot write. A submission is journaled as
+`lease.check()`, so a controller that lost its lease cannot write. A submission is journaled as
 an intent before the executor sees it and confirmed with the job ids after; a decision is
 journaled before `promotions.jsonl`/`best.json` are written and confirmed after, and
 `recover_decisions` completes one that a crash interrupted, so nothing is done twice.
@@ -59,15 +59,9 @@ from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
 from ringrift_hpc.rating.table import table_from_groups
-from ringrift_hpc.store import (
-    JournalWriter,
-    Lease,
-    RunLayout,
-    check_lease,
-    fenced_write_json,
-    list_quarantined,
-    renew_lease,
-)
+from ringrift_hpc.store import JournalWriter, RunLayout, list_quarantined
+from ringrift_hpc.store.atomic import atomic_write_json
+from ringrift_hpc.store.fencing import FencingLease
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +90,7 @@ class Controller:
         layout: RunLayout,
         config: Config,
         executor: Executor,
-        lease: Lease,
+        lease: FencingLease,
         journal: JournalWriter,
         *,
         clock: Clock = time.time,
@@ -118,7 +112,7 @@ class Controller:
 
     def record(self, event: Mapping[str, Any]) -> None:
         """Append one fenced record to the journal and fold it into the state."""
-        check_lease(self.lease, clock=self.clock)
+        self.lease.check()
         full = {**event, "time": self.clock(), "token": self.lease.token}
         self.journal.append(full)
         self.state = apply_event(self.state, full)
@@ -153,7 +147,7 @@ class Controller:
     # -- the tick --------------------------------------------------------------------------
 
     def tick(self) -> None:
-        renew_lease(self.lease, clock=self.clock)
+        self.lease.renew()
         before = self.executor.scheduler_queries
         halted = self.layout.halt.exists()
         self._poll()
@@ -608,7 +602,8 @@ class Controller:
         return doc
 
     def write_snapshot(self) -> None:
-        fenced_write_json(self.lease, self.layout.state, self.snapshot(), clock=self.clock)
+        self.lease.check()
+        atomic_write_json(self.layout.state, self.snapshot())
         if self.config.metrics.enabled:
             write_run_textfile(self.layout, "controller", self.metrics())
 

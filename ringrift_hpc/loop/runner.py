@@ -25,6 +25,7 @@ from ringrift_hpc.store import (
     read_lease,
     release_lease,
 )
+from ringrift_hpc.store.fencing import FileLease
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ def run_loop(
     ticks = 0
     try:
         with JournalWriter(layout.journal) as journal:
-            controller = Controller(layout, config, executor or make_executor(config, layout), lease, journal)
+            executor = executor or make_executor(config, layout)
+            controller = Controller(layout, config, executor, FileLease(lease), journal)
             controller.recover_decisions()
             limit = 1 if once else max_ticks
             while True:

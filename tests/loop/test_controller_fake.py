@@ -18,6 +18,7 @@ from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
 from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, release_lease, replay_journal
+from ringrift_hpc.store.fencing import FileLease
 
 
 class FakeExecutor:
@@ -69,7 +70,8 @@ def _controller(
 ) -> tuple[Controller, JournalWriter]:
     lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=1e6, clock=clock)
     journal = JournalWriter(layout.journal)
-    return Controller(layout, load_config(layout.run_config), executor, lease, journal, clock=clock), journal
+    config = load_config(layout.run_config)
+    return Controller(layout, config, executor, FileLease(lease, clock), journal, clock=clock), journal
 
 
 def _big_fleet(tmp_path: Path, tasks: int, backoff_s: float = 0.0) -> RunLayout:
@@ -149,7 +151,7 @@ def test_state_json_is_the_journal_fold_and_orphans_are_resubmitted(tmp_path: Pa
                 ],
             }
         )
-    release_lease(controller.lease, clock=lambda: 1000.0)
+    release_lease(controller.lease.lease, clock=lambda: 1000.0)
     folded = replay_state(["square8_2p"], replay_journal(layout.journal).records)
     assert folded.jobs["selfplay/square8_2p/000000/000003"].status == "intent"
     snapshot = json.loads(layout.state.read_text())
