@@ -1,0 +1,321 @@
+"""Published artifacts as a list that peers exchange, and installing one copied from a peer.
+
+An index entry carries the manifest's text, so the receiving run directory gets a byte-identical
+manifest; the artifact bytes travel separately as a blob named by its sha256 and are verified
+before anything is installed. Installing follows the publish order (artifact, then manifest
+last), so a reader never accepts a half-installed artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ringrift_hpc.store.atomic import dump_json, ensure_dir, fsync_dir, is_temp_name, write_temp
+from ringrift_hpc.store.errors import CorruptArtifactError, StoreError
+from ringrift_hpc.store.layout import RunLayout
+from ringrift_hpc.store.names import check_component, check_variant
+from ringrift_hpc.store.publish import (
+    MANIFEST_FORMAT,
+    MANIFEST_SUFFIX,
+    MANIFEST_VERSION,
+    Manifest,
+    read_manifest,
+    sha256_file,
+)
+from ringrift_hpc.store.versioned_json import parse_versioned_json
+
+BLOBS_DIR = PurePosixPath("p2p/blobs")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# variants/<variant>/models/<file>, .../selfplay/<generation>/<file>, .../matches/<eval>/<file>
+_ARTIFACT_DIRS = {"models": 4, "selfplay": 5, "matches": 5}
+
+
+class ArtifactConflictError(StoreError):
+    """A different artifact is already published at the path being installed."""
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    """One published artifact as listed by a peer."""
+
+    path: str  # manifest path relative to RUN, posix
+    artifact: str  # artifact path relative to RUN
+    sha256: str
+    size: int
+    manifest: str  # the manifest file's text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "artifact": self.artifact,
+            "sha256": self.sha256,
+            "size": self.size,
+            "manifest": self.manifest,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Any) -> ArtifactEntry:
+        """Validate a peer's entry: safe paths, hex digest, size, and a manifest that agrees."""
+        if not isinstance(doc, dict):
+            raise ValueError(f"artifact entry {doc!r} is not a JSON object; send an ArtifactEntry.to_json()")
+        where = f"artifact entry {doc.get('path')!r}"
+        for field in ("path", "artifact", "sha256", "manifest"):
+            if not isinstance(doc.get(field), str):
+                raise ValueError(
+                    f"{where}: field {field!r} is missing or not a string; send an ArtifactEntry.to_json()"
+                )
+        size = doc.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"{where}: field 'size' is {size!r}; it must be a non-negative integer")
+        entry = cls(
+            path=doc["path"],
+            artifact=doc["artifact"],
+            sha256=doc["sha256"],
+            size=size,
+            manifest=doc["manifest"],
+        )
+        check_entry(entry)
+        return entry
+
+
+def check_relpath(text: str) -> PurePosixPath:
+    """`text` as a safe relative posix path under `variants/`; ValueError naming it otherwise."""
+    fix = "send a posix path relative to the run directory, such as variants/<variant>/models/<file>"
+    if not isinstance(text, str):
+        raise ValueError(f"path {text!r} is not a string; {fix}")
+    if "\\" in text or "\x00" in text:
+        raise ValueError(f"path {text!r} contains a backslash or NUL; {fix}")
+    if text.startswith("/"):
+        raise ValueError(f"path {text!r} is absolute; {fix}")
+    parts = text.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"path {text!r} has an empty, '.' or '..' component; {fix}")
+    if parts[0] != "variants" or len(parts) < 2:
+        raise ValueError(f"path {text!r} is not under variants/; {fix}")
+    return PurePosixPath(text)
+
+
+def check_entry(entry: ArtifactEntry) -> Manifest:
+    """The entry's parsed manifest, after checking its paths, digest and manifest agree."""
+    check_entry_paths(entry)
+    where = f"artifact entry {entry.path!r}"
+    manifest = parse_manifest_text(entry.manifest, where=where)
+    name = PurePosixPath(entry.artifact).name
+    if (manifest.artifact, manifest.sha256, manifest.size) != (name, entry.sha256, entry.size):
+        raise ValueError(
+            f"{where}: its manifest names {manifest.artifact!r} sha256 {manifest.sha256[:16]}... size "
+            f"{manifest.size}, the entry {name!r} sha256 {entry.sha256[:16]}... size {entry.size}; "
+            "send the entry built from that manifest"
+        )
+    return manifest
+
+
+def check_entry_paths(entry: ArtifactEntry) -> None:
+    """Refuse an entry whose paths or digest could place anything outside an artifact directory.
+
+    Only the artifact directories of the layout are accepted, so a peer can never install
+    over a pointer file (best.json, leaderboards) or anywhere else.
+    """
+    where = f"artifact entry {entry.path!r}"
+    path = check_relpath(entry.path)
+    artifact = check_relpath(entry.artifact)
+    parts = path.parts
+    kind = parts[2] if len(parts) > 2 else ""
+    if _ARTIFACT_DIRS.get(kind) != len(parts):
+        raise ValueError(
+            f"{where}: not an artifact path; use variants/<variant>/models/<file>, "
+            "variants/<variant>/selfplay/<generation>/<file> or variants/<variant>/matches/<eval>/<file>"
+        )
+    check_variant(parts[1])
+    for component in parts[3:]:
+        check_component(component, what=f"{where}: path component")
+    if (
+        path.suffix != MANIFEST_SUFFIX
+        or artifact.parent != path.parent
+        or artifact.with_suffix(MANIFEST_SUFFIX) != path
+    ):
+        raise ValueError(
+            f"{where}: artifact {entry.artifact!r} does not belong to manifest {entry.path!r}; the manifest "
+            f"must be the artifact's path with the suffix {MANIFEST_SUFFIX} in the same directory"
+        )
+    check_component(artifact.name, what=f"{where}: artifact name")
+    if _SHA256.fullmatch(entry.sha256) is None:
+        raise ValueError(f"{where}: field 'sha256' is {entry.sha256!r}; use 64 lower-case hex characters")
+
+
+def parse_manifest_text(text: str, *, where: str) -> Manifest:
+    """A manifest from its text, with the checks the store applies to a manifest file."""
+    fix = "send the manifest file's text unchanged"
+    doc = parse_versioned_json(
+        text.encode("utf-8"),
+        Path(where),
+        what="manifest",
+        format_name=MANIFEST_FORMAT,
+        version=MANIFEST_VERSION,
+        error=ValueError,
+        fix=fix,
+        version_fix="run the same ringrift-hpc version on every node",
+    )
+    checks: dict[str, Callable[[Any], bool]] = {
+        "artifact": lambda v: isinstance(v, str) and "/" not in v and v not in ("", ".", ".."),
+        "size": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "sha256": lambda v: isinstance(v, str) and _SHA256.fullmatch(v) is not None,
+        "created_at": lambda v: isinstance(v, str),
+        "metadata": lambda v: isinstance(v, dict),
+    }
+    for field, ok in checks.items():
+        if not ok(doc.get(field)):
+            raise ValueError(f"{where}: manifest field {field!r} is missing or invalid; {fix}")
+    return Manifest(
+        artifact=doc["artifact"],
+        size=doc["size"],
+        sha256=doc["sha256"],
+        created_at=doc["created_at"],
+        metadata=doc["metadata"],
+    )
+
+
+def artifact_index(layout: RunLayout) -> list[ArtifactEntry]:
+    """Every published artifact of the run (manifest parses, artifact present), sorted by path.
+
+    Trusts the manifests (no hashing): this runs on every index request, and installing
+    verifies the bytes anyway. Temp files, unmanifested files and quarantine are left out.
+    """
+    entries = []
+    for directory in _artifact_dirs(layout):
+        for name in sorted(os.listdir(directory)):
+            if not name.endswith(MANIFEST_SUFFIX) or is_temp_name(name):
+                continue
+            entry = _local_entry(layout, directory / name)
+            if entry is not None:
+                entries.append(entry)
+    return sorted(entries, key=lambda entry: entry.path)
+
+
+def missing_from(layout: RunLayout, entries: Sequence[ArtifactEntry]) -> list[ArtifactEntry]:
+    """The entries that `layout` does not have published identically."""
+    return missing_entries(artifact_index(layout), entries)
+
+
+def missing_entries(have: Sequence[ArtifactEntry], want: Sequence[ArtifactEntry]) -> list[ArtifactEntry]:
+    """The entries of `want` that `have` lacks or holds with another identity (a conflict)."""
+    held = {entry.path: _identity(entry) for entry in have}
+    return [entry for entry in want if held.get(entry.path) != _identity(entry)]
+
+
+def blob_path(layout: RunLayout, sha256: str) -> Path:
+    """Where a blob with this sha256 is staged before it is installed: RUN/p2p/blobs/<sha256>."""
+    if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
+        raise ValueError(f"blob name {sha256!r} is not a sha256 digest; use 64 lower-case hex characters")
+    return layout.root.joinpath(*BLOBS_DIR.parts, sha256)
+
+
+def install_artifact(layout: RunLayout, entry: ArtifactEntry, blob: Path) -> bool:
+    """Install the verified `blob` as `entry`'s artifact, then its manifest; False if already there.
+
+    The blob is moved (renamed) into place, so it should lie on the run's filesystem (see
+    `blob_path`). Raises `ArtifactConflictError` when another artifact is published at the path,
+    `CorruptArtifactError` when the blob or the manifest does not match the entry, ValueError
+    when the entry's paths are unsafe; in every failure nothing is installed. Published files are never replaced or deleted.
+    """
+    check_entry_paths(entry)
+    try:
+        manifest = check_entry(entry)
+    except ValueError as error:
+        raise CorruptArtifactError(str(error)) from None
+    artifact = layout.root / entry.artifact
+    target_manifest = layout.root / entry.path
+    if target_manifest.exists():
+        return _already_installed(artifact, manifest)
+    try:
+        size, sha = sha256_file(blob)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{blob}: the blob of {entry.artifact} was not staged; upload it first"
+        ) from None
+    if (size, sha) != (entry.size, entry.sha256):
+        raise CorruptArtifactError(
+            f"{blob}: blob has size {size} sha256 {sha[:16]}..., entry {entry.artifact} says size "
+            f"{entry.size} sha256 {entry.sha256[:16]}...; the copy was damaged in transit, copy it again"
+        )
+    ensure_dir(artifact.parent)
+    # An artifact here without a manifest is a crashed writer's leftover that no reader
+    # accepted, so replacing it is as safe as in publish.
+    os.replace(blob, artifact)
+    fsync_dir(artifact.parent)
+    fsync_dir(blob.parent)
+    manifest_temp = write_temp(target_manifest, [entry.manifest.encode("utf-8")])
+    try:
+        # link() refuses an existing name, so a concurrent installer cannot be overwritten.
+        os.link(manifest_temp, target_manifest)
+    except FileExistsError:
+        if os.stat(manifest_temp).st_nlink != 2:
+            return _already_installed(artifact, manifest)
+    finally:
+        manifest_temp.unlink(missing_ok=True)
+    fsync_dir(target_manifest.parent)
+    return True
+
+
+def _already_installed(artifact: Path, manifest: Manifest) -> bool:
+    existing = read_manifest(artifact, verify=True).manifest
+    if _manifest_identity(existing) != _manifest_identity(manifest):
+        raise ArtifactConflictError(
+            f"{artifact} is already published with sha256 {existing.sha256[:16]}... size {existing.size}, "
+            f"the copy has sha256 {manifest.sha256[:16]}... size {manifest.size}; published artifacts are "
+            "immutable: find out which node published the other one (the run directories have diverged)"
+        )
+    return False
+
+
+def _artifact_dirs(layout: RunLayout) -> list[Path]:
+    if not layout.variants_dir.is_dir():
+        return []
+    dirs = []
+    for variant in sorted(layout.variants_dir.iterdir()):
+        dirs.append(variant / "models")
+        for kind in ("selfplay", "matches"):
+            parent = variant / kind
+            if parent.is_dir():
+                dirs.extend(sorted(path for path in parent.iterdir() if path.is_dir()))
+    return [path for path in dirs if path.is_dir() and not path.is_symlink()]
+
+
+def _local_entry(layout: RunLayout, manifest_file: Path) -> ArtifactEntry | None:
+    """The entry of one manifest, or None when it is not a valid published artifact."""
+    try:
+        text = manifest_file.read_text(encoding="utf-8")
+        manifest = parse_manifest_text(text, where=str(manifest_file))
+        artifact = manifest_file.parent / manifest.artifact
+        if not artifact.is_file():
+            return None
+        entry = ArtifactEntry(
+            path=layout.relative(manifest_file).as_posix(),
+            artifact=layout.relative(artifact).as_posix(),
+            sha256=manifest.sha256,
+            size=manifest.size,
+            manifest=text,
+        )
+        check_entry(entry)
+    except (OSError, UnicodeDecodeError, ValueError):
+        # Quarantined meanwhile, unreadable or corrupt: not published, so not listed.
+        return None
+    return entry
+
+
+def _manifest_identity(manifest: Manifest) -> tuple[str, str, int, str]:
+    # created_at is not part of the published identity (see store.publish).
+    return manifest.artifact, manifest.sha256, manifest.size, _canonical(manifest.metadata)
+
+
+def _identity(entry: ArtifactEntry) -> tuple[str, str, int, str]:
+    return _manifest_identity(parse_manifest_text(entry.manifest, where=entry.path))
+
+
+def _canonical(metadata: Mapping[str, Any]) -> str:
+    return dump_json(dict(metadata)).decode("utf-8")
