@@ -26,6 +26,7 @@ from ringrift_hpc.cli.rating_cmds import (
 )
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
 from ringrift_hpc.cli.sbatch_cmd import sbatch_app
+from ringrift_hpc.cli.sync_cmd import sync_command
 
 app = typer.Typer(
     name="ringrift-hpc",
@@ -47,6 +48,7 @@ app.command("leaderboard")(leaderboard_command)
 app.command("gate")(gate_command)
 app.command("promote")(promote_command)
 app.command("rollback")(rollback_command)
+app.command("sync")(sync_command)
 app.add_typer(sbatch_app, name="sbatch")
 bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)

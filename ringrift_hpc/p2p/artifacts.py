@@ -221,7 +221,8 @@ def install_artifact(layout: RunLayout, entry: ArtifactEntry, blob: Path) -> boo
     The blob is moved (renamed) into place, so it should lie on the run's filesystem (see
     `blob_path`). Raises `ArtifactConflictError` when another artifact is published at the path,
     `CorruptArtifactError` when the blob or the manifest does not match the entry, ValueError
-    when the entry's paths are unsafe; in every failure nothing is installed. Published files are never replaced or deleted.
+    when the entry's paths are unsafe; in every failure nothing is installed. Published files
+    are never replaced or deleted.
     """
     check_entry_paths(entry)
     try:

@@ -1,0 +1,209 @@
+"""Copying published artifacts between two run directories, local or behind a peer's HTTP API.
+
+Every copy is verified by sha256 and installed manifest last, so a sync can be interrupted at any
+point and simply run again: installed artifacts are not copied twice, a blob staged with the
+right hash is not transferred again, and temp files of an interrupted transfer are ignored.
+Nothing is deleted unless pruning is asked for, and then only destination artifacts the source
+does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from ringrift_hpc.p2p.artifacts import (
+    ArtifactEntry,
+    artifact_index,
+    blob_path,
+    install_artifact,
+    missing_entries,
+)
+from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.store.atomic import ensure_dir, fsync_dir, temp_path_for
+from ringrift_hpc.store.errors import CorruptArtifactError
+from ringrift_hpc.store.layout import RunLayout
+from ringrift_hpc.store.publish import sha256_file
+
+Endpoint: TypeAlias = "RunLayout | PeerClient"
+_CHUNK = 1 << 20
+
+
+class SyncError(Exception):
+    """A peer refused a step of the sync or answered something that is not an artifact index."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync copied (or, in a dry run, would copy) and pruned, as artifact paths."""
+
+    copied: tuple[str, ...]
+    skipped: int  # source artifacts the destination already had
+    bytes: int
+    pruned: tuple[str, ...]
+    dry_run: bool
+
+
+async def sync_runs(
+    src: Endpoint,
+    dst: Endpoint,
+    *,
+    term: int = 0,
+    prune: bool = False,
+    dry_run: bool = False,
+    on_copy: Callable[[ArtifactEntry], None] | None = None,
+) -> SyncReport:
+    """Copy every artifact of `src` that `dst` lacks; with `prune`, delete what `src` lacks.
+
+    `term` goes with each install request to a remote `dst`, whose coordinator decides whether
+    it may install (0: the sender claims no term). `on_copy` is called after each install.
+    Raises `ArtifactConflictError` (local) or `SyncError` (remote) when `dst` has another
+    artifact at a path, and `SyncError` for pruning a remote `dst`.
+    """
+    want = await list_artifacts(src)
+    have = await list_artifacts(dst)
+    to_copy = missing_entries(have, want)
+    wanted_paths = {entry.path for entry in want}
+    to_prune = [entry for entry in have if entry.path not in wanted_paths] if prune else []
+    if to_prune and not isinstance(dst, RunLayout):
+        raise SyncError(
+            f"pruning {len(to_prune)} artifacts needs a local destination run directory, not "
+            f"{_url(dst)}; run the sync with --prune on that node, with this side as the source"
+        )
+    if dry_run:
+        return SyncReport(
+            copied=tuple(entry.artifact for entry in to_copy),
+            skipped=len(want) - len(to_copy),
+            bytes=sum(entry.size for entry in to_copy),
+            pruned=tuple(entry.artifact for entry in to_prune),
+            dry_run=True,
+        )
+    copied: list[str] = []
+    for entry in to_copy:
+        if await _copy(src, dst, entry, term):
+            copied.append(entry.artifact)
+            if on_copy is not None:
+                on_copy(entry)
+    pruned = []
+    for entry in to_prune:
+        assert isinstance(dst, RunLayout)  # refused above otherwise
+        await asyncio.to_thread(_delete, dst, entry)
+        pruned.append(entry.artifact)
+    sizes = {entry.artifact: entry.size for entry in to_copy}
+    return SyncReport(
+        copied=tuple(copied),
+        skipped=len(want) - len(copied),
+        bytes=sum(sizes[path] for path in copied),
+        pruned=tuple(pruned),
+        dry_run=False,
+    )
+
+
+async def list_artifacts(endpoint: Endpoint) -> list[ArtifactEntry]:
+    """The published artifacts of a run directory, or of a peer's (validated entry by entry)."""
+    if isinstance(endpoint, RunLayout):
+        return await asyncio.to_thread(artifact_index, endpoint)
+    doc: Any = await endpoint.get_json("/v1/artifacts")
+    items = doc.get("artifacts") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise SyncError(
+            f"{_url(endpoint)}/v1/artifacts did not answer {{'artifacts': [...]}}; "
+            "is it a ringrift-hpc p2p node of the same version?"
+        )
+    try:
+        return [ArtifactEntry.from_json(item) for item in items]
+    except ValueError as error:
+        raise SyncError(f"{_url(endpoint)}/v1/artifacts sent an invalid entry: {error}") from None
+
+
+async def _copy(src: Endpoint, dst: Endpoint, entry: ArtifactEntry, term: int) -> bool:
+    """Copy one artifact; True if it was installed, False if `dst` had it meanwhile."""
+    if isinstance(dst, RunLayout):
+        stage = blob_path(dst, entry.sha256)
+        if not await asyncio.to_thread(_staged, stage, entry):
+            await _fetch(src, entry, stage)
+        installed = await asyncio.to_thread(install_artifact, dst, entry, stage)
+        if not installed:
+            stage.unlink(missing_ok=True)
+        return installed
+    if isinstance(src, RunLayout):
+        return await _upload(dst, entry, src.root / entry.artifact, term)
+    with tempfile.TemporaryDirectory(prefix="ringrift-sync-") as scratch:
+        local = Path(scratch) / entry.sha256
+        await _fetch(src, entry, local)
+        return await _upload(dst, entry, local, term)
+
+
+def _staged(stage: Path, entry: ArtifactEntry) -> bool:
+    """Whether an earlier, interrupted sync already staged this blob intact."""
+    try:
+        return sha256_file(stage) == (entry.size, entry.sha256)
+    except FileNotFoundError:
+        return False
+
+
+async def _fetch(src: Endpoint, entry: ArtifactEntry, dest: Path) -> None:
+    """Put `src`'s bytes of `entry` at `dest`, verified; a partial copy never sits at `dest`."""
+    if isinstance(src, RunLayout):
+        await asyncio.to_thread(_copy_verified, src.root / entry.artifact, entry, dest)
+        return
+    # get_to_file writes a temp file and renames it only once the hash is right.
+    await src.get_to_file(
+        f"/v1/blobs/{entry.sha256}", dest, expected_sha256=entry.sha256, max_bytes=entry.size
+    )
+
+
+def _copy_verified(source: Path, entry: ArtifactEntry, dest: Path) -> None:
+    ensure_dir(dest.parent)
+    temp = temp_path_for(dest)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with source.open("rb") as reader, temp.open("xb") as writer:
+            while chunk := reader.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+        if (size, digest.hexdigest()) != (entry.size, entry.sha256):
+            raise CorruptArtifactError(
+                f"{source}: size {size} sha256 {digest.hexdigest()[:16]}... does not match its manifest "
+                f"(size {entry.size}, sha256 {entry.sha256[:16]}...); quarantine it in the source run "
+                "and re-run the job that made it"
+            )
+        os.replace(temp, dest)
+    finally:
+        temp.unlink(missing_ok=True)
+    fsync_dir(dest.parent)
+
+
+async def _upload(dst: PeerClient, entry: ArtifactEntry, source: Path, term: int) -> bool:
+    try:
+        await dst.put_file(f"/v1/blobs/{entry.sha256}", source)
+        answer: Any = await dst.post_json("/v1/artifacts", {"term": term, "entry": entry.to_json()})
+    except PeerError as error:
+        raise SyncError(f"copying {entry.artifact} to the peer failed: {error}") from error
+    installed = answer.get("installed") if isinstance(answer, dict) else None
+    if not isinstance(installed, bool):
+        raise SyncError(f"{_url(dst)}/v1/artifacts answered {answer!r} instead of {{'installed': bool}}")
+    return installed
+
+
+def _delete(layout: RunLayout, entry: ArtifactEntry) -> None:
+    """Unpublish (manifest first, so no reader sees an artifact without one), then delete."""
+    manifest = layout.root / entry.path
+    manifest.unlink(missing_ok=True)
+    fsync_dir(manifest.parent)
+    (layout.root / entry.artifact).unlink(missing_ok=True)
+    fsync_dir(manifest.parent)
+
+
+def _url(peer: PeerClient) -> str:
+    return str(peer.base_url).rstrip("/")
