@@ -289,6 +289,32 @@ def test_tampered_or_oversize_upload_leaves_nothing(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_upload_cut_off_midway_leaves_nothing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with serving(tmp_path) as node:
+            path = f"/v1/blobs/{BLOB_SHA}"
+            signed = sign_headers(CREDS, "PUT", path, BLOB_SHA, now=time.time())
+            head = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+            port = int(node.url.rsplit(":", 1)[1])
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(BLOB)}\r\n{head}\r\n".encode()
+            )
+            writer.write(BLOB[: len(BLOB) // 2])
+            await writer.drain()
+            deadline = time.monotonic() + 10
+            while not node.calls and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert node.calls == ["PUT /v1/blobs"]
+            writer.close()
+            # The handler created its temp file before it read a byte; it must remove it on the cut.
+            while leftovers(node.blobs) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert leftovers(node.blobs) == []
+
+    run(scenario)
+
+
 def test_oversize_upload_through_the_client_is_a_413(tmp_path: Path) -> None:
     async def scenario() -> None:
         src = tmp_path / "huge.bin"
