@@ -42,8 +42,18 @@ def artifact_routes(
     # cannot interleave their rename and manifest link.
     install_lock = asyncio.Lock()
 
-    async def index(request: web.Request) -> web.StreamResponse:
+    # sha256 -> entry, refreshed from the run directory on a miss: artifacts are immutable, so a
+    # hit stays right as long as its files are still there (not quarantined or pruned meanwhile).
+    known: dict[str, ArtifactEntry] = {}
+
+    async def fresh_index() -> list[ArtifactEntry]:
         entries = await asyncio.to_thread(artifact_index, layout)
+        known.clear()
+        known.update((entry.sha256, entry) for entry in entries)
+        return entries
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        entries = await fresh_index()
         return web.json_response({"artifacts": [entry.to_json() for entry in entries]})
 
     async def get_blob(request: web.Request) -> web.StreamResponse:
@@ -52,8 +62,10 @@ def artifact_routes(
             blob_path(layout, sha)  # validates the name
         except ValueError as error:
             return json_error(400, str(error))
-        entries = await asyncio.to_thread(artifact_index, layout)
-        entry = next((entry for entry in entries if entry.sha256 == sha), None)
+        entry = known.get(sha)
+        if entry is None or not _present(layout, entry):
+            await fresh_index()
+            entry = known.get(sha)
         if entry is None:
             return json_error(
                 404, f"no published artifact has sha256 {sha}; list them with GET /v1/artifacts"
@@ -106,3 +118,7 @@ def artifact_routes(
         web.get(_BLOBS + "{sha256}", get_blob),
         web.put(_BLOBS + "{sha256}", put_blob),
     ]
+
+
+def _present(layout: RunLayout, entry: ArtifactEntry) -> bool:
+    return (layout.root / entry.path).is_file() and (layout.root / entry.artifact).is_file()

@@ -22,7 +22,7 @@ from ringrift_hpc.p2p.auth import Credentials, RequestVerifier
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.http_guard import guard_middleware
 from ringrift_hpc.p2p.sync import SyncError, SyncReport, sync_runs
-from ringrift_hpc.store import CorruptArtifactError, RunLayout, publish_bytes
+from ringrift_hpc.store import CorruptArtifactError, RunLayout, publish_bytes, quarantine
 
 VARIANT = "square8_2p"
 MODEL = hashlib.sha256(b"weights").hexdigest()
@@ -264,6 +264,24 @@ def test_routes_refuse_bad_uploads_and_unknown_blobs(tmp_path: Path) -> None:
     assert "'..'" in results[3][1]
     assert _staged(dst) == []
     assert artifact_index(dst) == []
+
+
+def test_blob_of_an_artifact_quarantined_after_serving_is_no_longer_served(tmp_path: Path) -> None:
+    src = _sample(tmp_path / "src")
+
+    async def scenario() -> int | None:
+        async with _node(src) as peer:
+            await peer.get_to_file(f"/v1/blobs/{MODEL}", tmp_path / "first", expected_sha256=MODEL)
+            quarantine(src, src.model_weights(VARIANT, MODEL), "test: bad weights")
+            try:
+                await peer.get_to_file(f"/v1/blobs/{MODEL}", tmp_path / "second")
+            except PeerError as error:
+                return error.status
+            return 200
+
+    assert _run(scenario()) == 404
+    assert (tmp_path / "first").read_bytes() == b"weights"
+    assert not (tmp_path / "second").exists()
 
 
 def test_peer_sending_an_unsafe_entry_is_refused_before_anything_is_written(tmp_path: Path) -> None:
