@@ -292,6 +292,40 @@ class PolicyValueNet(nn.Module):
         )
 
     def forward(self, planes: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        policy, tail, values = self.heads(planes, scalars)
+        logits = self.policy_out(policy).flatten(1)
+        if tail is not None:
+            logits = torch.cat((logits, tail), dim=1)
+        return logits, values
+
+    def legal_forward(
+        self, planes: torch.Tensor, scalars: torch.Tensor, rows: torch.Tensor, index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits [L], values [B, N]): `forward`'s logits at (rows[i], index[i]) only.
+
+        The 1x1 output convolution is evaluated at the asked cells alone: at selfplay batch
+        sizes the full [B, codec.size] output costs as much as the rest of the network.
+        """
+        policy, tail, values = self.heads(planes, scalars)
+        hw = self.shape.height * self.shape.width
+        is_tail = index >= self.codec.tail_start
+        plane = torch.where(is_tail, 0, torch.div(index, hw, rounding_mode="floor"))
+        cell = rows * hw + index % hw
+        features = policy.permute(0, 2, 3, 1).reshape(-1, policy.shape[1])[cell]
+        weight = self.policy_out.weight.view(self.shape.spatial_planes, -1)[plane]
+        bias = self.policy_out.bias
+        assert bias is not None  # the output convolution is built with a bias
+        logits = (features * weight).sum(dim=1) + bias[plane]
+        if tail is not None:
+            column = (index - self.codec.tail_start).clamp(min=0)
+            logits = torch.where(is_tail, tail[rows, column], logits)
+        return logits, values
+
+    def heads(
+        self, planes: torch.Tensor, scalars: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Trunk and heads up to the policy output convolution: (policy features [B, Cp, H, W],
+        non-spatial logits [B, T] or None, values [B, N])."""
         cells = self.cells
         x = self.stem(cells.zero_invalid(planes))
         if self.scalar_bias is not None:
@@ -303,10 +337,8 @@ class PolicyValueNet(nn.Module):
 
         p = self.policy_conv(x) + self.policy_gpool(x, cells)
         p = cells.zero_invalid(F.relu(self.policy_norm(p)))
-        logits = self.policy_out(p).flatten(1)
-        if self.nonspatial is not None:
-            logits = torch.cat((logits, self.nonspatial(cells.pool(x))), dim=1)
+        tail = self.nonspatial(cells.pool(x)) if self.nonspatial is not None else None
 
         v = F.relu(self.value_norm(self.value_conv(x)))
         values = torch.tanh(self.value_mlp(cells.pool(v)))
-        return logits, values
+        return p, tail, values

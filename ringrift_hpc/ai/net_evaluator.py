@@ -1,8 +1,9 @@
 """A `PolicyValueNet` behind the `Evaluator` protocol that search consumes.
 
-One call encodes every state, runs one batched forward pass (split only above `max_batch`),
-takes a softmax over each state's legal policy indices (gathered, which equals a legal-masked
-softmax over the whole policy) and turns the network's relative value vector (slot 0 = the
+One call encodes every state, runs one batched forward pass (split only above `max_batch`)
+that computes the policy logits at each state's legal indices only (`legal_forward`), takes a
+softmax over each state's segment (which equals a legal-masked softmax over the whole policy)
+and turns the network's relative value vector (slot 0 = the
 player to move) into absolute seat order.
 """
 
@@ -66,21 +67,22 @@ class NetEvaluator:
             raise ValueError("cannot evaluate a state with no legal moves (terminal position)")
         planes, scalars = encode_states(states)
         rows = np.repeat(np.arange(len(states), dtype=np.int64), lengths)
-        flat = rows * self.codec.size + np.concatenate(legal)
+        index = np.concatenate(legal)
 
-        legal_logits = np.empty(len(flat), dtype=np.float64)
+        legal_logits = np.empty(len(index), dtype=np.float64)
         values = np.empty((len(states), self.net.num_players), dtype=np.float32)
         offsets = np.concatenate(([0], np.cumsum(lengths)))
         with torch.inference_mode():
             for start in range(0, len(states), self.max_batch):
                 stop = min(start + self.max_batch, len(states))
-                logits, chunk_values = self.net(
+                lo, hi = offsets[start], offsets[stop]
+                logits, chunk_values = self.net.legal_forward(
                     torch.from_numpy(planes[start:stop]).to(self.device, non_blocking=True),
                     torch.from_numpy(scalars[start:stop]).to(self.device, non_blocking=True),
+                    torch.from_numpy(rows[lo:hi] - start).to(self.device),
+                    torch.from_numpy(index[lo:hi]).to(self.device),
                 )
-                lo, hi = offsets[start], offsets[stop]
-                index = torch.from_numpy(flat[lo:hi] - start * self.codec.size).to(self.device)
-                legal_logits[lo:hi] = logits.reshape(-1)[index].double().cpu().numpy()
+                legal_logits[lo:hi] = logits.double().cpu().numpy()
                 values[start:stop] = chunk_values.float().cpu().numpy()
 
         to_move = np.fromiter((state.current for state in states), dtype=np.int64, count=len(states))

@@ -56,6 +56,29 @@ def test_forward_shapes_for_every_variant(board: str, players: int) -> None:
     assert (values.abs() <= 1).all()
 
 
+@pytest.mark.parametrize(("board", "players"), VARIANTS)
+def test_legal_forward_equals_the_full_logits_at_the_asked_indices(board: str, players: int) -> None:
+    """Spatial slots of every plane and every non-spatial slot, rows in any order, repeats allowed."""
+    torch.manual_seed(3)
+    net = PolicyValueNet(TINY, board, players).eval()
+    scramble_norms(net, 4)
+    codec = net.codec
+    planes, scalars = encode_states([initial_state(board, players)] * 3)
+    planes += np.random.default_rng(5).uniform(0.0, 1.0, planes.shape).astype(np.float32)
+    gen = torch.Generator().manual_seed(6)
+    tail = torch.arange(codec.tail_start, codec.size)
+    index = torch.cat((torch.randint(0, codec.size, (500,), generator=gen), tail, tail[:1]))
+    rows = torch.randint(0, 3, index.shape, generator=gen)
+    with torch.inference_mode():
+        logits, values = net(torch.from_numpy(planes), torch.from_numpy(scalars))
+        legal, legal_values = net.legal_forward(
+            torch.from_numpy(planes), torch.from_numpy(scalars), rows, index
+        )
+    assert (index < codec.tail_start).sum() > 400 and (index >= codec.tail_start).sum() == len(tail) + 1
+    torch.testing.assert_close(legal, logits[rows, index], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(legal_values, values)
+
+
 def test_spatial_logits_are_laid_out_plane_row_column() -> None:
     net = PolicyValueNet(TINY, "hex8", 2).eval()
     codec = net.codec

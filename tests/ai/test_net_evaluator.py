@@ -38,12 +38,13 @@ def policy_of_index(index: torch.Tensor) -> torch.Tensor:
 class ScriptedNet(PolicyValueNet):
     """Logits a known function of the policy index; value slot k is SLOT_VALUES[k] for every input."""
 
-    def forward(self, planes: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def legal_forward(
+        self, planes: torch.Tensor, scalars: torch.Tensor, rows: torch.Tensor, index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         self.calls.append(planes.shape[0])
-        batch = planes.shape[0]
-        logits = policy_of_index(torch.arange(self.codec.size)).expand(batch, -1)
-        values = torch.tensor(SLOT_VALUES[: self.num_players]).expand(batch, -1)
-        return logits, values
+        assert rows.shape == index.shape and int(rows.max()) < planes.shape[0]
+        values = torch.tensor(SLOT_VALUES[: self.num_players]).expand(planes.shape[0], -1)
+        return policy_of_index(index), values
 
     calls: list[int]
 
@@ -51,9 +52,11 @@ class ScriptedNet(PolicyValueNet):
 class HandReader(PolicyValueNet):
     """Value slot k reads the encoder's rings-in-hand scalar of the k-th seat after the mover."""
 
-    def forward(self, planes: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def legal_forward(
+        self, planes: torch.Tensor, scalars: torch.Tensor, rows: torch.Tensor, index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         columns = [SCALAR_NAMES.index(f"seat{k}.hand") for k in range(self.num_players)]
-        return torch.zeros(planes.shape[0], self.codec.size), scalars[:, columns]
+        return torch.zeros(index.shape[0]), scalars[:, columns]
 
 
 def scripted(board: str, players: int) -> ScriptedNet:
