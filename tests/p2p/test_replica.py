@@ -69,10 +69,15 @@ class Cluster:
         self.terms = dict.fromkeys(nodes, 0)
         self.down: set[str] = set()  # requests never arrive
         self.deaf: set[str] = set()  # requests are applied, replies are lost
+        self.replies_left: dict[str, int] = {}  # node -> replies it still gives before going down
         self.pushes: list[tuple[str, ReplicaPush]] = []
 
     async def send(self, node: str, sent: ReplicaPush) -> ReplicaReply | None:
         self.pushes.append((node, sent))
+        if node in self.replies_left:
+            if self.replies_left[node] == 0:
+                return None
+            self.replies_left[node] -= 1
         if node in self.down:
             return None
         received = ReplicaPush.from_json(json.loads(json.dumps(sent.to_json())))
@@ -131,8 +136,8 @@ def test_append_path_extends_the_journal_and_writes_pointer_files(tmp_path: Path
 
 def test_append_cuts_a_torn_tail_first(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
-    leader = lines(1, range(4))
-    layout.journal.write_bytes(lines(1, range(2)) + b'{"torn')
+    leader = lines(1, range(3))
+    layout.journal.write_bytes(lines(1, range(2)) + b'{"torn":"' + b"x" * 500)
     reply = apply_push(layout, push(1, leader, len(lines(1, range(2)))), known_term=1)
     assert reply.ok and layout.journal.read_bytes() == leader
 
@@ -259,7 +264,7 @@ def test_messages_round_trip_through_json() -> None:
         ({"data": '{"token":1}'}, "whole journal lines"),
         ({"data": '{"event":"x"}\n'}, "token"),
         ({"data": "[1]\n"}, "token"),
-        ({"data": '{"token":9}\n'}, "newer than the push's term"),
+        ({"data": '{"token":4}\n'}, "newer than the push's term"),
         ({"files": ["state.json"]}, "'files'"),
         ({"files": {"state.json": 1}}, "files"),
         ({"extra": 1}, "unknown field"),
@@ -329,7 +334,10 @@ def test_a_follower_that_rejoins_converges_byte_for_byte(tmp_path: Path) -> None
         assert asyncio.run(leader.replicate(1)) == len(cluster.journal("a"))
     assert cluster.journal("c") != cluster.journal("a")
     cluster.down = set()
+    cluster.pushes.clear()
+    behind = len(cluster.journal("c"))
     asyncio.run(leader.replicate(1))
+    assert [(n, p.offset) for n, p in cluster.pushes] == [("b", len(cluster.journal("a"))), ("c", behind)]
     for node in ("b", "c"):
         assert cluster.journal(node) == cluster.journal("a")
         assert pointer_files(cluster.layouts[node]) == pointer_files(lead)
@@ -372,15 +380,30 @@ def test_unchanged_pointer_files_are_not_resent(tmp_path: Path) -> None:
     assert pointer_files(cluster.layouts["c"]) == pointer_files(lead)
 
 
+def test_a_follower_that_lost_its_journal_is_no_longer_counted(tmp_path: Path) -> None:
+    nodes = ["a", "b", "c"]
+    cluster = Cluster(tmp_path, nodes)
+    append(cluster.layouts["a"], 1, 2)
+    leader = cluster.leader(nodes)
+    first = asyncio.run(leader.replicate(1))
+    cluster.layouts["c"].journal.unlink()
+    cluster.replies_left["c"] = 1  # it refuses the tail, then drops off before the full resend
+    cluster.down = {"b"}
+    append(cluster.layouts["a"], 1, 1)
+    assert asyncio.run(leader.replicate(1)) == first
+    assert leader.acked == {"b": first, "c": None}
+    assert [(n, p.offset) for n, p in cluster.pushes[2:]] == [("b", first), ("c", first), ("c", 0)]
+
+
 def test_a_higher_term_reply_supersedes_the_coordinator(tmp_path: Path) -> None:
     nodes = ["a", "b", "c"]
     cluster = Cluster(tmp_path, nodes)
     append(cluster.layouts["a"], 3, 2)
-    cluster.terms["c"] = 7
+    cluster.terms["c"] = 4
     leader = cluster.leader(nodes)
     with pytest.raises(SupersededError) as error:
         asyncio.run(leader.replicate(3))
-    assert error.value.term == 7
+    assert error.value.term == 4
     assert cluster.journal("c") == b""
 
 
@@ -416,7 +439,20 @@ def test_a_long_journal_goes_in_bounded_pushes(tmp_path: Path) -> None:
     assert asyncio.run(leader.replicate(1)) == len(cluster.journal("a"))
     assert len(cluster.pushes) > 5
     assert all(len(p.data) <= 200 for _, p in cluster.pushes)
+    offsets = [p.offset for _, p in cluster.pushes]
+    assert offsets == sorted(set(offsets)) and offsets[0] == 0
     assert cluster.journal("b") == cluster.journal("a")
+
+
+def test_an_ok_reply_for_another_length_is_not_counted(tmp_path: Path) -> None:
+    async def confused(node: str, sent: ReplicaPush) -> ReplicaReply | None:
+        return ReplicaReply(ok=True, length=sent.end + 1, term=sent.term, reason="", file_hashes={})
+
+    layout = RunLayout(tmp_path)
+    append(layout, 1, 2)
+    leader = LeaderReplication(layout, "a", ["a", "b", "c"], send=confused)
+    assert asyncio.run(leader.replicate(1)) == 0
+    assert leader.acked == {"b": None, "c": None}
 
 
 def test_the_leader_must_be_in_the_electorate(tmp_path: Path) -> None:
