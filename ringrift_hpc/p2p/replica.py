@@ -152,7 +152,7 @@ def _pointer_path(layout: RunLayout, relpath: str) -> Path:
 
 
 def _pointer_bytes(layout: RunLayout) -> dict[str, bytes]:
-    """relpath -> content of every pointer file present (they are replaced atomically, never removed)."""
+    """relpath -> content of every pointer file present (the controller replaces them atomically)."""
     found: dict[str, bytes] = {}
     candidates = [STATE_RELPATH]
     if layout.variants_dir.is_dir():
@@ -251,7 +251,8 @@ class ReplicaPush:
     """Coordinator -> follower: journal bytes from `offset` and the pointer files that changed.
 
     `prefix_sha256` is the sha256 of the coordinator's first `offset` journal bytes; `data` is
-    whole lines only, each with a token no newer than `term`.
+    whole lines only, each with a token no newer than `term`. `removed` names pointer files the
+    follower holds and the coordinator does not (left by an old coordinator's divergent history).
     """
 
     term: int
@@ -260,6 +261,7 @@ class ReplicaPush:
     prefix_sha256: str
     data: str
     files: Mapping[str, str]
+    removed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         what = "replica push"
@@ -273,6 +275,17 @@ class ReplicaPush:
         object.__setattr__(
             self, "files", _frozen_map(what, "files", self.files, lambda n, v: _check_str(what, n, v))
         )
+        if not isinstance(self.removed, (list, tuple)):
+            raise _bad(what, "removed", self.removed, "send a list of pointer file paths")
+        for relpath in self.removed:
+            try:
+                check_pointer_relpath(relpath)
+            except ValueError as error:
+                raise ValueError(f"{what} field 'removed': {error}") from None
+        overlap = sorted(set(self.removed) & set(self.files))
+        if overlap:
+            raise _bad(what, "removed", overlap, "do not both send and remove a pointer file")
+        object.__setattr__(self, "removed", tuple(self.removed))
 
     def _check_data(self) -> None:
         if self.data and not self.data.endswith("\n"):
@@ -301,6 +314,7 @@ class ReplicaPush:
             "prefix_sha256": self.prefix_sha256,
             "data": self.data,
             "files": dict(self.files),
+            "removed": list(self.removed),
         }
 
     @classmethod
@@ -404,6 +418,11 @@ def apply_push(layout: RunLayout, push: ReplicaPush, *, known_term: int) -> Repl
             atomic_write_bytes(layout.journal, complete[: push.offset] + data)
     for relpath, text in push.files.items():
         atomic_write_bytes(_pointer_path(layout, relpath), text.encode("utf-8"))
+    for relpath in push.removed:
+        path = _pointer_path(layout, relpath)
+        if path.exists():
+            path.unlink()
+            fsync_dir(path.parent)
     return reply(True, push.end, push.term, "")
 
 
@@ -417,6 +436,21 @@ Send = Callable[[str, ReplicaPush], Awaitable[ReplicaReply | None]]
 class _Follower:
     acked: int | None = None  # journal bytes known to equal the leader's; None: unknown
     file_hashes: dict[str, str] | None = None  # what it reported holding; None: never heard from
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The coordinator's journal (complete lines) and pointer files at the start of a round."""
+
+    journal: bytes
+    files: Mapping[str, bytes]
+    hashes: Mapping[str, str]
+
+    @classmethod
+    def read(cls, layout: RunLayout) -> _Snapshot:
+        files = _pointer_bytes(layout)
+        hashes = {relpath: _sha256(content) for relpath, content in files.items()}
+        return cls(_complete_bytes(layout.journal), files, hashes)
 
 
 def _chunk_end(journal: bytes, offset: int, max_bytes: int) -> int:
@@ -481,12 +515,9 @@ class LeaderReplication:
             self._committed = 0
             self._followers = {node: _Follower() for node in self._followers}
             self._prefixes = {}
-        journal = _complete_bytes(self._layout.journal)
-        files = _pointer_bytes(self._layout)
-        newer = await asyncio.gather(
-            *(self._catch_up(node, term, journal, files) for node in self._followers)
-        )
-        self._advance_commit(term, journal)
+        now = _Snapshot.read(self._layout)
+        newer = await asyncio.gather(*(self._catch_up(node, term, now) for node in self._followers))
+        self._advance_commit(term, now.journal)
         keep = {f.acked for f in self._followers.values()}
         self._prefixes = {offset: h for offset, h in self._prefixes.items() if offset in keep}
         higher = [t for t in newer if t is not None]
@@ -510,14 +541,17 @@ class LeaderReplication:
             self._prefixes[offset] = hasher
         return hasher
 
-    async def _catch_up(self, node: str, term: int, journal: bytes, files: Mapping[str, bytes]) -> int | None:
+    async def _catch_up(self, node: str, term: int, now: _Snapshot) -> int | None:
         """Push until `node` holds the whole journal, is unreachable or refuses; return a newer term it knows."""
         follower = self._followers[node]
+        journal = now.journal
         offset = follower.acked if follower.acked is not None and follower.acked <= len(journal) else 0
+        files_resent = False
         # Each push carries at least one line and two consecutive pushes more than max_push
-        # bytes, plus one restart from 0: this bounds the rounds.
-        for _ in range(2 * (2 * len(journal) // self._max_push + 2)):
+        # bytes; add one restart from 0 and one push to correct the pointer files.
+        for _ in range(2 * (2 * len(journal) // self._max_push + 2) + 1):
             end = _chunk_end(journal, offset, self._max_push)
+            last = end == len(journal)
             prefix = self._prefix(journal, offset)
             push = ReplicaPush(
                 term=term,
@@ -525,7 +559,8 @@ class LeaderReplication:
                 offset=offset,
                 prefix_sha256=prefix.hexdigest(),
                 data=journal[offset:end].decode("utf-8"),
-                files=self._changed_files(follower, files) if end == len(journal) else {},
+                files=_changed_files(follower, now) if last else {},
+                removed=tuple(sorted(set(follower.file_hashes or ()) - set(now.files))) if last else (),
             )
             reply = await self._send(node, push)
             if reply is None:
@@ -538,9 +573,14 @@ class LeaderReplication:
                 advanced = prefix.copy()
                 advanced.update(journal[offset:end])
                 self._prefixes[end] = advanced
-                if end == len(journal):
-                    return None
                 offset = end
+                if not last:
+                    continue
+                # A node first heard from may hold pointer files the coordinator lacks: one
+                # more (journal-less) push removes them now rather than next tick.
+                if follower.file_hashes == now.hashes or files_resent:
+                    return None
+                files_resent = True
                 continue
             follower.acked = None
             if offset == 0:
@@ -550,11 +590,12 @@ class LeaderReplication:
             offset = 0
         return None
 
-    @staticmethod
-    def _changed_files(follower: _Follower, files: Mapping[str, bytes]) -> dict[str, str]:
-        held = follower.file_hashes
-        return {
-            relpath: _decode(relpath, content)
-            for relpath, content in files.items()
-            if held is None or held.get(relpath) != _sha256(content)
-        }
+
+def _changed_files(follower: _Follower, now: _Snapshot) -> dict[str, str]:
+    """The coordinator's pointer files whose content the follower is not known to hold."""
+    held = follower.file_hashes
+    return {
+        relpath: _decode(relpath, content)
+        for relpath, content in now.files.items()
+        if held is None or held.get(relpath) != now.hashes[relpath]
+    }

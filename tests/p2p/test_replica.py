@@ -268,6 +268,9 @@ def test_messages_round_trip_through_json() -> None:
         ({"files": ["state.json"]}, "'files'"),
         ({"files": {"state.json": 1}}, "files"),
         ({"extra": 1}, "unknown field"),
+        ({"removed": "state.json"}, "'removed'"),
+        ({"removed": ["../state.json"]}, "'removed'"),
+        ({"files": {"state.json": "{}"}, "removed": ["state.json"]}, "both send and remove"),
     ],
 )
 def test_push_fields_are_validated(change: dict[str, object], message: str) -> None:
@@ -395,6 +398,30 @@ def test_a_follower_that_lost_its_journal_is_no_longer_counted(tmp_path: Path) -
     assert [(n, p.offset) for n, p in cluster.pushes[2:]] == [("b", first), ("c", first), ("c", 0)]
 
 
+def test_pointer_files_the_coordinator_lacks_are_removed(tmp_path: Path) -> None:
+    nodes = ["a", "b", "c"]
+    cluster = Cluster(tmp_path, nodes)
+    append(cluster.layouts["a"], 2, 1)
+    cluster.layouts["a"].state.write_text("{}\n")
+    stray = cluster.layouts["c"].best("square8_2p")  # from an old coordinator's unacknowledged history
+    stray.parent.mkdir(parents=True)
+    stray.write_text('{"model": "old"}\n')
+    leader = cluster.leader(nodes)
+    asyncio.run(leader.replicate(2))
+    assert [(n, p.removed, p.data) for n, p in cluster.pushes] == [
+        ("b", (), cluster.journal("a").decode()),
+        ("c", (), cluster.journal("a").decode()),
+        ("c", ("variants/square8_2p/best.json",), ""),
+    ]
+    assert not stray.exists()
+    assert (
+        pointer_files(cluster.layouts["c"]) == pointer_files(cluster.layouts["a"]) == {"state.json": "{}\n"}
+    )
+    cluster.pushes.clear()
+    asyncio.run(leader.replicate(2))
+    assert [p.removed for _, p in cluster.pushes] == [(), ()]
+
+
 def test_a_higher_term_reply_supersedes_the_coordinator(tmp_path: Path) -> None:
     nodes = ["a", "b", "c"]
     cluster = Cluster(tmp_path, nodes)
@@ -484,8 +511,9 @@ def test_committed_never_exceeds_a_majority_and_acked_journals_are_prefixes(
     cluster = Cluster(tmp_path_factory.mktemp("cluster"), nodes)
     leader = cluster.leader(nodes, max_push_bytes=150)
     committed = 0
-    for new_records, down, deaf in rounds:
+    for number, (new_records, down, deaf) in enumerate(rounds):
         append(cluster.layouts["n0"], 1, new_records)
+        cluster.layouts["n0"].state.write_text(f'{{"round": {number % 2}}}\n')
         cluster.down = {nodes[i] for i in down if i < size}
         cluster.deaf = {nodes[i] for i in deaf if i < size}
         result = asyncio.run(leader.replicate(1))
@@ -498,3 +526,8 @@ def test_committed_never_exceeds_a_majority_and_acked_journals_are_prefixes(
             if acked is not None:
                 assert cluster.journal(node)[:acked] == lead[:acked]
             assert lead.startswith(cluster.journal(node))
+    cluster.down = cluster.deaf = set()
+    assert asyncio.run(leader.replicate(1)) == len(cluster.journal("n0"))
+    for node in nodes:
+        assert cluster.journal(node) == cluster.journal("n0")
+        assert pointer_files(cluster.layouts[node]) == pointer_files(cluster.layouts["n0"])
