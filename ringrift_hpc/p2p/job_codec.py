@@ -19,6 +19,7 @@ from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
 from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.train import TrainJob
 from ringrift_hpc.jobs.train_spec import TrainSpec
+from ringrift_hpc.p2p.json_fields import check_fields
 
 JOB_FIELDS = ("purpose", "spec")
 
@@ -69,25 +70,11 @@ def encode_job(fn: Callable[..., Any], args: Sequence[Any]) -> dict[str, str]:
     return {"purpose": purpose, "spec": args[0].to_json()}
 
 
-def decode_job(doc: Mapping[str, Any]) -> tuple[Callable[..., Any], Any]:
+def decode_job(doc: Any) -> tuple[Callable[..., Any], Any]:
     """The job function and its spec from a job document; ``JobDocumentError`` naming the bad field."""
-    if not isinstance(doc, Mapping):
-        raise JobDocumentError(
-            f"a job must be a JSON object with fields {', '.join(JOB_FIELDS)}, got {doc!r}"
-        )
-    unknown = sorted(set(doc) - set(JOB_FIELDS))
-    missing = [name for name in JOB_FIELDS if name not in doc]
-    if unknown or missing:
-        raise JobDocumentError(
-            f"job document with fields {sorted(doc)}: "
-            + "; ".join(
-                ([f"unknown field(s) {', '.join(unknown)}"] if unknown else [])
-                + ([f"missing field(s) {', '.join(missing)}"] if missing else [])
-            )
-            + f"; a job has exactly the fields {', '.join(JOB_FIELDS)} (write it with encode_job)"
-        )
+    check_fields(doc, JOB_FIELDS, "job document", error=JobDocumentError)
     purpose = doc["purpose"]
-    if purpose not in _PURPOSES:
+    if not isinstance(purpose, str) or purpose not in _PURPOSES:
         raise JobDocumentError(f"job field 'purpose' is {purpose!r}; it must be one of {', '.join(PURPOSES)}")
     spec_text = doc["spec"]
     if not isinstance(spec_text, str):
@@ -95,12 +82,12 @@ def decode_job(doc: Mapping[str, Any]) -> tuple[Callable[..., Any], Any]:
             f"job field 'spec' must be the spec's JSON text (a string), got {type(spec_text).__name__}"
         )
     entry = _PURPOSES[purpose]
+    source = f"job field 'spec' (a {entry.spec_class.__name__})"
     try:
-        spec = entry.spec_class.from_json(spec_text, source=f"job field 'spec' ({purpose})")
+        spec = entry.spec_class.from_json(spec_text, source=source)
     except (ValueError, TypeError) as error:
-        raise JobDocumentError(
-            f"job field 'spec' is not a valid {entry.spec_class.__name__}: {error}"
-        ) from error
+        message = str(error)
+        raise JobDocumentError(message if source in message else f"{source}: {message}") from error
     return entry.make_fn(), spec
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ringrift_hpc.cluster.executor import JOB_KINDS, JobState, JobStatus
+from ringrift_hpc.p2p.json_fields import check_fields
 
 IDS_PER_TERM = 1_000_000
 
@@ -61,6 +62,12 @@ class Demand:
     def to_json(self) -> dict[str, int]:
         return {"cpus": self.cpus, "gpus": self.gpus, "memory_mb": self.memory_mb}
 
+    @classmethod
+    def from_json(cls, data: Any) -> Demand:
+        """The inverse of ``to_json`` (a claim's ``free``); ``ValueError`` naming the bad field."""
+        check_fields(data, ("cpus", "gpus", "memory_mb"), "resources")
+        return cls(data["cpus"], data["gpus"], data["memory_mb"])
+
 
 @dataclass(frozen=True)
 class ClaimedJob:
@@ -80,6 +87,27 @@ class ClaimedJob:
             "job": dict(self.job),
             "lease_s": self.lease_s,
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ClaimedJob:
+        """The inverse of ``to_json`` (a claim reply, on the worker); ``ValueError`` naming the bad field."""
+        check_fields(data, ("job_id", "term", "kind", "job", "lease_s"), "claimed job")
+        problems = []
+        if not isinstance(data["job_id"], str) or not data["job_id"].isdigit():
+            problems.append(f"job_id {data['job_id']!r} must be a string of digits")
+        if type(data["term"]) is not int or data["term"] < 1:
+            problems.append(f"term {data['term']!r} must be a positive integer")
+        if data["kind"] not in JOB_KINDS:
+            problems.append(f"kind {data['kind']!r} must be one of {', '.join(JOB_KINDS)}")
+        job = data["job"]
+        if not isinstance(job, dict) or not all(isinstance(v, str) for v in job.values()):
+            problems.append(f"job {job!r} must be an object of strings (a job document)")
+        lease = data["lease_s"]
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+            problems.append(f"lease_s {lease!r} must be a positive number")
+        if problems:
+            raise ValueError(f"claimed job {data!r}: {'; '.join(problems)}")
+        return cls(data["job_id"], data["term"], data["kind"], dict(job), float(lease))
 
 
 @dataclass(frozen=True)
@@ -161,17 +189,20 @@ class WorkQueue:
     def expire(self) -> list[str]:
         """Put claimed jobs whose lease lapsed back in line; their ids."""
         with self._lock:
-            now = self._clock()
-            lapsed = [
-                job_id
-                for job_id, entry in self._jobs.items()
-                if entry.state.status is JobStatus.RUNNING and entry.deadline < now
-            ]
-            for job_id in lapsed:
-                self._jobs[job_id] = replace(
-                    self._jobs[job_id], state=JobState(JobStatus.PENDING), node="", deadline=0.0
-                )
-            return lapsed
+            return self._expire()
+
+    def _expire(self) -> list[str]:
+        now = self._clock()
+        lapsed = [
+            job_id
+            for job_id, entry in self._jobs.items()
+            if entry.state.status is JobStatus.RUNNING and entry.deadline < now
+        ]
+        for job_id in lapsed:
+            self._jobs[job_id] = replace(
+                self._jobs[job_id], state=JobState(JobStatus.PENDING), node="", deadline=0.0
+            )
+        return lapsed
 
     def cancel(self, job_ids: Iterable[str]) -> None:
         """Cancel queued or running jobs of this term; finished and unknown ones are left alone."""
@@ -199,11 +230,14 @@ class WorkQueue:
     def claim(self, node: str, free: Demand, *, term_seen: int) -> ClaimedJob | None:
         """The oldest claimable job that fits ``free``, now leased to ``node``; None if none fits.
 
+        Jobs whose lease lapsed count as claimable (they are expired first).
+
         Raises ``StaleTermError`` when ``term_seen`` is newer than this queue's term.
         """
         with self._lock:
             if term_seen > self.term:
                 raise StaleTermError(term_seen, self.term)
+            self._expire()  # a lapsed job goes out again at once, not at the controller's next poll
             for job_id, entry in self._jobs.items():
                 if entry.visible and entry.state.status is JobStatus.PENDING and entry.demand.fits(free):
                     now = self._clock()

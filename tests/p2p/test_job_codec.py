@@ -59,9 +59,10 @@ def test_other_callables_and_wrong_arguments_are_refused_by_name() -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ([], r"a job must be a JSON object"),
+        ([], r"job document must be a JSON object with the fields purpose, spec"),
         ({"purpose": "selfplay"}, r"missing field\(s\) spec"),
         ({"purpose": "selfplay", "spec": "{}", "fn": "x"}, r"unknown field\(s\) fn"),
+        ({"purpose": ["selfplay"], "spec": "{}"}, r"job field 'purpose' is \['selfplay'\]; it must be one"),
         (
             {"purpose": "mine", "spec": "{}"},
             r"job field 'purpose' is 'mine'; it must be one of selfplay, train",
@@ -69,9 +70,12 @@ def test_other_callables_and_wrong_arguments_are_refused_by_name() -> None:
         ({"purpose": "selfplay", "spec": {}}, r"job field 'spec' must be the spec's JSON text"),
         (
             {"purpose": "selfplay", "spec": "{"},
-            r"job field 'spec' is not a valid SelfplaySpec.*not valid JSON",
+            r"job field 'spec' \(a SelfplaySpec\): not valid JSON",
         ),
-        ({"purpose": "train", "spec": '{"seed": 1}'}, r"job field 'spec' is not a valid TrainSpec.*missing"),
+        (
+            {"purpose": "train", "spec": '{"seed": 1}'},
+            r"job field 'spec' \(a TrainSpec\): missing field\(s\) run_root",
+        ),
     ],
 )
 def test_bad_documents_name_the_field(doc: Any, message: str) -> None:

@@ -3,12 +3,13 @@ lapse and re-hand a job out, and the term and holder fencing every heartbeat and
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
-from ringrift_hpc.p2p.work_queue import Demand, StaleTermError, WorkQueue
+from ringrift_hpc.p2p.work_queue import ClaimedJob, Demand, StaleTermError, WorkQueue
 
 JOB = {"purpose": "selfplay", "spec": "{}"}
 SMALL = Demand(cpus=1, gpus=0, memory_mb=1000)
@@ -241,3 +242,37 @@ def test_concurrent_claims_hand_each_job_out_once() -> None:
     assert not any(thread.is_alive() for thread in threads)
     every = [job_id for ids_of_one in claimed for job_id in ids_of_one]
     assert sorted(every) == sorted(ids) and len(every) == len(set(every))
+
+
+def test_a_claim_hands_out_a_lapsed_job_without_waiting_for_a_poll() -> None:
+    clock = Clock()
+    queue = _queue(clock=clock)
+    job_id = _running(queue, "a")
+    clock.now += 30
+    assert queue.claim("b", ROOMY, term_seen=3) is None  # the lease ends at +30: still a's
+    clock.now += 1
+    claimed = queue.claim("b", ROOMY, term_seen=3)
+    assert claimed is not None and claimed.job_id == job_id
+    assert queue.expire() == []
+
+
+def test_wire_documents_round_trip_and_bad_ones_name_the_field() -> None:
+    queue = _queue()
+    _running(queue)
+    queue.add("selfplay", JOB, SMALL)
+    queue.publish()
+    claimed = queue.claim("b", ROOMY, term_seen=3)
+    assert claimed is not None
+    assert ClaimedJob.from_json(json.loads(json.dumps(claimed.to_json()))) == claimed
+    assert Demand.from_json(json.loads(json.dumps(BIG.to_json()))) == BIG
+    with pytest.raises(ValueError, match=r"resources \{'cpus': 1\}: missing field\(s\) gpus, memory_mb"):
+        Demand.from_json({"cpus": 1})
+    with pytest.raises(ValueError, match=r"resources must be a JSON object"):
+        Demand.from_json([1, 0, 0])
+    with pytest.raises(ValueError, match=r"gpus = '1'"):
+        Demand.from_json({"cpus": 1, "gpus": "1", "memory_mb": 0})
+    with pytest.raises(ValueError, match=r"unknown field\(s\) extra"):
+        ClaimedJob.from_json({**claimed.to_json(), "extra": 1})
+    bad = {**claimed.to_json(), "job_id": "x1", "term": 0, "kind": "play", "job": [], "lease_s": True}
+    with pytest.raises(ValueError, match=r"job_id 'x1'.*term 0.*kind 'play'.*job \[\].*lease_s True"):
+        ClaimedJob.from_json(bad)
