@@ -26,6 +26,18 @@ Raft, this proves the claim only for records a coordinator counted in its own te
 coordinator must append a record of its own term and have a majority store it before it
 acts on anything it inherited.
 
+A node's vote for itself promises nothing while it holds no lease (it lost, stepped down or
+restarted): the promise protects the grantee's lease, and here the grantee knows it has none.
+So that vote is released: for higher terms at once (granting one during this node's own
+campaign makes that campaign lose), and for its own term once its campaign is over (it cannot
+win that term any more, so the vote may go to the winner). Without this, two candidates that
+each voted for themselves renew those votes against each other forever, and a voter that
+voted for itself stays outside the winner's majority for the whole term.
+
+Candidates first probe (Raft's pre-vote): voters answer without changing anything, and only a
+candidate that a majority would elect asks for real. A node cut off from the coordinator thus
+never raises its own term away from the coordinator's, so it rejoins the majority on healing.
+
 Higher terms do not depose anyone by themselves: a refused vote request changes nothing
 on the voter, and a coordinator keeps its lease while a majority renews it. That is the
 point of the lease: a disconnected node that keeps campaigning cannot make leadership flap.
@@ -64,12 +76,18 @@ class LogPosition:
 
 @dataclass(frozen=True)
 class VoteRequest:
-    """A candidate asks for `term` (renew: extend the term it already holds)."""
+    """A candidate asks for `term`.
+
+    renew: extend the term it holds. probe: "would you grant this?" (Raft's pre-vote); the
+    voter answers as for the real request but changes nothing, so a candidate that cannot win
+    never moves anyone's term.
+    """
 
     term: int
     candidate: str
     log: LogPosition
     renew: bool
+    probe: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -78,6 +96,7 @@ class VoteRequest:
             "log_term": self.log.term,
             "log_length": self.log.length,
             "renew": self.renew,
+            "probe": self.probe,
         }
 
     @classmethod
@@ -89,6 +108,7 @@ class VoteRequest:
             candidate=get_str(doc, "candidate", what),
             log=LogPosition(get_int(doc, "log_term", what), get_int(doc, "log_length", what)),
             renew=get_bool(doc, "renew", what),
+            probe=get_bool(doc, "probe", what),
         )
 
 
@@ -128,7 +148,12 @@ class VoterState:
 def decide_vote(
     state: VoterState, request: VoteRequest, own_log: LogPosition, *, now: float, lease_s: float
 ) -> tuple[VoterState, VoteReply]:
-    """The voter's new state and its reply to `request`; the state changes only by a grant."""
+    """The voter's new state and its reply to `request`; the state changes only by a grant.
+
+    `holder` None at `state.term` means this voter holds no vote in that term, so a request
+    for it (a renewal too) is judged as a vote: a voter that missed the election, or whose
+    vote for itself was released (see `Elector`), joins the winner's majority late.
+    """
 
     def refuse(reason: str) -> tuple[VoterState, VoteReply]:
         return state, VoteReply(False, state.term, state.holder, reason)
@@ -138,19 +163,14 @@ def decide_vote(
 
     if request.term < state.term:
         return refuse(f"term {request.term} is older than this voter's term {state.term}")
-    if request.renew:
-        if request.term != state.term:
-            return refuse(
-                f"cannot renew term {request.term}: this voter never granted it (its term is {state.term})"
-            )
-        if state.holder != request.candidate:
-            return refuse(
-                f"cannot renew term {state.term}: it was granted to {state.holder}, not {request.candidate}"
-            )
+    if request.term == state.term and state.holder == request.candidate:
+        if not request.renew:
+            return refuse(f"already voted in term {state.term} for {state.holder}")
         until = max(state.until, now + lease_s)
         return grant(replace(state, until=until), f"renewed term {state.term} for {lease_s:g} s")
-    if request.term == state.term:
-        return refuse(f"already voted in term {state.term} (for {state.holder})")
+    if request.term == state.term and state.holder is not None:
+        return refuse(f"term {state.term} was granted to {state.holder}, not {request.candidate}")
+    # A vote for a term in which this voter holds no vote yet.
     if state.holder not in (None, request.candidate) and now < state.until:
         return refuse(
             f"the lease this voter granted to {state.holder} in term {state.term} runs for another "
@@ -259,6 +279,7 @@ class Elector:
         self._term = 0
         self._deadline = -math.inf
         self._busy = False
+        self._campaigning = False
 
     @property
     def term(self) -> int:
@@ -273,6 +294,11 @@ class Elector:
     @property
     def max_term_seen(self) -> int:
         return self._max_term_seen
+
+    @property
+    def vote(self) -> VoterState:
+        """This node's latest grant as a voter (persisted: term and holder)."""
+        return self._vote
 
     def is_coordinator(self, now: float | None = None) -> bool:
         return (self._clock() if now is None else now) < self._deadline
@@ -298,19 +324,27 @@ class Elector:
                 self._vote.holder,
                 f"{request.candidate} is not in p2p.coordinators {list(self._electorate)}",
             )
-        state, reply = decide_vote(
-            self._vote, request, self._own_log(), now=self._clock(), lease_s=self._lease_s
-        )
+        state = self._vote
+        if state.holder == self._node_id and self._deadline == -math.inf:
+            # This node holds no lease and cannot revive one: its vote for itself backs nothing,
+            # and once its campaign is over it may go to whoever won that term.
+            state = replace(state, until=-math.inf, holder=state.holder if self._campaigning else None)
+        state, reply = decide_vote(state, request, self._own_log(), now=self._clock(), lease_s=self._lease_s)
+        if request.probe or not reply.granted:
+            return reply
         if (state.term, state.holder) != (self._vote.term, self._vote.holder):
             save_vote(self._vote_path, state)
         self._vote = state
-        if reply.granted and request.candidate != self._node_id:
+        if request.candidate != self._node_id:
             self.observe_term(request.term)
         self._max_term_seen = max(self._max_term_seen, state.term)
         return reply
 
     async def campaign(self) -> bool:
-        """Ask for term `max_term_seen + 1`; True when a majority granted it and it is still live."""
+        """Ask for term `max_term_seen + 1`; True when a majority granted it in time.
+
+        A lost campaign leaves this node without a lease, even one it held before.
+        """
         with self._one_round():
             return await self._campaign()
 
@@ -330,43 +364,62 @@ class Elector:
             self._busy = False
 
     async def _campaign(self) -> bool:
-        started_at = self._clock()
+        self._campaigning = True
+        try:
+            return await self._campaign_round()
+        finally:
+            self._campaigning = False
+
+    async def _campaign_round(self) -> bool:
+        if not self.is_coordinator():
+            # A lapsed lease is never revived by a campaign; dropping it frees this node's vote.
+            self.step_down()
         term = self._max_term_seen + 1
-        request = VoteRequest(term, self._node_id, self._own_log(), renew=False)
-        own = self.handle_vote(request)
-        if not own.granted:
-            log.info("node %s does not campaign for term %d: %s", self._node_id, term, own.reason)
+        probe = VoteRequest(term, self._node_id, self._own_log(), renew=False, probe=True)
+        would, seen_probe = await self._poll(probe)
+        if not would:
+            self._max_term_seen = max(self._max_term_seen, seen_probe)
             return False
-        granted, seen = await self._round(request)
+        started_at = self._clock()
+        granted, seen = await self._poll(replace(probe, log=self._own_log(), probe=False))
+        deadline = lease_deadline(started_at, self._lease_s, self._drift)
         # A grant to another candidate or an observed win during the round means a newer term
-        # exists whose journal this node may lack: losing is the safe answer.
-        won = granted >= self._needed and self._max_term_seen == term
-        self._max_term_seen = max(self._max_term_seen, seen)
-        if won:
-            self._term = term
-            self._deadline = lease_deadline(started_at, self._lease_s, self._drift)
-            log.info(
-                "node %s won term %d with %d of %d votes", self._node_id, term, granted, len(self._electorate)
-            )
-        return won and self.is_coordinator()
+        # exists whose journal this node may lack: losing is the safe answer. Higher terms in
+        # replies are only refusals and do not count against the win.
+        won = granted and self._max_term_seen == term and self._clock() < deadline
+        self._max_term_seen = max(self._max_term_seen, seen_probe, seen)
+        if not won:
+            self.step_down()
+            log.info("node %s lost the vote for term %d", self._node_id, term)
+            return False
+        self._term, self._deadline = term, deadline
+        log.info("node %s won term %d", self._node_id, term)
+        return True
 
     async def _renew(self) -> bool:
         if self._deadline == -math.inf:
             return False
         started_at = self._clock()
         term = self._term
-        request = VoteRequest(term, self._node_id, self._own_log(), renew=True)
-        if not self.handle_vote(request).granted:
-            return False
-        granted, seen = await self._round(request)
+        granted, seen = await self._poll(VoteRequest(term, self._node_id, self._own_log(), renew=True))
         self._max_term_seen = max(self._max_term_seen, seen)
-        if granted < self._needed or self._term != term or self._deadline == -math.inf:
+        if not granted or self._term != term or self._deadline == -math.inf:
             return False
         self._deadline = max(self._deadline, lease_deadline(started_at, self._lease_s, self._drift))
         return self.is_coordinator()
 
+    async def _poll(self, request: VoteRequest) -> tuple[bool, int]:
+        """This node's own vote, then the others': whether a majority granted, highest term replied."""
+        own = self.handle_vote(request)
+        if not own.granted:
+            log.debug("node %s refused its own request %s: %s", self._node_id, request, own.reason)
+            return False, 0
+        granted, seen = await self._round(request)
+        log.debug("node %s: %s granted by %d of %d", self._node_id, request, granted, len(self._electorate))
+        return granted >= self._needed, seen
+
     async def _round(self, request: VoteRequest) -> tuple[int, int]:
-        """Votes granted (this node's own included) and the highest term in any reply."""
+        """Votes granted (this node's own, already given, included) and the highest term replied."""
         granted, seen = 1, 0
         others = [node for node in self._electorate if node != self._node_id]
         pending = {asyncio.ensure_future(self._ask(node, request)) for node in others}
