@@ -121,10 +121,13 @@ class Node:
         "child_values",
         "child_visits",
         "children",
+        "cursor",
         "logits",
         "max_visits",
         "moves",
         "net_value",
+        "order",
+        "prior_mass",
         "prior_visited",
         "priors",
         "q",
@@ -132,6 +135,7 @@ class Node:
         "state",
         "terminal",
         "total",
+        "visited",
         "weighted",
     )
 
@@ -171,6 +175,10 @@ class Node:
         self.child_visits = table[:, 0]
         self.q = table[:, 1]
         self.child_values = table[:, 2:]
+        self.visited: list[int] = []  # moves with a visit, in the order of their first visit
+        self.order: list[int] | None = None  # moves by descending prior, built on first use
+        self.cursor = 0  # position in `order` before which every move has been visited
+        self.prior_mass = 0.0  # sum of the floored priors, exp(logits)
 
     def record(self, action: int, value: np.ndarray) -> None:
         """Back up one value vector through move `action`."""
@@ -183,6 +191,7 @@ class Node:
         if visits == 1.0:
             self.prior_visited += prior
             self.weighted += prior * q
+            self.visited.append(action)
         else:
             self.weighted += prior * (q - float(self.q[action]))
         self.q[action] = q
@@ -196,6 +205,19 @@ class Node:
         if self.total == 0:
             return v
         return (v + self.total * self.weighted / max(self.prior_visited, _MIN_PRIOR)) / (1.0 + self.total)
+
+    def best_unvisited(self) -> int:
+        """The unvisited move with the highest prior (the lowest index among equals); -1 if none."""
+        order = self.order
+        if order is None:
+            order = self.order = np.argsort(-self.logits, kind="stable").tolist()
+            self.prior_mass = float(np.exp(self.logits).sum())
+        visits = self.child_visits
+        cursor = self.cursor
+        while cursor < len(order) and visits[order[cursor]] > 0:
+            cursor += 1
+        self.cursor = cursor
+        return order[cursor] if cursor < len(order) else -1
 
     def value(self) -> np.ndarray:
         """Mean of the network value and every backed-up value vector (absolute seats)."""
@@ -242,9 +264,37 @@ def improved_policy(node: Node, config: SearchConfig) -> np.ndarray:
 
 
 def select_nonroot(node: Node, config: SearchConfig) -> int:
-    """The deterministic interior choice: argmax of π'(a) - N(a) / (1 + ΣN)."""
-    score = improved_policy(node, config) - node.child_visits / (1.0 + node.total)
-    return int(np.argmax(score))
+    """The deterministic interior choice: argmax of π'(a) - N(a) / (1 + ΣN), π' = `improved_policy`.
+
+    Computed over the visited moves and one unvisited move: every unvisited move has N = 0 and
+    the same completed Q (the mixed value), so among them the highest prior scores best, and
+    their share of the softmax is their prior mass times one factor.
+    """
+    visited = node.visited
+    fresh = node.best_unvisited()
+    q_of, n_of, logits = node.q, node.child_visits, node.logits
+    qs = [float(q_of[a]) for a in visited]
+    mixed = node.mixed_value()
+    bounds = [*qs, mixed] if fresh >= 0 else qs
+    lo, hi = min(bounds), max(bounds)
+    scale = sigma_scale(node.max_visits, config, lo, hi)
+    # Softmax weights relative to exp(scale * hi), so no exponent is positive.
+    weights = [math.exp(float(logits[a]) + scale * (q - hi)) for a, q in zip(visited, qs)]
+    fresh_factor = math.exp(scale * (mixed - hi))
+    norm = sum(weights)
+    if fresh >= 0:
+        norm += max(0.0, node.prior_mass - sum(math.exp(float(logits[a])) for a in visited)) * fresh_factor
+    denominator = 1.0 + node.total
+    best, best_score = -1, -math.inf
+    for a, w in zip(visited, weights):
+        score = w / norm - float(n_of[a]) / denominator
+        if score > best_score or (score == best_score and a < best):
+            best, best_score = a, score
+    if fresh >= 0:
+        score = math.exp(float(logits[fresh])) * fresh_factor / norm
+        if score > best_score or (score == best_score and fresh < best):
+            best = fresh
+    return best
 
 
 def halving_schedule(considered: int, simulations: int) -> list[int]:
@@ -274,41 +324,49 @@ _Path = list[tuple[Node, int]]  # (node, move index) from the root down
 
 @dataclass
 class _Game:
-    """One root being searched: its tree and the root's Gumbel draw."""
+    """One root being searched: its tree, the root's Gumbel draw, and the considered moves'
+    visits and Q as plain floats (m is small; numpy costs more), kept in step by `sync`."""
 
     root: Node
     rng: np.random.Generator
     considered: list[int]  # indices of the Gumbel-top-k moves
-    index: np.ndarray  # the same, as an index array
+    slot: dict[int, int]  # move index -> position in `considered`
     base: list[float]  # gumbel + logit of each considered move
     schedule: list[int]
+    visits: list[float]
+    q: list[float]
+
+    def sync(self, action: int) -> None:
+        """Copy the root's statistics of `action` after a backup through it."""
+        i = self.slot[action]
+        self.visits[i] = float(self.root.child_visits[action])
+        self.q[i] = float(self.root.q[action])
 
 
-def _root_scores(game: _Game, config: SearchConfig, visits: list[float]) -> list[float]:
-    """g + logit + σ(q̂) for the considered moves (plain floats: m is small, numpy costs more).
+def _best_root(game: _Game, config: SearchConfig, wanted: float | None) -> int:
+    """The considered move with the best root score g + logit + σ(q̂) among those with `wanted`
+    visits (None: the most visited); the first such move on equal scores.
 
     Only considered moves are ever visited, so the others all hold the mixed value, which
     enters only the rescaling bounds.
     """
+    visits = game.visits
+    if wanted is None or wanted not in visits:
+        wanted = max(visits) if wanted is None else min(visits)
     root = game.root
     mixed = root.mixed_value()
-    cq = [q if v > 0 else mixed for q, v in zip(root.q[game.index].tolist(), visits)]
+    cq = [q if v > 0 else mixed for q, v in zip(game.q, visits)]
     lo, hi = min(cq), max(cq)
     if len(cq) < len(root.moves):
         lo, hi = min(lo, mixed), max(hi, mixed)
     scale = sigma_scale(root.max_visits, config, lo, hi)
-    return [b + scale * (v - lo) for b, v in zip(game.base, cq)]
-
-
-def _best_root(game: _Game, config: SearchConfig, wanted: float | None) -> int:
-    """The considered move with the best root score among those with `wanted` visits
-    (None: the most visited)."""
-    visits: list[float] = game.root.child_visits[game.index].tolist()
-    if wanted is None or wanted not in visits:
-        wanted = max(visits) if wanted is None else min(visits)
-    scores = _root_scores(game, config, visits)
-    best = max((s, -i) for i, (s, v) in enumerate(zip(scores, visits)) if v == wanted)
-    return game.considered[-best[1]]
+    best, best_score = 0, -math.inf
+    for i, (b, v, q) in enumerate(zip(game.base, visits, cq)):
+        if v == wanted:
+            score = b + scale * (q - lo)
+            if score > best_score:
+                best, best_score = i, score
+    return game.considered[best]
 
 
 def _select_root(game: _Game, step: int, config: SearchConfig) -> int:
@@ -325,9 +383,10 @@ def _child(node: Node, action: int, timings: SearchTimings) -> Node:
     return child
 
 
-def _backup(path: _Path, value: np.ndarray) -> None:
+def _backup(game: _Game, path: _Path, value: np.ndarray) -> None:
     for node, action in path:
         node.record(action, value)
+    game.sync(path[0][1])
 
 
 def _descend(game: _Game, step: int, config: SearchConfig, timings: SearchTimings) -> tuple[_Path, Node]:
@@ -364,7 +423,16 @@ def _start(root: Node, rng: np.random.Generator, config: SearchConfig) -> _Game:
     keys = gumbel + root.logits
     considered = [int(k) for k in np.argsort(-keys, kind="stable")[:m]]
     base = [float(keys[k]) for k in considered]
-    return _Game(root, rng, considered, np.array(considered), base, halving_schedule(m, config.simulations))
+    return _Game(
+        root,
+        rng,
+        considered,
+        {k: i for i, k in enumerate(considered)},
+        base,
+        halving_schedule(m, config.simulations),
+        [0.0] * m,
+        [0.0] * m,
+    )
 
 
 def _result(game: _Game, config: SearchConfig) -> SearchResult:
@@ -431,16 +499,16 @@ def search(
     _evaluate(evaluator, [node for _, node in roots], timings)
     games = [(i, _start(node, rngs[i], config)) for i, node in roots]
     for step in range(config.simulations if games else 0):
-        pending: list[tuple[_Path, Node]] = []
+        pending: list[tuple[_Game, _Path, Node]] = []
         for _, game in games:
             path, leaf = _descend(game, step, config, timings)
             if leaf.terminal:
-                _backup(path, leaf.net_value)
+                _backup(game, path, leaf.net_value)
             else:
-                pending.append((path, leaf))
-        _evaluate(evaluator, [leaf for _, leaf in pending], timings)
-        for path, leaf in pending:
-            _backup(path, leaf.net_value)
+                pending.append((game, path, leaf))
+        _evaluate(evaluator, [leaf for _, _, leaf in pending], timings)
+        for game, path, leaf in pending:
+            _backup(game, path, leaf.net_value)
     for i, game in games:
         results[i] = _result(game, config)
     timings.total += time.perf_counter() - t_start

@@ -198,6 +198,35 @@ def test_interior_visits_follow_the_prior_when_values_are_flat() -> None:
     np.testing.assert_allclose(improved_policy(node, config), prior, atol=1e-9)
 
 
+@pytest.mark.parametrize("players", [2, 3])
+def test_interior_choice_is_the_argmax_of_the_improved_policy_minus_visit_share(players: int) -> None:
+    """select_nonroot against its definition, argmax(π' - N / (1 + ΣN)), over random priors
+    (some tied, some zero) and random backed-up values, at every step of 60 visits."""
+    states = [s for s in random_positions("square8", players, range(3)) if len(rules.legal_moves(s)) >= 3]
+    rng = np.random.default_rng(players)
+    checked = 0
+    for state in states[:40]:
+        node = Node(state)
+        n = len(node.moves)
+        prior = rng.choice([0.0, 0.5, 1.0, 2.0], size=n) + rng.random(n) * rng.integers(0, 2)
+        prior[rng.integers(n)] += 1.0
+        values = np.zeros(players, np.float32)
+        values[state.current - 1] = rng.uniform(-1, 1)
+        node.expand(Evaluation(priors=(prior / prior.sum()).astype(np.float32), values=values))
+        config = SearchConfig(c_visit=float(rng.choice([0.5, 50.0])))
+        for _ in range(60):
+            score = improved_policy(node, config) - node.child_visits / (1.0 + node.total)
+            chosen = select_nonroot(node, config)
+            ranked = np.sort(score)
+            if ranked[-1] - ranked[-2] > 1e-9:
+                assert chosen == int(np.argmax(score))
+                checked += 1
+            else:
+                assert score[chosen] >= ranked[-1] - 1e-9
+            node.record(chosen, rng.uniform(-1, 1, players) * rng.integers(0, 2))
+    assert checked > 1000
+
+
 def test_completed_q_mixes_the_network_value_into_unvisited_moves() -> None:
     state = next(s for s in random_positions("square8", 2, range(5)) if len(rules.legal_moves(s)) == 3)
     node = Node(state)
