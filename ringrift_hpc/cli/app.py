@@ -17,6 +17,7 @@ from ringrift_hpc.cli.loop_cmds import (
     watch_command,
     worker_command,
 )
+from ringrift_hpc.cli.p2p_cmd import p2p_command
 from ringrift_hpc.cli.rating_cmds import (
     gate_command,
     leaderboard_command,
@@ -48,6 +49,7 @@ app.command("leaderboard")(leaderboard_command)
 app.command("gate")(gate_command)
 app.command("promote")(promote_command)
 app.command("rollback")(rollback_command)
+app.command("p2p")(p2p_command)
 app.command("sync")(sync_command)
 app.add_typer(sbatch_app, name="sbatch")
 bench_app.command("ratings")(ratings_command)

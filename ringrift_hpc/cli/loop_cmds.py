@@ -22,6 +22,8 @@ from ringrift_hpc.jobs.train import run_from_spec_file as train_from_spec
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
 from ringrift_hpc.loop.status import run_status, status_text
+from ringrift_hpc.p2p.agent_link import AgentUnreachableError, ask_agent, p2p_status_text, read_p2p_status
+from ringrift_hpc.p2p.auth import AuthConfigError
 from ringrift_hpc.store import LeaseLostError, RunLayout
 
 
@@ -32,6 +34,21 @@ def _layout(run: Path) -> RunLayout:
             f"{run} is not a run directory (no run.yaml); create it with `ringrift-hpc init {run} --config FILE`"
         )
     return layout
+
+
+def _via_p2p_agent(layout: RunLayout, path: str, payload: dict[str, object]) -> bool:
+    """Hand halt/resume to the P2P agent serving this run directory, which forwards it to the
+    coordinator; False when no agent serves it."""
+    try:
+        reply = ask_agent(layout, path, dict(payload))
+    except (AgentUnreachableError, AuthConfigError) as error:
+        raise fail(str(error)) from None
+    if reply is None:
+        return False
+    if "error" in reply:
+        raise fail(f"the P2P coordinator did not take it: {reply['error']}")
+    typer.echo(f"{path.rsplit('/', 1)[-1]}: {json.dumps(reply, sort_keys=True)}")
+    return True
 
 
 def loop_command(
@@ -65,6 +82,10 @@ def halt_command(
 ) -> None:
     """Halt a run: jobs stop starting work, the controller submits nothing until `resume`."""
     layout = _layout(run)
+    if not reason.strip():
+        raise fail("halt needs a reason (--reason TEXT), so whoever resumes knows why it stopped")
+    if _via_p2p_agent(layout, "/v1/halt", {"reason": reason, "cancel": cancel}):
+        return
     try:
         write_halt(layout, reason)
     except ValueError as error:
@@ -78,6 +99,8 @@ def halt_command(
 def resume_command(run: Path = typer.Argument(..., help="The run directory.")) -> None:
     """Remove HALT: the controller submits work again on its next tick."""
     layout = _layout(run)
+    if _via_p2p_agent(layout, "/v1/resume", {}):
+        return
     halt = read_halt(layout)
     if not clear_halt(layout):
         typer.echo(f"{layout.root} was not halted")
@@ -90,8 +113,13 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Where the run stands, from its files only (never starts a controller)."""
-    model = run_status(_layout(run))
-    typer.echo(json.dumps(model, indent=2, sort_keys=True) if as_json else status_text(model))
+    layout = _layout(run)
+    model = run_status(layout)
+    p2p = read_p2p_status(layout)
+    if as_json:
+        typer.echo(json.dumps({**model, "p2p": p2p} if p2p else model, indent=2, sort_keys=True))
+        return
+    typer.echo(status_text(model) + (f"\n{p2p_status_text(p2p)}" if p2p else ""))
 
 
 def watch_command(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ringrift_hpc
+from ringrift_hpc.config import dump_config, load_config
 from ringrift_hpc.p2p.wire import (
     get_bool,
     get_float,
@@ -161,8 +162,11 @@ def code_version() -> str:
 
 
 def config_version(run_config: Path) -> str:
-    """Short hash of the run.yaml bytes: every node must run from the same file."""
-    return _sha(run_config.read_bytes())
+    """Short hash of the run's config, less `run.root`: each node keeps the run where it likes,
+    but every other key must be the same everywhere."""
+    config = load_config(run_config)
+    portable = config.model_copy(update={"run": config.run.model_copy(update={"root": "."})})
+    return _sha(dump_config(portable).encode())
 
 
 def incompatibility(view: NodeView, coordinator: NodeView) -> str | None:

@@ -1,0 +1,521 @@
+"""`ringrift-hpc p2p`: one node's agent — HTTP API, membership, election, worker, coordinator.
+
+Every node runs the same agent over its own run directory. Eligible nodes vote and may win a
+term; the winner runs the ordinary controller (`CoordinatorTerm`) and hands jobs to workers.
+Every node, the coordinator included, works through the same HTTP calls. The status document
+served at GET /v1/status is also written to RUN/p2p/status.json, which `ringrift-hpc status`
+shows, so both tell the same story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from ringrift_hpc.config import load_config
+from ringrift_hpc.loop.halt import clear_halt, write_halt
+from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
+from ringrift_hpc.p2p.agent_link import agent_file, status_file
+from ringrift_hpc.p2p.artifacts import ArtifactEntry, missing_from
+from ringrift_hpc.p2p.auth import Credentials, RequestVerifier, load_secret
+from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.p2p.coordinator import CoordinatorTerm
+from ringrift_hpc.p2p.election import Elector, VoteReply, VoteRequest
+from ringrift_hpc.p2p.http_guard import guard_middleware
+from ringrift_hpc.p2p.keepalive import KeepaliveHook
+from ringrift_hpc.p2p.membership import (
+    NodeView,
+    PeerTable,
+    code_version,
+    config_version,
+    incompatibility,
+    local_resources,
+)
+from ringrift_hpc.p2p.node_routes import node_routes
+from ringrift_hpc.p2p.replica import ReplicaPush, ReplicaReply, apply_push, log_position
+from ringrift_hpc.p2p.work_queue import WorkQueue
+from ringrift_hpc.p2p.worker import Worker, fetch_artifact
+from ringrift_hpc.store import RunLayout, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+STATUS_FORMAT = "ringrift-hpc.p2p-status"
+T = TypeVar("T")
+
+
+class AgentSetupError(ValueError):
+    """The node cannot start as asked (eligibility, token, run directory); the message says why."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    run: Path
+    node_id: str
+    host: str
+    port: int
+    url: str  # how peers reach this node
+    peers: tuple[str, ...]
+    eligible: bool
+    token_file: Path
+    max_jobs: int | None = None
+
+
+class Agent:
+    """One node's state; the coroutines in `serve` drive it."""
+
+    def __init__(self, settings: NodeSettings) -> None:
+        self.settings = settings
+        self.layout = RunLayout(settings.run)
+        if not self.layout.run_config.exists():
+            raise AgentSetupError(
+                f"{settings.run} is not a run directory (no run.yaml); create it on every node with "
+                f"`ringrift-hpc init {settings.run} --config FILE` using the same config file"
+            )
+        self.config = load_config(self.layout.run_config)
+        p2p = self.config.p2p
+        self.node_id = settings.node_id
+        listed = settings.node_id in p2p.coordinators
+        if settings.eligible != listed:
+            raise AgentSetupError(
+                f"{self.layout.run_config}: p2p.coordinators is {list(p2p.coordinators)} but node "
+                f"{settings.node_id} was started {'with' if settings.eligible else 'without'} "
+                "--coordinator-eligible; the flag and the list must agree (add the node to the list in "
+                "the config of every node, or drop the flag)"
+            )
+        if not p2p.coordinators:
+            raise AgentSetupError(
+                f"{self.layout.run_config}: p2p.coordinators is empty, so no node may coordinate; list "
+                "the ids of the 1, 3 or 5 nodes that may (the same list on every node)"
+            )
+        self.creds = Credentials(settings.node_id, load_secret(settings.token_file))
+        self.verifier = RequestVerifier(self.creds.secret, window_s=p2p.request_window_s)
+        self.peers = PeerTable(
+            settings.peers, suspect_after_s=p2p.suspect_after_s, dead_after_s=p2p.dead_after_s
+        )
+        self.views: dict[str, NodeView] = {}
+        self.code_version = code_version()
+        self.config_version = config_version(self.layout.run_config)
+        self.resources = local_resources(self.layout.root)
+        self.term = 0
+        self.leader: str | None = None
+        self.leader_heard = 0.0
+        self.journal_lock = asyncio.Lock()
+        self.elector = (
+            Elector(
+                self.node_id,
+                p2p.coordinators,
+                lease_s=p2p.lease_s,
+                clock_drift=p2p.clock_drift,
+                ask=self._ask_vote,
+                own_log=lambda: log_position(self.layout.journal),
+                vote_path=self.layout.root / "p2p" / "vote.json",
+            )
+            if settings.eligible
+            else None
+        )
+        self.session: CoordinatorTerm | None = None
+        self.session_task: asyncio.Task[None] | None = None
+        self.terms_led = 0
+        self.clients: dict[str, PeerClient] = {}
+        self.worker = Worker(
+            self.layout,
+            self.node_id,
+            self.resources,
+            settings.max_jobs or self.config.local.max_parallel_jobs,
+            self.config.local.threads_per_job,
+            p2p.job_lease_s,
+            coordinator=self.leader_client,
+            known_term=lambda: self.term,
+        )
+        self.keepalive = (
+            KeepaliveHook(p2p.keepalive_command, backoff_s=p2p.keepalive_backoff_s)
+            if p2p.keepalive_command
+            else None
+        )
+        self.stopping = asyncio.Event()
+
+    # -- who is who ---------------------------------------------------------------------------
+
+    def own_view(self) -> NodeView:
+        return NodeView(
+            node=self.node_id,
+            url=self.settings.url,
+            eligible=self.settings.eligible,
+            resources=self.resources,
+            running_jobs=tuple(sorted(self.worker.running)),
+            code_version=self.code_version,
+            config_version=self.config_version,
+            term=self.term,
+            coordinator=self.leader,
+            sent_at=time.time(),
+        )
+
+    def is_coordinator(self) -> bool:
+        return (
+            self.session is not None
+            and self.elector is not None
+            and self.elector.term == self.session.term
+            and self.elector.is_coordinator()
+        )
+
+    def heard(self, view: NodeView) -> None:
+        now = time.monotonic()
+        self.peers.heard(view, now)
+        self.views[view.node] = view
+        if view.coordinator is not None and view.term > self.term:
+            self.observe_term(view.term, view.coordinator)
+        elif view.coordinator is not None and view.term == self.term and self.leader is None:
+            self.leader = view.coordinator
+        if view.node == self.leader and view.coordinator == view.node and view.term == self.term:
+            self.leader_heard = now
+
+    def observe_term(self, term: int, leader: str | None = None) -> None:
+        """A newer term exists somewhere: follow it (and stop coordinating an older one)."""
+        if term < self.term or (term == self.term and leader is None):
+            return
+        if term > self.term:
+            log.info("term %d (coordinator %s) replaces term %d", term, leader, self.term)
+        self.term = term
+        if leader is not None:
+            self.leader = leader
+        if self.elector is not None:
+            self.elector.observe_term(term)
+        if self.session is not None and self.session.term < term:
+            self.session.stop()
+
+    def url_of(self, node: str | None) -> str | None:
+        if node is None:
+            return None
+        if node == self.node_id:
+            return self.settings.url
+        view = self.views.get(node)
+        return view.url if view is not None else None
+
+    def client(self, url: str) -> PeerClient:
+        if url not in self.clients:
+            self.clients[url] = PeerClient(
+                url, self.creds, timeout_s=max(2.0, self.config.p2p.heartbeat_interval_s * 3)
+            )
+        return self.clients[url]
+
+    def leader_client(self) -> PeerClient | None:
+        url = self.url_of(self.leader)
+        return self.client(url) if url is not None else None
+
+    def leader_hint(self) -> dict[str, Any]:
+        return {"term": self.term, "coordinator": self.leader, "coordinator_url": self.url_of(self.leader)}
+
+    def refusal_for(self, node: str) -> str:
+        """Why `node` may not take work from this coordinator; "" when it may."""
+        view = self.views.get(node) if node != self.node_id else self.own_view()
+        if view is None:
+            return f"node {node} has sent no heartbeat to the coordinator yet; wait a moment"
+        return incompatibility(view, self.own_view()) or ""
+
+    def coordinator_queue(self) -> tuple[WorkQueue | None, str]:
+        if self.is_coordinator() and self.session is not None:
+            return self.session.queue, ""
+        return (
+            None,
+            f"node {self.node_id} is not the coordinator of term {self.term} (coordinator: {self.leader})",
+        )
+
+    def halted(self) -> bool:
+        return self.layout.halt.exists()
+
+    def may_install(self, term: int) -> str | None:
+        """Uploads are fenced: only the current term's jobs (or an operator's `sync`, term 0)."""
+        if term == 0:
+            return None
+        if not self.is_coordinator() or self.session is None:
+            return f"node {self.node_id} is not the coordinator; upload to {self.leader}"
+        if term != self.session.term:
+            return f"upload from a job of term {term} refused: the current term is {self.session.term}"
+        return None
+
+    # -- requests from peers ------------------------------------------------------------------
+
+    def vote(self, request: VoteRequest) -> VoteReply:
+        assert self.elector is not None
+        reply = self.elector.handle_vote(request)
+        if reply.granted and request.term > self.term:
+            self.term = request.term
+            self.leader = None
+        return reply
+
+    async def accept_replica(self, push: ReplicaPush) -> ReplicaReply:
+        if push.term >= self.term:
+            self.observe_term(push.term, push.leader)
+            self.leader_heard = time.monotonic()
+        if self.session_task is not None and self.session is not None and self.session.term < push.term:
+            await self._end_session()
+        async with self.journal_lock:
+            return await asyncio.to_thread(apply_push, self.layout, push, known_term=self.term)
+
+    async def halt(self, reason: str, *, cancel: bool) -> dict[str, Any]:
+        if self.is_coordinator() and self.session is not None:
+            write_halt(self.layout, reason)
+            if cancel:
+                self.session.executor.cancel_all()
+            return {"halted": True, "coordinator": self.node_id, "cancelled": cancel}
+        return await self._forward("/v1/halt", {"reason": reason, "cancel": cancel})
+
+    async def resume(self) -> dict[str, Any]:
+        if self.is_coordinator():
+            return {"resumed": clear_halt(self.layout), "coordinator": self.node_id}
+        return await self._forward("/v1/resume", {})
+
+    async def _forward(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        client = self.leader_client()
+        if client is None or self.leader == self.node_id:
+            return {"error": "no coordinator is known yet; try again in a few seconds", **self.leader_hint()}
+        try:
+            reply: dict[str, Any] = await client.post_json(path, payload)
+        except PeerError as error:
+            return {"error": str(error), **self.leader_hint()}
+        return reply
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status_document(self) -> dict[str, Any]:
+        now = time.monotonic()
+        coordinating = self.is_coordinator()
+        lease_left = (
+            max(0.0, self.elector.deadline - now) if coordinating and self.elector is not None else None
+        )
+        session = self.session
+        return {
+            "format": STATUS_FORMAT,
+            "format_version": 1,
+            "node": self.node_id,
+            "url": self.settings.url,
+            "eligible": self.settings.eligible,
+            "role": "coordinator" if coordinating else "worker",
+            "term": self.term,
+            "coordinator": {
+                "node": self.leader,
+                "url": self.url_of(self.leader),
+                "lease_remaining_s": lease_left,
+            },
+            "terms_led": self.terms_led,
+            "halted": self.halted(),
+            "code_version": self.code_version,
+            "config_version": self.config_version,
+            "resources": self.resources.to_json(),
+            "peers": self.peers.peers(now),
+            "controller": (
+                {
+                    "term": session.term,
+                    "ticks": session.ticks,
+                    "finished": session.finished,
+                    "error": session.error,
+                }
+                if session is not None
+                else None
+            ),
+            "jobs": session.queue.snapshot() if coordinating and session is not None else [],
+            "running": [
+                {"job_id": t.job_id, "term": t.term, "purpose": t.purpose, "state": t.state}
+                for t in self.worker.running.values()
+            ],
+            "work_refused": self.worker.last_refusal,
+            "keepalive": [dataclasses.asdict(o) for o in self.keepalive.history] if self.keepalive else [],
+            "written_at": time.time(),
+        }
+
+    # -- loops --------------------------------------------------------------------------------
+
+    async def heartbeat_loop(self) -> None:
+        interval = self.config.p2p.heartbeat_interval_s
+        # One beat in flight per peer: a peer that does not answer must not delay the others
+        # (or this node's own status file) by its connection timeout.
+        beating: dict[str, asyncio.Task[None]] = {}
+        while not self.stopping.is_set():
+            for url in self.peers.urls():
+                if url != self.settings.url and (url not in beating or beating[url].done()):
+                    beating[url] = asyncio.create_task(self._beat(url))
+            await asyncio.to_thread(atomic_write_json, status_file(self.layout), self.status_document())
+            await self._sleep(interval)
+        for task in beating.values():
+            task.cancel()
+
+    async def _beat(self, url: str) -> None:
+        try:
+            reply = await self.client(url).post_json("/v1/heartbeat", self.own_view().to_json())
+            self.heard(NodeView.from_json(reply))
+        except (PeerError, ValueError, TypeError) as error:
+            log.debug("heartbeat to %s failed: %s", url, error)
+
+    async def election_loop(self) -> None:
+        assert self.elector is not None
+        p2p = self.config.p2p
+        next_renewal = 0.0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if self.is_coordinator():
+                if now >= next_renewal:
+                    next_renewal = now + p2p.lease_s / 3
+                    if not await self.elector.renew():
+                        log.warning("term %d: renewal not granted by a majority", self.elector.term)
+                if not self.elector.is_coordinator():
+                    log.warning("term %d: lease expired without a majority; stepping down", self.elector.term)
+                    await self._end_session()
+            else:
+                if self.session is not None:
+                    await self._end_session()
+                if self._leader_missing(now):
+                    await self._sleep(random.uniform(0, p2p.heartbeat_interval_s))
+                    if await self.elector.campaign():
+                        await self._start_session()
+                        next_renewal = time.monotonic() + p2p.lease_s / 3
+            await self._sleep(p2p.heartbeat_interval_s / 2)
+
+    def _leader_missing(self, now: float) -> bool:
+        if self.leader is None:
+            return True
+        if self.leader == self.node_id:
+            return True
+        return now - self.leader_heard > self.config.p2p.suspect_after_s
+
+    async def _ask_vote(self, node: str, request: VoteRequest) -> VoteReply | None:
+        url = self.url_of(node)
+        if url is None:
+            return None
+        try:
+            return VoteReply.from_json(await self.client(url).post_json("/v1/vote", request.to_json()))
+        except (PeerError, ValueError, TypeError):
+            return None
+
+    async def _send_replica(self, node: str, push: ReplicaPush) -> ReplicaReply | None:
+        url = self.url_of(node)
+        if url is None:
+            return None
+        try:
+            return ReplicaReply.from_json(await self.client(url).post_json("/v1/replica", push.to_json()))
+        except (PeerError, ValueError, TypeError):
+            return None
+
+    async def _start_session(self) -> None:
+        assert self.elector is not None
+        term = self.elector.term
+        self.term, self.leader, self.terms_led = term, self.node_id, self.terms_led + 1
+        log.warning("node %s coordinates term %d", self.node_id, term)
+        await self._gather_artifacts()
+        self.session = CoordinatorTerm(
+            self.layout, self.config, self.node_id, self.elector, term, self._send_replica, self.journal_lock
+        )
+        self.session_task = asyncio.create_task(self.session.run())
+
+    async def _end_session(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+        if self.session_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.session_task
+        self.session, self.session_task = None, None
+
+    async def _gather_artifacts(self) -> None:
+        """A new coordinator first fetches what any live peer has published and it lacks."""
+        for node, view in list(self.views.items()):
+            if node != self.node_id and self.peers.liveness(node, time.monotonic()) == "alive":
+                await self._pull_from(self.client(view.url))
+
+    async def _pull_from(self, client: PeerClient) -> int:
+        try:
+            index = await client.get_json("/v1/artifacts")
+            entries = [ArtifactEntry.from_json(e) for e in index["artifacts"]]
+            copied = 0
+            for entry in missing_from(self.layout, entries):
+                copied += await fetch_artifact(client, self.layout, entry)
+            return copied
+        except (PeerError, ValueError, OSError) as error:
+            log.warning("pulling artifacts from %s failed: %s", client, error)
+            return 0
+
+    async def sync_loop(self) -> None:
+        """Eligible followers mirror the coordinator's artifacts, ready to take over."""
+        while not self.stopping.is_set():
+            client = self.leader_client()
+            if client is not None and not self.is_coordinator() and self.leader != self.node_id:
+                await self._pull_from(client)
+            await self._sleep(self.config.p2p.sync_interval_s)
+
+    async def worker_loop(self) -> None:
+        while not self.stopping.is_set():
+            if self.leader is not None:
+                await self.worker.step()
+            await self._sleep(self.config.p2p.heartbeat_interval_s)
+
+    async def keepalive_loop(self) -> None:
+        assert self.keepalive is not None
+        while not self.stopping.is_set():
+            if self.is_coordinator():
+                now = time.monotonic()
+                for node, view in list(self.views.items()):
+                    if self.peers.liveness(node, now) == "dead":
+                        await self.keepalive.tend(node, view.url)
+                    else:
+                        self.keepalive.alive(node)
+            await self._sleep(self.config.p2p.heartbeat_interval_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def close(self) -> None:
+        self.stopping.set()
+        await self._end_session()
+        await self.worker.close()
+        for client in self.clients.values():
+            await client.close()
+
+
+async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[None]] | None = None) -> None:
+    """Run the agent until `stop` is set (SIGTERM/SIGINT in the CLI)."""
+    agent = Agent(settings)
+    p2p = agent.config.p2p
+    max_body = p2p.max_body_mb << 20
+    app = web.Application(
+        middlewares=[guard_middleware(agent.verifier, max_body_bytes=max_body, streaming=is_streaming)],
+        client_max_size=max_body,
+    )
+    app.add_routes(node_routes(agent))
+    app.add_routes(artifact_routes(agent.layout, may_install=agent.may_install, max_body_bytes=max_body))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    agent_file(agent.layout).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        agent_file(agent.layout),
+        {"node": agent.node_id, "url": settings.url, "token_file": str(settings.token_file.resolve())},
+    )
+    log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
+    loops = [agent.heartbeat_loop(), agent.worker_loop()]
+    if agent.elector is not None:
+        loops += [agent.election_loop(), agent.sync_loop()]
+    if agent.keepalive is not None:
+        loops.append(agent.keepalive_loop())
+    tasks = [asyncio.create_task(loop) for loop in loops]
+    try:
+        if ready is not None:
+            await ready(agent)
+        await agent.stopping.wait()
+    finally:
+        await agent.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            agent_file(agent.layout).unlink()

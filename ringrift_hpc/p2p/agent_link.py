@@ -1,0 +1,93 @@
+"""How `halt`, `resume` and `status` reach the P2P agent running over the same run directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ringrift_hpc.p2p.auth import Credentials, load_secret
+from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.store import RunLayout
+
+
+def agent_file(layout: RunLayout) -> Path:
+    """Where a running agent leaves its URL, so `halt`, `resume` and `status` can reach it."""
+    return layout.root / "p2p" / "agent.json"
+
+
+def status_file(layout: RunLayout) -> Path:
+    """The agent's status document, rewritten every heartbeat (what GET /v1/status serves)."""
+    return layout.root / "p2p" / "status.json"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def read_p2p_status(layout: RunLayout) -> dict[str, Any] | None:
+    return _read_json(status_file(layout))
+
+
+class AgentUnreachableError(RuntimeError):
+    """RUN/p2p/agent.json names an agent that does not answer."""
+
+
+def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """POST to this run directory's agent; None when no agent serves it (plain local run)."""
+    doc = _read_json(agent_file(layout))
+    if doc is None:
+        return None
+    creds = Credentials(str(doc["node"]), load_secret(Path(str(doc["token_file"]))))
+
+    async def post() -> dict[str, Any]:
+        async with PeerClient(str(doc["url"]), creds, timeout_s=30.0) as client:
+            reply: dict[str, Any] = await client.post_json(path, payload)
+            return reply
+
+    try:
+        return asyncio.run(post())
+    except PeerError as error:
+        raise AgentUnreachableError(
+            f"the P2P agent of {layout.root} ({doc['url']}, from {agent_file(layout)}) did not take the "
+            f"request: {error}; if no agent runs there any more, delete that file"
+        ) from None
+
+
+def p2p_status_text(doc: dict[str, Any], *, now: float | None = None) -> str:
+    """The P2P part of `ringrift-hpc status`: the same facts as GET /v1/status."""
+    now = time.time() if now is None else now
+    coordinator = doc.get("coordinator") or {}
+    lines = [
+        f"P2P node {doc.get('node')} ({doc.get('role')}), term {doc.get('term')}, "
+        f"coordinator {coordinator.get('node') or 'none known'}"
+        + (f" at {coordinator.get('url')}" if coordinator.get("url") else "")
+        + f"; status written {max(0.0, now - float(doc.get('written_at', now))):.0f}s ago",
+    ]
+    if doc.get("halted"):
+        lines.append("  halted (HALT mirrored from the coordinator)")
+    for peer in doc.get("peers", []):
+        problem = f"  refused work: {peer['problem']}" if peer.get("problem") else ""
+        lines.append(
+            f"  peer {peer.get('node') or '?'} {peer.get('url', '')}: {peer.get('liveness')}, "
+            f"term {peer.get('term')}, jobs {len(peer.get('running_jobs') or [])}{problem}"
+        )
+    jobs = doc.get("jobs") or []
+    if jobs:
+        states: dict[str, int] = {}
+        for job in jobs:
+            states[str(job.get("state"))] = states.get(str(job.get("state")), 0) + 1
+        lines.append("  jobs of this term: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+    for job in doc.get("running") or []:
+        lines.append(
+            f"  running here: job {job['job_id']} ({job['purpose']}, term {job['term']}, {job['state']})"
+        )
+    if doc.get("work_refused"):
+        lines.append(f"  work refused: {doc['work_refused']}")
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""The coordinator's side of a term: the ordinary controller with a P2P executor.
+
+Each round: one controller tick (in a thread: it does blocking file and rating work), then the
+journal and pointer files go to the other eligible nodes; the jobs that tick submitted become
+claimable only once a majority holds the journal that submitted them, so a coordinator elected
+after a crash has every record any worker acted on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from ringrift_hpc.config import Config
+from ringrift_hpc.loop.controller import Controller
+from ringrift_hpc.p2p.election import Elector
+from ringrift_hpc.p2p.executor import P2PExecutor
+from ringrift_hpc.p2p.replica import (
+    LeaderReplication,
+    ReplicaPush,
+    ReplicaReply,
+    SupersededError,
+    log_position,
+)
+from ringrift_hpc.p2p.vote_lease import VoteLease
+from ringrift_hpc.p2p.work_queue import Demand, WorkQueue
+from ringrift_hpc.store import JournalWriter, LeaseLostError, RunLayout
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, ReplicaPush], Awaitable[ReplicaReply | None]]
+
+
+def job_demand(config: Config) -> Callable[[str, Mapping[str, str]], Demand]:
+    """What a job of the run needs from a worker: the configured threads, a GPU if on CUDA."""
+    devices = {
+        "selfplay": config.selfplay.device,
+        "train": config.training.device,
+        "match": config.evaluation.device,
+    }
+
+    def demand(kind: str, job: Mapping[str, str]) -> Demand:
+        gpus = 1 if devices.get(job.get("purpose", ""), "cpu") == "cuda" else 0
+        return Demand(cpus=config.local.threads_per_job, gpus=gpus, memory_mb=0)
+
+    return demand
+
+
+@dataclass
+class CoordinatorTerm:
+    """Everything one term of coordination holds; `run` returns when the lease is lost or stopped."""
+
+    layout: RunLayout
+    config: Config
+    node_id: str
+    elector: Elector
+    term: int
+    send: Send
+    journal_lock: asyncio.Lock
+
+    def __post_init__(self) -> None:
+        self.queue = WorkQueue(self.term, job_lease_s=self.config.p2p.job_lease_s)
+        self.executor = P2PExecutor(self.queue, demand_for=job_demand(self.config))
+        self.replication = LeaderReplication(
+            self.layout, self.node_id, self.config.p2p.coordinators, send=self.send
+        )
+        self.stopping = asyncio.Event()
+        self.finished = False
+        self.ticks = 0
+        self.error = ""
+
+    async def run(self) -> None:
+        lease = VoteLease(self.elector, self.term)
+        try:
+            async with self.journal_lock:
+                journal = JournalWriter(self.layout.journal)
+            try:
+                controller = Controller(self.layout, self.config, self.executor, lease, journal)
+                await asyncio.to_thread(controller.recover_decisions)
+                await asyncio.to_thread(
+                    controller.record, {"event": "coordinator", "node": self.node_id, "term": self.term}
+                )
+                while not self.stopping.is_set():
+                    async with self.journal_lock:
+                        await asyncio.to_thread(controller.tick)
+                        self.ticks += 1
+                        self.finished = controller.done()
+                        committed = await self.replication.replicate(self.term)
+                    if committed >= log_position(self.layout.journal).length:
+                        self.queue.publish()
+                    else:
+                        log.warning(
+                            "term %d: journal not yet held by a majority (%d of %d bytes); jobs stay hidden",
+                            self.term,
+                            committed,
+                            log_position(self.layout.journal).length,
+                        )
+                    try:
+                        await asyncio.wait_for(self.stopping.wait(), self.config.loop.tick_interval_s)
+                    except TimeoutError:
+                        pass
+            finally:
+                journal.close()
+        except SupersededError as error:
+            self.error = f"a node knows a newer term ({error}); stepped down"
+            self.elector.observe_term(int(error.args[0]) if error.args else self.term + 1)
+        except LeaseLostError as error:
+            self.error = str(error)
+        log.warning("term %d ends: %s", self.term, self.error or "stopped")
+
+    def stop(self) -> None:
+        self.stopping.set()

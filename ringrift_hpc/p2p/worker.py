@@ -1,0 +1,202 @@
+"""A node's worker side: claim jobs that fit, fetch their inputs, run them, push the results.
+
+Every call goes to the coordinator over HTTP, the coordinator's own worker included, so there
+is one path. A job runs in a subprocess in this node's run directory; its lease is kept by
+heartbeats and a `cancel` answer (halt --cancel, a lapsed lease, a new term) terminates it.
+Only the artifacts the job itself published are uploaded, tagged with the job's term, so the
+coordinator of a later term refuses a stale job's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
+from ringrift_hpc.p2p.artifacts import (
+    ArtifactEntry,
+    artifact_index,
+    blob_path,
+    install_artifact,
+    missing_from,
+)
+from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.p2p.job_codec import job_inputs
+from ringrift_hpc.p2p.job_process import start_job
+from ringrift_hpc.p2p.membership import Resources
+from ringrift_hpc.p2p.work_queue import Demand
+from ringrift_hpc.store import RunLayout
+
+log = logging.getLogger(__name__)
+
+MIRRORED_HALT = "halted by the P2P coordinator"
+
+
+@dataclass
+class RunningTask:
+    job_id: str
+    term: int
+    purpose: str
+    demand: Demand
+    state: str = "fetching"
+    cancelled: bool = False
+
+
+@dataclass
+class Worker:
+    """Pulls and runs jobs for one node; `step` is one claim attempt."""
+
+    layout: RunLayout
+    node_id: str
+    resources: Resources
+    max_jobs: int
+    threads_per_job: int
+    job_lease_s: float
+    coordinator: Callable[[], PeerClient | None]
+    known_term: Callable[[], int]
+    running: dict[str, RunningTask] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    last_refusal: str = ""
+    completed: int = 0
+
+    def free(self) -> Demand:
+        used_cpus = sum(t.demand.cpus for t in self.running.values())
+        used_gpus = sum(t.demand.gpus for t in self.running.values())
+        slots = self.max_jobs - len(self.running)
+        cpus = min(self.resources.cpus - used_cpus, slots * self.threads_per_job) if slots > 0 else 0
+        return Demand(
+            cpus=max(cpus, 0),
+            gpus=max(self.resources.gpus - used_gpus, 0),
+            memory_mb=self.resources.memory_mb,
+        )
+
+    async def step(self) -> None:
+        """Ask the coordinator for one job if a slot is free; start it in the background."""
+        client = self.coordinator()
+        if client is None or len(self.running) >= self.max_jobs:
+            return
+        free = self.free()
+        try:
+            reply = await client.post_json(
+                "/v1/jobs/claim",
+                {"node": self.node_id, "term_seen": self.known_term(), "free": free.to_json()},
+            )
+        except PeerError as error:
+            self.last_refusal = error.payload.get("error", str(error))
+            return
+        self.last_refusal = ""
+        self.mirror_halt(bool(reply.get("halted")))
+        job = reply.get("job")
+        if job:
+            task = asyncio.create_task(self._run(client, job))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    def mirror_halt(self, halted: bool) -> None:
+        """Keep this node's HALT in step with the coordinator's, so running jobs stop starting work."""
+        current = read_halt(self.layout)
+        if halted and current is None:
+            write_halt(self.layout, MIRRORED_HALT)
+        elif not halted and current is not None and current.reason == MIRRORED_HALT:
+            clear_halt(self.layout)
+
+    async def _run(self, client: PeerClient, claimed: dict[str, Any]) -> None:
+        job_id, term, job = str(claimed["job_id"]), int(claimed["term"]), claimed["job"]
+        task = RunningTask(job_id, term, str(job["purpose"]), Demand(self.threads_per_job, 0, 0))
+        self.running[job_id] = task
+        beat = asyncio.create_task(self._heartbeats(client, task))
+        started = time.monotonic()
+        status, exit_code, error = "failed", None, ""
+        try:
+            before = {e.path for e in artifact_index(self.layout)}
+            await self._fetch_inputs(client, task.purpose)
+            work_dir = self.layout.root / "p2p" / "work" / job_id
+            running = await start_job(job, self.layout.root, work_dir, threads=self.threads_per_job)
+            # The pid lets an operator (or a test) find a job that outlived a killed agent.
+            (work_dir / "pid").write_text(str(running.pid))
+            task.state = "running"
+            waiter = asyncio.create_task(running.wait())
+            while not waiter.done():
+                await asyncio.wait({waiter}, timeout=0.5)
+                if task.cancelled and not waiter.done():
+                    await running.terminate()
+            exit_code, error = waiter.result()
+            if exit_code == 0 and not task.cancelled:
+                task.state = "uploading"
+                await self._upload_new(client, before, term)
+                status = "completed"
+            elif task.cancelled:
+                status = "cancelled"
+        except (PeerError, OSError, ValueError) as failure:
+            error = f"{type(failure).__name__}: {failure}"
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        report = {
+            "node": self.node_id,
+            "job_id": job_id,
+            "term": term,
+            "status": status,
+            "exit_code": exit_code,
+            "elapsed_s": int(time.monotonic() - started),
+            "error": error[-4000:],
+        }
+        try:
+            await client.post_json("/v1/jobs/report", report)
+        except PeerError as refused:
+            log.warning("job %s (term %d): report refused: %s", job_id, term, refused)
+        finally:
+            self.running.pop(job_id, None)
+            self.completed += 1
+
+    async def _heartbeats(self, client: PeerClient, task: RunningTask) -> None:
+        while True:
+            await asyncio.sleep(self.job_lease_s / 3)
+            try:
+                reply = await client.post_json(
+                    "/v1/jobs/heartbeat", {"node": self.node_id, "job_id": task.job_id, "term": task.term}
+                )
+            except PeerError as error:
+                if error.status is None:
+                    continue  # coordinator unreachable: the job lease decides, not one lost beat
+                reply = {"cancel": True, "reason": str(error)}
+            self.mirror_halt(bool(reply.get("halted")))
+            if reply.get("cancel"):
+                log.warning("job %s: coordinator says cancel (%s)", task.job_id, reply.get("reason", ""))
+                task.cancelled = True
+
+    async def _fetch_inputs(self, client: PeerClient, purpose: str) -> None:
+        folders = {f"/{name}/" for name in job_inputs(purpose)}
+        index = await client.get_json("/v1/artifacts")
+        entries = [ArtifactEntry.from_json(e) for e in index["artifacts"]]
+        wanted = [e for e in entries if any(f in f"/{e.path}" for f in folders)]
+        for entry in missing_from(self.layout, wanted):
+            await fetch_artifact(client, self.layout, entry)
+
+    async def _upload_new(self, client: PeerClient, before: set[str], term: int) -> None:
+        for entry in artifact_index(self.layout):
+            if entry.path in before:
+                continue
+            await client.put_file(f"/v1/blobs/{entry.sha256}", self.layout.root / entry.artifact)
+            await client.post_json("/v1/artifacts", {"term": term, "entry": entry.to_json()})
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def fetch_artifact(client: PeerClient, layout: RunLayout, entry: ArtifactEntry) -> bool:
+    """Download one artifact by content hash and install it verified; False if already there."""
+    blob = blob_path(layout, entry.sha256)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    await client.get_to_file(f"/v1/blobs/{entry.sha256}", blob, expected_sha256=entry.sha256)
+    return await asyncio.to_thread(install_artifact, layout, entry, blob)

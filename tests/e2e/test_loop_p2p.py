@@ -1,0 +1,194 @@
+"""The loop in P2P mode: node agents over separate run directories (no shared filesystem) elect
+a coordinator, run selfplay, training and evaluation as pulled jobs, and reach a promotion
+decision; a killed coordinator is replaced, a killed worker's job is handed out again, and a
+partitioned minority coordinator steps down without its writes entering the history."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncio
+import pytest
+from loop_checks import VARIANT, check_consistent
+from p2p_cluster import P2PCluster, wait_for
+
+from ringrift_hpc.loop.halt import write_halt
+from ringrift_hpc.p2p.artifacts import artifact_index
+from ringrift_hpc.rating.best import promotion_history
+from ringrift_hpc.store import RunLayout, replay_journal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from p2p.netns import NetnsLab, netns_available  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+TAKEOVER_BOUND_S = 20.0  # lease 3 s + suspect 1.5 s + a campaign or two, on a loaded 2-core VM
+
+
+def _decided(layout: RunLayout) -> bool:
+    return bool(promotion_history(layout, VARIANT))
+
+
+def _verified(layout: RunLayout) -> int:
+    """Every published artifact's bytes hash to what its manifest says; returns how many."""
+    entries = artifact_index(layout)
+    for entry in entries:
+        data = (layout.root / entry.artifact).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.artifact
+    return len(entries)
+
+
+def _tokens_never_decrease(records: tuple[dict[str, Any], ...]) -> list[int]:
+    tokens = [int(r["token"]) for r in records if "token" in r]
+    assert tokens == sorted(tokens), "a record of an older term follows a newer one"
+    return sorted(set(tokens))
+
+
+def _plain_get(url: str) -> int:
+    async def get() -> int:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:
+                return response.status
+
+    return asyncio.run(get())
+
+
+def test_three_nodes_reach_a_decision_and_survive_a_killed_worker(tmp_path: Path) -> None:
+    cluster = P2PCluster(tmp_path, ["a", "b", "c", "w"], eligible=["a", "b", "c"])
+    try:
+        cluster.start_all()
+        leader = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
+        coordinator = cluster.nodes[leader]
+
+        # Kill the worker-only node while it runs a job: the job goes to another node after its lease.
+        def running_on_w() -> str | None:
+            jobs = cluster.nodes["w"].status().get("running") or []
+            return str(jobs[0]["job_id"]) if jobs and jobs[0]["state"] == "running" else None
+
+        victim = wait_for(running_on_w, 120, "a job running on the worker-only node", cluster.logs)
+        cluster.kill("w")
+        killed_at = time.monotonic()
+
+        def handed_again() -> bool:
+            leader_now = cluster.coordinators()
+            if not leader_now:
+                return False
+            jobs = {j["id"]: j for j in cluster.nodes[leader_now[0]].status().get("jobs", [])}
+            job = jobs.get(victim)
+            return job is not None and job["handed_out"] >= 2
+
+        wait_for(handed_again, 60, f"job {victim} handed out again", cluster.logs)
+        assert time.monotonic() - killed_at >= 8.0 * 0.9  # not before the job lease (8 s) lapsed
+
+        wait_for(lambda: _decided(coordinator.layout), 420, "a promotion decision", cluster.logs)
+        assert _plain_get(f"{coordinator.url}/v1/status") == 401
+    finally:
+        cluster.stop_all()
+    result = check_consistent(coordinator.layout)
+    assert result["decisions"] >= 1
+    assert _verified(coordinator.layout) >= 3
+    worked = [n for n in ("a", "b", "c", "w") if (cluster.nodes[n].layout.root / "p2p" / "work").is_dir()]
+    assert len(worked) >= 2, worked
+    leader_journal = coordinator.layout.journal.read_bytes()
+    for node_id in ("a", "b", "c"):
+        if node_id != leader:
+            follower = cluster.nodes[node_id].layout.journal.read_bytes()
+            assert leader_journal.startswith(follower[: len(follower) - 4096 if len(follower) > 4096 else 0])
+
+
+def test_killed_coordinator_is_replaced_and_nothing_happens_twice(tmp_path: Path) -> None:
+    cluster = P2PCluster(tmp_path, ["a", "b", "c"], eligible=["a", "b", "c"])
+    try:
+        cluster.start_all()
+        first = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
+        layout = cluster.nodes[first].layout
+
+        def ingested_some() -> bool:
+            return any(r.get("event") == "ingested" for r in replay_journal(layout.journal).records)
+
+        wait_for(ingested_some, 180, "a first ingested shard", cluster.logs)
+        first_term = cluster.nodes[first].status()["term"]
+        cluster.kill(first)
+        killed_at = time.monotonic()
+        second = wait_for(
+            lambda: [n for n in cluster.coordinators() if n != first], TAKEOVER_BOUND_S, "a new coordinator", cluster.logs
+        )[0]
+        takeover_s = time.monotonic() - killed_at
+        assert cluster.nodes[second].status()["term"] > first_term
+        new_layout = cluster.nodes[second].layout
+        wait_for(lambda: _decided(new_layout), 420, "a promotion decision after the takeover", cluster.logs)
+    finally:
+        cluster.stop_all()
+    result = check_consistent(new_layout)
+    records = result["records"]
+    terms = _tokens_never_decrease(records)
+    assert terms[0] <= first_term < terms[-1]
+    ingested = Counter(r["path"] for r in records if r.get("event") == "ingested")
+    assert all(n == 1 for n in ingested.values())
+    decided = Counter(h["candidate"] for h in promotion_history(new_layout, VARIANT))
+    assert all(n == 1 for n in decided.values())
+    print(f"takeover after {takeover_s:.1f}s")
+
+
+def _lab_popen(lab: NetnsLab) -> Any:
+    def popen(index: int, argv: list[str], options: dict[str, Any]) -> Any:
+        out = Path(options["log"]).open("ab")
+        return lab.popen(index, argv, stdout=out, stderr=out, env=options["env"])
+
+    return popen
+
+
+@pytest.mark.skipif(netns_available() is not None, reason=f"network namespaces: {netns_available()}")
+def test_partitioned_coordinator_steps_down_and_one_history_remains(tmp_path: Path) -> None:
+    with NetnsLab(3) as lab:
+        hosts = [lab.address(i) for i in range(3)]
+        cluster = P2PCluster(tmp_path, ["a", "b", "c"], eligible=["a", "b", "c"], hosts=hosts, popen=_lab_popen(lab))
+        for node in cluster.nodes.values():
+            write_halt(node.layout, "partition test: the controller ticks but starts no job")
+        try:
+            cluster.start_all()
+            old = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
+            old_index = list(cluster.nodes).index(old)
+            old_term = cluster.nodes[old].status()["term"]
+            time.sleep(2.0)
+            lab.partition([{old_index}, {i for i in range(3) if i != old_index}])
+            cut_at = time.monotonic()
+
+            def stepped_down() -> bool:
+                return cluster.nodes[old].status().get("role") == "worker"
+
+            wait_for(stepped_down, 3.0 + 2.0, "the minority coordinator to step down", cluster.logs)
+            stepped_s = time.monotonic() - cut_at
+            new = wait_for(
+                lambda: [n for n in cluster.coordinators() if n != old], TAKEOVER_BOUND_S, "a majority coordinator", cluster.logs
+            )[0]
+            new_term = cluster.nodes[new].status()["term"]
+            assert new_term > old_term
+            time.sleep(2.0)
+            lab.heal()
+
+            def one_history() -> bool:
+                journals = [n.layout.journal.read_bytes() for n in cluster.nodes.values()]
+                leader = cluster.nodes[new].layout.journal.read_bytes()
+                return cluster.nodes[old].status().get("term") == new_term and all(
+                    leader.startswith(j[: len(j) // 2]) for j in journals
+                ) and cluster.nodes[old].status().get("role") == "worker"
+
+            wait_for(one_history, 30, "the healed node to follow the new coordinator", cluster.logs)
+            time.sleep(3.0)
+        finally:
+            cluster.stop_all()
+    final = replay_journal(cluster.nodes[new].layout.journal).records
+    _tokens_never_decrease(final)
+    healed = replay_journal(cluster.nodes[old].layout.journal).records
+    assert healed == final[: len(healed)], "the old coordinator kept a history of its own"
+    assert stepped_s <= 3.0 + 2.0
+    print(json.dumps({"stepped_down_s": round(stepped_s, 1), "old_term": old_term, "new_term": new_term}))
