@@ -79,6 +79,10 @@ TAIL_KINDS = (
 _MOVING = frozenset({MOVE_STACK, OVERTAKING_CAPTURE, CONTINUE_CAPTURE_SEGMENT})
 _LINES = frozenset({PROCESS_LINE, CHOOSE_LINE_OPTION})
 _TAIL = {kind: i for i, kind in enumerate(TAIL_KINDS)}
+# Move types whose slot depends on the state as well (region wall, extraction rank).
+_STATE_DEPENDENT = frozenset({CHOOSE_TERRITORY_OPTION, RECOVERY_SLIDE})
+# Moves whose slot `indices` remembers per codec; beyond this many, misses are not stored.
+INDEX_CACHE_LIMIT = 1 << 17
 
 _REVISION = 1
 _LAYOUT = repr(
@@ -198,6 +202,10 @@ class ActionCodec:
         self._place_list = self._place.tolist()
         self._move_list = self._move.tolist()
         self._tables: dict[int, np.ndarray] = {}
+        # move -> slot for the moves whose slot is a function of the move alone: the engine
+        # hands out the same few thousand moves again and again, and a dict lookup is the
+        # cheapest way from a move to its slot.
+        self._known: dict[Move, int] = {}
 
     def _at(self, family: str, plane: int, cell: int) -> int:
         return (self._family[family].first + plane) * self.hw + int(self._pos[cell])
@@ -233,23 +241,20 @@ class ActionCodec:
 
     def indices(self, state: GameState, moves: Sequence[Move]) -> np.ndarray:
         """Policy indices of moves of `state`, in order (int64)."""
+        known = self._known
+        try:
+            return np.fromiter(map(known.__getitem__, moves), dtype=np.int64, count=len(moves))
+        except KeyError:
+            pass
         out: list[int] = []
-        place, move_t, tail_start = self._place_list, self._move_list, self.tail_start
         for m in moves:
-            kind = m.kind
-            if kind == PLACE_RING:
-                out.append(place[m.to][m.placement_count])
-            elif kind in _MOVING:
-                out.append(move_t[m.frm][m.to])
-            elif kind in _TAIL:
-                out.append(tail_start + _TAIL[kind])
-            else:
-                out.append(self.index(state, m))
-        arr = np.array(out, dtype=np.int64)
-        if len(arr) and arr.min() < 0:
-            bad = moves[int(np.argmin(arr))]
-            raise CodecError(f"{bad!r}: from and to are not on one movement ray")
-        return arr
+            i = known.get(m)
+            if i is None:
+                i = self.index(state, m)
+                if m.kind not in _STATE_DEPENDENT and len(known) < INDEX_CACHE_LIMIT:
+                    known[m] = i
+            out.append(i)
+        return np.array(out, dtype=np.int64)
 
     def legal_indices(self, state: GameState) -> np.ndarray:
         """Policy indices of `legal_moves(state)`, aligned with it."""
