@@ -32,7 +32,9 @@ while True:
 
 def _fetch(lab: NetnsLab, src: int, dst: int, *, wait: float) -> subprocess.CompletedProcess[str]:
     url = f"http://{lab.address(dst)}:{PORT}/who"
-    return lab.run(src, [sys.executable, "-c", FETCH, url, str(wait)], capture_output=True, text=True, timeout=wait + 30)
+    return lab.run(
+        src, [sys.executable, "-c", FETCH, url, str(wait)], capture_output=True, text=True, timeout=wait + 30
+    )
 
 
 def _reaches(lab: NetnsLab, src: int, dst: int) -> bool:
@@ -51,7 +53,16 @@ def _serve(lab: NetnsLab, i: int, root: Path) -> subprocess.Popen[bytes]:
     site = root / f"site{i}"
     site.mkdir()
     (site / "who").write_text(f"node {i}\n")
-    argv = [sys.executable, "-m", "http.server", "--bind", lab.address(i), "--directory", str(site), str(PORT)]
+    argv = [
+        sys.executable,
+        "-m",
+        "http.server",
+        "--bind",
+        lab.address(i),
+        "--directory",
+        str(site),
+        str(PORT),
+    ]
     return lab.popen(i, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
