@@ -26,7 +26,7 @@ from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
 from ringrift_hpc.p2p.agent_link import agent_file, status_file
-from ringrift_hpc.p2p.artifacts import ArtifactEntry, missing_from
+from ringrift_hpc.p2p.artifacts import clean_stale_blobs
 from ringrift_hpc.p2p.auth import Credentials, RequestVerifier, load_secret
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.coordinator import CoordinatorTerm
@@ -44,12 +44,14 @@ from ringrift_hpc.p2p.membership import (
 from ringrift_hpc.p2p.node_routes import node_routes
 from ringrift_hpc.p2p.replica import ReplicaPush, ReplicaReply, apply_push, log_position
 from ringrift_hpc.p2p.work_queue import WorkQueue
-from ringrift_hpc.p2p.worker import Worker, fetch_artifact
-from ringrift_hpc.store import RunLayout, atomic_write_json
+from ringrift_hpc.p2p.sync import SyncError, sync_runs
+from ringrift_hpc.p2p.worker import Worker
+from ringrift_hpc.store import RunLayout, StoreError, atomic_write_json
 
 log = logging.getLogger(__name__)
 
 STATUS_FORMAT = "ringrift-hpc.p2p-status"
+STALE_BLOB_S = 3600.0
 T = TypeVar("T")
 
 
@@ -432,22 +434,19 @@ class Agent:
 
     async def _pull_from(self, client: PeerClient) -> int:
         try:
-            index = await client.get_json("/v1/artifacts")
-            entries = [ArtifactEntry.from_json(e) for e in index["artifacts"]]
-            copied = 0
-            for entry in missing_from(self.layout, entries):
-                copied += await fetch_artifact(client, self.layout, entry)
-            return copied
-        except (PeerError, ValueError, OSError) as error:
+            return len((await sync_runs(client, self.layout)).copied)
+        except (PeerError, SyncError, StoreError, OSError, ValueError) as error:
             log.warning("pulling artifacts from %s failed: %s", client, error)
             return 0
 
-    async def sync_loop(self) -> None:
-        """Eligible followers mirror the coordinator's artifacts, ready to take over."""
+    async def artifact_loop(self) -> None:
+        """Eligible followers mirror the coordinator's artifacts, ready to take over; every node
+        drops uploads staged an hour ago whose install never came."""
         while not self.stopping.is_set():
             client = self.leader_client()
-            if client is not None and not self.is_coordinator() and self.leader != self.node_id:
+            if self.elector is not None and client is not None and self.leader != self.node_id:
                 await self._pull_from(client)
+            await asyncio.to_thread(clean_stale_blobs, self.layout, min_age_s=STALE_BLOB_S)
             await self._sleep(self.config.p2p.sync_interval_s)
 
     async def worker_loop(self) -> None:
@@ -501,9 +500,9 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
         {"node": agent.node_id, "url": settings.url, "token_file": str(settings.token_file.resolve())},
     )
     log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
-    loops = [agent.heartbeat_loop(), agent.worker_loop()]
+    loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]
     if agent.elector is not None:
-        loops += [agent.election_loop(), agent.sync_loop()]
+        loops.append(agent.election_loop())
     if agent.keepalive is not None:
         loops.append(agent.keepalive_loop())
     tasks = [asyncio.create_task(loop) for loop in loops]

@@ -9,6 +9,7 @@ last), so a reader never accepts a half-installed artifact.
 from __future__ import annotations
 
 import os
+import time
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -213,6 +214,21 @@ def blob_path(layout: RunLayout, sha256: str) -> Path:
     if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
         raise ValueError(f"blob name {sha256!r} is not a sha256 digest; use 64 lower-case hex characters")
     return layout.root.joinpath(*BLOBS_DIR.parts, sha256)
+
+
+def clean_stale_blobs(layout: RunLayout, *, min_age_s: float, clock: Callable[[], float] = time.time) -> list[Path]:
+    """Remove staged blobs and transfer temp files older than `min_age_s`: uploads whose install
+    never came. A young one may belong to a transfer still running, hence the age."""
+    folder = layout.root.joinpath(*BLOBS_DIR.parts)
+    if not folder.is_dir():
+        return []
+    now = clock()
+    removed = []
+    for entry in os.scandir(folder):
+        if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s:
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return sorted(removed)
 
 
 def install_artifact(layout: RunLayout, entry: ArtifactEntry, blob: Path) -> bool:

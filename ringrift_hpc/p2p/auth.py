@@ -100,8 +100,11 @@ def body_sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _signature(secret: bytes, method: str, path_qs: str, timestamp: str, nonce: str, body_hash: str) -> str:
-    message = f"{method.upper()}\n{path_qs}\n{timestamp}\n{nonce}\n{body_hash}"
+def _signature(
+    secret: bytes, node: str, method: str, path_qs: str, timestamp: str, nonce: str, body_hash: str
+) -> str:
+    # The node id is signed too, so nobody on the path can make a request speak for another node.
+    message = f"{node}\n{method.upper()}\n{path_qs}\n{timestamp}\n{nonce}\n{body_hash}"
     return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -130,7 +133,9 @@ def sign_headers(
         TIMESTAMP_HEADER: timestamp,
         NONCE_HEADER: nonce,
         BODY_SHA256_HEADER: body_sha256,
-        SIGNATURE_HEADER: _signature(creds.secret, method, path_qs, timestamp, nonce, body_sha256),
+        SIGNATURE_HEADER: _signature(
+            creds.secret, creds.node_id, method, path_qs, timestamp, nonce, body_sha256
+        ),
     }
 
 
@@ -176,7 +181,7 @@ class RequestVerifier:
         if malformed:
             return Verdict(False, node, malformed)
         timestamp, nonce = found[TIMESTAMP_HEADER], found[NONCE_HEADER]
-        expected = _signature(self._secret, method, path_qs, timestamp, nonce, found[BODY_SHA256_HEADER])
+        expected = _signature(self._secret, node, method, path_qs, timestamp, nonce, found[BODY_SHA256_HEADER])
         if not hmac.compare_digest(expected, found[SIGNATURE_HEADER]):
             return Verdict(False, node, "bad signature: wrong token file?")
         # Time and nonce are checked only for correctly signed requests, so that strangers can

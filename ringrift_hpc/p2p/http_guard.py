@@ -20,6 +20,10 @@ _CHUNK = 1 << 16
 _JSON = "application/json"
 
 
+BODY = web.RequestKey("ringrift_body", bytes)
+PEER_NODE = web.RequestKey("ringrift_peer_node", str)
+
+
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
@@ -47,8 +51,8 @@ def guard_middleware(
 ) -> Middleware:
     """Authenticate every request; read and hash-check bodies, except where `streaming(request)`.
 
-    Handlers find the verified body in `request["body"]` (use `read_json`) and the sender in
-    `request["peer_node"]`; streaming handlers read their body with `read_verified_stream`.
+    Handlers find the verified body in `request[BODY]` (use `read_json`) and the sender in
+    `request[PEER_NODE]`; streaming handlers read their body with `read_verified_stream`.
     """
     json_limit = min(max_json_bytes, max_body_bytes)
 
@@ -68,8 +72,8 @@ def guard_middleware(
                 return _refuse(request, 413, f"body exceeds the limit of {limit} bytes")
             if body_sha256(body) != request.headers[BODY_SHA256_HEADER]:
                 return _refuse(request, 401, "body does not match its signed hash")
-            request["body"] = body
-        request["peer_node"] = verdict.node
+            request[BODY] = body
+        request[PEER_NODE] = verdict.node
         return await handler(request)
 
     return guard
@@ -126,7 +130,7 @@ def _no_constants(name: str) -> NoReturn:
 
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The verified body as a JSON object; 400 with a JSON error otherwise."""
-    body: bytes = request["body"]
+    body = request[BODY]
     try:
         value = json.loads(body, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:

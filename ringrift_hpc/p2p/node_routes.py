@@ -57,7 +57,7 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         body = await read_json(request)
         try:
             node, term_seen = str(body["node"]), int(body["term_seen"])
-            free = Demand(**{k: int(v) for k, v in dict(body["free"]).items()})
+            free = Demand.from_json(body["free"])
         except (KeyError, TypeError, ValueError) as error:
             return json_error(
                 400, f"bad claim: {error}; send node, term_seen and free {{cpus, gpus, memory_mb}}"

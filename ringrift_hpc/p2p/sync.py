@@ -58,8 +58,12 @@ async def sync_runs(
     prune: bool = False,
     dry_run: bool = False,
     on_copy: Callable[[ArtifactEntry], None] | None = None,
+    only: Callable[[ArtifactEntry], bool] | None = None,
 ) -> SyncReport:
     """Copy every artifact of `src` that `dst` lacks; with `prune`, delete what `src` lacks.
+
+    `only` narrows the copy to the source artifacts it accepts (a worker fetching a job's
+    inputs, or pushing just what its job made); pruning still compares whole indexes.
 
     `term` goes with each install request to a remote `dst`, whose coordinator decides whether
     it may install (0: the sender claims no term). `on_copy` is called after each install.
@@ -68,7 +72,7 @@ async def sync_runs(
     """
     want = await list_artifacts(src)
     have = await list_artifacts(dst)
-    to_copy = missing_entries(have, want)
+    to_copy = missing_entries(have, [e for e in want if only is None or only(e)])
     wanted_paths = {entry.path for entry in want}
     to_prune = [entry for entry in have if entry.path not in wanted_paths] if prune else []
     if to_prune and not isinstance(dst, RunLayout):

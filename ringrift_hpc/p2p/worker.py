@@ -18,17 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
-from ringrift_hpc.p2p.artifacts import (
-    ArtifactEntry,
-    artifact_index,
-    blob_path,
-    install_artifact,
-    missing_from,
-)
+from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.job_codec import job_inputs
 from ringrift_hpc.p2p.job_process import start_job
 from ringrift_hpc.p2p.membership import Resources
+from ringrift_hpc.p2p.sync import SyncError, sync_runs
 from ringrift_hpc.p2p.work_queue import Demand
 from ringrift_hpc.store import RunLayout
 
@@ -132,7 +127,7 @@ class Worker:
                 status = "completed"
             elif task.cancelled:
                 status = "cancelled"
-        except (PeerError, OSError, ValueError) as failure:
+        except (PeerError, SyncError, OSError, ValueError) as failure:
             error = f"{type(failure).__name__}: {failure}"
         finally:
             beat.cancel()
@@ -172,19 +167,11 @@ class Worker:
                 task.cancelled = True
 
     async def _fetch_inputs(self, client: PeerClient, purpose: str) -> None:
-        folders = {f"/{name}/" for name in job_inputs(purpose)}
-        index = await client.get_json("/v1/artifacts")
-        entries = [ArtifactEntry.from_json(e) for e in index["artifacts"]]
-        wanted = [e for e in entries if any(f in f"/{e.path}" for f in folders)]
-        for entry in missing_from(self.layout, wanted):
-            await fetch_artifact(client, self.layout, entry)
+        folders = tuple(f"/{name}/" for name in job_inputs(purpose))
+        await sync_runs(client, self.layout, only=lambda e: any(f in f"/{e.path}" for f in folders))
 
     async def _upload_new(self, client: PeerClient, before: set[str], term: int) -> None:
-        for entry in artifact_index(self.layout):
-            if entry.path in before:
-                continue
-            await client.put_file(f"/v1/blobs/{entry.sha256}", self.layout.root / entry.artifact)
-            await client.post_json("/v1/artifacts", {"term": term, "entry": entry.to_json()})
+        await sync_runs(self.layout, client, term=term, only=lambda e: e.path not in before)
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -193,10 +180,3 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-
-async def fetch_artifact(client: PeerClient, layout: RunLayout, entry: ArtifactEntry) -> bool:
-    """Download one artifact by content hash and install it verified; False if already there."""
-    blob = blob_path(layout, entry.sha256)
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    await client.get_to_file(f"/v1/blobs/{entry.sha256}", blob, expected_sha256=entry.sha256)
-    return await asyncio.to_thread(install_artifact, layout, entry, blob)

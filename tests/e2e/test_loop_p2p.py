@@ -5,9 +5,10 @@ partitioned minority coordinator steps down without its writes entering the hist
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncio
 import pytest
 from loop_checks import VARIANT, check_consistent
 from p2p_cluster import P2PCluster, wait_for
 
 from ringrift_hpc.loop.halt import write_halt
 from ringrift_hpc.p2p.artifacts import artifact_index
+from ringrift_hpc.p2p.auth import Credentials, load_secret
+from ringrift_hpc.p2p.client import PeerClient
 from ringrift_hpc.rating.best import promotion_history
 from ringrift_hpc.store import RunLayout, replay_journal
 
@@ -61,8 +63,33 @@ def _plain_get(url: str) -> int:
     return asyncio.run(get())
 
 
-def test_three_nodes_reach_a_decision_and_survive_a_killed_worker(tmp_path: Path) -> None:
-    cluster = P2PCluster(tmp_path, ["a", "b", "c", "w"], eligible=["a", "b", "c"])
+FAKE_PROVIDER = """import sys
+with open(sys.argv[1], "a") as log:
+    log.write(" ".join(sys.argv[2:]) + "\\n")
+sys.exit(1 if sys.argv[2] == "check" else 0)
+"""
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from ringrift_hpc.cli.app import main; sys.argv = ['ringrift-hpc', *sys.argv[1:]]; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+
+
+def _signed_status(url: str, token: Path) -> dict[str, Any]:
+    async def get() -> dict[str, Any]:
+        creds = Credentials("tester", load_secret(token))
+        async with PeerClient(url, creds) as client:
+            doc: dict[str, Any] = await client.get_json("/v1/status")
+            return doc
+
+    return asyncio.run(get())
+
+
+def test_four_nodes_reach_a_decision_through_a_killed_worker_and_a_halt(tmp_path: Path) -> None:
+    provider, calls = tmp_path / "provider.py", tmp_path / "provider.calls"
+    provider.write_text(FAKE_PROVIDER)
+    keepalive = {"keepalive_command": f"{sys.executable} {provider} {calls}", "keepalive_backoff_s": 1.0}
+    cluster = P2PCluster(tmp_path, ["a", "b", "c", "w"], eligible=["a", "b", "c"], changes={"p2p": keepalive})
     try:
         cluster.start_all()
         leader = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
@@ -78,18 +105,40 @@ def test_three_nodes_reach_a_decision_and_survive_a_killed_worker(tmp_path: Path
         killed_at = time.monotonic()
 
         def handed_again() -> bool:
-            leader_now = cluster.coordinators()
-            if not leader_now:
-                return False
-            jobs = {j["id"]: j for j in cluster.nodes[leader_now[0]].status().get("jobs", [])}
+            jobs = {j["id"]: j for j in coordinator.status().get("jobs", [])}
             job = jobs.get(victim)
             return job is not None and job["handed_out"] >= 2
 
         wait_for(handed_again, 60, f"job {victim} handed out again", cluster.logs)
         assert time.monotonic() - killed_at >= 8.0 * 0.9  # not before the job lease (8 s) lapsed
+        wait_for(lambda: calls.exists() and "restart w" in calls.read_text(), 60, "the keepalive hook", cluster.logs)
+        assert calls.read_text().splitlines()[:2] == [f"check w {cluster.nodes['w'].url}", f"restart w {cluster.nodes['w'].url}"]
+
+        # Halt with --cancel from a node that is not the coordinator, then resume.
+        other = next(n for n in ("a", "b", "c") if n != leader)
+        halted = _cli("halt", str(cluster.nodes[other].layout.root), "--reason", "e2e halt", "--cancel")
+        assert halted.returncode == 0, halted.stderr
+        assert coordinator.layout.halt.exists()
+        live = [n for n in cluster.nodes.values() if n.alive()]
+        wait_for(lambda: all(n.status().get("halted") for n in live), 15, "every node to show the halt", cluster.logs)
+
+        def quiet() -> bool:
+            states = {j["state"] for j in coordinator.status().get("jobs", [])}
+            return not states & {"pending", "running"} and not any(n.status().get("running") for n in live)
+
+        wait_for(quiet, 30, "no job pending or running while halted", cluster.logs)
+        resumed = _cli("resume", str(cluster.nodes[other].layout.root))
+        assert resumed.returncode == 0, resumed.stderr
+        assert not coordinator.layout.halt.exists()
+        wait_for(lambda: not any(n.layout.halt.exists() for n in live), 15, "the halt to clear everywhere", cluster.logs)
 
         wait_for(lambda: _decided(coordinator.layout), 420, "a promotion decision", cluster.logs)
         assert _plain_get(f"{coordinator.url}/v1/status") == 401
+        served = _signed_status(coordinator.url, cluster.token)
+        shown = json.loads(_cli("status", str(coordinator.layout.root), "--json").stdout)["p2p"]
+        for key in ("node", "role", "term", "halted", "config_version", "code_version"):
+            assert served[key] == shown[key], key
+        assert served["coordinator"]["node"] == shown["coordinator"]["node"] == leader
     finally:
         cluster.stop_all()
     result = check_consistent(coordinator.layout)
@@ -100,8 +149,9 @@ def test_three_nodes_reach_a_decision_and_survive_a_killed_worker(tmp_path: Path
     leader_journal = coordinator.layout.journal.read_bytes()
     for node_id in ("a", "b", "c"):
         if node_id != leader:
-            follower = cluster.nodes[node_id].layout.journal.read_bytes()
-            assert leader_journal.startswith(follower[: len(follower) - 4096 if len(follower) > 4096 else 0])
+            follower = replay_journal(cluster.nodes[node_id].layout.journal).records
+            assert follower == replay_journal(coordinator.layout.journal).records[: len(follower)]
+            assert len(follower) > 0 and leader_journal
 
 
 def test_killed_coordinator_is_replaced_and_nothing_happens_twice(tmp_path: Path) -> None:

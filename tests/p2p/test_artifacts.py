@@ -15,6 +15,7 @@ from ringrift_hpc.p2p.artifacts import (
     artifact_index,
     blob_path,
     check_relpath,
+    clean_stale_blobs,
     install_artifact,
     missing_from,
 )
@@ -249,3 +250,17 @@ def test_index_does_not_follow_a_symlinked_artifact_directory(tmp_path: Path) ->
     shutil.copytree(layout.selfplay_dir(VARIANT, 3), outside)
     os.symlink(outside, layout.selfplay_dir(VARIANT, 4))
     assert [entry.artifact for entry in artifact_index(layout)][-1].endswith("000003/task-0.h5")
+
+
+def test_stale_staged_blobs_are_cleaned_and_young_ones_kept(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path / "run")
+    old, young = blob_path(layout, "a" * 64), blob_path(layout, "b" * 64)
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"never installed")
+    young.write_bytes(b"upload in flight")
+    os.utime(old, (1000.0, 1000.0))
+    os.utime(young, (4000.0, 4000.0))
+    removed = clean_stale_blobs(layout, min_age_s=3600, clock=lambda: 4700.0)
+    assert removed == [old]
+    assert young.exists() and not old.exists()
+    assert clean_stale_blobs(RunLayout(tmp_path / "empty"), min_age_s=0) == []

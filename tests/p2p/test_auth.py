@@ -64,7 +64,7 @@ def test_signed_request_is_accepted(method: str, path: str, body: bytes, skew: f
     path=paths,
     body=bodies,
     field=st.sampled_from(
-        ["method", "path", TIMESTAMP_HEADER, NONCE_HEADER, BODY_SHA256_HEADER, SIGNATURE_HEADER]
+        ["method", "path", NODE_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, BODY_SHA256_HEADER, SIGNATURE_HEADER]
     ),
 )
 def test_any_altered_field_breaks_the_signature(method: str, path: str, body: bytes, field: str) -> None:
@@ -75,6 +75,8 @@ def test_any_altered_field_breaks_the_signature(method: str, path: str, body: by
         path += "x"
     elif field == TIMESTAMP_HEADER:
         headers[field] = f"{NOW + 1:.3f}"
+    elif field == NODE_HEADER:
+        headers[field] = "node-b"  # another node's id on node-a's signature
     else:
         # Flip the first hex digit: still well-formed, so only the signature can catch it.
         value = headers[field]

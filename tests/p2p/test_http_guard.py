@@ -18,7 +18,13 @@ from aiohttp import web
 
 from ringrift_hpc.p2p.auth import Credentials, RequestVerifier, body_sha256, sign_headers
 from ringrift_hpc.p2p.client import PeerClient, PeerError
-from ringrift_hpc.p2p.http_guard import guard_middleware, json_error, read_json, read_verified_stream
+from ringrift_hpc.p2p.http_guard import (
+    PEER_NODE,
+    guard_middleware,
+    json_error,
+    read_json,
+    read_verified_stream,
+)
 
 SECRET = b"the shared token of this test cluster"
 CREDS = Credentials("node-b", SECRET)
@@ -51,11 +57,11 @@ def _app(blobs: Path, calls: list[str]) -> web.Application:
 
     async def echo_get(request: web.Request) -> web.Response:
         calls.append("GET /v1/echo")
-        return web.json_response({"peer": request["peer_node"], "query": dict(request.query)})
+        return web.json_response({"peer": request[PEER_NODE], "query": dict(request.query)})
 
     async def echo_post(request: web.Request) -> web.Response:
         calls.append("POST /v1/echo")
-        return web.json_response({"peer": request["peer_node"], "got": await read_json(request)})
+        return web.json_response({"peer": request[PEER_NODE], "got": await read_json(request)})
 
     async def conflict(request: web.Request) -> web.Response:
         return json_error(409, "term 3 is older than 7", term=7)
