@@ -32,7 +32,7 @@ from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.coordinator import CoordinatorTerm
 from ringrift_hpc.p2p.election import Elector, VoteReply, VoteRequest
 from ringrift_hpc.p2p.http_guard import guard_middleware
-from ringrift_hpc.p2p.keepalive import KeepaliveHook
+from ringrift_hpc.p2p.keepalive import keepalive_hook
 from ringrift_hpc.p2p.membership import (
     NodeView,
     PeerTable,
@@ -139,11 +139,7 @@ class Agent:
             coordinator=self.leader_client,
             known_term=lambda: self.term,
         )
-        self.keepalive = (
-            KeepaliveHook(p2p.keepalive_command, backoff_s=p2p.keepalive_backoff_s)
-            if p2p.keepalive_command
-            else None
-        )
+        self.keepalive = keepalive_hook(p2p)
         self.stopping = asyncio.Event()
 
     # -- who is who ---------------------------------------------------------------------------
