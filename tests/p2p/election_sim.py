@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ringrift_hpc.p2p.election import Elector, LogPosition, VoteReply, VoteRequest, majority
 
@@ -140,8 +141,8 @@ class Cluster:
             return None
         return reply
 
-    def spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
@@ -177,7 +178,9 @@ class Cluster:
         self.last_winner_term = term
         behind = [n for n in self.names if position(self.journal[n]) <= position(self.journal[node])]
         if len(behind) < self.needed:
-            self.fail(f"{node} won term {term} with journal {position(list(journal))}; only {behind} are behind it")
+            self.fail(
+                f"{node} won term {term} with journal {position(list(journal))}; only {behind} are behind it"
+            )
         for committed_term, records in self.committed:
             if journal[: len(records)] != records:
                 self.fail(f"{node} won term {term} without the records committed in term {committed_term}")
@@ -284,7 +287,9 @@ class Cluster:
             else:
                 # A stall (GC, swapped out): the node's driver stops, its clock does not.
                 self.result.pauses += 1
-                self.paused_until[self.rng.choice(self.names)] = self.loop.time() + self.rng.uniform(0, 2 * LEASE_S)
+                self.paused_until[self.rng.choice(self.names)] = self.loop.time() + self.rng.uniform(
+                    0, 2 * LEASE_S
+                )
 
     async def monitor(self) -> None:
         while True:
