@@ -16,7 +16,8 @@ round for T (once at T2 it refuses everything for T), and only once its promise 
 out: `lease_s` on V's clock after the grant, hence after C1's `started_at`. Over that span
 C1's clock advanced at least (1 - clock_drift) * lease_s, so C1's deadline passed before V
 granted T2, which is before C2 learns it won. A restarted voter promises again from its
-restart (see `load_vote`), which only lengthens the promise.
+restart (see `load_vote`), which only lengthens the promise. When V is C1 itself, it drops
+its promise early (below), but only once C1 no longer believes it holds the lease.
 
 The new coordinator has every acknowledged record. A vote also requires the candidate's
 journal position (term of its last record, length) to be at least the voter's (Raft's
@@ -30,7 +31,8 @@ A node's vote for itself promises nothing while it holds no lease (it lost, step
 restarted): the promise protects the grantee's lease, and here the grantee knows it has none.
 So that vote is released: for higher terms at once (granting one during this node's own
 campaign makes that campaign lose), and for its own term once its campaign is over (it cannot
-win that term any more, so the vote may go to the winner). Without this, two candidates that
+win that term any more, so the vote may go to the winner; a term still has at most one
+coordinator, because a node whose campaign ended never takes that term). Without this, two candidates that
 each voted for themselves renew those votes against each other forever, and a voter that
 voted for itself stays outside the winner's majority for the whole term.
 

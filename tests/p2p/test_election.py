@@ -314,6 +314,14 @@ def names(k: int) -> list[str]:
     return [chr(ord("a") + i) for i in range(k)]
 
 
+def test_a_probe_is_answered_but_changes_nothing(tmp_path: Path) -> None:
+    net = Net(names(3), tmp_path)
+    reply = net.electors["a"].handle_vote(VoteRequest(3, "b", EMPTY, renew=False, probe=True))
+    assert reply.granted
+    assert net.electors["a"].vote.term == 0 and net.electors["a"].max_term_seen == 0
+    assert not (tmp_path / "a.json").exists()
+
+
 def test_a_node_outside_the_electorate_cannot_campaign(tmp_path: Path) -> None:
     async def never(peer: str, request: VoteRequest) -> VoteReply | None:
         return None
