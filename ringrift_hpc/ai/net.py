@@ -245,6 +245,9 @@ def net_shape(board: str, num_players: int) -> NetShape:
 class PolicyValueNet(nn.Module):
     """forward(planes [B, P, H, W], scalars [B, S]) -> (policy logits [B, codec.size], values [B, N])."""
 
+    slot_plane: torch.Tensor  # [codec.size] int64
+    slot_cell: torch.Tensor  # [codec.size] int64
+
     def __init__(self, config: NetConfig, board: str, num_players: int) -> None:
         super().__init__()
         self.config = config
@@ -283,6 +286,14 @@ class PolicyValueNet(nn.Module):
             else None
         )
 
+        # Policy index -> output plane and grid cell (0 and 0 for the non-spatial tail), for
+        # `legal_forward`; derived from the codec, so not part of the state dict.
+        slots = torch.arange(self.codec.size)
+        spatial = slots < self.codec.tail_start
+        hw = shape.height * shape.width
+        self.register_buffer("slot_plane", torch.where(spatial, slots // hw, 0), persistent=False)
+        self.register_buffer("slot_cell", torch.where(spatial, slots % hw, 0), persistent=False)
+
         self.value_conv = _conv1(c, config.value_channels)
         self.value_norm = nn.BatchNorm2d(config.value_channels)
         self.value_mlp = nn.Sequential(
@@ -307,19 +318,17 @@ class PolicyValueNet(nn.Module):
         sizes the full [B, codec.size] output costs as much as the rest of the network.
         """
         policy, tail, values = self.heads(planes, scalars)
-        hw = self.shape.height * self.shape.width
-        is_tail = index >= self.codec.tail_start
-        plane = torch.where(is_tail, 0, torch.div(index, hw, rounding_mode="floor"))
-        cell = rows * hw + index % hw
-        features = policy.permute(0, 2, 3, 1).reshape(-1, policy.shape[1])[cell]
-        weight = self.policy_out.weight.view(self.shape.spatial_planes, -1)[plane]
+        features = policy.permute(0, 2, 3, 1).reshape(-1, policy.shape[1])
+        plane = self.slot_plane[index]
+        weight = self.policy_out.weight.view(self.shape.spatial_planes, -1)
         bias = self.policy_out.bias
         assert bias is not None  # the output convolution is built with a bias
-        logits = (features * weight).sum(dim=1) + bias[plane]
-        if tail is not None:
-            column = (index - self.codec.tail_start).clamp(min=0)
-            logits = torch.where(is_tail, tail[rows, column], logits)
-        return logits, values
+        cells = rows * (self.shape.height * self.shape.width) + self.slot_cell[index]
+        logits = torch.linalg.vecdot(features[cells], weight[plane]) + bias[plane]
+        if tail is None:
+            return logits, values
+        column = (index - self.codec.tail_start).clamp(min=0)
+        return torch.where(index >= self.codec.tail_start, tail[rows, column], logits), values
 
     def heads(
         self, planes: torch.Tensor, scalars: torch.Tensor
