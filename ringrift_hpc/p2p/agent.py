@@ -108,7 +108,6 @@ class Agent:
         self.code_version = code_version()
         self.config_version = config_version(self.layout.run_config)
         self.resources = local_resources(self.layout.root)
-        self.term = 0
         self.leader: str | None = None
         self.leader_heard = 0.0
         self.journal_lock = asyncio.Lock()
@@ -124,6 +123,11 @@ class Agent:
             )
             if settings.eligible
             else None
+        )
+        # After a restart the fence starts at the newest term this node knows of, so a delayed
+        # push of an older term cannot rewrite records of a newer one.
+        self.term = max(
+            log_position(self.layout.journal).term, self.elector.max_term_seen if self.elector else 0
         )
         self.session: CoordinatorTerm | None = None
         self.session_task: asyncio.Task[None] | None = None
@@ -246,7 +250,7 @@ class Agent:
     def vote(self, request: VoteRequest) -> VoteReply:
         assert self.elector is not None
         reply = self.elector.handle_vote(request)
-        if reply.granted and request.term > self.term:
+        if reply.granted and not request.probe and request.term > self.term:
             self.term = request.term
             self.leader = None
         return reply
@@ -310,7 +314,7 @@ class Agent:
             "code_version": self.code_version,
             "config_version": self.config_version,
             "resources": self.resources.to_json(),
-            "peers": self.peers.peers(now),
+            "peers": self.peers.peers(now, coordinator=self.own_view() if coordinating else None),
             "controller": (
                 {
                     "term": session.term,

@@ -78,10 +78,13 @@ class CoordinatorTerm:
                 journal = JournalWriter(self.layout.journal)
             try:
                 controller = Controller(self.layout, self.config, self.executor, lease, journal)
-                await asyncio.to_thread(controller.recover_decisions)
+                # Inherited records count as committed only once a majority holds a record of this
+                # term after them (Raft's rule); nothing inherited is acted on before that.
                 await asyncio.to_thread(
                     controller.record, {"event": "coordinator", "node": self.node_id, "term": self.term}
                 )
+                await self._commit_own_term()
+                await asyncio.to_thread(controller.recover_decisions)
                 while not self.stopping.is_set():
                     async with self.journal_lock:
                         await asyncio.to_thread(controller.tick)
@@ -109,6 +112,17 @@ class CoordinatorTerm:
         except LeaseLostError as error:
             self.error = str(error)
         log.warning("term %d ends: %s", self.term, self.error or "stopped")
+
+    async def _commit_own_term(self) -> None:
+        length = log_position(self.layout.journal).length
+        while await self.replication.replicate(self.term) < length:
+            lease = VoteLease(self.elector, self.term)
+            lease.check()  # LeaseLostError ends the term if no majority answers in time
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.config.p2p.heartbeat_interval_s)
+            except TimeoutError:
+                continue
+            return
 
     def stop(self) -> None:
         self.stopping.set()

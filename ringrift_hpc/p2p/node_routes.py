@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ringrift_hpc.cluster.executor import JobState, JobStatus
 from ringrift_hpc.p2p.election import VoteRequest
-from ringrift_hpc.p2p.http_guard import json_error, read_json
+from ringrift_hpc.p2p.http_guard import PEER_NODE, json_error, read_json
 from ringrift_hpc.p2p.membership import NodeView
 from ringrift_hpc.p2p.replica import ReplicaPush
 from ringrift_hpc.p2p.work_queue import Demand, StaleTermError
@@ -22,13 +22,23 @@ if TYPE_CHECKING:
     from ringrift_hpc.p2p.agent import Agent
 
 
+def _forged_sender(request: web.Request, body: dict[str, Any], key: str = "node") -> web.Response | None:
+    """Calls name their sender in the body (`key`); it must be the node that signed the request."""
+    if str(body.get(key)) != request[PEER_NODE]:
+        return json_error(403, f"request signed by node {request[PEER_NODE]} speaks for node {body.get(key)!r}")
+    return None
+
+
 def node_routes(agent: Agent) -> list[web.RouteDef]:
     async def status(request: web.Request) -> web.Response:
         return web.json_response(agent.status_document())
 
     async def heartbeat(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        if (forged := _forged_sender(request, body)) is not None:
+            return forged
         try:
-            view = NodeView.from_json(await read_json(request))
+            view = NodeView.from_json(body)
         except (ValueError, TypeError) as error:
             return json_error(400, f"bad heartbeat: {error}")
         agent.heard(view)
@@ -37,15 +47,21 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
     async def vote(request: web.Request) -> web.Response:
         if agent.elector is None:
             return json_error(403, f"node {agent.node_id} is not coordinator-eligible and does not vote")
+        body = await read_json(request)
+        if (forged := _forged_sender(request, body, "candidate")) is not None:
+            return forged
         try:
-            ask = VoteRequest.from_json(await read_json(request))
+            ask = VoteRequest.from_json(body)
         except (ValueError, TypeError) as error:
             return json_error(400, f"bad vote request: {error}")
         return web.json_response(agent.vote(ask).to_json())
 
     async def replica(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        if (forged := _forged_sender(request, body, "leader")) is not None:
+            return forged
         try:
-            push = ReplicaPush.from_json(await read_json(request))
+            push = ReplicaPush.from_json(body)
         except (ValueError, TypeError) as error:
             return json_error(400, f"bad replica push: {error}")
         return web.json_response((await agent.accept_replica(push)).to_json())
@@ -55,6 +71,8 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         if queue is None:
             return json_error(409, refusal, **agent.leader_hint())
         body = await read_json(request)
+        if (forged := _forged_sender(request, body)) is not None:
+            return forged
         try:
             node, term_seen = str(body["node"]), int(body["term_seen"])
             free = Demand.from_json(body["free"])
@@ -76,6 +94,8 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
     async def job_heartbeat(request: web.Request) -> web.Response:
         queue, refusal = agent.coordinator_queue()
         body = await read_json(request)
+        if (forged := _forged_sender(request, body)) is not None:
+            return forged
         if queue is None:
             return web.json_response(
                 {"ok": False, "cancel": False, "reason": refusal, "halted": agent.halted()}
@@ -93,6 +113,8 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         if queue is None:
             return json_error(409, refusal, **agent.leader_hint())
         body = await read_json(request)
+        if (forged := _forged_sender(request, body)) is not None:
+            return forged
         try:
             state = JobState(
                 JobStatus(str(body["status"])),

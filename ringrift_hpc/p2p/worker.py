@@ -153,6 +153,11 @@ class Worker:
     async def _heartbeats(self, client: PeerClient, task: RunningTask) -> None:
         while True:
             await asyncio.sleep(self.job_lease_s / 3)
+            if self.known_term() > task.term:
+                # A newer coordinator refuses this job's result; stop spending the CPU on it.
+                log.warning("job %s: term %d is over (now %d); stopping it", task.job_id, task.term, self.known_term())
+                task.cancelled = True
+                return
             try:
                 reply = await client.post_json(
                     "/v1/jobs/heartbeat", {"node": self.node_id, "job_id": task.job_id, "term": task.term}

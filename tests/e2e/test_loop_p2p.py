@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from loop_checks import VARIANT, check_consistent
-from p2p_cluster import P2PCluster, wait_for
+from p2p_cluster import Node, P2PCluster, wait_for
 
 from ringrift_hpc.loop.halt import write_halt
 from ringrift_hpc.p2p.artifacts import artifact_index
@@ -37,6 +37,14 @@ TAKEOVER_BOUND_S = 20.0  # lease 3 s + suspect 1.5 s + a campaign or two, on a l
 
 def _decided(layout: RunLayout) -> bool:
     return bool(promotion_history(layout, VARIANT))
+
+
+def _settle(node: Node, logs: Any) -> None:
+    """Wait until the coordinator's controller is done (no job in flight) and has ticked twice
+    more, so that everything uploaded before the end is ingested before the agents stop."""
+    wait_for(lambda: (node.status().get("controller") or {}).get("finished"), 240, "the controller to finish", logs)
+    ticks = node.status()["controller"]["ticks"]
+    wait_for(lambda: node.status()["controller"]["ticks"] >= ticks + 2, 30, "two more ticks", logs)
 
 
 def _verified(layout: RunLayout) -> int:
@@ -133,6 +141,7 @@ def test_four_nodes_reach_a_decision_through_a_killed_worker_and_a_halt(tmp_path
         wait_for(lambda: not any(n.layout.halt.exists() for n in live), 15, "the halt to clear everywhere", cluster.logs)
 
         wait_for(lambda: _decided(coordinator.layout), 420, "a promotion decision", cluster.logs)
+        _settle(coordinator, cluster.logs)
         assert _plain_get(f"{coordinator.url}/v1/status") == 401
         served = _signed_status(coordinator.url, cluster.token)
         shown = json.loads(_cli("status", str(coordinator.layout.root), "--json").stdout)["p2p"]
@@ -175,6 +184,7 @@ def test_killed_coordinator_is_replaced_and_nothing_happens_twice(tmp_path: Path
         assert cluster.nodes[second].status()["term"] > first_term
         new_layout = cluster.nodes[second].layout
         wait_for(lambda: _decided(new_layout), 420, "a promotion decision after the takeover", cluster.logs)
+        _settle(cluster.nodes[second], cluster.logs)
     finally:
         cluster.stop_all()
     result = check_consistent(new_layout)
