@@ -21,14 +21,12 @@ from ringrift_hpc.store.errors import CorruptArtifactError, StoreError
 from ringrift_hpc.store.layout import RunLayout
 from ringrift_hpc.store.names import check_component, check_variant
 from ringrift_hpc.store.publish import (
-    MANIFEST_FORMAT,
     MANIFEST_SUFFIX,
-    MANIFEST_VERSION,
     Manifest,
+    parse_manifest,
     read_manifest,
     sha256_file,
 )
-from ringrift_hpc.store.versioned_json import parse_versioned_json
 
 BLOBS_DIR = PurePosixPath("p2p/blobs")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -151,33 +149,12 @@ def check_entry_paths(entry: ArtifactEntry) -> None:
 
 def parse_manifest_text(text: str, *, where: str) -> Manifest:
     """A manifest from its text, with the checks the store applies to a manifest file."""
-    fix = "send the manifest file's text unchanged"
-    doc = parse_versioned_json(
+    return parse_manifest(
         text.encode("utf-8"),
         Path(where),
-        what="manifest",
-        format_name=MANIFEST_FORMAT,
-        version=MANIFEST_VERSION,
         error=ValueError,
-        fix=fix,
+        fix="send the manifest file's text unchanged",
         version_fix="run the same ringrift-hpc version on every node",
-    )
-    checks: dict[str, Callable[[Any], bool]] = {
-        "artifact": lambda v: isinstance(v, str) and "/" not in v and v not in ("", ".", ".."),
-        "size": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-        "sha256": lambda v: isinstance(v, str) and _SHA256.fullmatch(v) is not None,
-        "created_at": lambda v: isinstance(v, str),
-        "metadata": lambda v: isinstance(v, dict),
-    }
-    for field, ok in checks.items():
-        if not ok(doc.get(field)):
-            raise ValueError(f"{where}: manifest field {field!r} is missing or invalid; {fix}")
-    return Manifest(
-        artifact=doc["artifact"],
-        size=doc["size"],
-        sha256=doc["sha256"],
-        created_at=doc["created_at"],
-        metadata=doc["metadata"],
     )
 
 

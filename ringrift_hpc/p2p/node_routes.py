@@ -16,7 +16,7 @@ from ringrift_hpc.p2p.election import VoteRequest
 from ringrift_hpc.p2p.http_guard import PEER_NODE, json_error, read_json
 from ringrift_hpc.p2p.membership import NodeView
 from ringrift_hpc.p2p.replica import ReplicaPush
-from ringrift_hpc.p2p.work_queue import Demand, StaleTermError
+from ringrift_hpc.p2p.work_queue import Demand, StaleTermError, WorkQueue
 
 if TYPE_CHECKING:
     from ringrift_hpc.p2p.agent import Agent
@@ -66,13 +66,20 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
             return json_error(400, f"bad replica push: {error}")
         return web.json_response((await agent.accept_replica(push)).to_json())
 
-    async def claim(request: web.Request) -> web.Response:
+    async def coordinator_call(request: web.Request) -> tuple[WorkQueue, dict[str, Any]] | web.Response:
+        """The work queue and the verified body, or the refusal: not the coordinator, or forged."""
         queue, refusal = agent.coordinator_queue()
         if queue is None:
             return json_error(409, refusal, **agent.leader_hint())
         body = await read_json(request)
-        if (forged := _forged_sender(request, body)) is not None:
-            return forged
+        forged = _forged_sender(request, body)
+        return forged if forged is not None else (queue, body)
+
+    async def claim(request: web.Request) -> web.Response:
+        call = await coordinator_call(request)
+        if isinstance(call, web.Response):
+            return call
+        queue, body = call
         try:
             node, term_seen = str(body["node"]), int(body["term_seen"])
             free = Demand.from_json(body["free"])
@@ -109,12 +116,10 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         )
 
     async def report(request: web.Request) -> web.Response:
-        queue, refusal = agent.coordinator_queue()
-        if queue is None:
-            return json_error(409, refusal, **agent.leader_hint())
-        body = await read_json(request)
-        if (forged := _forged_sender(request, body)) is not None:
-            return forged
+        call = await coordinator_call(request)
+        if isinstance(call, web.Response):
+            return call
+        queue, body = call
         try:
             state = JobState(
                 JobStatus(str(body["status"])),

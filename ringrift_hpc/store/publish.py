@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ MANIFEST_FORMAT = "ringrift-hpc.manifest"
 MANIFEST_VERSION = 1
 MANIFEST_SUFFIX = ".json"
 _HASH_CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -268,30 +270,40 @@ def _load_manifest(path: Path, *, expected_artifact: str | None) -> Manifest:
             "running or may have crashed before finishing); wait for it or re-run the job"
         ) from None
     fix = "quarantine the artifact and its manifest and re-run the job that made it"
+    manifest = parse_manifest(
+        raw, path, error=CorruptArtifactError, fix=fix, version_fix="use the ringrift-hpc version that wrote it"
+    )
+    if expected_artifact is not None and manifest.artifact != expected_artifact:
+        raise CorruptArtifactError(
+            f"{path}: field 'artifact' is {manifest.artifact!r}, expected {expected_artifact!r}; {fix}"
+        )
+    return manifest
+
+
+def parse_manifest(
+    raw: bytes, path: Path, *, error: type[Exception], fix: str, version_fix: str
+) -> Manifest:
+    """A manifest from its bytes (`path` only names it in errors); `error` for anything wrong."""
     doc = parse_versioned_json(
         raw,
         path,
         what="manifest",
         format_name=MANIFEST_FORMAT,
         version=MANIFEST_VERSION,
-        error=CorruptArtifactError,
+        error=error,
         fix=fix,
-        version_fix="use the ringrift-hpc version that wrote it",
+        version_fix=version_fix,
     )
     checks: dict[str, Callable[[Any], bool]] = {
         "artifact": lambda v: isinstance(v, str) and "/" not in v and v not in ("", ".", ".."),
         "size": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-        "sha256": lambda v: isinstance(v, str) and len(v) == 64,
+        "sha256": lambda v: isinstance(v, str) and _SHA256.fullmatch(v) is not None,
         "created_at": lambda v: isinstance(v, str),
         "metadata": lambda v: isinstance(v, dict),
     }
     for field, ok in checks.items():
         if not ok(doc.get(field)):
-            raise CorruptArtifactError(f"{path}: field {field!r} is missing or invalid; {fix}")
-    if expected_artifact is not None and doc["artifact"] != expected_artifact:
-        raise CorruptArtifactError(
-            f"{path}: field 'artifact' is {doc['artifact']!r}, expected {expected_artifact!r}; {fix}"
-        )
+            raise error(f"{path}: manifest field {field!r} is missing or invalid; {fix}")
     return Manifest(
         artifact=doc["artifact"],
         size=doc["size"],

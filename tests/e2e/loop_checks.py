@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,15 @@ def kill_controller(process: subprocess.Popen[bytes]) -> None:
     time.sleep(LEASE_TTL_S + 0.5)
 
 
-def wait_for(condition: Any, timeout_s: float, what: str) -> Any:
+def wait_for(condition: Any, timeout_s: float, what: str, logs: Callable[[], str] = str) -> Any:
+    """The first truthy value of `condition()`; on timeout fail with `logs()` attached."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{logs()}")
 
 
 def snapshot(layout: RunLayout) -> dict[str, Any]:

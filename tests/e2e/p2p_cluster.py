@@ -145,12 +145,3 @@ def _kill_jobs_of(layout: RunLayout) -> None:
         except (ProcessLookupError, ValueError, PermissionError):
             pass
 
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, logs: Callable[[], str] = str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{logs()}")

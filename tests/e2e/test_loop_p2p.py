@@ -17,8 +17,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from loop_checks import VARIANT, check_consistent
-from p2p_cluster import Node, P2PCluster, wait_for
+from loop_checks import VARIANT, check_consistent, wait_for
+from p2p_cluster import Node, P2PCluster
 
 from ringrift_hpc.loop.halt import write_halt
 from ringrift_hpc.p2p.artifacts import artifact_index
