@@ -19,7 +19,7 @@ from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
 from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.train import TrainJob
 from ringrift_hpc.jobs.train_spec import TrainSpec
-from ringrift_hpc.p2p.json_fields import check_fields
+from ringrift_hpc.p2p.wire import exact_fields
 
 JOB_FIELDS = ("purpose", "spec")
 
@@ -72,7 +72,7 @@ def encode_job(fn: Callable[..., Any], args: Sequence[Any]) -> dict[str, str]:
 
 def decode_job(doc: Any) -> tuple[Callable[..., Any], Any]:
     """The job function and its spec from a job document; ``JobDocumentError`` naming the bad field."""
-    check_fields(doc, JOB_FIELDS, "job document", error=JobDocumentError)
+    exact_fields(doc, JOB_FIELDS, "job document", error=JobDocumentError)
     purpose = doc["purpose"]
     if not isinstance(purpose, str) or purpose not in _PURPOSES:
         raise JobDocumentError(f"job field 'purpose' is {purpose!r}; it must be one of {', '.join(PURPOSES)}")

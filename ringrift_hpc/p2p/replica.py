@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ringrift_hpc.p2p.election import LogPosition, majority
+from ringrift_hpc.p2p.wire import exact_fields
 from ringrift_hpc.store.atomic import atomic_write_bytes, ensure_dir, fsync_dir, write_fd_fully
 from ringrift_hpc.store.errors import JournalCorruptError, UnsafePathError
 from ringrift_hpc.store.layout import RunLayout
@@ -233,17 +234,7 @@ def _frozen_map(
 def _fields_of(what: str, cls: type[Any], value: object) -> dict[str, Any]:
     """The fields of a message object, refusing missing and unknown ones."""
     names = [f.name for f in fields(cls)]
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} is a JSON {type(value).__name__}; send an object with {', '.join(names)}")
-    missing = [n for n in names if n not in value]
-    unknown = sorted(k for k in value if k not in names)
-    if missing:
-        raise ValueError(f"{what} lacks field(s) {', '.join(missing)}; send all of {', '.join(names)}")
-    if unknown:
-        raise ValueError(
-            f"{what} has unknown field(s) {', '.join(map(repr, unknown))}; send only {', '.join(names)}"
-        )
-    return {n: value[n] for n in names}
+    return dict(exact_fields(value, names, what, error=ValueError))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ wrong type must be refused with the message kind and the field, never half-appli
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class WireError(ValueError):
@@ -18,6 +18,22 @@ def message(data: object, what: str) -> Mapping[str, object]:
     """`data` as a JSON object, or WireError."""
     if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
         raise WireError(f"{what}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def exact_fields(
+    data: object, names: Sequence[str], what: str, *, error: type[ValueError] = WireError
+) -> Mapping[str, object]:
+    """`data` as a JSON object with exactly the fields `names`; `error` names the odd ones."""
+    if not isinstance(data, Mapping):
+        raise error(f"{what} must be a JSON object with the fields {', '.join(names)}, got {data!r}")
+    unknown = sorted(str(k) for k in data if k not in names)
+    missing = [name for name in names if name not in data]
+    if unknown or missing:
+        problems = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"missing field(s) {', '.join(missing)}"] if missing else []
+        )
+        raise error(f"{what} {dict(data)!r}: {'; '.join(problems)}; the fields are {', '.join(names)}")
     return data
 
 

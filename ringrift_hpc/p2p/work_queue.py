@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ringrift_hpc.cluster.executor import JOB_KINDS, JobState, JobStatus
-from ringrift_hpc.p2p.json_fields import check_fields
+from ringrift_hpc.p2p.wire import exact_fields
 
 IDS_PER_TERM = 1_000_000
 
@@ -65,7 +65,7 @@ class Demand:
     @classmethod
     def from_json(cls, data: Any) -> Demand:
         """The inverse of ``to_json`` (a claim's ``free``); ``ValueError`` naming the bad field."""
-        check_fields(data, ("cpus", "gpus", "memory_mb"), "resources")
+        exact_fields(data, ("cpus", "gpus", "memory_mb"), "resources")
         return cls(data["cpus"], data["gpus"], data["memory_mb"])
 
 
@@ -91,7 +91,7 @@ class ClaimedJob:
     @classmethod
     def from_json(cls, data: Any) -> ClaimedJob:
         """The inverse of ``to_json`` (a claim reply, on the worker); ``ValueError`` naming the bad field."""
-        check_fields(data, ("job_id", "term", "kind", "job", "lease_s"), "claimed job")
+        exact_fields(data, ("job_id", "term", "kind", "job", "lease_s"), "claimed job")
         problems = []
         if not isinstance(data["job_id"], str) or not data["job_id"].isdigit():
             problems.append(f"job_id {data['job_id']!r} must be a string of digits")

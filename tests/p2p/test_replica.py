@@ -286,8 +286,8 @@ def test_push_fields_are_validated(change: dict[str, object], message: str) -> N
         ({"ok": True, "length": 1.5, "term": 0, "reason": "", "file_hashes": {}}, "'length'"),
         ({"ok": True, "length": 0, "term": 0, "reason": None, "file_hashes": {}}, "'reason'"),
         ({"ok": True, "length": 0, "term": 0, "reason": "", "file_hashes": {"state.json": "x"}}, "sha256"),
-        ({"ok": True, "length": 0, "term": 0, "reason": ""}, "lacks field"),
-        ([], "JSON list"),
+        ({"ok": True, "length": 0, "term": 0, "reason": ""}, "missing field"),
+        ([], "must be a JSON object"),
     ],
 )
 def test_reply_fields_are_validated(doc: object, message: str) -> None:
