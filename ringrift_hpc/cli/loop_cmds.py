@@ -119,7 +119,7 @@ def status_command(
     if as_json:
         typer.echo(json.dumps({**model, "p2p": p2p} if p2p else model, indent=2, sort_keys=True))
         return
-    typer.echo(status_text(model) + (f"\n{p2p_status_text(p2p)}" if p2p else ""))
+    typer.echo("\n".join([status_text(model), *(p2p_status_text(doc) for doc in p2p)]))
 
 
 def watch_command(

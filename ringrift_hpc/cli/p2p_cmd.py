@@ -34,6 +34,12 @@ def p2p_command(
         False, "--coordinator-eligible", help="This node votes and may coordinate (must be in p2p.coordinators)."
     ),
     token_file: Path = typer.Option(..., "--token-file", help="File holding the shared secret of all nodes."),
+    shared: bool = typer.Option(
+        False,
+        "--shared-run-dir",
+        help="RUN is on a filesystem every node mounts: the store's file lease picks the coordinator "
+        "and nothing is copied between nodes.",
+    ),
     max_jobs: int | None = typer.Option(
         None, "--max-jobs", min=1, help="Jobs this node runs at once (default: local.max_parallel_jobs)."
     ),
@@ -54,6 +60,7 @@ def p2p_command(
         eligible=eligible,
         token_file=token_file,
         max_jobs=max_jobs,
+        shared=shared,
     )
 
     async def on_ready(agent: Agent) -> None:

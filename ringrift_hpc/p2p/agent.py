@@ -10,22 +10,23 @@ shows, so both tell the same story.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.halt import clear_halt, write_halt
+from ringrift_hpc.p2p.agent_link import agent_file, node_dir, status_file
 from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
-from ringrift_hpc.p2p.agent_link import agent_file, status_file
 from ringrift_hpc.p2p.artifacts import clean_stale_blobs
 from ringrift_hpc.p2p.auth import Credentials, RequestVerifier, load_secret
 from ringrift_hpc.p2p.client import PeerClient, PeerError
@@ -42,17 +43,28 @@ from ringrift_hpc.p2p.membership import (
     local_resources,
 )
 from ringrift_hpc.p2p.node_routes import node_routes
-from ringrift_hpc.p2p.replica import ReplicaPush, ReplicaReply, apply_push, log_position
-from ringrift_hpc.p2p.work_queue import WorkQueue
+from ringrift_hpc.p2p.replica import LeaderReplication, ReplicaPush, ReplicaReply, apply_push, log_position
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
+from ringrift_hpc.p2p.vote_lease import VoteLease
+from ringrift_hpc.p2p.work_queue import WorkQueue
 from ringrift_hpc.p2p.worker import Worker
-from ringrift_hpc.store import RunLayout, StoreError, atomic_write_json
+from ringrift_hpc.store import (
+    Lease,
+    LeaseHeldError,
+    LeaseLostError,
+    RunLayout,
+    StoreError,
+    acquire_lease,
+    atomic_write_json,
+    release_lease,
+    renew_lease,
+)
+from ringrift_hpc.store.fencing import FencingLease, FileLease
 
 log = logging.getLogger(__name__)
 
 STATUS_FORMAT = "ringrift-hpc.p2p-status"
 STALE_BLOB_S = 3600.0
-T = TypeVar("T")
 
 
 class AgentSetupError(ValueError):
@@ -70,6 +82,7 @@ class NodeSettings:
     eligible: bool
     token_file: Path
     max_jobs: int | None = None
+    shared: bool = False  # RUN is on a filesystem every node mounts: file lease, no copies
 
 
 class Agent:
@@ -99,6 +112,7 @@ class Agent:
                 f"{self.layout.run_config}: p2p.coordinators is empty, so no node may coordinate; list "
                 "the ids of the 1, 3 or 5 nodes that may (the same list on every node)"
             )
+        self.folder = node_dir(self.layout, settings.node_id, shared=settings.shared)
         self.creds = Credentials(settings.node_id, load_secret(settings.token_file))
         self.verifier = RequestVerifier(self.creds.secret, window_s=p2p.request_window_s)
         self.peers = PeerTable(
@@ -119,11 +133,13 @@ class Agent:
                 clock_drift=p2p.clock_drift,
                 ask=self._ask_vote,
                 own_log=lambda: log_position(self.layout.journal),
-                vote_path=self.layout.root / "p2p" / "vote.json",
+                vote_path=self.folder / "vote.json",
             )
-            if settings.eligible
+            if settings.eligible and not settings.shared
             else None
         )
+        self.file_lease: Lease | None = None
+        self.file_lease_until = -math.inf
         # After a restart the fence starts at the newest term this node knows of, so a delayed
         # push of an older term cannot rewrite records of a newer one.
         self.term = max(
@@ -163,11 +179,14 @@ class Agent:
         )
 
     def is_coordinator(self) -> bool:
+        if self.session is None:
+            return False
+        if self.elector is not None:
+            return self.elector.term == self.session.term and self.elector.is_coordinator()
         return (
-            self.session is not None
-            and self.elector is not None
-            and self.elector.term == self.session.term
-            and self.elector.is_coordinator()
+            self.file_lease is not None
+            and self.file_lease.token == self.session.term
+            and time.monotonic() < self.file_lease_until
         )
 
     def heard(self, view: NodeView) -> None:
@@ -292,9 +311,8 @@ class Agent:
     def status_document(self) -> dict[str, Any]:
         now = time.monotonic()
         coordinating = self.is_coordinator()
-        lease_left = (
-            max(0.0, self.elector.deadline - now) if coordinating and self.elector is not None else None
-        )
+        deadline = self.elector.deadline if self.elector is not None else self.file_lease_until
+        lease_left = max(0.0, deadline - now) if coordinating else None
         session = self.session
         return {
             "format": STATUS_FORMAT,
@@ -303,6 +321,7 @@ class Agent:
             "url": self.settings.url,
             "eligible": self.settings.eligible,
             "role": "coordinator" if coordinating else "worker",
+            "mode": "shared run directory (file lease)" if self.settings.shared else "own run directory (votes)",
             "term": self.term,
             "coordinator": {
                 "node": self.leader,
@@ -346,7 +365,7 @@ class Agent:
             for url in self.peers.urls():
                 if url != self.settings.url and (url not in beating or beating[url].done()):
                     beating[url] = asyncio.create_task(self._beat(url))
-            await asyncio.to_thread(atomic_write_json, status_file(self.layout), self.status_document())
+            await asyncio.to_thread(atomic_write_json, status_file(self.folder), self.status_document())
             await self._sleep(interval)
         for task in beating.values():
             task.cancel()
@@ -382,6 +401,41 @@ class Agent:
                         next_renewal = time.monotonic() + p2p.lease_s / 3
             await self._sleep(p2p.heartbeat_interval_s / 2)
 
+    async def file_lease_loop(self) -> None:
+        """On a shared run directory the store's file lease decides who coordinates; its fencing
+        token is the term."""
+        p2p = self.config.p2p
+        next_renewal = 0.0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if self.file_lease is not None:
+                if now >= next_renewal:
+                    next_renewal = now + p2p.lease_s / 3
+                    try:
+                        await asyncio.to_thread(renew_lease, self.file_lease)
+                        self.file_lease_until = now + p2p.lease_s * (1 - p2p.clock_drift)
+                    except LeaseLostError as error:
+                        log.warning("file lease lost: %s", error)
+                        self.file_lease_until = -math.inf
+                if time.monotonic() >= self.file_lease_until:
+                    log.warning("token %d: file lease not renewed in time; stepping down", self.file_lease.token)
+                    self.file_lease = None
+                    await self._end_session()
+            elif self._leader_missing(now):
+                if self.session is not None:
+                    await self._end_session()
+                try:
+                    lease = await asyncio.to_thread(
+                        acquire_lease, self.layout.lease, self.layout.fence_dir, ttl_s=p2p.lease_s
+                    )
+                except LeaseHeldError:
+                    pass
+                else:
+                    self.file_lease, self.file_lease_until = lease, now + p2p.lease_s * (1 - p2p.clock_drift)
+                    next_renewal = now + p2p.lease_s / 3
+                    await self._start_session()
+            await self._sleep(p2p.heartbeat_interval_s / 2)
+
     def _leader_missing(self, now: float) -> bool:
         if self.leader is None:
             return True
@@ -408,13 +462,20 @@ class Agent:
             return None
 
     async def _start_session(self) -> None:
-        assert self.elector is not None
-        term = self.elector.term
-        self.term, self.leader, self.terms_led = term, self.node_id, self.terms_led + 1
-        log.warning("node %s coordinates term %d", self.node_id, term)
-        await self._gather_artifacts()
+        lease: FencingLease
+        if self.elector is not None:
+            lease = VoteLease(self.elector, self.elector.term)
+            replication = LeaderReplication(
+                self.layout, self.node_id, self.config.p2p.coordinators, send=self._send_replica
+            )
+            await self._gather_artifacts()
+        else:
+            assert self.file_lease is not None
+            lease, replication = FileLease(self.file_lease), None
+        self.term, self.leader, self.terms_led = lease.token, self.node_id, self.terms_led + 1
+        log.warning("node %s coordinates term %d", self.node_id, lease.token)
         self.session = CoordinatorTerm(
-            self.layout, self.config, self.node_id, self.elector, term, self._send_replica, self.journal_lock
+            self.layout, self.config, self.node_id, lease, replication, self.journal_lock, self.observe_term
         )
         self.session_task = asyncio.create_task(self.session.run())
 
@@ -474,6 +535,9 @@ class Agent:
     async def close(self) -> None:
         self.stopping.set()
         await self._end_session()
+        if self.file_lease is not None:
+            # Handing the lease back lets the next node take over at once, not after its ttl.
+            await asyncio.to_thread(release_lease, self.file_lease)
         await self.worker.close()
         for client in self.clients.values():
             await client.close()
@@ -494,15 +558,17 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    agent_file(agent.layout).parent.mkdir(parents=True, exist_ok=True)
+    agent.folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(
-        agent_file(agent.layout),
+        agent_file(agent.folder),
         {"node": agent.node_id, "url": settings.url, "token_file": str(settings.token_file.resolve())},
     )
     log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
     loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]
     if agent.elector is not None:
         loops.append(agent.election_loop())
+    elif settings.shared and settings.eligible:
+        loops.append(agent.file_lease_loop())
     if agent.keepalive is not None:
         loops.append(agent.keepalive_loop())
     tasks = [asyncio.create_task(loop) for loop in loops]
@@ -517,4 +583,4 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
         with contextlib.suppress(FileNotFoundError):
-            agent_file(agent.layout).unlink()
+            agent_file(agent.folder).unlink()

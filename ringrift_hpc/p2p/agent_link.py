@@ -13,14 +13,24 @@ from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.store import RunLayout
 
 
-def agent_file(layout: RunLayout) -> Path:
+def node_dir(layout: RunLayout, node_id: str, *, shared: bool) -> Path:
+    """A node's own P2P files: RUN/p2p, or RUN/p2p/nodes/<id> when nodes share RUN."""
+    return layout.root / "p2p" / "nodes" / node_id if shared else layout.root / "p2p"
+
+
+def agent_file(folder: Path) -> Path:
     """Where a running agent leaves its URL, so `halt`, `resume` and `status` can reach it."""
-    return layout.root / "p2p" / "agent.json"
+    return folder / "agent.json"
 
 
-def status_file(layout: RunLayout) -> Path:
+def status_file(folder: Path) -> Path:
     """The agent's status document, rewritten every heartbeat (what GET /v1/status serves)."""
-    return layout.root / "p2p" / "status.json"
+    return folder / "status.json"
+
+
+def _node_dirs(layout: RunLayout) -> list[Path]:
+    nodes = layout.root / "p2p" / "nodes"
+    return [layout.root / "p2p", *(sorted(nodes.iterdir()) if nodes.is_dir() else [])]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -31,8 +41,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def read_p2p_status(layout: RunLayout) -> dict[str, Any] | None:
-    return _read_json(status_file(layout))
+def read_p2p_status(layout: RunLayout) -> list[dict[str, Any]]:
+    """The status documents of the agents serving this run directory (several when shared)."""
+    docs = (_read_json(status_file(folder)) for folder in _node_dirs(layout))
+    return [doc for doc in docs if doc is not None]
 
 
 class AgentUnreachableError(RuntimeError):
@@ -40,24 +52,32 @@ class AgentUnreachableError(RuntimeError):
 
 
 def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """POST to this run directory's agent; None when no agent serves it (plain local run)."""
-    doc = _read_json(agent_file(layout))
-    if doc is None:
+    """POST to an agent serving this run directory; None when none does (a plain local run).
+
+    On a shared run directory the first agent that answers takes it (each forwards to the
+    coordinator)."""
+    errors = []
+    for folder in _node_dirs(layout):
+        doc = _read_json(agent_file(folder))
+        if doc is None:
+            continue
+        try:
+            return asyncio.run(_post(doc, path, payload))
+        except PeerError as error:
+            errors.append(f"{doc['url']} (from {agent_file(folder)}): {error}")
+    if not errors:
         return None
+    raise AgentUnreachableError(
+        f"no P2P agent of {layout.root} took the request: {'; '.join(errors)}; if no agent runs "
+        "there any more, delete those agent.json files"
+    )
+
+
+async def _post(doc: dict[str, Any], path: str, payload: dict[str, Any]) -> dict[str, Any]:
     creds = Credentials(str(doc["node"]), load_secret(Path(str(doc["token_file"]))))
-
-    async def post() -> dict[str, Any]:
-        async with PeerClient(str(doc["url"]), creds, timeout_s=30.0) as client:
-            reply: dict[str, Any] = await client.post_json(path, payload)
-            return reply
-
-    try:
-        return asyncio.run(post())
-    except PeerError as error:
-        raise AgentUnreachableError(
-            f"the P2P agent of {layout.root} ({doc['url']}, from {agent_file(layout)}) did not take the "
-            f"request: {error}; if no agent runs there any more, delete that file"
-        ) from None
+    async with PeerClient(str(doc["url"]), creds, timeout_s=30.0) as client:
+        reply: dict[str, Any] = await client.post_json(path, payload)
+        return reply
 
 
 def p2p_status_text(doc: dict[str, Any], *, now: float | None = None) -> str:

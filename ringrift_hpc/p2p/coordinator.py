@@ -9,28 +9,20 @@ after a crash has every record any worker acted on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ringrift_hpc.config import Config
 from ringrift_hpc.loop.controller import Controller
-from ringrift_hpc.p2p.election import Elector
 from ringrift_hpc.p2p.executor import P2PExecutor
-from ringrift_hpc.p2p.replica import (
-    LeaderReplication,
-    ReplicaPush,
-    ReplicaReply,
-    SupersededError,
-    log_position,
-)
-from ringrift_hpc.p2p.vote_lease import VoteLease
+from ringrift_hpc.p2p.replica import LeaderReplication, SupersededError, log_position
 from ringrift_hpc.p2p.work_queue import Demand, WorkQueue
 from ringrift_hpc.store import JournalWriter, LeaseLostError, RunLayout
+from ringrift_hpc.store.fencing import FencingLease
 
 log = logging.getLogger(__name__)
-
-Send = Callable[[str, ReplicaPush], Awaitable[ReplicaReply | None]]
 
 
 def job_demand(config: Config) -> Callable[[str, Mapping[str, str]], Demand]:
@@ -50,34 +42,35 @@ def job_demand(config: Config) -> Callable[[str, Mapping[str, str]], Demand]:
 
 @dataclass
 class CoordinatorTerm:
-    """Everything one term of coordination holds; `run` returns when the lease is lost or stopped."""
+    """Everything one term of coordination holds; `run` returns when the lease is lost or stopped.
+
+    `replication` is None on a shared filesystem: every node reads the same journal, and the
+    store's file lease (`lease`) fences it.
+    """
 
     layout: RunLayout
     config: Config
     node_id: str
-    elector: Elector
-    term: int
-    send: Send
+    lease: FencingLease
+    replication: LeaderReplication | None
     journal_lock: asyncio.Lock
+    on_superseded: Callable[[int], None]
 
     def __post_init__(self) -> None:
+        self.term = self.lease.token
         self.queue = WorkQueue(self.term, job_lease_s=self.config.p2p.job_lease_s)
         self.executor = P2PExecutor(self.queue, demand_for=job_demand(self.config))
-        self.replication = LeaderReplication(
-            self.layout, self.node_id, self.config.p2p.coordinators, send=self.send
-        )
         self.stopping = asyncio.Event()
         self.finished = False
         self.ticks = 0
         self.error = ""
 
     async def run(self) -> None:
-        lease = VoteLease(self.elector, self.term)
         try:
             async with self.journal_lock:
                 journal = JournalWriter(self.layout.journal)
             try:
-                controller = Controller(self.layout, self.config, self.executor, lease, journal)
+                controller = Controller(self.layout, self.config, self.executor, self.lease, journal)
                 # Inherited records count as committed only once a majority holds a record of this
                 # term after them (Raft's rule); nothing inherited is acted on before that.
                 await asyncio.to_thread(
@@ -90,39 +83,42 @@ class CoordinatorTerm:
                         await asyncio.to_thread(controller.tick)
                         self.ticks += 1
                         self.finished = controller.done()
-                        committed = await self.replication.replicate(self.term)
-                    if committed >= log_position(self.layout.journal).length:
+                        committed = await self._replicate()
+                    length = log_position(self.layout.journal).length
+                    if committed >= length:
                         self.queue.publish()
                     else:
                         log.warning(
                             "term %d: journal not yet held by a majority (%d of %d bytes); jobs stay hidden",
                             self.term,
                             committed,
-                            log_position(self.layout.journal).length,
+                            length,
                         )
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stopping.wait(), self.config.loop.tick_interval_s)
-                    except TimeoutError:
-                        pass
             finally:
                 journal.close()
         except SupersededError as error:
             self.error = f"a node knows a newer term ({error}); stepped down"
-            self.elector.observe_term(int(error.args[0]) if error.args else self.term + 1)
+            self.on_superseded(error.term)
         except LeaseLostError as error:
             self.error = str(error)
         log.warning("term %d ends: %s", self.term, self.error or "stopped")
 
+    async def _replicate(self) -> int:
+        """The journal length a majority holds (all of it on a shared filesystem)."""
+        if self.replication is None:
+            return log_position(self.layout.journal).length
+        return await self.replication.replicate(self.term)
+
     async def _commit_own_term(self) -> None:
         length = log_position(self.layout.journal).length
-        while await self.replication.replicate(self.term) < length:
-            lease = VoteLease(self.elector, self.term)
-            lease.check()  # LeaseLostError ends the term if no majority answers in time
-            try:
+        while await self._replicate() < length:
+            self.lease.check()  # LeaseLostError ends the term if no majority answers in time
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.config.p2p.heartbeat_interval_s)
-            except TimeoutError:
-                continue
-            return
+            if self.stopping.is_set():
+                return
 
     def stop(self) -> None:
         self.stopping.set()

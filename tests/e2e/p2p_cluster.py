@@ -46,6 +46,7 @@ class Node:
     host: str
     port: int
     log: Path
+    shared: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,7 +55,8 @@ class Node:
 
     def status(self) -> dict[str, Any]:
         try:
-            doc: dict[str, Any] = json.loads((self.layout.root / "p2p" / "status.json").read_text())
+            folder = self.layout.root / "p2p" / ("nodes/" + self.node_id if self.shared else "")
+            doc: dict[str, Any] = json.loads((folder / "status.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
         return doc
@@ -71,6 +73,7 @@ class P2PCluster:
     changes: dict[str, Any] = field(default_factory=dict)
     hosts: Sequence[str] | None = None
     popen: Callable[[int, list[str], dict[str, Any]], subprocess.Popen[bytes]] | None = None
+    shared: bool = False  # one run directory for every node (a shared filesystem)
 
     def __post_init__(self) -> None:
         self.token = self.root / "token"
@@ -81,13 +84,15 @@ class P2PCluster:
         for index, node_id in enumerate(self.node_ids):
             host = self.hosts[index] if self.hosts else "127.0.0.1"
             port = 8787 if self.hosts else free_port()
-            layout = make_tiny_run(self.root / node_id, generations=1, changes=config)
-            self.nodes[node_id] = Node(node_id, layout, host, port, self.root / f"{node_id}.log")
+            run = self.root / ("shared" if self.shared else node_id)
+            layout = make_tiny_run(run, generations=1, changes=config)
+            self.nodes[node_id] = Node(node_id, layout, host, port, self.root / f"{node_id}.log", self.shared)
 
     def argv(self, node: Node) -> list[str]:
         peers = ",".join(n.url for n in self.nodes.values() if n is not node)
         argv = [sys.executable, "-c", _AGENT, "p2p", str(node.layout.root), "--node-id", node.node_id]
         argv += ["--listen", f"{node.host}:{node.port}", "--peers", peers, "--token-file", str(self.token)]
+        argv += ["--shared-run-dir"] if self.shared else []
         return argv + (["--coordinator-eligible"] if node.node_id in self.eligible else [])
 
     def start(self, node_id: str) -> None:
@@ -107,16 +112,18 @@ class P2PCluster:
             self.start(node_id)
 
     def kill(self, node_id: str, signum: int = signal.SIGKILL) -> None:
-        """Kill the agent and every job process it started (one process group per agent)."""
+        """Kill the agent and the job processes it started (they run in sessions of their own)."""
         node = self.nodes[node_id]
         if node.process is None:
             return
+        jobs = [str(job["job_id"]) for job in node.status().get("running") or []]
         try:
             os.killpg(node.process.pid, signum)
         except ProcessLookupError:
             pass
         node.process.wait(timeout=30)
-        _kill_jobs_of(node.layout)
+        for job_id in jobs:
+            _kill_job(node.layout, job_id)
 
     def stop_all(self) -> None:
         for node_id, node in self.nodes.items():
@@ -136,12 +143,9 @@ class P2PCluster:
         return "\n".join(f"--- {n.node_id}\n{n.log.read_text()[-2500:]}" for n in self.nodes.values() if n.log.exists())
 
 
-def _kill_jobs_of(layout: RunLayout) -> None:
-    """Job processes run in sessions of their own; a SIGKILLed agent leaves them behind."""
-    work = layout.root / "p2p" / "work"
-    for pid_file in work.glob("*/pid") if work.is_dir() else []:
-        try:
-            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
-        except (ProcessLookupError, ValueError, PermissionError):
-            pass
-
+def _kill_job(layout: RunLayout, job_id: str) -> None:
+    pid_file = layout.root / "p2p" / "work" / job_id / "pid"
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError, ValueError, PermissionError):
+        pass

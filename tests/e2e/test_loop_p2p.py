@@ -25,7 +25,7 @@ from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.auth import Credentials, load_secret
 from ringrift_hpc.p2p.client import PeerClient
 from ringrift_hpc.rating.best import promotion_history
-from ringrift_hpc.store import RunLayout, replay_journal
+from ringrift_hpc.store import RunLayout, read_lease, replay_journal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from p2p.netns import NetnsLab, netns_available  # noqa: E402
@@ -144,7 +144,7 @@ def test_four_nodes_reach_a_decision_through_a_killed_worker_and_a_halt(tmp_path
         _settle(coordinator, cluster.logs)
         assert _plain_get(f"{coordinator.url}/v1/status") == 401
         served = _signed_status(coordinator.url, cluster.token)
-        shown = json.loads(_cli("status", str(coordinator.layout.root), "--json").stdout)["p2p"]
+        shown = json.loads(_cli("status", str(coordinator.layout.root), "--json").stdout)["p2p"][0]
         for key in ("node", "role", "term", "halted", "config_version", "code_version"):
             assert served[key] == shown[key], key
         assert served["coordinator"]["node"] == shown["coordinator"]["node"] == leader
@@ -196,6 +196,39 @@ def test_killed_coordinator_is_replaced_and_nothing_happens_twice(tmp_path: Path
     decided = Counter(h["candidate"] for h in promotion_history(new_layout, VARIANT))
     assert all(n == 1 for n in decided.values())
     print(f"takeover after {takeover_s:.1f}s")
+
+
+def test_on_a_shared_run_directory_the_store_file_lease_picks_the_coordinator(tmp_path: Path) -> None:
+    cluster = P2PCluster(tmp_path, ["a", "b", "c"], eligible=["a", "b", "c"], shared=True)
+    layout = cluster.nodes["a"].layout
+    try:
+        cluster.start_all()
+        first = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
+        first_term = cluster.nodes[first].status()["term"]
+        holder = read_lease(layout.lease)
+        assert holder is not None and holder.token == first_term
+
+        def ingested_some() -> bool:
+            return any(r.get("event") == "ingested" for r in replay_journal(layout.journal).records)
+
+        wait_for(ingested_some, 180, "a first ingested shard", cluster.logs)
+        cluster.kill(first)  # its file lease is not released: the others wait out its ttl (3 s)
+        second = wait_for(
+            lambda: [n for n in cluster.coordinators() if n != first], TAKEOVER_BOUND_S, "a new coordinator", cluster.logs
+        )[0]
+        second_term = cluster.nodes[second].status()["term"]
+        assert second_term > first_term
+        holder = read_lease(layout.lease)
+        assert holder is not None and holder.token == second_term
+        wait_for(lambda: _decided(layout), 420, "a promotion decision after the takeover", cluster.logs)
+        _settle(cluster.nodes[second], cluster.logs)
+    finally:
+        cluster.stop_all()
+    result = check_consistent(layout)
+    terms = _tokens_never_decrease(result["records"])
+    assert first_term in terms and second_term in terms
+    assert not (layout.root / "p2p" / "blobs").exists()  # nothing was copied between nodes
+    assert not any(n.layout.journal != layout.journal for n in cluster.nodes.values())
 
 
 def _lab_popen(lab: NetnsLab) -> Any:
