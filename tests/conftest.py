@@ -7,10 +7,13 @@ started the cluster): then they fail, so that CI never passes by skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Callable, Iterator
 
 import pytest
+from p2p.netns import NetnsLab, netns_available
 
 from ringrift_hpc.cluster.slurm_query import check_command
 
@@ -39,3 +42,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("RINGRIFT_TEST_SLURM") == "1":
         pytest.fail(f"{message} (RINGRIFT_TEST_SLURM=1 forbids skipping)", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture
+def netns_lab() -> Iterator[Callable[..., NetnsLab]]:
+    """Factory `netns_lab(nodes, prefix=None)` of entered labs, all closed after the test.
+
+    Skips with the reason when namespaces cannot be built here, unless RINGRIFT_TEST_NETNS=1
+    (bin/test sets it as root): then it fails, so such a runner never passes by skipping.
+    """
+    reason = netns_available()
+    if reason is not None:
+        message = f"network namespace lab unavailable: {reason}"
+        if os.environ.get("RINGRIFT_TEST_NETNS") == "1":
+            pytest.fail(f"{message} (RINGRIFT_TEST_NETNS=1 forbids skipping)", pytrace=False)
+        pytest.skip(message)
+    with contextlib.ExitStack() as labs:
+
+        def make(nodes: int, *, prefix: str | None = None) -> NetnsLab:
+            return labs.enter_context(NetnsLab(nodes, prefix=prefix))
+
+        yield make

@@ -12,12 +12,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from loop_checks import VARIANT, check_consistent, wait_for
+from p2p.netns import NetnsLab
 from p2p_cluster import Node, P2PCluster
 
 from ringrift_hpc.loop.halt import write_halt
@@ -26,9 +28,6 @@ from ringrift_hpc.p2p.auth import Credentials, load_secret
 from ringrift_hpc.p2p.client import PeerClient
 from ringrift_hpc.rating.best import promotion_history
 from ringrift_hpc.store import RunLayout, read_lease, replay_journal
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from p2p.netns import NetnsLab, netns_available  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -239,46 +238,47 @@ def _lab_popen(lab: NetnsLab) -> Any:
     return popen
 
 
-@pytest.mark.skipif(netns_available() is not None, reason=f"network namespaces: {netns_available()}")
-def test_partitioned_coordinator_steps_down_and_one_history_remains(tmp_path: Path) -> None:
-    with NetnsLab(3) as lab:
-        hosts = [lab.address(i) for i in range(3)]
-        cluster = P2PCluster(tmp_path, ["a", "b", "c"], eligible=["a", "b", "c"], hosts=hosts, popen=_lab_popen(lab))
-        for node in cluster.nodes.values():
-            write_halt(node.layout, "partition test: the controller ticks but starts no job")
-        try:
-            cluster.start_all()
-            old = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
-            old_index = list(cluster.nodes).index(old)
-            old_term = cluster.nodes[old].status()["term"]
-            time.sleep(2.0)
-            lab.partition([{old_index}, {i for i in range(3) if i != old_index}])
-            cut_at = time.monotonic()
+def test_partitioned_coordinator_steps_down_and_one_history_remains(
+    tmp_path: Path, netns_lab: Callable[..., NetnsLab]
+) -> None:
+    lab = netns_lab(3)
+    hosts = [lab.address(i) for i in range(3)]
+    cluster = P2PCluster(tmp_path, ["a", "b", "c"], eligible=["a", "b", "c"], hosts=hosts, popen=_lab_popen(lab))
+    for node in cluster.nodes.values():
+        write_halt(node.layout, "partition test: the controller ticks but starts no job")
+    try:
+        cluster.start_all()
+        old = wait_for(lambda: cluster.coordinators(), 60, "a coordinator", cluster.logs)[0]
+        old_index = list(cluster.nodes).index(old)
+        old_term = cluster.nodes[old].status()["term"]
+        time.sleep(2.0)
+        lab.partition([{old_index}, {i for i in range(3) if i != old_index}])
+        cut_at = time.monotonic()
 
-            def stepped_down() -> bool:
-                return cluster.nodes[old].status().get("role") == "worker"
+        def stepped_down() -> bool:
+            return cluster.nodes[old].status().get("role") == "worker"
 
-            wait_for(stepped_down, 3.0 + 2.0, "the minority coordinator to step down", cluster.logs)
-            stepped_s = time.monotonic() - cut_at
-            new = wait_for(
-                lambda: [n for n in cluster.coordinators() if n != old], TAKEOVER_BOUND_S, "a majority coordinator", cluster.logs
-            )[0]
-            new_term = cluster.nodes[new].status()["term"]
-            assert new_term > old_term
-            time.sleep(2.0)
-            lab.heal()
+        wait_for(stepped_down, 3.0 + 2.0, "the minority coordinator to step down", cluster.logs)
+        stepped_s = time.monotonic() - cut_at
+        new = wait_for(
+            lambda: [n for n in cluster.coordinators() if n != old], TAKEOVER_BOUND_S, "a majority coordinator", cluster.logs
+        )[0]
+        new_term = cluster.nodes[new].status()["term"]
+        assert new_term > old_term
+        time.sleep(2.0)
+        lab.heal()
 
-            def one_history() -> bool:
-                journals = [n.layout.journal.read_bytes() for n in cluster.nodes.values()]
-                leader = cluster.nodes[new].layout.journal.read_bytes()
-                return cluster.nodes[old].status().get("term") == new_term and all(
-                    leader.startswith(j[: len(j) // 2]) for j in journals
-                ) and cluster.nodes[old].status().get("role") == "worker"
+        def one_history() -> bool:
+            journals = [n.layout.journal.read_bytes() for n in cluster.nodes.values()]
+            leader = cluster.nodes[new].layout.journal.read_bytes()
+            return cluster.nodes[old].status().get("term") == new_term and all(
+                leader.startswith(j[: len(j) // 2]) for j in journals
+            ) and cluster.nodes[old].status().get("role") == "worker"
 
-            wait_for(one_history, 30, "the healed node to follow the new coordinator", cluster.logs)
-            time.sleep(3.0)
-        finally:
-            cluster.stop_all()
+        wait_for(one_history, 30, "the healed node to follow the new coordinator", cluster.logs)
+        time.sleep(3.0)
+    finally:
+        cluster.stop_all()
     final = replay_journal(cluster.nodes[new].layout.journal).records
     _tokens_never_decrease(final)
     healed = replay_journal(cluster.nodes[old].layout.journal).records
