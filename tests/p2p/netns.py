@@ -21,6 +21,8 @@ from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Any, final
 
+from ringrift_hpc.cluster.local_files import process_alive
+
 _STEM = "rrt"
 # Default prefixes are rrt<pid>x<n>: a later run can tell that the owning process is gone.
 _DEFAULT_PREFIX = re.compile(rf"^{_STEM}(\d+)x\d+-")
@@ -73,21 +75,11 @@ def _delete_quietly(names: Collection[str]) -> None:
         )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _stale(name: str, prefix: str) -> bool:
     if name.startswith(f"{prefix}-"):
         return True
     owner = _DEFAULT_PREFIX.match(name)
-    return owner is not None and not _pid_alive(int(owner.group(1)))
+    return owner is not None and not process_alive(int(owner.group(1)), None)
 
 
 @final
