@@ -280,8 +280,9 @@ def select_nonroot(node: Node, config: SearchConfig) -> int:
     scale = sigma_scale(node.max_visits, config, lo, hi)
     # Softmax weights relative to exp(scale * hi), so no exponent is positive.
     weights = [math.exp(float(logits[a]) + scale * (q - hi)) for a, q in zip(visited, qs)]
-    fresh_factor = math.exp(scale * (mixed - hi))
     norm = sum(weights)
+    # Only with an unvisited move is the mixed value among the bounds (so mixed <= hi here).
+    fresh_factor = math.exp(scale * (mixed - hi)) if fresh >= 0 else 0.0
     if fresh >= 0:
         norm += max(0.0, node.prior_mass - sum(math.exp(float(logits[a])) for a in visited)) * fresh_factor
     denominator = 1.0 + node.total

@@ -27,6 +27,7 @@ from ringrift_hpc.ai.search import (
     play_forced,
     search,
     select_nonroot,
+    sigma_scale,
 )
 from ringrift_hpc.config.learning import SelfplaySection
 from ringrift_hpc.rules import GameState, Move
@@ -225,6 +226,22 @@ def test_interior_choice_is_the_argmax_of_the_improved_policy_minus_visit_share(
                 assert score[chosen] >= ranked[-1] - 1e-9
             node.record(chosen, rng.uniform(-1, 1, players) * rng.integers(0, 2))
     assert checked > 1000
+
+
+def test_interior_choice_with_every_move_visited_ignores_a_mixed_value_above_all_q() -> None:
+    """With no unvisited move the mixed value is not among the bounds; a nearly flat, low Q
+    under a high network value once overflowed exp(scale * (mixed - hi))."""
+    state = next(s for s in random_positions("square8", 2, range(5)) if len(rules.legal_moves(s)) == 2)
+    node = Node(state)
+    values = np.zeros(2, np.float32)
+    values[state.current - 1] = 1.0
+    node.expand(Evaluation(priors=np.array([0.6, 0.4], np.float32), values=values))
+    seat = np.eye(2)[state.current - 1]
+    node.record(0, -0.5 * seat)
+    node.record(1, (-0.5 + 1e-7) * seat)
+    assert node.mixed_value() > -0.4 and sigma_scale(node.max_visits, SearchConfig(), -0.5, -0.5 + 1e-7) > 1e5
+    score = improved_policy(node, SearchConfig()) - node.child_visits / (1.0 + node.total)
+    assert select_nonroot(node, SearchConfig()) == int(np.argmax(score))
 
 
 def test_completed_q_mixes_the_network_value_into_unvisited_moves() -> None:
