@@ -31,6 +31,7 @@ from torch import nn
 
 from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.encoding import board_grid, encoder_shape
+from ringrift_hpc.ai.fused import FusedNet, fuse, fused_heads
 from ringrift_hpc.config.learning import NetworkSection
 
 # Bumped whenever the module structure changes in a way a NetConfig does not describe.
@@ -294,6 +295,11 @@ class PolicyValueNet(nn.Module):
         self.register_buffer("slot_plane", torch.where(spatial, slots // hw, 0), persistent=False)
         self.register_buffer("slot_cell", torch.where(spatial, slots % hw, 0), persistent=False)
 
+        # `fused()`'s cache: the folded weights and the versions of the tensors they came from.
+        self._fused: FusedNet | None = None
+        self._fused_from: list[torch.Tensor] = []
+        self._fused_versions: tuple[int, ...] = ()
+
         self.value_conv = _conv1(c, config.value_channels)
         self.value_norm = nn.BatchNorm2d(config.value_channels)
         self.value_mlp = nn.Sequential(
@@ -316,19 +322,41 @@ class PolicyValueNet(nn.Module):
 
         The 1x1 output convolution is evaluated at the asked cells alone: at selfplay batch
         sizes the full [B, codec.size] output costs as much as the rest of the network.
+        In eval mode without autograd the trunk and heads run on folded weights (`ai.fused`).
         """
-        policy, tail, values = self.heads(planes, scalars)
-        features = policy.permute(0, 2, 3, 1).reshape(-1, policy.shape[1])
+        if self.training or torch.is_grad_enabled():
+            policy, tail, values = self.heads(planes, scalars)
+        else:
+            policy, tail, values = fused_heads(self.fused(), planes, scalars)
+        features = policy.flatten(2).transpose(1, 2)  # [B, H*W, Cp], a view
         plane = self.slot_plane[index]
         weight = self.policy_out.weight.view(self.shape.spatial_planes, -1)
         bias = self.policy_out.bias
         assert bias is not None  # the output convolution is built with a bias
-        cells = rows * (self.shape.height * self.shape.width) + self.slot_cell[index]
-        logits = torch.linalg.vecdot(features[cells], weight[plane]) + bias[plane]
+        logits = torch.linalg.vecdot(features[rows, self.slot_cell[index]], weight[plane]) + bias[plane]
         if tail is None:
             return logits, values
         column = (index - self.codec.tail_start).clamp(min=0)
         return torch.where(index >= self.codec.tail_start, tail[rows, column], logits), values
+
+    def fused(self) -> FusedNet:
+        """The folded inference weights, rebuilt when a parameter or buffer changed in place
+        (optimizer steps, `load_state_dict`) and after `train`/`eval` or a move (`to`)."""
+        versions = tuple(t._version for t in self._fused_from)
+        if self._fused is None or versions != self._fused_versions:
+            self._fused_from = [*self.parameters(), *self.buffers()]
+            self._fused = fuse(self)
+            self._fused_versions = tuple(t._version for t in self._fused_from)
+        return self._fused
+
+    def train(self, mode: bool = True) -> PolicyValueNet:
+        self._fused = None
+        return super().train(mode)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> PolicyValueNet:
+        self._fused = None
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
+        return self
 
     def heads(
         self, planes: torch.Tensor, scalars: torch.Tensor

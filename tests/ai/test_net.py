@@ -11,6 +11,7 @@ from tiny_nets import TINY
 
 from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.encoding import board_grid, encode_states, encoder_shape
+from ringrift_hpc.ai.fused import fuse, fused_heads
 from ringrift_hpc.ai.net import (
     CellMask,
     GlobalPoolingBias,
@@ -77,6 +78,67 @@ def test_legal_forward_equals_the_full_logits_at_the_asked_indices(board: str, p
     assert (index < codec.tail_start).sum() > 400 and (index >= codec.tail_start).sum() == len(tail) + 1
     torch.testing.assert_close(legal, logits[rows, index], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(legal_values, values)
+
+
+def noisy_inputs(board: str, players: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Three encoded positions plus uniform noise on every plane (invalid cells included) and scalar."""
+    planes, scalars = encode_states([initial_state(board, players)] * 3)
+    rng = np.random.default_rng(seed)
+    planes += rng.uniform(0.0, 1.0, planes.shape).astype(np.float32)
+    scalars += rng.uniform(0.0, 1.0, scalars.shape).astype(np.float32)
+    return torch.from_numpy(planes), torch.from_numpy(scalars)
+
+
+@pytest.mark.parametrize(("board", "players"), VARIANTS)
+def test_fused_heads_equal_the_modules_in_eval_mode(board: str, players: int) -> None:
+    torch.manual_seed(7)
+    net = PolicyValueNet(TINY, board, players).eval()
+    scramble_norms(net, 8)
+    planes, scalars = noisy_inputs(board, players, 9)
+    with torch.inference_mode():
+        expected = net.heads(planes, scalars)
+        fused = fused_heads(fuse(net), planes, scalars)
+    for got, want in zip(fused, expected, strict=True):
+        assert got is not None and want is not None
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_weights_follow_every_change_of_the_network() -> None:
+    """legal_forward in eval mode uses the folded weights: after an optimizer step, a
+    load_state_dict and a train/eval round trip it still equals the modules' output."""
+    torch.manual_seed(10)
+    net = PolicyValueNet(TINY, "hex8", 3).eval()
+    scramble_norms(net, 11)
+    planes, scalars = noisy_inputs("hex8", 3, 12)
+    index = torch.arange(net.codec.size)
+    rows = torch.zeros_like(index)
+
+    def check() -> torch.Tensor:
+        with torch.inference_mode():
+            logits, values = net.legal_forward(planes[:1], scalars[:1], rows, index)
+            full, full_values = net(planes[:1], scalars[:1])
+        torch.testing.assert_close(logits, full[0], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(values, full_values, rtol=1e-5, atol=1e-5)
+        return logits
+
+    first = check()
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
+    logits, values = net(planes, scalars)
+    (logits.square().mean() + values.sum()).backward()
+    optimizer.step()  # also moves the BatchNorm running statistics
+    net.eval()
+    stepped = check()
+    assert not torch.allclose(first, stepped)
+    other = PolicyValueNet(TINY, "hex8", 3)
+    scramble_norms(other, 13)
+    net.load_state_dict(other.state_dict())
+    loaded = check()
+    assert not torch.allclose(stepped, loaded)
+    with torch.no_grad():
+        net.blocks[0].conv1.weight.mul_(2.0)
+    assert not torch.allclose(loaded, check())
 
 
 def test_spatial_logits_are_laid_out_plane_row_column() -> None:

@@ -1,0 +1,216 @@
+"""Inference-only form of a `PolicyValueNet`: norms folded into the convolutions, fewer ops.
+
+Every BatchNorm that directly follows a convolution (plus a pooled bias) is folded into that
+convolution's weights and a bias, with the pooled bias's linear map scaled to match; the three
+1x1 head convolutions, which read the same tensor, run as one matrix product. The norms after a
+residual sum stay. `fused_heads` computes `PolicyValueNet.heads` in eval mode to fp32 rounding
+on plain tensors (no module calls, activations updated in place), from a snapshot of the
+weights that `PolicyValueNet.fused` rebuilds when they change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from ringrift_hpc.ai.net import PolicyValueNet, ResidualBlock
+
+_POOL_FILL = -1.0e4  # as in `net.masked_pool`: any finite value below every activation
+
+
+@dataclass(frozen=True, eq=False)
+class Norm:
+    """An eval-mode BatchNorm's statistics and affine terms (it follows a sum, so it stays)."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+    eps: float
+
+    @classmethod
+    def of(cls, norm: nn.BatchNorm2d) -> Norm:
+        assert norm.running_mean is not None and norm.running_var is not None
+        weight, bias = norm.weight, norm.bias
+        return cls(
+            _copy(norm.running_mean),
+            _copy(norm.running_var),
+            _copy(weight) if weight is not None else None,
+            _copy(bias) if bias is not None else None,
+            norm.eps,
+        )
+
+    def relu(self, x: torch.Tensor) -> torch.Tensor:
+        """relu(norm(x)) as a new tensor."""
+        return F.batch_norm(x, self.mean, self.var, self.weight, self.bias, False, 0.0, self.eps).relu_()
+
+
+@dataclass(frozen=True, eq=False)
+class FusedBlock:
+    """One residual block: relu(norm1(x)) -> conv1 (norm2 folded in) + pooled bias -> relu
+    -> conv2, added to x."""
+
+    norm1: Norm
+    conv1: torch.Tensor  # [C, C, 3, 3]: conv1 * norm2's scale
+    bias1: torch.Tensor  # [C]: norm2's shift
+    pool_conv: torch.Tensor | None  # [G, C, 3, 3]: the pooling convolution * its norm's scale
+    pool_bias: torch.Tensor | None  # [G]
+    pool_linear: torch.Tensor | None  # [C, 2G]: the pooled bias's linear map * norm2's scale
+    conv2: torch.Tensor  # [C, C, 3, 3]
+
+
+@dataclass(frozen=True, eq=False)
+class FusedNet:
+    """The weights of `fused_heads`; see the module docstring."""
+
+    stem: torch.Tensor
+    scalar_weight: torch.Tensor | None
+    scalar_bias: torch.Tensor | None
+    blocks: tuple[FusedBlock, ...]
+    trunk_norm: Norm
+    head_weight: torch.Tensor  # [Cp + G + Cv, C]: policy, pooling and value 1x1 convs, norms folded
+    head_bias: torch.Tensor  # [Cp + G + Cv, 1]
+    policy_channels: int
+    pool_channels: int
+    policy_linear: torch.Tensor  # [Cp, 2G]
+    nonspatial: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None
+    value_mlp: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+    valid: torch.Tensor | None  # [1, 1, H, W] bool, None on a board without invalid cells
+    count: torch.Tensor  # [1, 1] float
+
+
+def _copy(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().clone()
+
+
+def _affine(norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) with norm(x) == x * scale + shift per channel in eval mode."""
+    assert norm.running_mean is not None and norm.running_var is not None
+    scale = torch.rsqrt(norm.running_var + norm.eps)
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    return scale, shift
+
+
+def _folded(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of norm(conv(x)) as one convolution (the convolutions here have no bias)."""
+    scale, shift = _affine(norm)
+    return conv.weight * scale[:, None, None, None], shift
+
+
+def _mlp(seq: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Weights of a Linear-ReLU-Linear `nn.Sequential`."""
+    first, last = seq[0], seq[2]  # type: ignore[index]
+    return _copy(first.weight), _copy(first.bias), _copy(last.weight), _copy(last.bias)
+
+
+def _block(block: ResidualBlock) -> FusedBlock:
+    conv1, bias1 = _folded(block.conv1, block.norm2)
+    pool_conv = pool_bias = pool_linear = None
+    if block.gpool is not None:
+        # Not stacked onto conv1: one convolution of C + G outputs is slower than the two.
+        pool_conv, pool_bias = _folded(block.gpool.conv, block.gpool.norm)
+        pool_linear = block.gpool.linear.weight * _affine(block.norm2)[0][:, None]
+    return FusedBlock(
+        norm1=Norm.of(block.norm1),
+        conv1=conv1,
+        bias1=bias1,
+        pool_conv=pool_conv,
+        pool_bias=pool_bias,
+        pool_linear=pool_linear,
+        conv2=_copy(block.conv2.weight),
+    )
+
+
+def fuse(net: PolicyValueNet) -> FusedNet:
+    """The folded weights of a `PolicyValueNet` (BatchNorm running statistics, as in eval mode)."""
+    with torch.no_grad():
+        policy_scale, policy_shift = _affine(net.policy_norm)
+        policy_weight = net.policy_conv.weight * policy_scale[:, None, None, None]
+        pool_weight, pool_bias = _folded(net.policy_gpool.conv, net.policy_gpool.norm)
+        value_weight, value_bias = _folded(net.value_conv, net.value_norm)
+        scalar = net.scalar_bias
+        cells = net.cells
+        return FusedNet(
+            stem=_copy(net.stem.weight),
+            scalar_weight=_copy(scalar.weight) if scalar is not None else None,
+            scalar_bias=_copy(scalar.bias) if scalar is not None else None,
+            blocks=tuple(_block(block) for block in net.blocks),  # type: ignore[arg-type]
+            trunk_norm=Norm.of(net.trunk_norm),
+            head_weight=torch.cat((policy_weight, pool_weight, value_weight)).flatten(1).contiguous(),
+            head_bias=torch.cat((policy_shift, pool_bias, value_bias))[:, None].contiguous(),
+            policy_channels=policy_weight.shape[0],
+            pool_channels=pool_weight.shape[0],
+            policy_linear=net.policy_gpool.linear.weight * policy_scale[:, None],
+            nonspatial=_mlp(net.nonspatial) if net.nonspatial is not None else None,
+            value_mlp=_mlp(net.value_mlp),
+            valid=_copy(cells.valid) if cells.partial else None,
+            count=_copy(cells.count),
+        )
+
+
+def _pool(x: torch.Tensor, valid: torch.Tensor | None, count: torch.Tensor) -> torch.Tensor:
+    """[B, C, N] -> [B, 2C]: mean and max over the valid cells (`valid`: [1, 1, N] bool)."""
+    if valid is None:
+        return torch.cat((x.mean(dim=2), x.amax(dim=2)), dim=1)
+    mean = (x * valid).sum(dim=2) / count
+    peak = x.masked_fill(~valid, _POOL_FILL).amax(dim=2)
+    return torch.cat((mean, peak), dim=1)
+
+
+def _run_mlp(
+    x: torch.Tensor, mlp: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+) -> torch.Tensor:
+    return F.linear(F.linear(x, mlp[0], mlp[1]).relu_(), mlp[2], mlp[3])
+
+
+def fused_heads(
+    f: FusedNet, planes: torch.Tensor, scalars: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """`PolicyValueNet.heads` in eval mode from the folded weights (for inference only: no autograd)."""
+    valid = f.valid
+    flat_valid = valid.flatten(2) if valid is not None else None
+    x = F.conv2d(planes * valid if valid is not None else planes, f.stem, padding=1)
+    if f.scalar_weight is not None:
+        x += F.linear(scalars, f.scalar_weight, f.scalar_bias)[:, :, None, None]
+    if valid is not None:
+        x.mul_(valid)
+    for block in f.blocks:
+        a = block.norm1.relu(x)
+        if valid is not None:
+            a.mul_(valid)
+        h = F.conv2d(a, block.conv1, block.bias1, padding=1)
+        if block.pool_conv is not None and block.pool_linear is not None:
+            g = F.conv2d(a, block.pool_conv, block.pool_bias, padding=1).relu_()
+            h += F.linear(_pool(g.flatten(2), flat_valid, f.count), block.pool_linear)[:, :, None, None]
+        h.relu_()
+        if valid is not None:
+            h.mul_(valid)
+        h = F.conv2d(h, block.conv2, padding=1)
+        if valid is not None:
+            h.mul_(valid)
+        x += h
+    x = f.trunk_norm.relu(x)
+    if valid is not None:
+        x.mul_(valid)
+
+    flat = x.flatten(2)
+    y = torch.matmul(f.head_weight, flat)
+    y += f.head_bias
+    cp, cg = f.policy_channels, f.policy_channels + f.pool_channels
+    pooled = _pool(y[:, cp:cg].relu(), flat_valid, f.count)
+    p = y[:, :cp] + F.linear(pooled, f.policy_linear)[:, :, None]
+    p.relu_()
+    if flat_valid is not None:
+        p.mul_(flat_valid)
+    tail = _run_mlp(_pool(flat, flat_valid, f.count), f.nonspatial) if f.nonspatial is not None else None
+    values = torch.tanh(_run_mlp(_pool(y[:, cg:].relu_(), flat_valid, f.count), f.value_mlp))
+    return p.view(x.shape[0], cp, x.shape[2], x.shape[3]), tail, values
