@@ -25,29 +25,21 @@ _POOL_FILL = -1.0e4  # as in `net.masked_pool`: any finite value below every act
 
 @dataclass(frozen=True, eq=False)
 class Norm:
-    """An eval-mode BatchNorm's statistics and affine terms (it follows a sum, so it stays)."""
+    """An eval-mode BatchNorm as a per-channel scale and shift (it follows a sum, so it stays)."""
 
-    mean: torch.Tensor
-    var: torch.Tensor
-    weight: torch.Tensor | None
-    bias: torch.Tensor | None
-    eps: float
+    scale: torch.Tensor  # [C]
+    shift: torch.Tensor  # [C]
 
     @classmethod
     def of(cls, norm: nn.BatchNorm2d) -> Norm:
-        assert norm.running_mean is not None and norm.running_var is not None
-        weight, bias = norm.weight, norm.bias
-        return cls(
-            _copy(norm.running_mean),
-            _copy(norm.running_var),
-            _copy(weight) if weight is not None else None,
-            _copy(bias) if bias is not None else None,
-            norm.eps,
-        )
+        return cls(*_affine(norm))
 
     def relu(self, x: torch.Tensor) -> torch.Tensor:
-        """relu(norm(x)) as a new tensor."""
-        return F.batch_norm(x, self.mean, self.var, self.weight, self.bias, False, 0.0, self.eps).relu_()
+        """relu(norm(x)) as a new channels-last tensor (one fused multiply-add over [B*H*W, C])."""
+        batch, channels, height, width = x.shape
+        cells = x.permute(0, 2, 3, 1).reshape(-1, channels)
+        out = torch.addcmul(self.shift, cells, self.scale).relu_()
+        return out.view(batch, height, width, channels).permute(0, 3, 1, 2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +65,8 @@ class FusedNet:
     scalar_bias: torch.Tensor | None
     blocks: tuple[FusedBlock, ...]
     trunk_norm: Norm
-    head_weight: torch.Tensor  # [Cp + G + Cv, C]: policy, pooling and value 1x1 convs, norms folded
-    head_bias: torch.Tensor  # [Cp + G + Cv, 1]
+    head_weight: torch.Tensor  # [C, Cp + G + Cv]: policy, pooling and value 1x1 convs, norms folded
+    head_bias: torch.Tensor  # [Cp + G + Cv]
     policy_channels: int
     pool_channels: int
     policy_linear: torch.Tensor  # [Cp, 2G]
@@ -86,6 +78,11 @@ class FusedNet:
 
 def _copy(t: torch.Tensor) -> torch.Tensor:
     return t.detach().clone()
+
+
+def _kernel(t: torch.Tensor) -> torch.Tensor:
+    """A convolution weight in channels-last memory, like the activations."""
+    return t.detach().contiguous(memory_format=torch.channels_last).clone(memory_format=torch.preserve_format)
 
 
 def _affine(norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,12 +118,12 @@ def _block(block: ResidualBlock) -> FusedBlock:
         pool_linear = block.gpool.linear.weight * _affine(block.norm2)[0][:, None]
     return FusedBlock(
         norm1=Norm.of(block.norm1),
-        conv1=conv1,
+        conv1=_kernel(conv1),
         bias1=bias1,
-        pool_conv=pool_conv,
+        pool_conv=_kernel(pool_conv) if pool_conv is not None else None,
         pool_bias=pool_bias,
         pool_linear=pool_linear,
-        conv2=_copy(block.conv2.weight),
+        conv2=_kernel(block.conv2.weight),
     )
 
 
@@ -140,13 +137,13 @@ def fuse(net: PolicyValueNet) -> FusedNet:
         scalar = net.scalar_bias
         cells = net.cells
         return FusedNet(
-            stem=_copy(net.stem.weight),
+            stem=_kernel(net.stem.weight),
             scalar_weight=_copy(scalar.weight) if scalar is not None else None,
             scalar_bias=_copy(scalar.bias) if scalar is not None else None,
             blocks=tuple(_block(block) for block in net.blocks),  # type: ignore[arg-type]
             trunk_norm=Norm.of(net.trunk_norm),
-            head_weight=torch.cat((policy_weight, pool_weight, value_weight)).flatten(1).contiguous(),
-            head_bias=torch.cat((policy_shift, pool_bias, value_bias))[:, None].contiguous(),
+            head_weight=torch.cat((policy_weight, pool_weight, value_weight)).flatten(1).t().contiguous(),
+            head_bias=torch.cat((policy_shift, pool_bias, value_bias)),
             policy_channels=policy_weight.shape[0],
             pool_channels=pool_weight.shape[0],
             policy_linear=net.policy_gpool.linear.weight * policy_scale[:, None],
@@ -158,11 +155,13 @@ def fuse(net: PolicyValueNet) -> FusedNet:
 
 
 def _pool(x: torch.Tensor, valid: torch.Tensor | None, count: torch.Tensor) -> torch.Tensor:
-    """[B, C, N] -> [B, 2C]: mean and max over the valid cells (`valid`: [1, 1, N] bool)."""
+    """[B, C, H, W] -> [B, 2C]: mean and max over the valid cells (`valid`: [1, 1, H, W] bool)."""
     if valid is None:
-        return torch.cat((x.mean(dim=2), x.amax(dim=2)), dim=1)
-    mean = (x * valid).sum(dim=2) / count
-    peak = x.masked_fill(~valid, _POOL_FILL).amax(dim=2)
+        # The adaptive pools have channels-last kernels; amax over the cells does not.
+        mean = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return torch.cat((mean, F.adaptive_max_pool2d(x, 1).flatten(1)), dim=1)
+    mean = (x * valid).sum(dim=(2, 3)) / count
+    peak = x.masked_fill(~valid, _POOL_FILL).amax(dim=(2, 3))
     return torch.cat((mean, peak), dim=1)
 
 
@@ -175,10 +174,14 @@ def _run_mlp(
 def fused_heads(
     f: FusedNet, planes: torch.Tensor, scalars: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """`PolicyValueNet.heads` in eval mode from the folded weights (for inference only: no autograd)."""
+    """`PolicyValueNet.heads` in eval mode from the folded weights (for inference only: no autograd).
+
+    Activations are kept channels-last, where the CPU convolutions need no layout change; the
+    policy features come back as a channels-last [B, Cp, H, W] tensor.
+    """
     valid = f.valid
-    flat_valid = valid.flatten(2) if valid is not None else None
-    x = F.conv2d(planes * valid if valid is not None else planes, f.stem, padding=1)
+    x = planes * valid if valid is not None else planes
+    x = F.conv2d(x.contiguous(memory_format=torch.channels_last), f.stem, padding=1)
     if f.scalar_weight is not None:
         x += F.linear(scalars, f.scalar_weight, f.scalar_bias)[:, :, None, None]
     if valid is not None:
@@ -190,7 +193,7 @@ def fused_heads(
         h = F.conv2d(a, block.conv1, block.bias1, padding=1)
         if block.pool_conv is not None and block.pool_linear is not None:
             g = F.conv2d(a, block.pool_conv, block.pool_bias, padding=1).relu_()
-            h += F.linear(_pool(g.flatten(2), flat_valid, f.count), block.pool_linear)[:, :, None, None]
+            h += F.linear(_pool(g, valid, f.count), block.pool_linear)[:, :, None, None]
         h.relu_()
         if valid is not None:
             h.mul_(valid)
@@ -202,15 +205,16 @@ def fused_heads(
     if valid is not None:
         x.mul_(valid)
 
-    flat = x.flatten(2)
-    y = torch.matmul(f.head_weight, flat)
-    y += f.head_bias
+    # The three 1x1 head convolutions as one product over [B*H*W, C] (channels-last rows).
+    batch, channels, height, width = x.shape
+    y = torch.mm(x.permute(0, 2, 3, 1).reshape(-1, channels), f.head_weight).add_(f.head_bias)
+    y = y.view(batch, height, width, -1).permute(0, 3, 1, 2)
     cp, cg = f.policy_channels, f.policy_channels + f.pool_channels
-    pooled = _pool(y[:, cp:cg].relu(), flat_valid, f.count)
-    p = y[:, :cp] + F.linear(pooled, f.policy_linear)[:, :, None]
+    pooled = _pool(y[:, cp:cg].relu(), valid, f.count)
+    p = y[:, :cp] + F.linear(pooled, f.policy_linear)[:, :, None, None]
     p.relu_()
-    if flat_valid is not None:
-        p.mul_(flat_valid)
-    tail = _run_mlp(_pool(flat, flat_valid, f.count), f.nonspatial) if f.nonspatial is not None else None
-    values = torch.tanh(_run_mlp(_pool(y[:, cg:].relu_(), flat_valid, f.count), f.value_mlp))
-    return p.view(x.shape[0], cp, x.shape[2], x.shape[3]), tail, values
+    if valid is not None:
+        p.mul_(valid)
+    tail = _run_mlp(_pool(x, valid, f.count), f.nonspatial) if f.nonspatial is not None else None
+    values = torch.tanh(_run_mlp(_pool(y[:, cg:].relu(), valid, f.count), f.value_mlp))
+    return p, tail, values

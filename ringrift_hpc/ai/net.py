@@ -328,7 +328,8 @@ class PolicyValueNet(nn.Module):
             policy, tail, values = self.heads(planes, scalars)
         else:
             policy, tail, values = fused_heads(self.fused(), planes, scalars)
-        features = policy.flatten(2).transpose(1, 2)  # [B, H*W, Cp], a view
+        # [B, H*W, Cp]: a view when `policy` is channels-last (the fused path), else a copy.
+        features = policy.permute(0, 2, 3, 1).reshape(policy.shape[0], -1, policy.shape[1])
         plane = self.slot_plane[index]
         weight = self.policy_out.weight.view(self.shape.spatial_planes, -1)
         bias = self.policy_out.bias
