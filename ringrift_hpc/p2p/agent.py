@@ -118,7 +118,6 @@ class Agent:
         self.peers = PeerTable(
             settings.peers, suspect_after_s=p2p.suspect_after_s, dead_after_s=p2p.dead_after_s
         )
-        self.views: dict[str, NodeView] = {}
         self.code_version = code_version()
         self.config_version = config_version(self.layout.run_config)
         self.resources = local_resources(self.layout.root)
@@ -192,7 +191,6 @@ class Agent:
     def heard(self, view: NodeView) -> None:
         now = time.monotonic()
         self.peers.heard(view, now)
-        self.views[view.node] = view
         if view.coordinator is not None and view.term > self.term:
             self.observe_term(view.term, view.coordinator)
         elif view.coordinator is not None and view.term == self.term and self.leader is None:
@@ -219,7 +217,7 @@ class Agent:
             return None
         if node == self.node_id:
             return self.settings.url
-        view = self.views.get(node)
+        view = self.peers.view(node)
         return view.url if view is not None else None
 
     def client(self, url: str) -> PeerClient:
@@ -238,7 +236,7 @@ class Agent:
 
     def refusal_for(self, node: str) -> str:
         """Why `node` may not take work from this coordinator; "" when it may."""
-        view = self.views.get(node) if node != self.node_id else self.own_view()
+        view = self.peers.view(node) if node != self.node_id else self.own_view()
         if view is None:
             return f"node {node} has sent no heartbeat to the coordinator yet; wait a moment"
         return incompatibility(view, self.own_view()) or ""
@@ -489,8 +487,8 @@ class Agent:
 
     async def _gather_artifacts(self) -> None:
         """A new coordinator first fetches what any live peer has published and it lacks."""
-        for node, view in list(self.views.items()):
-            if node != self.node_id and self.peers.liveness(node, time.monotonic()) == "alive":
+        for view in self.peers.views():
+            if view.node != self.node_id and self.peers.liveness(view.node, time.monotonic()) == "alive":
                 await self._pull_from(self.client(view.url))
 
     async def _pull_from(self, client: PeerClient) -> int:
@@ -521,11 +519,11 @@ class Agent:
         while not self.stopping.is_set():
             if self.is_coordinator():
                 now = time.monotonic()
-                for node, view in list(self.views.items()):
-                    if self.peers.liveness(node, now) == "dead":
-                        await self.keepalive.tend(node, view.url)
+                for view in self.peers.views():
+                    if self.peers.liveness(view.node, now) == "dead":
+                        await self.keepalive.tend(view.node, view.url)
                     else:
-                        self.keepalive.alive(node)
+                        self.keepalive.alive(view.node)
             await self._sleep(self.config.p2p.heartbeat_interval_s)
 
     async def _sleep(self, seconds: float) -> None:

@@ -219,6 +219,10 @@ class PeerTable:
     def view(self, node: str) -> NodeView | None:
         return self._views.get(node)
 
+    def views(self) -> tuple[NodeView, ...]:
+        """The newest view of every peer heard from, by node id."""
+        return tuple(self._views[node] for node in sorted(self._views))
+
     def urls(self) -> list[str]:
         """Every URL to send heartbeats to: the seeds and the URLs peers announced."""
         return sorted(set(self._seeds) | {v.url for v in self._views.values()})
