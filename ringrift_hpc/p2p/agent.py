@@ -347,6 +347,7 @@ class Agent:
                 {"job_id": t.job_id, "term": t.term, "purpose": t.purpose, "state": t.state}
                 for t in self.worker.running.values()
             ],
+            "jobs_finished_here": self.worker.completed,
             "work_refused": self.worker.last_refusal,
             "keepalive": [dataclasses.asdict(o) for o in self.keepalive.history] if self.keepalive else [],
             "written_at": time.time(),

@@ -57,7 +57,7 @@ class Worker:
     running: dict[str, RunningTask] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     last_refusal: str = ""
-    completed: int = 0
+    completed: int = 0  # jobs this node ran to an end (any end), for the status document
 
     def free(self) -> Demand:
         used_cpus = sum(t.demand.cpus for t in self.running.values())
