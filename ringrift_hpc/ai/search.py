@@ -19,9 +19,11 @@ its leaf value up. The trees are mutable for speed; the public functions return 
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -484,6 +486,35 @@ def search(
             f"search: {len(states)} states but {len(rngs)} random generators; give one per state"
         )
     timings = timings if timings is not None else SearchTimings()
+    with _collector_paused():
+        return _search(states, evaluator, config, rngs, timings)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if it runs) for the duration of a search.
+
+    The trees are acyclic (reference counting frees them), but each collection pass walks every
+    live object, and many games' growing trees made those passes about 10-15% of the CPU time
+    of a 64-game search step. Cycles made meanwhile are collected after the search.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _search(
+    states: Sequence[GameState],
+    evaluator: Evaluator,
+    config: SearchConfig,
+    rngs: Sequence[np.random.Generator],
+    timings: SearchTimings,
+) -> list[SearchResult]:
     t_start = time.perf_counter()
     results: list[SearchResult | None] = [None] * len(states)
     roots: list[tuple[int, Node]] = []

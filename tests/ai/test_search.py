@@ -9,6 +9,7 @@ random play, found at run time by the property each test needs.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable, Iterator, Sequence
 
@@ -242,6 +243,34 @@ def test_interior_choice_with_every_move_visited_ignores_a_mixed_value_above_all
     assert node.mixed_value() > -0.4 and sigma_scale(node.max_visits, SearchConfig(), -0.5, -0.5 + 1e-7) > 1e5
     score = improved_policy(node, SearchConfig()) - node.child_visits / (1.0 + node.total)
     assert select_nonroot(node, SearchConfig()) == int(np.argmax(score))
+
+
+def test_the_cyclic_collector_is_paused_during_a_search_and_restored_after() -> None:
+    states = [s for s in random_positions("square8", 2, range(2)) if len(rules.legal_moves(s)) > 1][:3]
+    seen: list[bool] = []
+
+    class Watching(ScriptedEvaluator):
+        def evaluate(self, states: Sequence[GameState]) -> list[Evaluation]:
+            seen.append(gc.isenabled())
+            if len(seen) == 3 and failing:
+                raise RuntimeError("evaluator failed")
+            return super().evaluate(states)
+
+    assert gc.isenabled()
+    failing = False
+    search(states, Watching(), SearchConfig(simulations=4), seeded(3))
+    assert seen and not any(seen) and gc.isenabled()
+    failing = True
+    seen.clear()
+    with pytest.raises(RuntimeError, match="evaluator failed"):
+        search(states, Watching(), SearchConfig(simulations=4), seeded(3))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        search(states, Watching(), SearchConfig(simulations=4), seeded(3))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_completed_q_mixes_the_network_value_into_unvisited_moves() -> None:
