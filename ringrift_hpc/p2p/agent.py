@@ -436,9 +436,7 @@ class Agent:
             await self._sleep(p2p.heartbeat_interval_s / 2)
 
     def _leader_missing(self, now: float) -> bool:
-        if self.leader is None:
-            return True
-        if self.leader == self.node_id:
+        if self.leader is None or self.leader == self.node_id:
             return True
         return now - self.leader_heard > self.config.p2p.suspect_after_s
 

@@ -9,8 +9,8 @@ last), so a reader never accepts a half-installed artifact.
 from __future__ import annotations
 
 import os
-import time
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -173,11 +173,6 @@ def artifact_index(layout: RunLayout) -> list[ArtifactEntry]:
             if entry is not None:
                 entries.append(entry)
     return sorted(entries, key=lambda entry: entry.path)
-
-
-def missing_from(layout: RunLayout, entries: Sequence[ArtifactEntry]) -> list[ArtifactEntry]:
-    """The entries that `layout` does not have published identically."""
-    return missing_entries(artifact_index(layout), entries)
 
 
 def missing_entries(have: Sequence[ArtifactEntry], want: Sequence[ArtifactEntry]) -> list[ArtifactEntry]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -17,6 +16,7 @@ from yarl import URL
 
 from ringrift_hpc.p2p.auth import Credentials, body_sha256, sign_headers
 from ringrift_hpc.p2p.verified_file import HashMismatchError, TooLargeError, VerifiedFile
+from ringrift_hpc.store.publish import sha256_file
 
 _CHUNK = 1 << 16
 _ERROR_BODY_LIMIT = 64 << 10
@@ -33,14 +33,6 @@ class PeerError(RuntimeError):
         self.url = url
         self.status = status
         self.payload: dict[str, Any] = payload if payload is not None else {}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _base_url(base_url: str) -> URL:
@@ -127,7 +119,7 @@ class PeerClient:
 
     async def put_file(self, path: str, src: Path) -> Any:
         """Upload `src` as the signed body (its sha256 computed first); return the JSON reply."""
-        digest = await asyncio.to_thread(file_sha256, src)
+        _, digest = await asyncio.to_thread(sha256_file, src)
         with src.open("rb") as handle:
             async with self._exchange("PUT", path, body=handle, body_hash=digest, streaming=True) as (
                 url,

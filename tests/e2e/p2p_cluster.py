@@ -20,6 +20,7 @@ from typing import Any
 
 from tiny_run import make_tiny_run
 
+from ringrift_hpc.p2p.agent_link import node_dir, status_file
 from ringrift_hpc.store import RunLayout
 
 FAST_P2P = {
@@ -55,8 +56,8 @@ class Node:
 
     def status(self) -> dict[str, Any]:
         try:
-            folder = self.layout.root / "p2p" / ("nodes/" + self.node_id if self.shared else "")
-            doc: dict[str, Any] = json.loads((folder / "status.json").read_text())
+            folder = node_dir(self.layout, self.node_id, shared=self.shared)
+            doc: dict[str, Any] = json.loads(status_file(folder).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
         return doc
@@ -74,6 +75,7 @@ class P2PCluster:
     hosts: Sequence[str] | None = None
     popen: Callable[[int, list[str], dict[str, Any]], subprocess.Popen[bytes]] | None = None
     shared: bool = False  # one run directory for every node (a shared filesystem)
+    extra_args: dict[str, list[str]] = field(default_factory=dict)  # per node, e.g. --max-jobs
 
     def __post_init__(self) -> None:
         self.token = self.root / "token"
@@ -93,6 +95,7 @@ class P2PCluster:
         argv = [sys.executable, "-c", _AGENT, "p2p", str(node.layout.root), "--node-id", node.node_id]
         argv += ["--listen", f"{node.host}:{node.port}", "--peers", peers, "--token-file", str(self.token)]
         argv += ["--shared-run-dir"] if self.shared else []
+        argv += self.extra_args.get(node.node_id, [])
         return argv + (["--coordinator-eligible"] if node.node_id in self.eligible else [])
 
     def start(self, node_id: str) -> None:

@@ -17,7 +17,7 @@ from ringrift_hpc.p2p.artifacts import (
     check_relpath,
     clean_stale_blobs,
     install_artifact,
-    missing_from,
+    missing_entries,
 )
 from ringrift_hpc.store import CorruptArtifactError, RunLayout, publish_bytes, quarantine, read_manifest
 from ringrift_hpc.store.atomic import temp_path_for
@@ -136,13 +136,13 @@ def test_install_puts_artifact_and_identical_manifest_in_place(tmp_path: Path) -
     src, dst = RunLayout(tmp_path / "src"), RunLayout(tmp_path / "dst")
     _publish_sample(src)
     entries = artifact_index(src)
-    assert missing_from(dst, entries) == entries
+    assert missing_entries(artifact_index(dst), entries) == entries
     for entry in entries:
         blob = _stage(dst, (src.root / entry.artifact).read_bytes())
         assert install_artifact(dst, entry, blob) is True
         assert not blob.exists()
     assert artifact_index(dst) == entries
-    assert missing_from(dst, entries) == []
+    assert missing_entries(artifact_index(dst), entries) == []
     assert read_manifest(dst.model_weights(VARIANT, MODEL)).manifest.metadata == {"generation": 1}
 
 
@@ -151,7 +151,7 @@ def test_installing_the_identical_artifact_again_returns_false(tmp_path: Path) -
     _publish_sample(src)
     _publish_sample(dst)  # published independently: other created_at, same identity
     entry = artifact_index(src)[1]
-    assert missing_from(dst, [entry]) == []
+    assert missing_entries(artifact_index(dst), [entry]) == []
     blob = _stage(dst, b"weights")
     assert install_artifact(dst, entry, blob) is False
     assert blob.exists()
@@ -210,7 +210,7 @@ def test_different_artifact_published_at_the_path_is_a_conflict_and_kept(tmp_pat
     shard = dst.selfplay_shard(VARIANT, 3, "task-0")
     publish_bytes(shard, b"other shard", {"games": 4})
     entry = artifact_index(src)[2]
-    assert missing_from(dst, [entry]) == [entry]
+    assert missing_entries(artifact_index(dst), [entry]) == [entry]
     with pytest.raises(ArtifactConflictError, match="already published"):
         install_artifact(dst, entry, _stage(dst, b"shard"))
     assert shard.read_bytes() == b"other shard"
