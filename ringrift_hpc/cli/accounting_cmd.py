@@ -1,4 +1,4 @@
-"""`ringrift-hpc accounting RUN`: what the run's Slurm jobs used, by kind (one sacct call)."""
+"""`ringrift-hpc accounting RUN`: what the run's Slurm jobs used, by purpose (one sacct call)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def accounting_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Jobs, states, CPU-hours, GPU-hours, elapsed and queue wait of the run's Slurm jobs, by kind."""
+    """Jobs, states, CPU-hours, GPU-hours, elapsed and queue wait of the run's Slurm jobs, by purpose."""
     layout = RunLayout(run)
     try:
         config = load_config(layout.run_config)
@@ -47,7 +47,7 @@ def accounting_command(
         typer.echo(f"accounting for run {config.run.name}: {error}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        typer.echo(json.dumps({"run": config.run.name, "kinds": [s.to_json() for s in summaries]}, indent=2))
+        typer.echo(json.dumps({"run": config.run.name, "purposes": [s.to_json() for s in summaries]}, indent=2))
     elif summaries:
         typer.echo(format_accounting(summaries))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import time
@@ -15,10 +14,9 @@ from rich.text import Text
 
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.cluster.executor_choice import make_executor
+from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose
 from ringrift_hpc.config import ConfigError, load_config
-from ringrift_hpc.jobs.evaluate import run_from_spec_file as match_from_spec
-from ringrift_hpc.jobs.selfplay import run_from_spec_file as selfplay_from_spec
-from ringrift_hpc.jobs.train import run_from_spec_file as train_from_spec
+from ringrift_hpc.jobs.registry import job_callable, run_from_spec_file
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
 from ringrift_hpc.loop.status import run_status, status_text
@@ -92,7 +90,7 @@ def halt_command(
         raise fail(str(error)) from None
     typer.echo(f"halted {layout.root}: {reason}")
     if cancel:
-        make_executor(load_config(layout.run_config), layout).cancel_all()
+        make_executor(load_config(layout.run_config), layout, job_callable).cancel_all()
         typer.echo("cancelled every queued or running job of the run")
 
 
@@ -141,29 +139,22 @@ def watch_command(
         return
 
 
-class WorkerKind(str, enum.Enum):
-    selfplay = "selfplay"
-    train = "train"
-    evaluate = "evaluate"
-
-
 def worker_command(
-    kind: WorkerKind = typer.Argument(..., help="selfplay, train or evaluate."),
+    purpose: str = typer.Argument(..., help=f"The job's purpose: {', '.join(PURPOSES)}."),
     spec: Path = typer.Option(..., "--spec", help="The job's JSON spec file."),
 ) -> None:
     """Run one job from its spec file (what the sbatch templates call)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        checked = check_purpose(purpose)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="PURPOSE") from None
     if not spec.is_file():
         raise fail(
             f"spec file {spec} does not exist; pass the JSON file the controller or sbatch render wrote"
         )
-    runners = {
-        WorkerKind.selfplay: selfplay_from_spec,
-        WorkerKind.train: train_from_spec,
-        WorkerKind.evaluate: match_from_spec,
-    }
     try:
-        result = runners[kind](spec)
+        result = run_from_spec_file(checked, spec)
     except ValueError as error:
         raise fail(str(error)) from None
     typer.echo(str(result))

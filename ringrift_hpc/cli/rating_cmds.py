@@ -29,6 +29,7 @@ from ringrift_hpc.jobs.evaluate_players import (
     run_model_file,
 )
 from ringrift_hpc.jobs.evaluate_submit import submitted_rounds
+from ringrift_hpc.jobs.registry import job_callable
 from ringrift_hpc.jobs.evaluate_tournament import (
     FORMATS,
     TournamentPlan,
@@ -211,7 +212,7 @@ def tournament_command(
     else:
         where = f"submitted through the {executor_kind(config)} executor"
         play_round = submitted_rounds(
-            make_executor(config, layout),
+            make_executor(config, layout, job_callable),
             make_spec,
             groups_per_task=config.evaluation.groups_per_task,
             poll_s=poll_interval or config.loop.tick_interval_s,

@@ -7,14 +7,9 @@ from pathlib import Path, PurePosixPath
 
 import typer
 
-from ringrift_hpc.cluster.executor import JOB_KINDS
-from ringrift_hpc.cluster.sbatch_render import (
-    TEMPLATE_FILES,
-    TemplateError,
-    render_sbatch,
-)
+from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose
+from ringrift_hpc.cluster.sbatch_render import TemplateError, render_sbatch, template_file
 from ringrift_hpc.config import ConfigError, load_config
-from ringrift_hpc.config.slurm import JobKind
 
 # The templates ship in the repository next to the package (an editable install).
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "sbatch"
@@ -32,15 +27,13 @@ def _sbatch() -> None:
     """Render sbatch scripts from the templates and a config."""
 
 
-def _kinds(kind: str | None) -> tuple[JobKind, ...]:
-    if kind is None:
-        return JOB_KINDS
-    for known in JOB_KINDS:
-        if kind == known:
-            return (known,)
-    raise typer.BadParameter(
-        f"{kind!r} is not a job kind; use one of {', '.join(JOB_KINDS)}", param_hint="--kind"
-    )
+def _purposes(purpose: str | None) -> tuple[Purpose, ...]:
+    if purpose is None:
+        return PURPOSES
+    try:
+        return (check_purpose(purpose),)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--purpose") from None
 
 
 @sbatch_app.command("render")
@@ -48,20 +41,26 @@ def render_command(
     config: Path = typer.Option(
         ..., "--config", "-c", help="The run's YAML config (resources, setup, run root)."
     ),
-    kind: str | None = typer.Option(
-        None, "--kind", "-k", help="selfplay, train or evaluate; default: all three."
+    purpose: str | None = typer.Option(
+        None,
+        "--purpose",
+        "-p",
+        "--kind",
+        "-k",
+        help=f"{', '.join(PURPOSES)}; default: all {len(PURPOSES)}. (--kind is its old name.)",
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder to write <kind>.sbatch into; default: print to stdout."
+        None, "--out", "-o", help="Folder to write <purpose>.sbatch into; default: print to stdout."
     ),
     templates: Path = typer.Option(DEFAULT_TEMPLATES, "--templates", help="Folder holding the templates."),
 ) -> None:
-    """Render the sbatch script of each kind; they run `ringrift-hpc worker <kind> --spec FILE`."""
-    if kind is None and out is None:
+    """Render the sbatch script of each purpose; they run `ringrift-hpc worker <purpose> --spec FILE`."""
+    if purpose is None and out is None:
         raise typer.BadParameter(
-            "pass --kind to print one script, or --out DIR to write all three", param_hint="--kind"
+            f"pass --purpose to print one script, or --out DIR to write all {len(PURPOSES)}",
+            param_hint="--purpose",
         )
-    kinds = _kinds(kind)
+    purposes = _purposes(purpose)
     try:
         cfg = load_config(config)
     except ConfigError as error:
@@ -70,8 +69,8 @@ def render_command(
     # A relative run root is relative to where the controller starts; jobs need it absolute.
     run_root = PurePosixPath(os.path.abspath(cfg.run.root))
     scripts = {}
-    for one in kinds:
-        path = templates / TEMPLATE_FILES[one]
+    for one in purposes:
+        path = templates / template_file(one)
         if not path.is_file():
             typer.echo(f"no template {path}; pass --templates with the repository's sbatch/ folder", err=True)
             raise typer.Exit(2)
@@ -85,7 +84,7 @@ def render_command(
             typer.echo(script, nl=False)
             continue
         out.mkdir(parents=True, exist_ok=True)
-        target = out / TEMPLATE_FILES[one]
+        target = out / f"{one}.sbatch"
         target.write_text(script)
         target.chmod(0o755)
         typer.echo(f"wrote {target}")

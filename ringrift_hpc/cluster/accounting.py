@@ -1,7 +1,8 @@
-"""What a run's jobs cost, by kind, from one ``sacct`` call.
+"""What a run's jobs cost, by purpose, from one ``sacct`` call.
 
-The run's jobs are selected by their names (``<run.name>-<kind>``, see ``executor.job_name``)
-and a start time. Per kind: how many jobs (array tasks count one each) are in each state, the
+The run's jobs are selected by their names (``<run.name>-<purpose>``, see ``purposes.job_name``;
+earlier versions ran tournaments as ``<run.name>-evaluate``, so those count as evaluations) and a
+start time. Per purpose: how many jobs (array tasks count one each) are in each state, the
 CPU-hours and GPU-hours allocated (AllocCPUS and AllocTRES ``gres/gpu`` times elapsed), the
 elapsed time, and the queue wait (Start - Submit) of the jobs that started.
 """
@@ -12,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ringrift_hpc.cluster.executor import JOB_KINDS, job_name
+from ringrift_hpc.cluster.purposes import PURPOSES, job_name
 from ringrift_hpc.cluster.slurm_parse import (
     SACCT_FIELDS,
     SlurmOutputError,
@@ -51,10 +52,10 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class KindSummary:
-    """Totals of one job kind."""
+class PurposeSummary:
+    """Totals of the jobs of one purpose."""
 
-    kind: str
+    purpose: str
     jobs: int
     states: Mapping[str, int] = field(default_factory=dict)
     cpu_hours: float = 0.0
@@ -65,7 +66,7 @@ class KindSummary:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "kind": self.kind,
+            "purpose": self.purpose,
             "jobs": self.jobs,
             "states": dict(sorted(self.states.items())),
             "cpu_hours": round(self.cpu_hours, 4),
@@ -137,11 +138,11 @@ def parse_accounting(text: str) -> tuple[Usage, ...]:
     return tuple(usages)
 
 
-def summarize(usages: Sequence[Usage], run_name: str) -> tuple[KindSummary, ...]:
-    """Totals per kind, in the order of ``JOB_KINDS``; kinds without jobs are left out."""
+def summarize(usages: Sequence[Usage], run_name: str) -> tuple[PurposeSummary, ...]:
+    """Totals per purpose, in the order of ``PURPOSES``; purposes without jobs are left out."""
     summaries = []
-    for kind in JOB_KINDS:
-        mine = [usage for usage in usages if usage.name == job_name(run_name, kind)]
+    for purpose in PURPOSES:
+        mine = [usage for usage in usages if usage.name == job_name(run_name, purpose)]
         if not mine:
             continue
         states: dict[str, int] = {}
@@ -149,8 +150,8 @@ def summarize(usages: Sequence[Usage], run_name: str) -> tuple[KindSummary, ...]
             states[usage.state] = states.get(usage.state, 0) + 1
         waits = [wait for usage in mine if (wait := usage.queue_wait_s) is not None]
         summaries.append(
-            KindSummary(
-                kind=kind,
+            PurposeSummary(
+                purpose=purpose,
                 jobs=len(mine),
                 states=states,
                 cpu_hours=sum(usage.cpus * usage.elapsed_s for usage in mine) / 3600,
@@ -165,7 +166,7 @@ def summarize(usages: Sequence[Usage], run_name: str) -> tuple[KindSummary, ...]
 
 def sacct_command(run_name: str, since: dt.datetime) -> tuple[str, ...]:
     """The one sacct call that lists a run's jobs since ``since``."""
-    names = ",".join(job_name(run_name, kind) for kind in JOB_KINDS)
+    names = ",".join(job_name(run_name, purpose) for purpose in PURPOSES)
     return (
         "sacct",
         "--allocations",
@@ -178,8 +179,8 @@ def sacct_command(run_name: str, since: dt.datetime) -> tuple[str, ...]:
 
 def query_accounting(
     run_name: str, since: dt.datetime, *, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> tuple[KindSummary, ...]:
-    """Ask sacct once and summarize the run's jobs by kind."""
+) -> tuple[PurposeSummary, ...]:
+    """Ask sacct once and summarize the run's jobs by purpose."""
     result = run_command(sacct_command(run_name, since), timeout_s=timeout_s)
     if not result.ok:
         raise SlurmCommandError(f"{' '.join(result.argv)} failed: {result.summary}")
@@ -192,12 +193,12 @@ def _hours(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f}h" if seconds >= 3600 else f"{seconds:.0f}s"
 
 
-def format_accounting(summaries: Sequence[KindSummary]) -> str:
-    """A plain table, one line per kind and a total line."""
-    header = ("kind", "jobs", "states", "cpu-h", "gpu-h", "elapsed", "wait mean", "wait max")
+def format_accounting(summaries: Sequence[PurposeSummary]) -> str:
+    """A plain table, one line per purpose and a total line."""
+    header = ("purpose", "jobs", "states", "cpu-h", "gpu-h", "elapsed", "wait mean", "wait max")
     rows = [
         (
-            s.kind,
+            s.purpose,
             str(s.jobs),
             " ".join(f"{state}={count}" for state, count in sorted(s.states.items())),
             f"{s.cpu_hours:.3f}",

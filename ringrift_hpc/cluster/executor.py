@@ -1,7 +1,8 @@
 """The one interface every executor offers, and the plain data it hands out.
 
-An executor runs picklable callables with picklable arguments as jobs of a kind (selfplay,
-train, evaluate) and knows nothing else about them. ``JobRef`` is what the controller journals:
+An executor runs jobs of a purpose (``cluster.purposes``) on their spec: the job callable of a
+purpose comes from a ``JobResolver`` the executor is built with (``jobs.registry.job_callable``),
+so this layer knows nothing about what a job does. ``JobRef`` is what the controller journals:
 plain data that any later executor object of the same run accepts, so a restarted controller
 re-attaches to jobs that are still queued or running. ``poll`` asks the scheduler once per call,
 whatever the number of refs.
@@ -12,19 +13,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, get_args
+from typing import Any, Protocol
 
-from ringrift_hpc.config.slurm import JobKind
+from ringrift_hpc.cluster.purposes import Purpose, check_purpose
 
-JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
-
-
-def job_name(run_name: str, kind: JobKind) -> str:
-    """The scheduler's job name of a run's jobs of one kind, e.g. ``rr-main-selfplay``.
-
-    ``squeue --name``, ``sacct --name`` and ``scancel --name`` select a run's jobs by it.
-    """
-    return f"{run_name}-{kind}"
+# The job callable of a purpose: called with the job's spec, where the job runs.
+JobResolver = Callable[[Purpose], Callable[[Any], Any]]
 
 
 class JobStatus(str, enum.Enum):
@@ -62,13 +56,12 @@ class JobRef:
     ``task`` the task index within that array.
     """
 
-    kind: JobKind
+    purpose: Purpose
     job_id: str
     task: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in JOB_KINDS:
-            raise ValueError(f"job kind {self.kind!r} is not one of {', '.join(JOB_KINDS)}")
+        check_purpose(self.purpose)
         if not self.job_id.isdigit():
             raise ValueError(f"job id {self.job_id!r} is not a number like '4711'")
         if self.task is not None and self.task < 0:
@@ -80,12 +73,17 @@ class JobRef:
         return self.job_id if self.task is None else f"{self.job_id}_{self.task}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "job_id": self.job_id, "task": self.task}
+        return {"purpose": self.purpose, "job_id": self.job_id, "task": self.task}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobRef:
-        """The inverse of ``to_json``; raises ValueError or TypeError naming the bad field."""
-        missing = [field for field in ("kind", "job_id", "task") if field not in data]
+        """The inverse of ``to_json``; raises ValueError or TypeError naming the bad field.
+
+        Refs journaled by earlier versions name a ``kind`` (selfplay, train or evaluate)
+        instead of a purpose; each of those words is the purpose of the same jobs.
+        """
+        label = "purpose" if "purpose" in data or "kind" not in data else "kind"
+        missing = [field for field in (label, "job_id", "task") if field not in data]
         if missing:
             raise ValueError(f"job ref {dict(data)!r} lacks {', '.join(missing)}")
         task = data["task"]
@@ -93,7 +91,8 @@ class JobRef:
             raise TypeError(f"job ref {dict(data)!r}: task must be an integer or null")
         if not isinstance(data["job_id"], str):
             raise TypeError(f"job ref {dict(data)!r}: job_id must be a string")
-        return cls(kind=data["kind"], job_id=data["job_id"], task=task)
+        purpose = check_purpose(data[label], what=f"job ref {dict(data)!r}: {label}")
+        return cls(purpose=purpose, job_id=data["job_id"], task=task)
 
 
 @dataclass(frozen=True)
@@ -142,21 +141,19 @@ class JobState:
 
 
 class Executor(Protocol):
-    """Runs callables as jobs; every method takes and returns plain ``JobRef`` data."""
+    """Runs jobs of a purpose on their specs; every method takes and returns plain ``JobRef`` data."""
 
     @property
     def scheduler_queries(self) -> int:
         """Batched state queries made so far (``sacct`` calls for Slurm, folder scans locally)."""
         ...
 
-    def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        """Submit ``fn(*args)`` as one job."""
+    def submit(self, purpose: Purpose, spec: Any) -> JobRef:
+        """Submit one job of ``purpose`` on ``spec``."""
         ...
 
-    def submit_array(
-        self, kind: JobKind, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
-    ) -> list[JobRef]:
-        """Submit ``fn(*args)`` for every ``args`` in ``args_list`` as array tasks, refs in order."""
+    def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:
+        """Submit one job of ``purpose`` per spec as array tasks, refs in the order of ``specs``."""
         ...
 
     def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
@@ -180,18 +177,11 @@ class Executor(Protocol):
         ...
 
 
-def check_args_list(args_list: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Array arguments as tuples; an empty array or a bare string as arguments is refused."""
-    if not args_list:
-        raise SubmissionError("an array needs at least one task; got an empty argument list")
-    tuples = []
-    for index, args in enumerate(args_list):
-        if isinstance(args, (str, bytes)):
-            raise SubmissionError(
-                f"task {index}: arguments {args!r} are a string; pass a tuple such as ({args!r},)"
-            )
-        tuples.append(tuple(args))
-    return tuples
+def check_specs(specs: Sequence[Any]) -> list[Any]:
+    """The specs of an array as a list; an empty array is refused."""
+    if isinstance(specs, (str, bytes)) or not specs:
+        raise SubmissionError(f"an array needs a list of at least one spec; got {specs!r}")
+    return list(specs)
 
 
 def tail_text(text: str, *, lines: int = 40) -> str:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,15 @@ import cloudpickle  # no stubs (mypy override in pyproject); comes with submitit
 from ringrift_hpc.cluster.executor import (
     JobError,
     JobRef,
+    JobResolver,
     JobState,
     JobStatus,
     SubmissionError,
-    check_args_list,
+    check_specs,
     tail_text,
 )
 from ringrift_hpc.cluster.local_files import TaskFiles, process_alive
-from ringrift_hpc.config.slurm import JobKind
+from ringrift_hpc.cluster.purposes import Purpose, check_purpose
 from ringrift_hpc.store.atomic import atomic_write_bytes, atomic_write_json, ensure_dir
 
 # A cancelled task still alive this long after SIGTERM gets SIGKILL (Slurm's KillWait).
@@ -56,10 +57,13 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 class LocalExecutor:
     """The ``Executor`` interface over processes on this machine."""
 
-    def __init__(self, folder: Path, *, max_parallel_jobs: int, threads_per_job: int = 1) -> None:
+    def __init__(
+        self, folder: Path, *, resolve: JobResolver, max_parallel_jobs: int, threads_per_job: int = 1
+    ) -> None:
         if max_parallel_jobs < 1:
             raise ValueError(f"max_parallel_jobs is {max_parallel_jobs}; it must be at least 1")
         self.folder = Path(folder)
+        self._resolve = resolve
         self.max_parallel_jobs = max_parallel_jobs
         self.threads_per_job = threads_per_job
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -73,34 +77,30 @@ class LocalExecutor:
 
     # --- submission ------------------------------------------------------------------------------
 
-    def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        job_id = self._write_job(kind, fn, check_args_list([args]), array=False)
+    def submit(self, purpose: Purpose, spec: Any) -> JobRef:
+        job_id = self._write_job(purpose, [spec], array=False)
         self._start_queued()
-        return JobRef(kind, job_id)
+        return JobRef(purpose, job_id)
 
-    def submit_array(
-        self, kind: JobKind, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
-    ) -> list[JobRef]:
-        job_id = self._write_job(kind, fn, check_args_list(args_list), array=True)
+    def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:
+        job_id = self._write_job(purpose, check_specs(specs), array=True)
         self._start_queued()
-        return [JobRef(kind, job_id, task) for task in range(len(args_list))]
+        return [JobRef(purpose, job_id, task) for task in range(len(specs))]
 
-    def _write_job(
-        self, kind: JobKind, fn: Callable[..., Any], args_list: list[tuple[Any, ...]], *, array: bool
-    ) -> str:
-        if not callable(fn):
-            raise SubmissionError(f"{fn!r} is not callable")
+    def _write_job(self, purpose: Purpose, specs: list[Any], *, array: bool) -> str:
+        fn = self._resolve(check_purpose(purpose))
         job_dir = self._reserve_job_dir()
-        for task, args in enumerate(args_list):
+        for task, spec in enumerate(specs):
             try:
-                payload = cloudpickle.dumps((fn, args))
+                # (callable, argument tuple): what local_task runs, as in earlier versions' files.
+                payload = cloudpickle.dumps((fn, (spec,)))
             except Exception as error:
-                raise SubmissionError(f"task {task}: cannot pickle {fn!r} with {args!r}: {error}") from error
+                raise SubmissionError(f"task {task}: cannot pickle {fn!r} with {spec!r}: {error}") from error
             atomic_write_bytes(TaskFiles(job_dir / str(task)).submission, payload)
         # Written last: a folder without job.json holds no job.
         atomic_write_json(
             job_dir / "job.json",
-            {"kind": kind, "tasks": len(args_list), "array": array, "submitted_at": time.time()},
+            {"purpose": purpose, "tasks": len(specs), "array": array, "submitted_at": time.time()},
         )
         return job_dir.name
 
@@ -277,7 +277,9 @@ class LocalExecutor:
             if job is None:
                 continue
             tasks = range(int(job["tasks"])) if job["array"] else [None]
-            refs.extend(JobRef(job["kind"], str(job_id), task) for task in tasks)
+            # job.json of earlier versions names a kind; each kind is the purpose of its jobs.
+            purpose = check_purpose(job.get("purpose", job.get("kind")), what=f"job {job_id}'s purpose")
+            refs.extend(JobRef(purpose, str(job_id), task) for task in tasks)
         self.cancel(refs)
 
     def error_text(self, ref: JobRef) -> str:
@@ -293,7 +295,7 @@ class LocalExecutor:
         outcome = self._outcome(self._files(ref)) if state.succeeded else None
         if outcome is None or outcome[0] != "success":
             raise JobError(
-                f"local job {ref.key} ({ref.kind}) is {state.status.value}"
+                f"local job {ref.key} ({ref.purpose}) is {state.status.value}"
                 f"{': ' + state.detail if state.detail else ''}\n{self.error_text(ref)}"
             )
         return outcome[1]

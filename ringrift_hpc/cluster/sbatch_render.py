@@ -4,7 +4,8 @@ Rendering is pure: template text + config + run directory -> script text. Templa
 ``@@name@@`` placeholders (shell's own ``$`` and ``${}`` stay untouched); every placeholder
 must be known and every value used, so a template and this module cannot drift apart silently.
 The resources are the ones the Slurm executor gives submitit, so a hand-submitted job asks for
-what the controller's would.
+what the controller's would. There is a template per resource kind; a purpose renders the
+template of its kind (a tournament the evaluation template) with its own job name and worker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from ringrift_hpc.cluster.executor import job_name
+from ringrift_hpc.cluster.purposes import Purpose, job_name, resource_kind
 from ringrift_hpc.config import Config
 from ringrift_hpc.config.slurm import EvaluateJob, JobKind, SelfplayJob
 
@@ -57,12 +58,18 @@ def log_dir(run_root: PurePosixPath) -> PurePosixPath:
     return run_root / "jobs" / "sbatch"
 
 
-def sbatch_directives(config: Config, kind: JobKind, run_root: PurePosixPath) -> list[str]:
-    """The ``#SBATCH`` lines for one kind, in a fixed order."""
+def template_file(purpose: Purpose) -> str:
+    """The file name, in ``sbatch/``, of the template that ``purpose`` renders."""
+    return TEMPLATE_FILES[resource_kind(purpose)]
+
+
+def sbatch_directives(config: Config, purpose: Purpose, run_root: PurePosixPath) -> list[str]:
+    """The ``#SBATCH`` lines for one purpose, in a fixed order."""
+    kind = resource_kind(purpose)
     job = config.slurm.job(kind)
     pattern = "%x-%A_%a.out" if kind in ARRAY_KINDS else "%x-%j.out"
     options: list[tuple[str, str | None]] = [
-        ("job-name", job_name(config.run.name, kind)),
+        ("job-name", job_name(config.run.name, purpose)),
         ("partition", job.partition),
         ("account", job.account),
         ("qos", job.qos),
@@ -88,14 +95,16 @@ def setup_lines(config: Config, kind: JobKind) -> str:
     return "\n".join(["# setup from the config", *lines])
 
 
-def render_sbatch(template: str, config: Config, kind: JobKind, *, run_root: PurePosixPath) -> str:
-    """The sbatch script of ``kind`` for the run at ``run_root`` (an absolute path)."""
+def render_sbatch(template: str, config: Config, purpose: Purpose, *, run_root: PurePosixPath) -> str:
+    """The sbatch script of ``purpose`` for the run at ``run_root`` (an absolute path)."""
     if not run_root.is_absolute():
         raise ValueError(f"run root {run_root} must be absolute: jobs do not start where you render")
+    kind = resource_kind(purpose)
     job = config.slurm.job(kind)
     values = {
         "run_name": config.run.name,
-        "directives": "\n".join(sbatch_directives(config, kind, run_root)),
+        "purpose": purpose,
+        "directives": "\n".join(sbatch_directives(config, purpose, run_root)),
         "setup": setup_lines(config, kind),
         "log_dir": shlex.quote(str(log_dir(run_root))),
     }

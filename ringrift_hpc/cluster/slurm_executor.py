@@ -1,11 +1,13 @@
 """Jobs on Slurm through submitit, with their state read by one ``sacct`` call per poll.
 
-submitit writes the batch script, pickles the callable and its arguments into
-``RUN/jobs/slurm/<kind>/`` (a folder every node must reach) and runs it on the node;
+submitit writes the batch script, pickles the job callable and its spec into
+``RUN/jobs/slurm/<kind>/`` (a folder every node must reach; one per resource kind, so a
+tournament's files sit with the evaluations') and runs it on the node; jobs are named
+``<run.name>-<purpose>``;
 its own per-job state watcher is not used: ``poll`` asks ``slurm_query.query_jobs`` once for all
 refs, and a job's folder tells the rest (its result, its traceback, its stderr). Arrays go out
 with ``map_array``, split into chunks below the cluster's ``MaxArraySize`` and throttled with the
-kind's ``array_parallelism``.
+resource kind's ``array_parallelism``.
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ import submitit
 from submitit.core.utils import FailedJobError, FailedSubmissionError, JobPaths
 
 from ringrift_hpc.cluster.executor import (
-    JOB_KINDS,
     JobError,
     JobRef,
+    JobResolver,
     JobState,
     JobStatus,
     SubmissionError,
-    check_args_list,
-    job_name,
+    check_specs,
     tail_text,
 )
+from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose, job_name, resource_kind
 from ringrift_hpc.cluster.slurm_parse import JobRecord, index_by_task, max_array_size
 from ringrift_hpc.cluster.slurm_query import (
     SlurmCommandError,
@@ -38,7 +40,7 @@ from ringrift_hpc.cluster.slurm_query import (
     read_config,
     run_command,
 )
-from ringrift_hpc.config.slurm import JobKind, SlurmJob, SlurmSection
+from ringrift_hpc.config.slurm import SlurmJob, SlurmSection
 from ringrift_hpc.store.atomic import atomic_write_json
 
 # sacct answers a second or two after sbatch; until then a freshly submitted job is absent.
@@ -64,7 +66,7 @@ QueryJobs = Callable[[Sequence[str]], Sequence[JobRecord]]
 
 
 def call_with(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """``fn(*args)``: lets ``map_array`` run tasks whose argument tuples differ in length."""
+    """``fn(*args)``: what array tasks run. Queued tasks hold it pickled by name, so it stays."""
     return fn(*args)
 
 
@@ -78,11 +80,11 @@ def sbatch_option_items(args: Sequence[str]) -> dict[str, str | bool]:
     return items
 
 
-def submitit_parameters(run_name: str, kind: JobKind, slurm: SlurmSection) -> dict[str, Any]:
-    """``SlurmExecutor.update_parameters`` keywords for one job kind of a run (pure)."""
-    job: SlurmJob = slurm.job(kind)
+def submitit_parameters(run_name: str, purpose: Purpose, slurm: SlurmSection) -> dict[str, Any]:
+    """``SlurmExecutor.update_parameters`` keywords for one job purpose of a run (pure)."""
+    job: SlurmJob = slurm.job(resource_kind(purpose))
     params: dict[str, Any] = {
-        "job_name": job_name(run_name, kind),
+        "job_name": job_name(run_name, purpose),
         "time": job.time_minutes,
         "cpus_per_task": job.cpus,
         "setup": [*slurm.setup, *job.setup],
@@ -118,7 +120,7 @@ def chunk_sizes(count: int, limit: int) -> list[int]:
 
 
 class SlurmExecutor:
-    """The ``Executor`` interface over Slurm; jobs are named ``<run.name>-<kind>``."""
+    """The ``Executor`` interface over Slurm; jobs are named ``<run.name>-<purpose>``."""
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class SlurmExecutor:
         *,
         run_name: str,
         slurm: SlurmSection,
+        resolve: JobResolver,
         query: QueryJobs = query_jobs,
         accounting_grace_s: float = DEFAULT_ACCOUNTING_GRACE_S,
     ) -> None:
@@ -133,9 +136,10 @@ class SlurmExecutor:
         self.run_name = run_name
         self.slurm = slurm
         self.accounting_grace_s = accounting_grace_s
+        self._resolve = resolve
         self._query = query
         self._queries = 0
-        self._executors: dict[JobKind, submitit.SlurmExecutor] = {}
+        self._executors: dict[Purpose, submitit.SlurmExecutor] = {}
         self._max_array_size = slurm.max_array_size
         self._final: dict[JobRef, JobState] = {}
 
@@ -143,20 +147,21 @@ class SlurmExecutor:
     def scheduler_queries(self) -> int:
         return self._queries
 
-    def _job_folder(self, kind: JobKind) -> Path:
-        # One flat folder per kind: Slurm does not create the folder of a log file, and a
-        # per-job folder ("%j") would only be made after sbatch returned, racing the job's start.
-        return self.folder / kind
+    def _job_folder(self, purpose: Purpose) -> Path:
+        # One flat folder per resource kind: Slurm does not create the folder of a log file, and
+        # a per-job folder ("%j") would only be made after sbatch returned, racing the job's start.
+        # Per kind, not purpose: refs journaled by earlier versions find their files there.
+        return self.folder / resource_kind(purpose)
 
     def _paths(self, ref: JobRef) -> JobPaths:
-        return JobPaths(self._job_folder(ref.kind), job_id=ref.key, task_id=0)
+        return JobPaths(self._job_folder(ref.purpose), job_id=ref.key, task_id=0)
 
-    def _executor(self, kind: JobKind) -> submitit.SlurmExecutor:
-        if kind not in self._executors:
-            executor = submitit.SlurmExecutor(folder=self._job_folder(kind))
-            executor.update_parameters(**submitit_parameters(self.run_name, kind, self.slurm))
-            self._executors[kind] = executor
-        return self._executors[kind]
+    def _executor(self, purpose: Purpose) -> submitit.SlurmExecutor:
+        if purpose not in self._executors:
+            executor = submitit.SlurmExecutor(folder=self._job_folder(purpose))
+            executor.update_parameters(**submitit_parameters(self.run_name, purpose, self.slurm))
+            self._executors[purpose] = executor
+        return self._executors[purpose]
 
     def array_size_limit(self) -> int:
         """Most tasks in one array: ``slurm.max_array_size``, else the cluster's ``MaxArraySize``."""
@@ -166,20 +171,19 @@ class SlurmExecutor:
 
     # --- submission ------------------------------------------------------------------------------
 
-    def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        (checked,) = check_args_list([args])
+    def submit(self, purpose: Purpose, spec: Any) -> JobRef:
+        fn = self._resolve(check_purpose(purpose))
         try:
-            job = self._executor(kind).submit(fn, *checked)
+            job = self._executor(purpose).submit(fn, spec)
         except (FailedJobError, FailedSubmissionError, OSError) as error:
-            raise SubmissionError(f"sbatch refused the {kind} job of run {self.run_name}: {error}") from error
-        return JobRef(kind, job.job_id)
+            raise SubmissionError(f"sbatch refused the {purpose} job of run {self.run_name}: {error}") from error
+        return JobRef(purpose, job.job_id)
 
-    def submit_array(
-        self, kind: JobKind, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
-    ) -> list[JobRef]:
+    def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:
         """Array tasks in order; a chunk of one task goes out as a plain job (ref without task)."""
-        tasks = check_args_list(args_list)
-        executor = self._executor(kind)
+        tasks = [(spec,) for spec in check_specs(specs)]
+        fn = self._resolve(check_purpose(purpose))
+        executor = self._executor(purpose)
         refs: list[JobRef] = []
         start = 0
         for size in chunk_sizes(len(tasks), self.array_size_limit()):
@@ -189,15 +193,15 @@ class SlurmExecutor:
                 jobs = executor.map_array(call_with, [fn] * size, chunk)
             except (FailedJobError, FailedSubmissionError, OSError) as error:
                 raise SubmissionError(
-                    f"sbatch refused a {size}-task {kind} array of run {self.run_name} "
+                    f"sbatch refused a {size}-task {purpose} array of run {self.run_name} "
                     f"({len(refs)} of {len(tasks)} tasks were submitted before it): {error}"
                 ) from error
             for task, job in enumerate(jobs):
                 array_id, _, index = job.job_id.partition("_")
                 if not index:
-                    refs.append(JobRef(kind, array_id))  # submitit sends a one-task array as a plain job
+                    refs.append(JobRef(purpose, array_id))  # submitit sends a one-task array as a plain job
                 elif int(index) == task:
-                    refs.append(JobRef(kind, array_id, task))
+                    refs.append(JobRef(purpose, array_id, task))
                 else:
                     raise SubmissionError(
                         f"submitit returned task {job.job_id} where {array_id}_{task} was due"
@@ -237,7 +241,7 @@ class SlurmExecutor:
             return float("-inf")
 
     def _cancel_mark(self, ref: JobRef) -> Path:
-        return self._job_folder(ref.kind) / f"{ref.key}.cancelled"
+        return self._job_folder(ref.purpose) / f"{ref.key}.cancelled"
 
     def _state(self, ref: JobRef, index: dict[str, JobRecord], cancelled_all_at: float) -> JobState:
         record = index.get(ref.key)
@@ -277,15 +281,16 @@ class SlurmExecutor:
     def cancel_all(self) -> None:
         """Cancel every queued or running job of the run, found by job name (``halt --cancel``).
 
-        One ``scancel`` per job kind (``--name`` takes one name), limited to this user's jobs.
+        One ``scancel`` per purpose (``--name`` takes one name; the names of all purposes cover
+        the jobs earlier versions named), limited to this user's jobs.
         Tasks that never started leave no accounting row, so the time is recorded: a job absent
         from sacct and submitted before it is cancelled.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self._cancel_all_record, {"cancelled_at": time.time()})
         user = getpass.getuser()
-        for kind in JOB_KINDS:
-            _scancel([f"--user={user}", f"--name={job_name(self.run_name, kind)}"])
+        for purpose in PURPOSES:
+            _scancel([f"--user={user}", f"--name={job_name(self.run_name, purpose)}"])
 
     # --- errors, results -------------------------------------------------------------------------
 
@@ -306,7 +311,7 @@ class SlurmExecutor:
     def result(self, ref: JobRef) -> Any:
         outcome = self._outcome(ref)
         if outcome is None or outcome[0] != "success":
-            raise JobError(f"Slurm job {ref.key} ({ref.kind}) has no result\n{self.error_text(ref)}")
+            raise JobError(f"Slurm job {ref.key} ({ref.purpose}) has no result\n{self.error_text(ref)}")
         return outcome[1]
 
 

@@ -86,7 +86,7 @@ def submitted_rounds(
 
     def play_round(task: str, plans: tuple[GroupPlan, ...]) -> list[MatchResult]:
         specs = [make_spec(name, chunk) for name, chunk in round_tasks(task, plans, groups_per_task).items()]
-        refs = executor.submit_array("evaluate", run_match, [(spec,) for spec in specs])
+        refs = executor.submit_array("tournament", specs)
         report(f"  {task}: submitted {len(refs)} tasks (job {refs[0].job_id}, {len(plans)} groups)")
         try:
             states = _wait(executor, task, refs, poll_s=poll_s, report=report, sleep=sleep)

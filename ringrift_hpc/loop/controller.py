@@ -25,11 +25,12 @@ from typing import Any
 
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
+from ringrift_hpc.cluster.purposes import Purpose, resource_kind
 from ringrift_hpc.config import Config
-from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
+from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
-from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec, run_selfplay
-from ringrift_hpc.jobs.train import TrainJob
+from ringrift_hpc.jobs.registry import job_entry, spec_from_json
+from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
 from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.loop import policies
 from ringrift_hpc.loop.ingest import evaluation_groups, scan_variant
@@ -71,15 +72,6 @@ POLLED = ("pending", "running", "unknown")
 
 def _selfplay_task(variant: str, generation: int, index: int) -> str:
     return f"selfplay/{variant}/{generation:06d}/{index:06d}"
-
-
-def _job_fn(purpose: str, spec_json: str) -> tuple[Callable[..., Any], Any]:
-    """The job function and its one argument, rebuilt from the journaled spec."""
-    if purpose == "selfplay":
-        return run_selfplay, SelfplaySpec.from_json(spec_json)
-    if purpose == "train":
-        return TrainJob(), TrainSpec.from_json(spec_json)  # type: ignore[no-untyped-call]
-    return run_match, MatchSpec.from_json(spec_json)
 
 
 class Controller:
@@ -263,7 +255,7 @@ class Controller:
                     "event": "submit_intent",
                     "purpose": job.purpose,
                     "variant": job.variant,
-                    "kind": job.kind,
+                    "kind": resource_kind(job.purpose),
                     "tasks": [
                         {
                             "task": job.task,
@@ -276,17 +268,18 @@ class Controller:
         self._launch([self.state.jobs[j.task] for j in (*orphans, *due)])
 
     def _launch(self, jobs: Sequence[JobRecord]) -> None:
-        """Submit journaled intents, one array per (purpose, kind), and journal their ids."""
-        groups: dict[tuple[str, str], list[JobRecord]] = {}
+        """Submit journaled intents, one array per purpose where the registry allows, and journal
+        their ids."""
+        groups: dict[Purpose, list[JobRecord]] = {}
         for job in jobs:
-            groups.setdefault((job.purpose, job.kind), []).append(job)
-        for (purpose, kind), members in groups.items():
-            calls = [_job_fn(purpose, job.spec) for job in members]
+            groups.setdefault(job.purpose, []).append(job)
+        for purpose, members in groups.items():
+            specs = [spec_from_json(purpose, job.spec, source=f"journaled task {job.task}") for job in members]
             try:
-                if purpose == "train":
-                    refs = [self.executor.submit("train", fn, (arg,)) for fn, arg in calls]
+                if job_entry(purpose).array:
+                    refs = self.executor.submit_array(purpose, specs)
                 else:
-                    refs = self.executor.submit_array(kind, calls[0][0], [(arg,) for _, arg in calls])  # type: ignore[arg-type]
+                    refs = [self.executor.submit(purpose, spec) for spec in specs]
             except SubmissionError as error:
                 self.record(
                     {"event": "error", "error": f"submitting {len(members)} {purpose} job(s): {error}"}
@@ -302,9 +295,8 @@ class Controller:
 
     def _submit(
         self,
-        purpose: str,
+        purpose: Purpose,
         variant: str,
-        kind: str,
         tasks: list[tuple[str, str]],
         started: dict[str, Any] | None,
     ) -> None:
@@ -312,7 +304,7 @@ class Controller:
             "event": "submit_intent",
             "purpose": purpose,
             "variant": variant,
-            "kind": kind,
+            "kind": resource_kind(purpose),
             "tasks": [{"task": task, "spec": spec, "attempt": 0} for task, spec in tasks],
         }
         if started is not None:
@@ -431,7 +423,7 @@ class Controller:
                 model_id=v.best_model or NO_MODEL,
             )
             tasks.append((_selfplay_task(v.variant, v.generation, index), spec.to_json()))
-        self._submit("selfplay", v.variant, "selfplay", tasks, None)
+        self._submit("selfplay", v.variant, tasks, None)
 
     def _submit_training(self, v: VariantState, new_samples: int) -> None:
         spec = TrainSpec.build(
@@ -445,9 +437,7 @@ class Controller:
             seed=self.config.run.seed + v.decisions + 1,
         )
         started = {"job_key": spec.key, "samples_total": v.samples_total}
-        self._submit(
-            "train", v.variant, "train", [(f"train/{v.variant}/{spec.key}", spec.to_json())], started
-        )
+        self._submit("train", v.variant, [(f"train/{v.variant}/{spec.key}", spec.to_json())], started)
 
     def _match_spec(self, variant: str, eval_id: str, task: str, groups: tuple[GroupPlan, ...]) -> MatchSpec:
         section = self.config.evaluation
@@ -485,7 +475,7 @@ class Controller:
             )
             for task, groups in plans.items()
         ]
-        self._submit("evaluate", v.variant, "evaluate", tasks, {"eval_id": eval_id, "batch": batch})
+        self._submit("evaluate", v.variant, tasks, {"eval_id": eval_id, "batch": batch})
 
     def _submit_tournament(self, v: VariantState) -> None:
         eval_id = f"tournament-{v.decisions:04d}"
@@ -511,9 +501,7 @@ class Controller:
             for task, groups in plans.items()
         ]
         if tasks:
-            self._submit(
-                "tournament", v.variant, "evaluate", tasks, {"eval_id": eval_id, "decisions": v.decisions}
-            )
+            self._submit("tournament", v.variant, tasks, {"eval_id": eval_id, "decisions": v.decisions})
 
     def _decide(self, v: VariantState) -> None:
         assert v.candidate is not None and v.eval_id is not None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ringrift_hpc.cluster.executor import Executor
 from ringrift_hpc.cluster.executor_choice import make_executor
 from ringrift_hpc.config import Config, load_config
+from ringrift_hpc.jobs.registry import job_callable
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.metrics import MetricsServer
 from ringrift_hpc.store import (
@@ -74,7 +75,7 @@ def run_loop(
     ticks = 0
     try:
         with JournalWriter(layout.journal) as journal:
-            executor = executor or make_executor(config, layout)
+            executor = executor or make_executor(config, layout, job_callable)
             controller = Controller(layout, config, executor, FileLease(lease), journal)
             controller.recover_decisions()
             limit = 1 if once else max_ticks

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ringrift_hpc.cluster.executor import JobRef
+from ringrift_hpc.cluster.purposes import Purpose
 
 Phase = Literal["collect", "train", "evaluate"]
-Purpose = Literal["selfplay", "train", "evaluate", "tournament"]
 RECENT = 20  # recent errors and quarantined artifacts kept in the snapshot
 
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import Config
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.p2p.executor import P2PExecutor
@@ -25,16 +26,17 @@ from ringrift_hpc.store.fencing import FencingLease
 log = logging.getLogger(__name__)
 
 
-def job_demand(config: Config) -> Callable[[str, Mapping[str, str]], Demand]:
+def job_demand(config: Config) -> Callable[[Purpose], Demand]:
     """What a job of the run needs from a worker: the configured threads, a GPU if on CUDA."""
-    devices = {
+    devices: Mapping[Purpose, str] = {
         "selfplay": config.selfplay.device,
         "train": config.training.device,
-        "match": config.evaluation.device,
+        "evaluate": config.evaluation.device,
+        "tournament": config.evaluation.device,
     }
 
-    def demand(kind: str, job: Mapping[str, str]) -> Demand:
-        gpus = 1 if devices.get(job.get("purpose", ""), "cpu") == "cuda" else 0
+    def demand(purpose: Purpose) -> Demand:
+        gpus = 1 if devices[purpose] == "cuda" else 0
         return Demand(cpus=config.local.threads_per_job, gpus=gpus, memory_mb=0)
 
     return demand

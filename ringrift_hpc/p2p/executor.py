@@ -7,15 +7,15 @@ its own queue id (``JobRef.task`` is None), so workers claim them one by one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, check_args_list
-from ringrift_hpc.config.slurm import JobKind
+from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, check_specs
+from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.p2p.job_codec import encode_job
 from ringrift_hpc.p2p.work_queue import Demand, WorkQueue
 
-DemandFor = Callable[[str, Mapping[str, str]], Demand]
+DemandFor = Callable[[Purpose], Demand]
 
 
 class P2PExecutor:
@@ -30,16 +30,14 @@ class P2PExecutor:
     def scheduler_queries(self) -> int:
         return self._queries
 
-    def submit(self, kind: JobKind, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        return self.submit_array(kind, fn, [args])[0]
+    def submit(self, purpose: Purpose, spec: Any) -> JobRef:
+        return self.submit_array(purpose, [spec])[0]
 
-    def submit_array(
-        self, kind: JobKind, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
-    ) -> list[JobRef]:
+    def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:
         # Every task is encoded before any is queued: a bad one queues none.
-        jobs = [encode_job(fn, args) for args in check_args_list(args_list)]
-        demands = [self._demand_for(kind, job) for job in jobs]
-        return [JobRef(kind, self.queue.add(kind, job, demand)) for job, demand in zip(jobs, demands)]
+        jobs = [encode_job(purpose, spec) for spec in check_specs(specs)]
+        demand = self._demand_for(purpose)
+        return [JobRef(purpose, self.queue.add(purpose, job, demand)) for job in jobs]
 
     def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
         """One look at the queue: lapsed leases go back in line first."""
@@ -58,7 +56,7 @@ class P2PExecutor:
 
     def result(self, ref: JobRef) -> Any:
         raise JobError(
-            f"P2P job {ref.key} ({ref.kind}) has no return value here: in P2P mode results travel as "
+            f"P2P job {ref.key} ({ref.purpose}) has no return value here: in P2P mode results travel as "
             f"artifacts its worker uploads to the coordinator; read them from the run directory "
             f"(its state: {self.queue.state(ref.job_id).status.value})"
         )

@@ -1,7 +1,7 @@
 """One claimed P2P job in its own process: ``python -m ringrift_hpc.p2p.job_process JOB.json``.
 
 ``JOB.json`` is a job document (``job_codec``) already rebased to this node's run directory;
-the process runs its job function on its spec and exits 0, or prints the traceback on stderr
+the process runs its purpose's job (``jobs.registry``) on its spec and exits 0, or prints the traceback on stderr
 and exits 1. What the job made is in the run directory, published with manifests; the worker
 uploads it from there. ``start_job`` starts such a process in its own process group, so that
 ``terminate`` reaches the job's own children (training's DDP workers) too.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ringrift_hpc.cluster.executor import tail_text
 from ringrift_hpc.cluster.local_executor import _THREAD_VARIABLES, _signal_group
+from ringrift_hpc.jobs.registry import job_callable
 from ringrift_hpc.p2p.job_codec import decode_job, rebase_job
 from ringrift_hpc.store.atomic import atomic_write_json, ensure_dir
 
@@ -33,8 +34,8 @@ STDERR_FILE = "stderr.log"
 def run_job_file(path: Path) -> int:
     """Run the job in ``path``; the process exit code."""
     try:
-        fn, spec = decode_job(json.loads(path.read_text()))
-        fn(spec)
+        purpose, spec = decode_job(json.loads(path.read_text()))
+        job_callable(purpose)(spec)
     except Exception:  # noqa: BLE001  # whatever the job raised is its failure: the worker reports it
         traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()

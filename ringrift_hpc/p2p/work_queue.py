@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ringrift_hpc.cluster.executor import JOB_KINDS, JobState, JobStatus
+from ringrift_hpc.cluster.executor import JobState, JobStatus
+from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose
 from ringrift_hpc.p2p.wire import exact_fields
 
 IDS_PER_TERM = 1_000_000
@@ -75,7 +76,7 @@ class ClaimedJob:
 
     job_id: str
     term: int
-    kind: str
+    purpose: Purpose
     job: Mapping[str, str]
     lease_s: float
 
@@ -83,7 +84,7 @@ class ClaimedJob:
         return {
             "job_id": self.job_id,
             "term": self.term,
-            "kind": self.kind,
+            "purpose": self.purpose,
             "job": dict(self.job),
             "lease_s": self.lease_s,
         }
@@ -91,14 +92,14 @@ class ClaimedJob:
     @classmethod
     def from_json(cls, data: Any) -> ClaimedJob:
         """The inverse of ``to_json`` (a claim reply, on the worker); ``ValueError`` naming the bad field."""
-        exact_fields(data, ("job_id", "term", "kind", "job", "lease_s"), "claimed job")
+        exact_fields(data, ("job_id", "term", "purpose", "job", "lease_s"), "claimed job")
         problems = []
         if not isinstance(data["job_id"], str) or not data["job_id"].isdigit():
             problems.append(f"job_id {data['job_id']!r} must be a string of digits")
         if type(data["term"]) is not int or data["term"] < 1:
             problems.append(f"term {data['term']!r} must be a positive integer")
-        if data["kind"] not in JOB_KINDS:
-            problems.append(f"kind {data['kind']!r} must be one of {', '.join(JOB_KINDS)}")
+        if data["purpose"] not in PURPOSES:
+            problems.append(f"purpose {data['purpose']!r} must be one of {', '.join(PURPOSES)}")
         job = data["job"]
         if not isinstance(job, dict) or not all(isinstance(v, str) for v in job.values()):
             problems.append(f"job {job!r} must be an object of strings (a job document)")
@@ -107,7 +108,7 @@ class ClaimedJob:
             problems.append(f"lease_s {lease!r} must be a positive number")
         if problems:
             raise ValueError(f"claimed job {data!r}: {'; '.join(problems)}")
-        return cls(data["job_id"], data["term"], data["kind"], dict(job), float(lease))
+        return cls(data["job_id"], data["term"], data["purpose"], dict(job), float(lease))
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class ReportReply:
 
 @dataclass(frozen=True)
 class _Entry:
-    kind: str
+    purpose: Purpose
     job: Mapping[str, str]
     demand: Demand
     state: JobState
@@ -163,10 +164,9 @@ class WorkQueue:
 
     # --- the coordinator's side ------------------------------------------------------------------
 
-    def add(self, kind: str, job: Mapping[str, str], demand: Demand) -> str:
+    def add(self, purpose: Purpose, job: Mapping[str, str], demand: Demand) -> str:
         """A new hidden job; its id."""
-        if kind not in JOB_KINDS:
-            raise ValueError(f"job kind {kind!r} is not one of {', '.join(JOB_KINDS)}")
+        check_purpose(purpose)
         with self._lock:
             if self._seq + 1 >= IDS_PER_TERM:
                 raise RuntimeError(
@@ -175,7 +175,7 @@ class WorkQueue:
                 )
             self._seq += 1
             job_id = str(self.term * IDS_PER_TERM + self._seq)
-            self._jobs[job_id] = _Entry(kind, dict(job), demand, JobState(JobStatus.PENDING))
+            self._jobs[job_id] = _Entry(purpose, dict(job), demand, JobState(JobStatus.PENDING))
             return job_id
 
     def publish(self) -> int:
@@ -249,7 +249,7 @@ class WorkQueue:
                         deadline=now + self.job_lease_s,
                         handed_out=entry.handed_out + 1,
                     )
-                    return ClaimedJob(job_id, self.term, entry.kind, dict(entry.job), self.job_lease_s)
+                    return ClaimedJob(job_id, self.term, entry.purpose, dict(entry.job), self.job_lease_s)
             return None
 
     def heartbeat(self, node: str, job_id: str, term: int) -> HeartbeatReply:
@@ -331,8 +331,7 @@ class WorkQueue:
             return [
                 {
                     "id": job_id,
-                    "kind": entry.kind,
-                    "purpose": entry.job.get("purpose", ""),
+                    "purpose": entry.purpose,
                     "state": entry.state.status.value if entry.visible else "hidden",
                     "node": entry.node,
                     "handed_out": entry.handed_out,
