@@ -47,7 +47,8 @@ def accounting_command(
         typer.echo(f"accounting for run {config.run.name}: {error}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        typer.echo(json.dumps({"run": config.run.name, "purposes": [s.to_json() for s in summaries]}, indent=2))
+        report = {"run": config.run.name, "purposes": [s.to_json() for s in summaries]}
+        typer.echo(json.dumps(report, indent=2))
     elif summaries:
         typer.echo(format_accounting(summaries))
     else:

@@ -57,7 +57,7 @@ def render_command(
     """Render the sbatch script of each purpose; they run `ringrift-hpc worker <purpose> --spec FILE`."""
     if purpose is None and out is None:
         raise typer.BadParameter(
-            f"pass --purpose to print one script, or --out DIR to write all {len(PURPOSES)}",
+            f"pass --purpose or --out DIR (all {len(PURPOSES)} scripts)",
             param_hint="--purpose",
         )
     purposes = _purposes(purpose)

@@ -176,7 +176,9 @@ class SlurmExecutor:
         try:
             job = self._executor(purpose).submit(fn, spec)
         except (FailedJobError, FailedSubmissionError, OSError) as error:
-            raise SubmissionError(f"sbatch refused the {purpose} job of run {self.run_name}: {error}") from error
+            raise SubmissionError(
+                f"sbatch refused the {purpose} job of run {self.run_name}: {error}"
+            ) from error
         return JobRef(purpose, job.job_id)
 
     def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:

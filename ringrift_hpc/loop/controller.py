@@ -274,7 +274,9 @@ class Controller:
         for job in jobs:
             groups.setdefault(job.purpose, []).append(job)
         for purpose, members in groups.items():
-            specs = [spec_from_json(purpose, job.spec, source=f"journaled task {job.task}") for job in members]
+            specs = [
+                spec_from_json(purpose, job.spec, source=f"journaled task {job.task}") for job in members
+            ]
             try:
                 if job_entry(purpose).array:
                     refs = self.executor.submit_array(purpose, specs)

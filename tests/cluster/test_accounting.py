@@ -1,4 +1,4 @@
-"""Accounting: the sacct parser against recorded text, the summary by kind, the command, and one
+"""Accounting: the sacct parser against recorded text, the summary by purpose, the command, and one
 slurm-marked run against the local cluster."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
 import typer
+from job_calls import call, resolve_calls
 from typer.testing import CliRunner
 
 from ringrift_hpc.cli.accounting_cmd import accounting_command
@@ -37,14 +38,14 @@ RECORDED = (Path(__file__).parent / "golden" / "sacct_accounting.txt").read_text
 HEADER = RECORDED.splitlines()[0]
 
 
-def test_recorded_sacct_summarizes_by_kind() -> None:
+def test_recorded_sacct_summarizes_by_purpose() -> None:
     usages = parse_accounting(RECORDED)
     assert len(usages) == 18
     train = [usage for usage in usages if usage.name == "rec-train"]
     assert [(u.key, u.cpus, u.gpus, u.elapsed_s) for u in train] == [("374", 2, 2, 2), ("383", 2, 2, 3)]
     waited = next(usage for usage in usages if usage.key == "376_0")
     assert waited.queue_wait_s == 11.0
-    summaries = {summary.kind: summary for summary in summarize(usages, "rec")}
+    summaries = {summary.purpose: summary for summary in summarize(usages, "rec")}
     assert list(summaries) == ["selfplay", "train", "evaluate"]
     train_summary = summaries["train"]
     assert (train_summary.jobs, train_summary.states, train_summary.elapsed_s) == (2, {"COMPLETED": 2}, 5)
@@ -90,16 +91,29 @@ def test_bad_sacct_text_is_reported() -> None:
 def test_one_sacct_call_selects_the_run_by_job_names() -> None:
     argv = sacct_command("rr", dt.datetime(2026, 1, 31, 12, 0, 5))
     assert argv[0] == "sacct"
-    assert "--name=rr-selfplay,rr-train,rr-evaluate" in argv
+    assert "--name=rr-selfplay,rr-train,rr-evaluate,rr-tournament" in argv
     assert "--starttime=2026-01-31T12:00:05" in argv
     assert "--allocations" in argv
 
 
-def test_table_has_a_line_per_kind_and_a_total() -> None:
+def test_tournaments_are_summarized_apart_from_evaluations() -> None:
+    rows = (
+        "401|401|COMPLETED|0:0|00:00:10|cpu|vm|rr-tournament|2||2026-11-29T04:33:08|2026-11-29T04:33:09",
+        "402|402|COMPLETED|0:0|00:00:20|cpu|vm|rr-evaluate|1||2026-11-29T04:33:08|2026-11-29T04:33:10",
+    )
+    summaries = summarize(parse_accounting("\n".join((HEADER, *rows))), "rr")
+    assert [(s.purpose, s.jobs, s.elapsed_s) for s in summaries] == [
+        ("evaluate", 1, 20),
+        ("tournament", 1, 10),
+    ]
+    assert summaries[1].to_json()["purpose"] == "tournament"
+
+
+def test_table_has_a_line_per_purpose_and_a_total() -> None:
     table = format_accounting(summarize(parse_accounting(RECORDED), "rec"))
     lines = table.splitlines()
     assert lines[0].split() == [
-        "kind",
+        "purpose",
         "jobs",
         "states",
         "cpu-h",
@@ -141,8 +155,8 @@ def test_accounting_command_counts_a_runs_jobs_on_the_local_cluster(tmp_path: Pa
     )
     init_run(run, config, source="test")
     since = dt.datetime.now() - dt.timedelta(seconds=5)
-    executor = SlurmExecutor(run / "jobs" / "slurm", run_name=name, slurm=config.slurm)
-    refs = executor.submit_array("selfplay", square, [(x,) for x in range(3)])
+    executor = SlurmExecutor(run / "jobs" / "slurm", run_name=name, slurm=config.slurm, resolve=resolve_calls)
+    refs = executor.submit_array("selfplay", [call(square, x) for x in range(3)])
     deadline = time.monotonic() + 60
     while True:
         summaries = query_accounting(name, since)
@@ -152,10 +166,10 @@ def test_accounting_command_counts_a_runs_jobs_on_the_local_cluster(tmp_path: Pa
         time.sleep(0.5)
     assert all(state.status is JobStatus.COMPLETED for state in executor.poll(refs).values())
     (selfplay,) = summaries
-    assert selfplay.kind == "selfplay" and selfplay.cpu_hours >= 0 and selfplay.gpu_hours == 0
+    assert selfplay.purpose == "selfplay" and selfplay.cpu_hours >= 0 and selfplay.gpu_hours == 0
 
     result = CliRunner().invoke(_app(), [str(run), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["run"] == name
-    assert [(kind["kind"], kind["jobs"]) for kind in report["kinds"]] == [("selfplay", 3)]
+    assert [(entry["purpose"], entry["jobs"]) for entry in report["purposes"]] == [("selfplay", 3)]

@@ -6,15 +6,18 @@ builds one: it must see everything the first one submitted, started or finished.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
+from job_calls import call, resolve_calls
 
 from ringrift_hpc.cluster.executor import (
     JobError,
@@ -26,6 +29,7 @@ from ringrift_hpc.cluster.executor import (
 from ringrift_hpc.cluster.local_executor import STILL_EXITING, LocalExecutor
 from ringrift_hpc.cluster.local_files import TaskFiles, process_alive
 from ringrift_hpc.cluster.local_task import EXIT_ALREADY_STARTED, run_task
+from ringrift_hpc.cluster.purposes import Purpose
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,11 +103,11 @@ def wait_until_exists(path: Path) -> None:
 
 @pytest.fixture
 def executor(tmp_path: Path) -> LocalExecutor:
-    return LocalExecutor(tmp_path / "jobs", max_parallel_jobs=2)
+    return LocalExecutor(tmp_path / "jobs", resolve=resolve_calls, max_parallel_jobs=2)
 
 
 def test_single_job_completes_with_its_result(executor: LocalExecutor) -> None:
-    ref = executor.submit("train", square, (7,))
+    ref = executor.submit("train", call(square, 7))
     assert ref == JobRef("train", "1")
     state = poll_until(executor, [ref])[ref]
     assert (state.status, state.exit_code, state.node) == (JobStatus.COMPLETED, 0, os.uname().nodename)
@@ -112,7 +116,7 @@ def test_single_job_completes_with_its_result(executor: LocalExecutor) -> None:
 
 
 def test_array_runs_at_most_max_parallel_tasks_at_once_and_keeps_order(executor: LocalExecutor) -> None:
-    refs = executor.submit_array("selfplay", square, [(x,) for x in range(6)])
+    refs = executor.submit_array("selfplay", [call(square, x) for x in range(6)])
     assert refs == [JobRef("selfplay", "1", task) for task in range(6)]
     most_running = 0
 
@@ -142,7 +146,7 @@ def _zombie_children() -> list[int]:
 
 
 def test_ended_task_processes_are_waited_for(executor: LocalExecutor) -> None:
-    refs = executor.submit_array("selfplay", square, [(x,) for x in range(4)])
+    refs = executor.submit_array("selfplay", [call(square, x) for x in range(4)])
     poll_until(executor, refs)
     deadline = time.monotonic() + WAIT_S
     while _zombie_children():
@@ -152,7 +156,7 @@ def test_ended_task_processes_are_waited_for(executor: LocalExecutor) -> None:
 
 
 def test_each_poll_is_one_query_whatever_the_number_of_refs(executor: LocalExecutor) -> None:
-    refs = executor.submit_array("evaluate", square, [(x,) for x in range(40)])
+    refs = executor.submit_array("evaluate", [call(square, x) for x in range(40)])
     before = executor.scheduler_queries
     executor.poll(refs)
     executor.poll(refs[:1])
@@ -161,7 +165,7 @@ def test_each_poll_is_one_query_whatever_the_number_of_refs(executor: LocalExecu
 
 
 def test_failure_is_failed_with_the_remote_traceback_never_success(executor: LocalExecutor) -> None:
-    ref = executor.submit("train", fail_loudly, ("tag-42",))
+    ref = executor.submit("train", call(fail_loudly, "tag-42"))
     state = poll_until(executor, [ref])[ref]
     assert (state.status, state.exit_code) == (JobStatus.FAILED, 1)
     text = executor.error_text(ref)
@@ -171,18 +175,19 @@ def test_failure_is_failed_with_the_remote_traceback_never_success(executor: Loc
 
 
 def test_process_killed_without_exit_record_is_failed(executor: LocalExecutor) -> None:
-    ref = executor.submit("selfplay", die_without_a_word, ())
+    ref = executor.submit("selfplay", call(die_without_a_word))
     state = poll_until(executor, [ref])[ref]
     assert state.status is JobStatus.FAILED
     assert "without an exit record" in state.detail
     # A restarted executor finds it just as failed, with its elapsed time stopped.
     time.sleep(1.1)
-    assert LocalExecutor(executor.folder, max_parallel_jobs=1).poll([ref])[ref] == state
+    restarted = LocalExecutor(executor.folder, resolve=resolve_calls, max_parallel_jobs=1)
+    assert restarted.poll([ref])[ref] == state
 
 
 def test_cancel_running_job_kills_its_process(executor: LocalExecutor, tmp_path: Path) -> None:
     started = tmp_path / "started"
-    ref = executor.submit("selfplay", sleep_forever, (str(started),))
+    ref = executor.submit("selfplay", call(sleep_forever, str(started)))
     poll_until(executor, [ref], lambda states: started.exists())
     wait_until_exists(started)
     pid = int(started.read_text())
@@ -193,10 +198,10 @@ def test_cancel_running_job_kills_its_process(executor: LocalExecutor, tmp_path:
 
 
 def test_cancel_queued_job_never_starts_it(tmp_path: Path) -> None:
-    executor = LocalExecutor(tmp_path / "jobs", max_parallel_jobs=1)
+    executor = LocalExecutor(tmp_path / "jobs", resolve=resolve_calls, max_parallel_jobs=1)
     started = tmp_path / "started"
-    blocker = executor.submit("train", sleep_forever, (str(started),))
-    queued = executor.submit("train", square, (3,))
+    blocker = executor.submit("train", call(sleep_forever, str(started)))
+    queued = executor.submit("train", call(square, 3))
     assert executor.poll([queued])[queued].status is JobStatus.PENDING
     executor.cancel([queued, blocker])
     states = poll_until(executor, [blocker, queued], all_gone)
@@ -207,21 +212,21 @@ def test_cancel_queued_job_never_starts_it(tmp_path: Path) -> None:
 def test_restarted_executor_reattaches_to_running_and_queued_jobs(tmp_path: Path) -> None:
     folder = tmp_path / "jobs"
     release = tmp_path / "release"
-    first = LocalExecutor(folder, max_parallel_jobs=1)
-    running = first.submit("train", wait_for_file, (str(release), "first"))
-    queued = first.submit("selfplay", square, (5,))
+    first = LocalExecutor(folder, resolve=resolve_calls, max_parallel_jobs=1)
+    running = first.submit("train", call(wait_for_file, str(release), "first"))
+    queued = first.submit("selfplay", call(square, 5))
     poll_until(first, [running], lambda states: states[running].status is JobStatus.RUNNING)
     journal = [ref.to_json() for ref in (running, queued)]
     del first  # the controller dies; its jobs live on
 
-    second = LocalExecutor(folder, max_parallel_jobs=1)
+    second = LocalExecutor(folder, resolve=resolve_calls, max_parallel_jobs=1)
     refs = [JobRef.from_json(data) for data in journal]
     assert [s.status for s in second.poll(refs).values()] == [JobStatus.RUNNING, JobStatus.PENDING]
     release.touch()
     states = poll_until(second, refs)
     assert [s.status for s in states.values()] == [JobStatus.COMPLETED, JobStatus.COMPLETED]
     assert [second.result(ref) for ref in refs] == ["first", 25]
-    assert second.submit("train", square, (1,)) == JobRef("train", "3")
+    assert second.submit("train", call(square, 1)) == JobRef("train", "3")
 
 
 def test_two_processes_for_one_task_run_it_once(tmp_path: Path) -> None:
@@ -233,15 +238,42 @@ def test_two_processes_for_one_task_run_it_once(tmp_path: Path) -> None:
 
 
 def test_jobs_get_the_configured_thread_limit(tmp_path: Path) -> None:
-    executor = LocalExecutor(tmp_path / "jobs", max_parallel_jobs=1, threads_per_job=3)
-    ref = executor.submit("train", thread_limit, ())
+    executor = LocalExecutor(
+        tmp_path / "jobs", resolve=resolve_calls, max_parallel_jobs=1, threads_per_job=3
+    )
+    ref = executor.submit("train", call(thread_limit))
     poll_until(executor, [ref])
     assert executor.result(ref) == "3"
 
 
-def test_arguments_given_as_a_bare_string_are_refused(executor: LocalExecutor) -> None:
-    with pytest.raises(SubmissionError, match="pass a tuple"):
-        executor.submit("train", square, "7")
+def negate(x: int) -> int:
+    return -x
+
+
+def test_each_purpose_runs_the_callable_its_resolver_gives(tmp_path: Path) -> None:
+    functions: dict[Purpose, Callable[[Any], Any]] = {"train": square, "tournament": negate}
+    executor = LocalExecutor(tmp_path / "jobs", resolve=functions.__getitem__, max_parallel_jobs=2)
+    train = executor.submit("train", 7)
+    tournament = executor.submit_array("tournament", [3, 4])
+    poll_until(executor, [train, *tournament])
+    assert [executor.result(ref) for ref in (train, *tournament)] == [49, -3, -4]
+    assert [ref.purpose for ref in (train, *tournament)] == ["train", "tournament", "tournament"]
+    with pytest.raises(SubmissionError, match="at least one spec"):
+        executor.submit_array("selfplay", [])
+
+
+def test_cancel_all_reads_the_job_files_of_earlier_versions(tmp_path: Path) -> None:
+    folder = tmp_path / "jobs"
+    executor = LocalExecutor(folder, resolve=resolve_calls, max_parallel_jobs=1)
+    started = tmp_path / "started"
+    ref = executor.submit("evaluate", call(sleep_forever, str(started)))
+    poll_until(executor, [ref], lambda states: started.exists())
+    job_file = folder / ref.job_id / "job.json"
+    job = json.loads(job_file.read_text())
+    job_file.write_text(json.dumps({"kind": job.pop("purpose"), **job}))  # as earlier versions wrote it
+
+    LocalExecutor(folder, resolve=resolve_calls, max_parallel_jobs=1).cancel_all()
+    assert poll_until(executor, [ref], all_gone)[ref].status is JobStatus.CANCELLED
 
 
 def test_unknown_ref_is_unknown_and_cancelling_it_does_nothing(executor: LocalExecutor) -> None:
@@ -253,14 +285,14 @@ def test_unknown_ref_is_unknown_and_cancelling_it_does_nothing(executor: LocalEx
 
 def test_cancel_all_cancels_every_unfinished_job_in_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "jobs"
-    first = LocalExecutor(folder, max_parallel_jobs=1)
-    done = first.submit("train", square, (2,))
+    first = LocalExecutor(folder, resolve=resolve_calls, max_parallel_jobs=1)
+    done = first.submit("train", call(square, 2))
     poll_until(first, [done])
     started = tmp_path / "started"
-    running = first.submit("train", sleep_forever, (str(started),))
-    queued = first.submit_array("selfplay", square, [(1,), (2,)])
+    running = first.submit("train", call(sleep_forever, str(started)))
+    queued = first.submit_array("selfplay", [call(square, 1), call(square, 2)])
     poll_until(first, [running], lambda states: started.exists())
 
-    LocalExecutor(folder, max_parallel_jobs=1).cancel_all()
+    LocalExecutor(folder, resolve=resolve_calls, max_parallel_jobs=1).cancel_all()
     states = poll_until(first, [done, running, *queued], all_gone)
     assert [state.status for state in states.values()] == [JobStatus.COMPLETED] + [JobStatus.CANCELLED] * 3

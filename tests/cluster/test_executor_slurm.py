@@ -14,8 +14,10 @@ from pathlib import Path
 
 import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
+from job_calls import call, resolve_calls
 
 from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, JobStatus
+from ringrift_hpc.cluster.purposes import PURPOSES
 from ringrift_hpc.cluster.slurm_executor import SlurmExecutor
 from ringrift_hpc.cluster.slurm_query import run_command
 from ringrift_hpc.config.slurm import SlurmSection
@@ -76,18 +78,23 @@ def slurm_section(**overrides: object) -> SlurmSection:
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[SlurmExecutor]:
-    executor = SlurmExecutor(tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm_section())
+    executor = SlurmExecutor(
+        tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm_section(), resolve=resolve_calls
+    )
     yield executor
     # Whatever a failed test left behind goes; the run's job names select it.
-    for kind in ("selfplay", "train", "evaluate"):
-        run_command(("scancel", f"--name={RUN_NAME}-{kind}"))
+    for purpose in PURPOSES:
+        run_command(("scancel", f"--name={RUN_NAME}-{purpose}"))
 
 
 def test_array_of_16_in_chunks_completes_with_results_in_order(tmp_path: Path) -> None:
     executor = SlurmExecutor(
-        tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm_section(max_array_size=5)
+        tmp_path / "jobs" / "slurm",
+        run_name=RUN_NAME,
+        slurm=slurm_section(max_array_size=5),
+        resolve=resolve_calls,
     )
-    refs = executor.submit_array("selfplay", square, [(x,) for x in range(16)])
+    refs = executor.submit_array("selfplay", [call(square, x) for x in range(16)])
     array_ids = list(dict.fromkeys(ref.job_id for ref in refs))
     assert len(array_ids) == 4
     # The last chunk holds one task, which submitit sends as a plain job.
@@ -114,7 +121,7 @@ def test_array_of_16_in_chunks_completes_with_results_in_order(tmp_path: Path) -
 
 
 def test_one_sacct_query_per_poll_with_300_tasks_in_flight(executor: SlurmExecutor) -> None:
-    refs = executor.submit_array("selfplay", sleep_long, [(None,)] * 300)
+    refs = executor.submit_array("selfplay", [call(sleep_long, None)] * 300)
     array_ids = {ref.job_id for ref in refs}
     assert len(array_ids) == 1
     script = (executor.folder / "selfplay" / f"{refs[0].job_id}_submission.sh").read_text()
@@ -143,7 +150,7 @@ def test_one_sacct_query_per_poll_with_300_tasks_in_flight(executor: SlurmExecut
 
 def test_cancelled_running_job_ends_cancelled(executor: SlurmExecutor, tmp_path: Path) -> None:
     started = tmp_path / "started"
-    ref = executor.submit("train", sleep_long, (str(started),))
+    ref = executor.submit("train", call(sleep_long, str(started)))
     poll_until(executor, [ref], lambda states: started.exists())
     executor.cancel([ref])
     state = poll_until(executor, [ref])[ref]
@@ -155,7 +162,7 @@ def test_cancelled_running_job_ends_cancelled(executor: SlurmExecutor, tmp_path:
 
 def test_failure_surfaces_as_failed_with_the_remote_traceback(executor: SlurmExecutor) -> None:
     tag = f"tag-{os.getpid()}-{time.monotonic_ns()}"
-    ref = executor.submit("evaluate", fail_loudly, (tag,))
+    ref = executor.submit("evaluate", call(fail_loudly, tag))
     state = poll_until(executor, [ref])[ref]
     assert state.status is JobStatus.FAILED
     assert state.exit_code != 0
@@ -167,12 +174,12 @@ def test_failure_surfaces_as_failed_with_the_remote_traceback(executor: SlurmExe
 
 def test_restarted_executor_reattaches_by_job_id(tmp_path: Path, executor: SlurmExecutor) -> None:
     started = tmp_path / "started"
-    running = executor.submit("train", sleep_long, (str(started),))
-    done = executor.submit_array("selfplay", square, [(2,), (3,)])
+    running = executor.submit("train", call(sleep_long, str(started)))
+    done = executor.submit_array("selfplay", [call(square, 2), call(square, 3)])
     journal = [ref.to_json() for ref in (running, *done)]
     poll_until(executor, [running], lambda states: started.exists())
 
-    again = SlurmExecutor(executor.folder, run_name=RUN_NAME, slurm=slurm_section())
+    again = SlurmExecutor(executor.folder, run_name=RUN_NAME, slurm=slurm_section(), resolve=resolve_calls)
     refs = [JobRef.from_json(data) for data in journal]
     states = poll_until(again, refs[1:])
     assert again.poll(refs[:1])[refs[0]].status is JobStatus.RUNNING
@@ -182,21 +189,40 @@ def test_restarted_executor_reattaches_by_job_id(tmp_path: Path, executor: Slurm
     assert poll_until(again, refs[:1])[refs[0]].status is JobStatus.CANCELLED
 
 
+def test_refs_journaled_by_earlier_versions_still_poll(executor: SlurmExecutor) -> None:
+    tournament = executor.submit_array("tournament", [call(square, 2), call(square, 3)])
+    train = executor.submit("train", call(square, 4))
+    script = (executor.folder / "evaluate" / f"{tournament[0].job_id}_submission.sh").read_text()
+    assert f"#SBATCH --job-name={RUN_NAME}-tournament" in script  # its own name, evaluation resources
+    poll_until(executor, [*tournament, train])
+    # Earlier versions journaled the resource kind: a tournament's refs said "evaluate".
+    old = [
+        {"kind": kind, "job_id": ref.job_id, "task": ref.task}
+        for kind, ref in zip(("evaluate", "evaluate", "train"), (*tournament, train), strict=True)
+    ]
+    refs = [JobRef.from_json(data) for data in old]
+    again = SlurmExecutor(executor.folder, run_name=RUN_NAME, slurm=slurm_section(), resolve=resolve_calls)
+    states = poll_until(again, refs)
+    assert [states[ref].status for ref in refs] == [JobStatus.COMPLETED] * 3
+    assert [again.result(ref) for ref in refs] == [4, 9, 16]
+
+
 def test_cancel_all_cancels_the_runs_jobs_by_name(executor: SlurmExecutor, tmp_path: Path) -> None:
     started = tmp_path / "started"
-    running = executor.submit("train", sleep_long, (str(started),))
-    queued = executor.submit_array("selfplay", sleep_long, [(None,)] * 40)
+    running = executor.submit("train", call(sleep_long, str(started)))
+    queued = executor.submit_array("selfplay", [call(sleep_long, None)] * 40)
+    tournament = executor.submit_array("tournament", [call(sleep_long, None)] * 3)
     poll_until(executor, [running], lambda states: started.exists())
     executor.cancel_all()
-    states = poll_until(executor, [running, *queued])
+    states = poll_until(executor, [running, *queued, *tournament])
     assert {state.status for state in states.values()} == {JobStatus.CANCELLED}
-    names = ",".join(f"{RUN_NAME}-{kind}" for kind in ("selfplay", "train", "evaluate"))
+    names = ",".join(f"{RUN_NAME}-{purpose}" for purpose in PURPOSES)
     deadline = time.monotonic() + WAIT_S
     while run_command(("squeue", "--noheader", f"--name={names}")).stdout.strip():
         assert time.monotonic() < deadline, "jobs of the run are still in squeue after cancel_all"
         time.sleep(0.5)
     # A job submitted after the cancellation (a resumed run) is not taken for cancelled.
-    after = executor.submit("evaluate", square, (6,))
+    after = executor.submit("evaluate", call(square, 6))
     assert poll_until(executor, [after])[after].status is JobStatus.COMPLETED
 
 
@@ -206,7 +232,9 @@ def visible_gpus() -> str:
 
 def test_gpus_of_the_kind_reach_the_job(tmp_path: Path) -> None:
     slurm = slurm_section(train={"partition": "gpu", "cpus": 1, "mem": "200M", "time": 5, "gpus": 1})
-    executor = SlurmExecutor(tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm)
-    ref = executor.submit("train", visible_gpus, ())
+    executor = SlurmExecutor(
+        tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm, resolve=resolve_calls
+    )
+    ref = executor.submit("train", call(visible_gpus))
     assert poll_until(executor, [ref])[ref].succeeded
     assert executor.result(ref) in {"0", "1"}

@@ -1,5 +1,6 @@
-"""Pure parts of the executors: refs as journal data, sacct rows as states, submitit parameters,
-array chunking, and one scheduler query per poll (with a fake sacct)."""
+"""Pure parts of the executors: the purpose vocabulary, refs as journal data (old ones too), sacct
+rows as states, submitit parameters, array chunking, and one scheduler query per poll (with a fake
+sacct)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from job_calls import resolve_calls
+
 from ringrift_hpc.cluster.executor import (
     JobRef,
     JobState,
     JobStatus,
     SubmissionError,
-    check_args_list,
-    job_name,
+    check_specs,
 )
 from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
+from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose, job_name, resource_kind
 from ringrift_hpc.cluster.local_executor import LocalExecutor
 from ringrift_hpc.cluster.slurm_executor import (
     SlurmExecutor,
@@ -34,10 +37,30 @@ from ringrift_hpc.store import RunLayout
 RECORDED = Path(__file__).parent / "recorded"
 
 
+def test_purposes_run_on_the_resources_of_their_kind_under_their_own_name() -> None:
+    assert PURPOSES == ("selfplay", "train", "evaluate", "tournament")
+    assert [resource_kind(p) for p in PURPOSES] == ["selfplay", "train", "evaluate", "evaluate"]
+    names = ["rr-selfplay", "rr-train", "rr-evaluate", "rr-tournament"]
+    assert [job_name("rr", p) for p in PURPOSES] == names
+    assert check_purpose("tournament") == "tournament"
+    with pytest.raises(ValueError, match="purpose 'match' is not one of selfplay, train, evaluate, tournament"):
+        check_purpose("match")
+
+
 def test_job_ref_round_trips_through_json_and_names_its_task() -> None:
-    refs = [JobRef("selfplay", "4711", 3), JobRef("train", "12")]
+    refs = [JobRef("selfplay", "4711", 3), JobRef("train", "12"), JobRef("tournament", "13", 0)]
     assert [JobRef.from_json(json.loads(json.dumps(ref.to_json()))) for ref in refs] == refs
-    assert [ref.key for ref in refs] == ["4711_3", "12"]
+    assert [ref.key for ref in refs] == ["4711_3", "12", "13_0"]
+    assert refs[0].to_json() == {"purpose": "selfplay", "job_id": "4711", "task": 3}
+
+
+def test_job_refs_journaled_by_earlier_versions_name_a_kind() -> None:
+    old = [{"kind": kind, "job_id": "7", "task": None} for kind in ("selfplay", "train", "evaluate")]
+    assert [JobRef.from_json(data) for data in old] == [
+        JobRef("selfplay", "7"),
+        JobRef("train", "7"),
+        JobRef("evaluate", "7"),
+    ]
 
 
 def test_job_state_round_trips_through_json() -> None:
@@ -50,8 +73,11 @@ def test_job_state_round_trips_through_json() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
+        ({"purpose": "selfplay", "job_id": "7"}, "lacks task"),
         ({"kind": "selfplay", "job_id": "7"}, "lacks task"),
-        ({"kind": "tournament", "job_id": "7", "task": None}, "job kind 'tournament'"),
+        ({"job_id": "7", "task": None}, "lacks purpose"),
+        ({"purpose": "match", "job_id": "7", "task": None}, "purpose 'match' is not one of selfplay"),
+        ({"kind": "play", "job_id": "7", "task": None}, "kind 'play' is not one of selfplay"),
         ({"kind": "train", "job_id": "7_1", "task": None}, "is not a number"),
         ({"kind": "train", "job_id": 7, "task": None}, "job_id must be a string"),
         ({"kind": "train", "job_id": "7", "task": "1"}, "task must be an integer"),
@@ -63,12 +89,12 @@ def test_job_ref_from_bad_json_names_the_field(data: dict[str, object], message:
         JobRef.from_json(data)
 
 
-def test_array_arguments_must_be_tuples_and_not_empty() -> None:
-    assert check_args_list([[1, 2], (3,)]) == [(1, 2), (3,)]
-    with pytest.raises(SubmissionError, match="at least one task"):
-        check_args_list([])
-    with pytest.raises(SubmissionError, match=r"pass a tuple such as \('spec.json',\)"):
-        check_args_list(["spec.json"])
+def test_an_array_needs_a_list_of_specs() -> None:
+    assert check_specs((1, "spec")) == [1, "spec"]
+    with pytest.raises(SubmissionError, match="at least one spec"):
+        check_specs([])
+    with pytest.raises(SubmissionError, match="a list of at least one spec; got 'spec.json'"):
+        check_specs("spec.json")
 
 
 def test_chunks_stay_within_the_array_size_limit() -> None:
@@ -108,7 +134,7 @@ def test_every_slurm_state_has_a_status(state: str, status: JobStatus) -> None:
     assert (state_of_record(record).exit_code is None) == (not status.is_terminal)
 
 
-def test_submitit_parameters_carry_every_resource_of_the_kind() -> None:
+def test_submitit_parameters_carry_every_resource_of_the_purposes_kind() -> None:
     slurm = SlurmSection.model_validate(
         {
             "setup": ["source /venv/bin/activate"],
@@ -148,8 +174,12 @@ def test_submitit_parameters_carry_every_resource_of_the_kind() -> None:
         "cpus_per_task": 8,
         "setup": [],
     }
+    # A tournament gets the evaluation resources under its own name.
+    assert submitit_parameters("rr", "tournament", SlurmSection()) == {
+        **submitit_parameters("rr", "evaluate", SlurmSection()),
+        "job_name": "rr-tournament",
+    }
     assert sbatch_option_items(["--nice=10", "--requeue"]) == {"nice": "10", "requeue": True}
-    assert job_name("rr", "evaluate") == "rr-evaluate"
 
 
 class FakeSacct:
@@ -183,7 +213,14 @@ def test_one_sacct_call_per_poll_for_hundreds_of_tasks_and_none_once_all_ended(t
     sacct = FakeSacct(
         [*_array_rows("50", 16, 284), JobRecord("7", "7", None, (), "FAILED", 2, 0, 1, "cpu", "vm")]
     )
-    executor = SlurmExecutor(tmp_path, run_name="rr", slurm=SlurmSection(), query=sacct, accounting_grace_s=0)
+    executor = SlurmExecutor(
+        tmp_path,
+        run_name="rr",
+        slurm=SlurmSection(),
+        resolve=resolve_calls,
+        query=sacct,
+        accounting_grace_s=0,
+    )
     refs = [JobRef("selfplay", "50", task) for task in range(300)]
     states = executor.poll([*refs, JobRef("train", "7")])
     assert sacct.calls == [["7", "50"]]
@@ -199,16 +236,17 @@ def test_one_sacct_call_per_poll_for_hundreds_of_tasks_and_none_once_all_ended(t
 
 def test_completed_in_slurm_without_a_result_file_is_a_failure(tmp_path: Path) -> None:
     sacct = FakeSacct([JobRecord("9", "9", None, (), "COMPLETED", 0, 0, 4, "cpu", "vm")])
-    executor = SlurmExecutor(tmp_path, run_name="rr", slurm=SlurmSection(), query=sacct)
+    executor = SlurmExecutor(
+        tmp_path, run_name="rr", slurm=SlurmSection(), resolve=resolve_calls, query=sacct
+    )
     state = executor.poll([JobRef("train", "9")])[JobRef("train", "9")]
     assert (state.status, state.detail) == (JobStatus.FAILED, "COMPLETED without a result file")
 
 
 def test_config_chooses_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = RunLayout(tmp_path / "run")
-    local = make_executor(
-        Config.model_validate({"executor": "local", "local": {"max_parallel_jobs": 3}}), layout
-    )
+    config = Config.model_validate({"executor": "local", "local": {"max_parallel_jobs": 3}})
+    local = make_executor(config, layout, resolve_calls)
     assert isinstance(local, LocalExecutor)
     assert (local.folder, local.max_parallel_jobs) == (layout.jobs_dir / "local", 3)
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here

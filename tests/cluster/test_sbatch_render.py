@@ -17,31 +17,30 @@ import pytest
 from typer.testing import CliRunner
 
 from ringrift_hpc.cli.sbatch_cmd import DEFAULT_TEMPLATES, sbatch_app
+from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, resource_kind
 from ringrift_hpc.cluster.sbatch_render import (
-    TEMPLATE_FILES,
     TemplateError,
     fill_placeholders,
     render_sbatch,
     sbatch_directives,
+    template_file,
 )
 from ringrift_hpc.config import Config, load_config
-from ringrift_hpc.config.slurm import JobKind
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_CONFIG = GOLDEN / "sbatch_config.yaml"
-KINDS: tuple[JobKind, ...] = ("selfplay", "train", "evaluate")
 
 
-def _render(kind: JobKind, config: Config | None = None) -> str:
+def _render(purpose: Purpose, config: Config | None = None) -> str:
     cfg = config if config is not None else load_config(GOLDEN_CONFIG)
-    template = (DEFAULT_TEMPLATES / TEMPLATE_FILES[kind]).read_text()
-    return render_sbatch(template, cfg, kind, run_root=PurePosixPath(cfg.run.root))
+    template = (DEFAULT_TEMPLATES / template_file(purpose)).read_text()
+    return render_sbatch(template, cfg, purpose, run_root=PurePosixPath(cfg.run.root))
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_rendered_script_matches_its_golden_file(kind: JobKind) -> None:
-    golden = GOLDEN / f"{kind}.sbatch"
-    rendered = _render(kind)
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_rendered_script_matches_its_golden_file(purpose: Purpose) -> None:
+    golden = GOLDEN / f"{purpose}.sbatch"
+    rendered = _render(purpose)
     if os.environ.get("RINGRIFT_UPDATE_GOLDEN") == "1":
         golden.write_text(rendered)
     expected = golden.read_text() if golden.exists() else ""
@@ -62,12 +61,23 @@ def test_rendered_script_matches_its_golden_file(kind: JobKind) -> None:
         )
 
 
-def test_scripts_run_the_worker_of_their_kind_and_arrays_read_their_task_line() -> None:
-    for kind in KINDS:
-        script = _render(kind)
-        assert f'exec ringrift-hpc worker {kind} --spec "$spec"' in script
+def test_scripts_run_the_worker_of_their_purpose_and_arrays_read_their_task_line() -> None:
+    for purpose in PURPOSES:
+        script = _render(purpose)
+        assert f'exec ringrift-hpc worker {purpose} --spec "$spec"' in script
         assert "@@" not in script
-        assert ("SLURM_ARRAY_TASK_ID" in script) == (kind != "train")
+        assert ("SLURM_ARRAY_TASK_ID" in script) == (purpose != "train")
+
+
+def test_a_tournament_has_its_own_name_on_the_evaluation_resources() -> None:
+    config = load_config(GOLDEN_CONFIG)
+    root = PurePosixPath("/runs/r")
+    evaluate = sbatch_directives(config, "evaluate", root)
+    tournament = sbatch_directives(config, "tournament", root)
+    assert [line for line in tournament if line not in evaluate] == [
+        f"#SBATCH --job-name={config.run.name}-tournament"
+    ]
+    assert len(tournament) == len(evaluate)
 
 
 def test_directives_carry_the_kinds_resources_and_leave_unset_ones_out() -> None:
@@ -96,27 +106,30 @@ def test_a_template_and_the_renderer_must_agree_on_placeholders() -> None:
         render_sbatch("", Config(), "train", run_root=PurePosixPath("runs/demo"))
 
 
-def test_render_command_writes_every_kind_or_prints_one(tmp_path: Path) -> None:
+def test_render_command_writes_every_purpose_or_prints_one(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(sbatch_app, ["render", "--config", str(GOLDEN_CONFIG), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    for kind in KINDS:
-        written = tmp_path / TEMPLATE_FILES[kind]
-        assert written.read_text() == _render(kind)
+    for purpose in PURPOSES:
+        written = tmp_path / f"{purpose}.sbatch"
+        assert written.read_text() == _render(purpose)
         assert os.access(written, os.X_OK)
-    printed = runner.invoke(sbatch_app, ["render", "-c", str(GOLDEN_CONFIG), "--kind", "train"])
+    printed = runner.invoke(sbatch_app, ["render", "-c", str(GOLDEN_CONFIG), "--purpose", "tournament"])
     assert printed.exit_code == 0
-    assert printed.output == _render("train")
-    bad = runner.invoke(sbatch_app, ["render", "-c", str(GOLDEN_CONFIG), "--kind", "tournament"])
-    assert bad.exit_code == 2 and "not a job kind" in bad.output
+    assert printed.output == _render("tournament")
+    old_name = runner.invoke(sbatch_app, ["render", "-c", str(GOLDEN_CONFIG), "--kind", "train"])
+    assert old_name.exit_code == 0
+    assert old_name.output == _render("train")
+    bad = runner.invoke(sbatch_app, ["render", "-c", str(GOLDEN_CONFIG), "--purpose", "match"])
+    assert bad.exit_code == 2 and "'match' is not one of" in bad.output
     neither = runner.invoke(sbatch_app, ["render", "-c", str(GOLDEN_CONFIG)])
     assert neither.exit_code == 2 and "--out DIR" in neither.output
 
 
 @pytest.mark.slurm
-@pytest.mark.parametrize("kind", KINDS)
-def test_rendered_script_passes_sbatch_test_only(kind: JobKind, tmp_path: Path) -> None:
-    gpu = kind == "train"
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_rendered_script_passes_sbatch_test_only(purpose: Purpose, tmp_path: Path) -> None:
+    gpu = purpose == "train"
     resources = {
         "partition": "gpu" if gpu else "cpu",
         "gpus": 1 if gpu else 0,
@@ -129,12 +142,12 @@ def test_rendered_script_passes_sbatch_test_only(kind: JobKind, tmp_path: Path) 
         {
             "executor": "slurm",
             "run": {"name": "sbatchtest", "root": str(tmp_path / "run")},
-            "slurm": {"setup": ["true"], kind: resources},
+            "slurm": {"setup": ["true"], resource_kind(purpose): resources},
         }
     )
-    script = tmp_path / f"{kind}.sbatch"
-    script.write_text(_render(kind, config))
-    array = [] if kind == "train" else ["--array=0-3%2"]
+    script = tmp_path / f"{purpose}.sbatch"
+    script.write_text(_render(purpose, config))
+    array = [] if purpose == "train" else ["--array=0-3%2"]
     done = subprocess.run(
         ["sbatch", "--test-only", *array, str(script), str(tmp_path / "specs.txt")],
         capture_output=True,
