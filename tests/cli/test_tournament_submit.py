@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from ringrift_hpc.cli.rating_cmds import leaderboard_command, tournament_command
 from ringrift_hpc.cluster.accounting import query_accounting
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
+from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.jobs.evaluate_submit import progress_of, round_tasks, submitted_rounds
@@ -109,13 +110,12 @@ class FakeExecutor:
     def scheduler_queries(self) -> int:
         return len(self.polls)
 
-    def submit(self, kind: Any, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        return self.submit_array(kind, fn, [args])[0]
+    def submit(self, purpose: Purpose, spec: Any) -> JobRef:
+        return self.submit_array(purpose, [spec])[0]
 
-    def submit_array(
-        self, kind: Any, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
-    ) -> list[JobRef]:
-        self.refs = [JobRef(kind, "7", task) for task in range(len(args_list))]
+    def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:
+        assert all(isinstance(spec, MatchSpec) for spec in specs)
+        self.refs = [JobRef(purpose, "7", task) for task in range(len(specs))]
         return self.refs
 
     def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
@@ -199,12 +199,12 @@ def test_ctrl_c_while_waiting_cancels_the_tasks() -> None:
     play = submitted_rounds(executor, make_spec, groups_per_task=1, poll_s=1.0, report=print, sleep=interrupt)
     with pytest.raises(KeyboardInterrupt):
         play("round-001", plans(3))
-    assert executor.cancelled == [JobRef("evaluate", "7", task) for task in range(3)]
+    assert executor.cancelled == [JobRef("tournament", "7", task) for task in range(3)]
 
 
 @pytest.mark.slurm
 @pytest.mark.timeout(180)
-def test_submitted_tournament_on_slurm_runs_its_tasks_as_the_runs_evaluate_jobs(tmp_path: Path) -> None:
+def test_submitted_tournament_on_slurm_runs_its_tasks_as_the_runs_tournament_jobs(tmp_path: Path) -> None:
     name = f"tourn{os.getpid()}"
     layout, models = new_run(tmp_path, "slurm", name)
     since = dt.datetime.now() - dt.timedelta(seconds=5)
@@ -212,5 +212,5 @@ def test_submitted_tournament_on_slurm_runs_its_tasks_as_the_runs_evaluate_jobs(
     assert code == 0, out
     assert "slurm executor" in out and "3/3 tasks done" in out
     assert read_leaderboard(layout.leaderboard_json(VARIANT))["games"] == 12
-    kinds = {summary.kind: summary for summary in query_accounting(name, since)}
-    assert kinds["evaluate"].states == {"COMPLETED": 3}
+    purposes = {summary.purpose: summary for summary in query_accounting(name, since)}
+    assert purposes["tournament"].states == {"COMPLETED": 3}

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from ringrift_hpc.cli.loop_cmds import halt_command, resume_command, status_command
 from ringrift_hpc.cluster.accounting import query_accounting
+from ringrift_hpc.cluster.purposes import PURPOSES, job_name
 from ringrift_hpc.loop.halt import write_halt
 from ringrift_hpc.loop.runner import run_loop
 from ringrift_hpc.store import RunLayout
@@ -45,7 +46,7 @@ def _queued(name: str) -> list[str]:
             "-o",
             "%i %j %T",
             "--name",
-            ",".join(f"{name}-{k}" for k in ("selfplay", "train", "evaluate")),
+            ",".join(job_name(name, purpose) for purpose in PURPOSES),
         ],
         check=True,
         capture_output=True,
@@ -72,9 +73,9 @@ def test_loop_on_slurm_decides_two_generations_with_jobs_in_sacct(tmp_path: Path
     assert outcome.finished
     result = check_consistent(layout)
     assert result["decisions"] >= 2
-    kinds = {summary.kind: summary for summary in query_accounting(name, since)}
-    assert {"selfplay", "train", "evaluate"} <= set(kinds)
-    assert kinds["train"].states.get("COMPLETED", 0) >= 2
+    purposes = {summary.purpose: summary for summary in query_accounting(name, since)}
+    assert {"selfplay", "train", "evaluate"} <= set(purposes)
+    assert purposes["train"].states.get("COMPLETED", 0) >= 2
     for path in ("leaderboard.json", "leaderboard.md", "leaderboard.csv"):
         assert (layout.variant_dir(VARIANT) / path).exists()
     assert _queued(name) == []

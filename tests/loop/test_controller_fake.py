@@ -12,7 +12,9 @@ from typing import Any
 from tiny_run import make_tiny_run
 
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
+from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import load_config
+from ringrift_hpc.jobs.selfplay import SelfplaySpec
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.loop.state import replay_state
@@ -29,26 +31,33 @@ class FakeExecutor:
         self.next_id = 100
         self.states: dict[JobRef, JobState] = {}
         self.submissions: list[tuple[str, int]] = []
+        self.specs: list[tuple[Purpose, Any]] = []
+        self.polled: list[JobRef] = []
 
     @property
     def scheduler_queries(self) -> int:
         return self.queries
 
-    def submit(self, kind: Any, fn: Callable[..., Any], args: Sequence[Any]) -> JobRef:
-        return self.submit_array(kind, fn, [args])[0]
-
-    def submit_array(
-        self, kind: Any, fn: Callable[..., Any], args_list: Sequence[Sequence[Any]]
-    ) -> list[JobRef]:
+    def submit(self, purpose: Purpose, spec: Any) -> JobRef:
         self.next_id += 1
-        refs = [JobRef(kind, str(self.next_id), task) for task in range(len(args_list))]
+        return self._submitted(purpose, [spec], [JobRef(purpose, str(self.next_id))])[0]
+
+    def submit_array(self, purpose: Purpose, specs: Sequence[Any]) -> list[JobRef]:
+        self.next_id += 1
+        refs = [JobRef(purpose, str(self.next_id), task) for task in range(len(specs))]
+        return self._submitted(purpose, specs, refs)
+
+    def _submitted(self, purpose: Purpose, specs: Sequence[Any], refs: list[JobRef]) -> list[JobRef]:
         for ref in refs:
             self.states[ref] = JobState(JobStatus.RUNNING)
-        self.submissions.append((kind, len(refs)))
+        self.submissions.append((purpose, len(refs)))
+        self.specs.extend((purpose, spec) for spec in specs)
         return refs
 
     def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
         self.queries += 1
+        refs = list(refs)
+        self.polled.extend(refs)
         return {ref: self.states.get(ref, JobState(JobStatus.UNKNOWN)) for ref in refs}
 
     def cancel(self, refs: Iterable[JobRef]) -> None:
@@ -88,6 +97,8 @@ def test_one_scheduler_query_per_tick_with_hundreds_of_tasks(tmp_path: Path) -> 
             controller.tick()
             assert controller.queries_last_tick == 1
     assert executor.submissions == [("selfplay", 400)]
+    # The executor gets the purpose and the registry's spec type, rebuilt from the journal.
+    assert {(purpose, type(spec)) for purpose, spec in executor.specs} == {("selfplay", SelfplaySpec)}
     in_flight = [j for j in controller.state.jobs.values() if j.in_flight]
     assert len(in_flight) == 400
 
@@ -182,3 +193,28 @@ def test_jobs_cancelled_by_a_halt_rerun_after_resume_without_using_a_retry(tmp_p
     assert executor.submissions == [("selfplay", 2), ("selfplay", 2)]
     assert {(j.status, j.attempt) for j in controller.state.jobs.values()} == {("pending", 0)}
     assert controller.state.errors == ()
+
+
+def test_job_refs_journaled_by_earlier_versions_are_polled_after_a_restart(tmp_path: Path) -> None:
+    layout = _big_fleet(tmp_path, 2)
+    executor = FakeExecutor()
+    controller, journal = _controller(layout, executor, lambda: 1000.0)
+    with journal:
+        controller.tick()
+    release_lease(controller.lease.lease, clock=lambda: 1000.0)
+    refs = {job.ref for job in controller.state.jobs.values()}
+    # Earlier versions wrote each ref with the job's kind instead of its purpose.
+    records = [json.loads(line) for line in layout.journal.read_text().splitlines()]
+    for record in records:
+        for ref in record.get("refs", []):
+            ref["kind"] = ref.pop("purpose")
+    layout.journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+    old_refs = [ref for record in records for ref in record.get("refs", [])]
+    assert len(old_refs) == 2 and all(set(ref) == {"kind", "job_id", "task"} for ref in old_refs)
+
+    restarted, journal = _controller(layout, executor, lambda: 1001.0)
+    with journal:
+        restarted.tick()
+    assert {job.ref for job in restarted.state.jobs.values()} == refs
+    assert set(executor.polled[-len(refs) :]) == refs
+    assert executor.submissions == [("selfplay", 2)]  # re-attached, nothing submitted again

@@ -95,6 +95,11 @@ def test_worker_runs_a_selfplay_spec_file(tmp_path: Path) -> None:
     ]
     missing = CliRunner().invoke(_cli(), ["worker", "train", "--spec", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+    unknown = CliRunner().invoke(_cli(), ["worker", "match", "--spec", str(path)])
+    assert unknown.exit_code == 2 and "'match' is not one of" in unknown.output
+    # Every purpose is a worker; a tournament reads a match spec and names the file it refuses.
+    wrong = CliRunner().invoke(_cli(), ["worker", "tournament", "--spec", str(path)])
+    assert wrong.exit_code == 2 and str(path) in wrong.output and "unknown field(s)" in wrong.output
 
 
 def test_controller_metrics_are_served(tmp_path: Path) -> None:

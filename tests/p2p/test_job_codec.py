@@ -1,5 +1,5 @@
-"""Jobs as JSON: the three job functions round-trip with their specs, anything else is refused,
-and a job moves to a worker's own run directory through its spec class."""
+"""Jobs as JSON: every purpose round-trips with its spec, a spec of the wrong type is refused,
+and a job moves to a worker's own run directory through its spec type."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from ringrift_hpc.cluster.executor import SubmissionError
-from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
-from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
-from ringrift_hpc.jobs.train import TrainJob
+from ringrift_hpc.cluster.purposes import PURPOSES, Purpose
+from ringrift_hpc.jobs.evaluate import MatchSpec
+from ringrift_hpc.jobs.selfplay import SelfplaySpec
 from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.p2p.job_codec import JobDocumentError, decode_job, encode_job, job_inputs, rebase_job
 
@@ -21,39 +21,36 @@ from .job_specs import match_spec, selfplay_spec, train_spec
 ROOT = Path("/coordinator/run")
 
 
-def _jobs() -> list[tuple[str, Any, Any, type[Any]]]:
-    return [
-        ("selfplay", run_selfplay, selfplay_spec(ROOT), SelfplaySpec),
-        ("train", TrainJob(), train_spec(ROOT), TrainSpec),  # type: ignore[no-untyped-call]
-        ("match", run_match, match_spec(ROOT), MatchSpec),
-    ]
+def _spec(purpose: Purpose, root: Path = ROOT) -> Any:
+    return {
+        "selfplay": lambda: selfplay_spec(root),
+        "train": lambda: train_spec(root),
+        "evaluate": lambda: match_spec(root),
+        "tournament": lambda: match_spec(root),
+    }[purpose]()
 
 
-@pytest.mark.parametrize("index", range(3))
-def test_each_job_function_round_trips_with_its_spec(index: int) -> None:
-    purpose, fn, spec, spec_class = _jobs()[index]
-    doc = encode_job(fn, (spec,))
+SPEC_TYPES = {"selfplay": SelfplaySpec, "train": TrainSpec, "evaluate": MatchSpec, "tournament": MatchSpec}
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_every_purpose_round_trips_with_its_spec(purpose: Purpose) -> None:
+    spec = _spec(purpose)
+    doc = encode_job(purpose, spec)
     assert doc == {"purpose": purpose, "spec": spec.to_json()}
     json.dumps(doc)  # plain JSON, nothing pickled
-    decoded_fn, decoded_spec = decode_job(doc)
-    assert isinstance(decoded_spec, spec_class) and decoded_spec == spec
-    if purpose == "train":
-        assert isinstance(decoded_fn, TrainJob)
-    else:
-        assert decoded_fn is fn
+    decoded_purpose, decoded_spec = decode_job(doc)
+    assert decoded_purpose == purpose
+    assert isinstance(decoded_spec, SPEC_TYPES[purpose]) and decoded_spec == spec
 
 
-def test_other_callables_and_wrong_arguments_are_refused_by_name() -> None:
-    with pytest.raises(SubmissionError, match=r"cannot send print to a worker.*run_selfplay, TrainJob\(\)"):
-        encode_job(print, (selfplay_spec(ROOT),))
-    with pytest.raises(
-        SubmissionError, match=r"run_selfplay takes exactly one SelfplaySpec.*got \(MatchSpec\)"
-    ):
-        encode_job(run_selfplay, (match_spec(ROOT),))
-    with pytest.raises(SubmissionError, match=r"got \(SelfplaySpec, int\)"):
-        encode_job(run_selfplay, (selfplay_spec(ROOT), 3))
-    with pytest.raises(SubmissionError, match=r"run_match takes exactly one MatchSpec.*got \(\)"):
-        encode_job(run_match, ())
+def test_a_spec_of_another_type_is_refused_by_name() -> None:
+    with pytest.raises(SubmissionError, match=r"a selfplay job takes a SelfplaySpec; got MatchSpec"):
+        encode_job("selfplay", match_spec(ROOT))
+    with pytest.raises(SubmissionError, match=r"a train job takes a TrainSpec; got tuple"):
+        encode_job("train", (train_spec(ROOT),))
+    with pytest.raises(ValueError, match=r"job purpose 'match' is not one of selfplay, train, evaluate"):
+        encode_job("match", match_spec(ROOT))  # type: ignore[arg-type]  # earlier versions' word
 
 
 @pytest.mark.parametrize(
@@ -65,7 +62,7 @@ def test_other_callables_and_wrong_arguments_are_refused_by_name() -> None:
         ({"purpose": ["selfplay"], "spec": "{}"}, r"job field 'purpose' is \['selfplay'\]; it must be one"),
         (
             {"purpose": "mine", "spec": "{}"},
-            r"job field 'purpose' is 'mine'; it must be one of selfplay, train",
+            r"job field 'purpose' is 'mine'; it must be one of selfplay, train, evaluate, tournament",
         ),
         ({"purpose": "selfplay", "spec": {}}, r"job field 'spec' must be the spec's JSON text"),
         (
@@ -76,6 +73,10 @@ def test_other_callables_and_wrong_arguments_are_refused_by_name() -> None:
             {"purpose": "train", "spec": '{"seed": 1}'},
             r"job field 'spec' \(a TrainSpec\): missing field\(s\) run_root",
         ),
+        (
+            {"purpose": "tournament", "spec": '{"seed": 1}'},
+            r"job field 'spec' \(a MatchSpec\): unknown field\(s\) seed",
+        ),
     ],
 )
 def test_bad_documents_name_the_field(doc: Any, message: str) -> None:
@@ -83,20 +84,20 @@ def test_bad_documents_name_the_field(doc: Any, message: str) -> None:
         decode_job(doc)
 
 
-@pytest.mark.parametrize("index", range(3))
-def test_rebase_moves_only_the_run_root(index: int, tmp_path: Path) -> None:
-    _, fn, spec, _ = _jobs()[index]
-    doc = encode_job(fn, (spec,))
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_rebase_moves_only_the_run_root(purpose: Purpose, tmp_path: Path) -> None:
+    doc = encode_job(purpose, _spec(purpose))
     moved = rebase_job(doc, tmp_path / "worker-run")
-    _, moved_spec = decode_job(moved)
-    assert moved["purpose"] == doc["purpose"]
+    moved_purpose, moved_spec = decode_job(moved)
+    assert moved["purpose"] == doc["purpose"] == moved_purpose
     assert moved_spec.run_root == str((tmp_path / "worker-run").resolve())
     assert json.loads(moved["spec"]) == {**json.loads(doc["spec"]), "run_root": moved_spec.run_root}
 
 
 def test_inputs_a_worker_fetches_first() -> None:
     assert job_inputs("selfplay") == ("models",)
-    assert job_inputs("match") == ("models",)
     assert job_inputs("train") == ("models", "selfplay")
-    with pytest.raises(ValueError, match=r"job purpose 'evaluate' is not one of selfplay, train, match"):
-        job_inputs("evaluate")
+    assert job_inputs("evaluate") == ("models",)
+    assert job_inputs("tournament") == ("models",)
+    with pytest.raises(JobDocumentError, match=r"job purpose 'match' is not one of selfplay, train"):
+        job_inputs("match")

@@ -18,7 +18,7 @@ from loop.tiny_run import make_tiny_run
 
 from ringrift_hpc.cluster.local_files import process_alive
 from ringrift_hpc.config import load_config
-from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
+from ringrift_hpc.jobs.selfplay import SelfplaySpec
 from ringrift_hpc.p2p.job_codec import encode_job
 from ringrift_hpc.p2p.job_process import STDERR_FILE, RunningJob, main, run_job_file, start_job
 from ringrift_hpc.store import read_manifest
@@ -39,7 +39,7 @@ def test_a_selfplay_job_publishes_its_shard_in_the_workers_run(tmp_path: Path) -
         task_index=3,
         model_id="none",
     )
-    job = encode_job(run_selfplay, (spec,))
+    job = encode_job("selfplay", spec)
 
     async def run() -> tuple[int, str]:
         running = await start_job(job, worker.root, tmp_path / "work", threads=1)
@@ -60,7 +60,7 @@ def test_a_selfplay_job_publishes_its_shard_in_the_workers_run(tmp_path: Path) -
 def test_a_failing_job_exits_1_with_the_traceback_tail(tmp_path: Path) -> None:
     missing_model = "ab" * 32
     spec = replace(selfplay_spec(tmp_path / "elsewhere"), generation=1, model_id=missing_model)
-    job = encode_job(run_selfplay, (spec,))
+    job = encode_job("selfplay", spec)
 
     async def run() -> tuple[int, str]:
         running = await start_job(job, tmp_path / "run", tmp_path / "work", threads=1)
@@ -85,7 +85,7 @@ def test_a_bad_job_file_is_a_failure_too(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_start_job_gives_the_job_its_own_group_and_thread_count(tmp_path: Path) -> None:
-    job = encode_job(run_selfplay, (selfplay_spec(tmp_path / "run", games=100_000),))
+    job = encode_job("selfplay", selfplay_spec(tmp_path / "run", games=100_000))
 
     async def run() -> tuple[int, int, dict[str, str], int]:
         running = await start_job(job, tmp_path / "run", tmp_path / "work", threads=2)

@@ -49,7 +49,7 @@ def test_jobs_are_hidden_until_published() -> None:
     second = queue.add("selfplay", JOB, SMALL)  # submitted after the publish: hidden again
     claimed = queue.claim("a", ROOMY, term_seen=3)
     assert claimed is not None and claimed.job_id == first
-    assert (claimed.term, claimed.kind, dict(claimed.job), claimed.lease_s) == (3, "selfplay", JOB, 30.0)
+    assert (claimed.term, claimed.purpose, dict(claimed.job), claimed.lease_s) == (3, "selfplay", JOB, 30.0)
     assert queue.claim("a", ROOMY, term_seen=3) is None
     assert queue.publish() == 1
     again = queue.claim("b", ROOMY, term_seen=3)
@@ -216,7 +216,7 @@ def test_bad_demands_and_terms_are_refused() -> None:
         Demand(cpus=1, gpus=0, memory_mb=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"term 0 must be a positive integer"):
         WorkQueue(0, job_lease_s=1.0)
-    with pytest.raises(ValueError, match=r"job kind 'play' is not one of selfplay, train, evaluate"):
+    with pytest.raises(ValueError, match=r"job purpose 'play' is not one of selfplay, train, evaluate, tournament"):
         _queue().add("play", JOB, SMALL)
 
 
@@ -273,6 +273,6 @@ def test_wire_documents_round_trip_and_bad_ones_name_the_field() -> None:
         Demand.from_json({"cpus": 1, "gpus": "1", "memory_mb": 0})
     with pytest.raises(ValueError, match=r"unknown field\(s\) extra"):
         ClaimedJob.from_json({**claimed.to_json(), "extra": 1})
-    bad = {**claimed.to_json(), "job_id": "x1", "term": 0, "kind": "play", "job": [], "lease_s": True}
-    with pytest.raises(ValueError, match=r"job_id 'x1'.*term 0.*kind 'play'.*job \[\].*lease_s True"):
+    bad = {**claimed.to_json(), "job_id": "x1", "term": 0, "purpose": "play", "job": [], "lease_s": True}
+    with pytest.raises(ValueError, match=r"job_id 'x1'.*term 0.*purpose 'play'.*job \[\].*lease_s True"):
         ClaimedJob.from_json(bad)
