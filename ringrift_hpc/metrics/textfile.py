@@ -73,7 +73,8 @@ class MetricFamily:
 def family(
     name: str, kind: MetricKind, help_text: str, samples: Iterable[tuple[Mapping[str, str], float]]
 ) -> MetricFamily:
-    """A family from (labels, value) pairs, e.g. ``family("x", "gauge", "...", [({"kind": "train"}, 2)])``."""
+    """A family from (labels, value) pairs, e.g.
+    ``family("x", "gauge", "...", [({"purpose": "train"}, 2)])``."""
     return MetricFamily(
         name,
         kind,
