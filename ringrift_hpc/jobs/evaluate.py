@@ -1,7 +1,8 @@
 """The match job: one task plays a list of seat-rotated game groups and publishes ONE match file.
 
 `run_match(spec)` runs identically as a Slurm array task, a local executor process, in-process
-(the local tournament) or as `ringrift-hpc worker evaluate --spec FILE` (`run_from_spec_file`).
+(the local tournament) or as `ringrift-hpc worker evaluate|tournament --spec FILE`
+(`jobs.registry.run_from_spec_file`).
 
 * Participants: each group's lineup names its participants in full (variant, kind, budget,
   model id), so the search budget is part of who plays. A participant of another variant than
@@ -220,8 +221,3 @@ def run_match(spec: MatchSpec) -> MatchResult:
 
 def _games(groups: tuple[MatchGroup, ...]) -> int:
     return sum(len(group.games) for group in groups)
-
-
-def run_from_spec_file(path: Path) -> MatchResult:
-    """`ringrift-hpc worker evaluate --spec FILE`: read the spec, run it."""
-    return run_match(MatchSpec.from_json(Path(path).read_text(), source=str(path)))

@@ -1,7 +1,7 @@
 """The selfplay job: one task plays many games concurrently and publishes ONE shard.
 
 `run_selfplay(spec)` runs identically as a Slurm array task, a single Slurm job, a local
-executor process or `ringrift-hpc worker selfplay --spec FILE` (`run_from_spec_file`).
+executor process or `ringrift-hpc worker selfplay --spec FILE` (`jobs.registry.run_from_spec_file`).
 
 * Seeds: the task's seed derives from (run seed, variant, generation, task index), game k's
   from the task seed and k (`jobs.seeds`); both go into the shard and its manifest.
@@ -333,8 +333,3 @@ def _write_metrics(layout: RunLayout, spec: SelfplaySpec, result: SelfplayResult
         )
     ]
     write_run_textfile(layout, f"selfplay-{spec.variant}-{spec.task}", families)
-
-
-def run_from_spec_file(path: Path) -> SelfplayResult:
-    """`ringrift-hpc worker selfplay --spec FILE`: read the spec, run it."""
-    return run_selfplay(SelfplaySpec.from_json(Path(path).read_text(), source=str(path)))

@@ -102,11 +102,6 @@ def run_training(spec: TrainSpec) -> TrainResult:
     return TrainResult.from_json(result_file.read_text())
 
 
-def run_from_spec_file(path: Path) -> TrainResult:
-    """`ringrift-hpc worker train --spec FILE`: the spec is a `TrainSpec` JSON file."""
-    return run_training(TrainSpec.from_json(path.read_text(), source=str(path)))
-
-
 class TrainJob(submitit.helpers.Checkpointable):
     """The submitit callable; the inherited `checkpoint()` resubmits the same call on preemption,
     and the resubmitted call resumes from the job's resume file."""

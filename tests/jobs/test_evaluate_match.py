@@ -13,10 +13,10 @@ from tiny_nets import publish_model, tiny_checkpoint
 from ringrift_hpc.jobs.evaluate import (
     MatchSpec,
     NoGamesPlayedError,
-    run_from_spec_file,
     run_match,
 )
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, opening
+from ringrift_hpc.jobs.registry import run_from_spec_file
 from ringrift_hpc.rating import (
     CrossVariantError,
     Participant,
@@ -91,7 +91,7 @@ def test_cross_variant_match_is_refused_before_any_game(tmp_path: Path) -> None:
     path = tmp_path / "spec.json"
     path.write_text(doc)
     with pytest.raises(CrossVariantError):
-        run_from_spec_file(path)
+        run_from_spec_file("evaluate", path)
     assert not (tmp_path / "variants").exists()
 
 
@@ -113,8 +113,8 @@ def test_spec_round_trips_and_rerun_is_a_no_op(tmp_path: Path) -> None:
     assert MatchSpec.from_json(match.to_json()) == match
     path = tmp_path / "spec.json"
     path.write_text(match.to_json())
-    first = run_from_spec_file(path)
-    again = run_from_spec_file(path)
+    first = run_from_spec_file("evaluate", path)
+    again = run_from_spec_file("evaluate", path)
     assert again.already_published and (again.path, again.games) == (first.path, first.games)
 
 

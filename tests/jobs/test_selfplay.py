@@ -222,7 +222,10 @@ def test_task_that_finished_nothing_fails_and_publishes_nothing(tmp_path: Path) 
     assert list(directory.iterdir()) == []
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(spec.to_json())
-    code = f"from pathlib import Path; from ringrift_hpc.jobs.selfplay import run_from_spec_file; run_from_spec_file(Path({str(spec_file)!r}))"
+    code = (
+        "from pathlib import Path; from ringrift_hpc.jobs.registry import run_from_spec_file; "
+        f"run_from_spec_file('selfplay', Path({str(spec_file)!r}))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
     )

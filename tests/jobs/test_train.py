@@ -32,7 +32,8 @@ from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.data.dataset import Batch
 from ringrift_hpc.jobs import train
 from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
-from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_from_spec_file, run_training
+from ringrift_hpc.jobs.registry import run_from_spec_file
+from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
 
@@ -199,7 +200,7 @@ def test_interrupted_job_resumes_to_the_same_steps_and_weights(
     monkeypatch.setattr(train, "make_batch", real_make_batch)
     assert not RunLayout(roots[1]).models_dir(VARIANT).exists()
 
-    resumed = run_from_spec_file(_write_spec(tmp_path, spec))
+    resumed = run_from_spec_file("train", _write_spec(tmp_path, spec))
     assert resumed.resumed_from_step == 3
     assert resumed.steps == reference.steps == 8
     assert resumed.model_id == reference.model_id  # bit-identical weights
@@ -247,8 +248,8 @@ def test_job_killed_with_sigkill_resumes_from_its_resume_file(tmp_path: Path) ->
     section = training(checkpoint_every_steps=2)
     spec = spec_for(roots[1], steps=12, section=section)
     resume_file = job_dir(RunLayout(roots[1]), spec) / "ckpt.pt"
-    code = "import sys, pathlib; from ringrift_hpc.jobs.train import run_from_spec_file as run; "
-    code += "run(pathlib.Path(sys.argv[1]))"
+    code = "import sys, pathlib; from ringrift_hpc.jobs.registry import run_from_spec_file as run; "
+    code += "run('train', pathlib.Path(sys.argv[1]))"
     worker = subprocess.Popen(
         [sys.executable, "-c", code, str(_write_spec(tmp_path, spec))],
         env={**os.environ, "PYTHONPATH": str(Path(train.__file__).parents[2])},
