@@ -140,7 +140,9 @@ def watch_command(
 
 
 def worker_command(
-    purpose: str = typer.Argument(..., help=f"The job's purpose: {', '.join(PURPOSES)}."),
+    purpose: str = typer.Argument(
+        ..., metavar="PURPOSE", help=f"The job's purpose: {', '.join(PURPOSES)}."
+    ),
     spec: Path = typer.Option(..., "--spec", help="The job's JSON spec file."),
 ) -> None:
     """Run one job from its spec file (what the sbatch templates call)."""
