@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +33,30 @@ from ringrift_hpc.jobs.registry import job_entry, spec_from_json
 from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
 from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.loop import policies
+from ringrift_hpc.loop.events import (
+    BestChanged,
+    Decision,
+    DecisionRecorded,
+    Error,
+    EvaluationFailed,
+    EvaluationStarted,
+    Event,
+    IntentTask,
+    JobCancelled,
+    JobEnded,
+    Leaderboard,
+    MatchIngested,
+    RequestHandled,
+    SubmitIntent,
+    Submitted,
+    Tick,
+    TournamentStarted,
+    TrainingFailed,
+    TrainingStarted,
+    parse_event,
+    read_events,
+    to_record,
+)
 from ringrift_hpc.loop.ingest import evaluation_groups, scan_variant
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
@@ -94,7 +118,7 @@ class Controller:
         self.journal = journal
         self.clock = clock
         self.names = [v.name for v in config.variants]
-        self.state: RunState = replay_state(self.names, journal.replayed.records)
+        self.state: RunState = replay_state(self.names, journal.replayed.records, source=str(journal.path))
         self.progress: dict[str, EvaluationProgress | None] = {}
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
@@ -102,38 +126,36 @@ class Controller:
 
     # -- journal ---------------------------------------------------------------------------
 
-    def record(self, event: Mapping[str, Any]) -> None:
-        """Append one fenced record to the journal and fold it into the state."""
+    def record(self, event: Event) -> None:
+        """Append `event` to the journal as one fenced record and fold it into the state."""
         self.lease.check()
-        full = {**event, "time": self.clock(), "token": self.lease.token}
-        self.journal.append(full)
-        self.state = apply_event(self.state, full)
+        stamped = event.model_copy(update={"time": self.clock(), "token": self.lease.token})
+        self.journal.append(to_record(stamped))
+        self.state = apply_event(self.state, stamped)
 
     # -- startup ---------------------------------------------------------------------------
 
     def recover_decisions(self) -> None:
         """Finish decisions journaled before a crash but not yet written to the promotion history."""
-        records = self.journal.replayed.records
-        recorded = {(r["variant"], r["candidate"]) for r in records if r.get("event") == "decision_recorded"}
-        for r in records:
-            if r.get("event") != "decision" or (r["variant"], r["candidate"]) in recorded:
+        events = read_events(self.journal.replayed.records, source=str(self.journal.path))
+        recorded = {(e.variant, e.candidate) for e in events if isinstance(e, DecisionRecorded)}
+        for e in events:
+            if not isinstance(e, Decision) or (e.variant, e.candidate) in recorded:
                 continue
-            done = any(
-                h.get("candidate") == r["candidate"] for h in promotion_history(self.layout, r["variant"])
-            )
+            done = any(h.get("candidate") == e.candidate for h in promotion_history(self.layout, e.variant))
             if not done:
-                record_decision(self.layout, self._decision_from(r))
-            self.record({"event": "decision_recorded", "variant": r["variant"], "candidate": r["candidate"]})
+                record_decision(self.layout, self._decision_from(e))
+            self.record(DecisionRecorded(variant=e.variant, candidate=e.candidate))
 
     @staticmethod
-    def _decision_from(r: Mapping[str, Any]) -> PromotionDecision:
+    def _decision_from(e: Decision) -> PromotionDecision:
         return PromotionDecision(
-            promote=r["promote"],
-            variant=r["variant"],
-            candidate=r["candidate"],
-            best=r["best"],
-            reasons=tuple(r["reasons"]),
-            statistics=r["statistics"],
+            promote=e.promote,
+            variant=e.variant,
+            candidate=e.candidate,
+            best=e.best,
+            reasons=e.reasons,
+            statistics=e.statistics,
         )
 
     # -- the tick --------------------------------------------------------------------------
@@ -155,7 +177,7 @@ class Controller:
         for name in sorted(new_matches):
             self._refit(name)
         self.queries_last_tick = self.executor.scheduler_queries - before
-        self.record({"event": "tick", "halted": halted, "queries": self.queries_last_tick})
+        self.record(Tick(halted=halted, queries=self.queries_last_tick))
         self.write_snapshot()
 
     def done(self) -> bool:
@@ -186,58 +208,49 @@ class Controller:
 
     def _ended(self, job: JobRecord, seen: JobState) -> None:
         assert job.ref is not None
-        event: dict[str, Any] = {
-            "event": "job_ended",
-            "task": job.task,
-            "job": job.ref.key,
-            "status": seen.status.value,
-            "exit_code": seen.exit_code,
-            "elapsed_s": seen.elapsed_s,
-            "detail": seen.detail,
-        }
+        failure: dict[str, Any] = {}  # a success's record has none of these keys
         if not seen.succeeded:
             loop = self.config.loop
-            event["error"] = (self.executor.error_text(job.ref) or seen.detail)[-2000:]
+            failure["error"] = (self.executor.error_text(job.ref) or seen.detail)[-2000:]
             if self.layout.halt.exists():
                 # Stopped or cancelled by a halt: run again after resume, without using a retry.
-                event["retry_at"] = self.clock()
-                event["halted"] = True
+                failure["retry_at"] = self.clock()
+                failure["halted"] = True
             else:
-                event["retry_at"] = policies.retry_at(
+                failure["retry_at"] = policies.retry_at(
                     self.clock(), job.attempt, loop.max_job_retries, loop.retry_backoff_s
                 )
-        self.record(event)
+        self.record(
+            JobEnded(
+                task=job.task,
+                job=job.ref.key,
+                status=seen.status,
+                exit_code=seen.exit_code,
+                elapsed_s=seen.elapsed_s,
+                detail=seen.detail,
+                **failure,
+            )
+        )
 
     def _ingest(self) -> set[str]:
         new_matches: set[str] = set()
         for name in self.names:
             for record in scan_variant(self.layout, name, self.state.ingested):
-                self.record(record)
-                if record.get("artifact") == "match":
+                event = parse_event(record, where=f"ingesting {name}")
+                self.record(event)
+                if isinstance(event, MatchIngested):
                     new_matches.add(name)
         return new_matches
 
     def _apply_requests(self) -> None:
         for outcome in apply_pending_requests(self.layout):
-            self.record(
-                {
-                    "event": "request",
-                    "name": outcome.name,
-                    "applied": outcome.applied,
-                    "detail": outcome.detail,
-                }
-            )
+            self.record(RequestHandled(name=outcome.name, applied=outcome.applied, detail=outcome.detail))
         for name in self.names:
             doc = read_best(self.layout, name)
             v = self.state.variants[name]
             if doc is not None and doc["model_id"] != v.best_model:
                 self.record(
-                    {
-                        "event": "best_changed",
-                        "variant": name,
-                        "model_id": doc["model_id"],
-                        "participant": doc["participant"],
-                    }
+                    BestChanged(variant=name, model_id=doc["model_id"], participant=doc["participant"])
                 )
 
     def _resubmit(self) -> None:
@@ -250,20 +263,14 @@ class Controller:
             if j.status == "failed" and j.retry_at is not None and j.retry_at <= now
         ]
         for job in due:
+            attempt = job.attempt + (0 if job.halted else 1)
             self.record(
-                {
-                    "event": "submit_intent",
-                    "purpose": job.purpose,
-                    "variant": job.variant,
-                    "kind": resource_kind(job.purpose),
-                    "tasks": [
-                        {
-                            "task": job.task,
-                            "spec": job.spec,
-                            "attempt": job.attempt + (0 if job.halted else 1),
-                        }
-                    ],
-                }
+                SubmitIntent(
+                    purpose=job.purpose,
+                    variant=job.variant,
+                    kind=resource_kind(job.purpose),
+                    tasks=(IntentTask(task=job.task, spec=job.spec, attempt=attempt),),
+                )
             )
         self._launch([self.state.jobs[j.task] for j in (*orphans, *due)])
 
@@ -283,35 +290,21 @@ class Controller:
                 else:
                     refs = [self.executor.submit(purpose, spec) for spec in specs]
             except SubmissionError as error:
-                self.record(
-                    {"event": "error", "error": f"submitting {len(members)} {purpose} job(s): {error}"}
-                )
+                self.record(Error(error=f"submitting {len(members)} {purpose} job(s): {error}"))
                 continue
-            self.record(
-                {
-                    "event": "submitted",
-                    "tasks": [j.task for j in members],
-                    "refs": [r.to_json() for r in refs],
-                }
-            )
+            self.record(Submitted(tasks=tuple(j.task for j in members), refs=tuple(refs)))
 
     def _submit(
         self,
         purpose: Purpose,
         variant: str,
         tasks: list[tuple[str, str]],
-        started: dict[str, Any] | None,
+        started: TrainingStarted | EvaluationStarted | TournamentStarted | None,
     ) -> None:
-        event: dict[str, Any] = {
-            "event": "submit_intent",
-            "purpose": purpose,
-            "variant": variant,
-            "kind": resource_kind(purpose),
-            "tasks": [{"task": task, "spec": spec, "attempt": 0} for task, spec in tasks],
-        }
-        if started is not None:
-            event["started"] = started
-        self.record(event)
+        intent = tuple(IntentTask(task=task, spec=spec, attempt=0) for task, spec in tasks)
+        event = SubmitIntent(purpose=purpose, variant=variant, kind=resource_kind(purpose), tasks=intent)
+        # Only a first submission's record has the key `started`.
+        self.record(event if started is None else event.model_copy(update={"started": started}))
         self._launch([self.state.jobs[task] for task, _ in tasks])
 
     # -- per variant -----------------------------------------------------------------------
@@ -394,22 +387,9 @@ class Controller:
         elif isinstance(action, Decide):
             self._decide(v)
         elif isinstance(action, FailTraining):
-            self.record(
-                {
-                    "event": "training_failed",
-                    "variant": v.variant,
-                    "error": f"training job {v.train_key} gave up",
-                }
-            )
+            self.record(TrainingFailed(variant=v.variant, error=f"training job {v.train_key} gave up"))
         elif isinstance(action, FailEvaluation):
-            self.record(
-                {
-                    "event": "evaluation_failed",
-                    "variant": v.variant,
-                    "eval_id": v.eval_id,
-                    "error": "a match task gave up",
-                }
-            )
+            self.record(EvaluationFailed(variant=v.variant, eval_id=v.eval_id, error="a match task gave up"))
         elif isinstance(action, SubmitTournament):
             self._submit_tournament(v)
 
@@ -438,7 +418,7 @@ class Controller:
             training=self.config.training,
             seed=self.config.run.seed + v.decisions + 1,
         )
-        started = {"job_key": spec.key, "samples_total": v.samples_total}
+        started = TrainingStarted(job_key=spec.key, samples_total=v.samples_total)
         self._submit("train", v.variant, [(f"train/{v.variant}/{spec.key}", spec.to_json())], started)
 
     def _match_spec(self, variant: str, eval_id: str, task: str, groups: tuple[GroupPlan, ...]) -> MatchSpec:
@@ -477,7 +457,7 @@ class Controller:
             )
             for task, groups in plans.items()
         ]
-        self._submit("evaluate", v.variant, tasks, {"eval_id": eval_id, "batch": batch})
+        self._submit("evaluate", v.variant, tasks, EvaluationStarted(eval_id=eval_id, batch=batch))
 
     def _submit_tournament(self, v: VariantState) -> None:
         eval_id = f"tournament-{v.decisions:04d}"
@@ -503,7 +483,8 @@ class Controller:
             for task, groups in plans.items()
         ]
         if tasks:
-            self._submit("tournament", v.variant, tasks, {"eval_id": eval_id, "decisions": v.decisions})
+            started = TournamentStarted(eval_id=eval_id, decisions=v.decisions)
+            self._submit("tournament", v.variant, tasks, started)
 
     def _decide(self, v: VariantState) -> None:
         assert v.candidate is not None and v.eval_id is not None
@@ -514,30 +495,22 @@ class Controller:
                 evaluation_of(groups, candidate, self._best(v), self.config.promotion), self.config.promotion
             )
         except (EvaluationError, SprtError) as error:
-            self.record(
-                {
-                    "event": "evaluation_failed",
-                    "variant": v.variant,
-                    "eval_id": v.eval_id,
-                    "error": str(error),
-                }
-            )
+            self.record(EvaluationFailed(variant=v.variant, eval_id=v.eval_id, error=str(error)))
             return
         self.record(
-            {
-                "event": "decision",
-                "variant": v.variant,
-                "candidate": decision.candidate,
-                "model_id": v.candidate,
-                "best": decision.best,
-                "promote": decision.promote,
-                "reasons": list(decision.reasons),
-                "statistics": decision.statistics,
-                "eval_id": v.eval_id,
-            }
+            Decision(
+                variant=v.variant,
+                candidate=decision.candidate,
+                model_id=v.candidate,
+                best=decision.best,
+                promote=decision.promote,
+                reasons=decision.reasons,
+                statistics=decision.statistics,
+                eval_id=v.eval_id,
+            )
         )
         record_decision(self.layout, decision)
-        self.record({"event": "decision_recorded", "variant": v.variant, "candidate": decision.candidate})
+        self.record(DecisionRecorded(variant=v.variant, candidate=decision.candidate))
 
     def _refit(self, variant: str) -> None:
         try:
@@ -547,9 +520,9 @@ class Controller:
             )
             write_leaderboard(self.layout, ratings)
         except ValueError as error:
-            self.record({"event": "error", "error": f"{variant}: leaderboard refit failed: {error}"})
+            self.record(Error(error=f"{variant}: leaderboard refit failed: {error}"))
             return
-        self.record({"event": "leaderboard", "variant": variant, "games": ratings.games})
+        self.record(Leaderboard(variant=variant, games=ratings.games))
 
     def _cancel_finished_selfplay(self) -> None:
         """Selfplay of a variant that reached `loop.max_generations` is no longer needed."""
@@ -565,7 +538,7 @@ class Controller:
         if refs:
             self.executor.cancel(refs)
         for job in stale:
-            self.record({"event": "job_cancelled", "task": job.task, "why": "variant finished"})
+            self.record(JobCancelled(task=job.task, why="variant finished"))
 
     # -- outputs ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The controller's state as a fold of its journal: `apply_event(state, record) -> state`.
+"""The controller's state as a fold of its journal: `apply_event(state, event) -> state`.
 
 Every decision the controller makes is first a journal record; the state is nothing but those
 records folded in order (`replay_state`), so `state.json` is a snapshot that can always be
@@ -7,33 +7,44 @@ generation and task index for selfplay; the evaluation and task name for matches
 scheduler's id, so a resubmission replaces its failed attempt and a submission whose
 `submitted` record never landed (the controller died in between) stays visible as an orphan.
 
-Journal events (field ``event``):
-
-* ``submit_intent`` {purpose, variant, kind, tasks: [{task, spec, attempt}]}: about to submit.
-* ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
-* ``job_ended`` {task, status, exit_code, detail, retry_at, error, halted}: a terminal state; a
-  success removes the job, a failure waits for ``retry_at`` or, with ``retry_at`` null, is an
-  error; one under HALT (``halted``) reruns after resume with the same attempt number.
-* ``ingested`` {artifact: shard|model|match, variant, path, samples, model_id, job_key, eval_id}.
-* ``quarantined`` {variant, path, reason}.
-  A first submission carries ``started``: {job_key, samples_total} for training, {eval_id,
-  batch} for an evaluation batch, {eval_id, decisions} for a tournament.
-* ``job_cancelled`` {task}: cancelled by the controller because the variant is finished.
-* ``training_failed`` {variant, error}: the candidate's training gave up; back to collecting.
-* ``evaluation_failed`` {variant, eval_id, error}.
-* ``decision`` {variant, candidate, promote, ...}; ``decision_recorded`` {variant, candidate}.
-* ``best_changed`` {variant, model_id, participant}: best.json changed outside a decision.
-* ``tick`` {halted, queries}; ``error`` {what}.
+The journal's events are listed in `loop.events`; `FOLD` holds one handler per event type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ringrift_hpc.cluster.executor import JobRef
+from ringrift_hpc.cluster.executor import JobRef, JobStatus
 from ringrift_hpc.cluster.purposes import Purpose
+from ringrift_hpc.loop.events import (
+    BestChanged,
+    Coordinator,
+    Decision,
+    DecisionRecorded,
+    Error,
+    EvaluationFailed,
+    EvaluationStarted,
+    Event,
+    JobCancelled,
+    JobEnded,
+    JournalEvent,
+    Leaderboard,
+    MatchIngested,
+    ModelIngested,
+    Quarantined,
+    RequestHandled,
+    ShardIngested,
+    SubmitIntent,
+    Submitted,
+    Tick,
+    TournamentStarted,
+    TrainingFailed,
+    TrainingStarted,
+    UnknownEvent,
+    read_events,
+)
 
 Phase = Literal["collect", "train", "evaluate"]
 RECENT = 20  # recent errors and quarantined artifacts kept in the snapshot
@@ -139,9 +150,6 @@ class RunState:
     def empty(cls, variants: Iterable[str]) -> RunState:
         return cls(variants={name: VariantState(name) for name in variants})
 
-    def jobs_of(self, variant: str, purpose: str) -> list[JobRecord]:
-        return [j for j in self.jobs.values() if j.variant == variant and j.purpose == purpose]
-
     def to_json(self) -> dict[str, Any]:
         return {
             "format": "ringrift-hpc.state",
@@ -156,8 +164,7 @@ class RunState:
         }
 
 
-def _variant(state: RunState, record: Mapping[str, Any]) -> VariantState:
-    name = record["variant"]
+def _variant(state: RunState, name: str) -> VariantState:
     return state.variants.get(name, VariantState(name))
 
 
@@ -175,148 +182,182 @@ def _with_jobs(state: RunState, changes: Mapping[str, JobRecord | None]) -> RunS
     return replace(state, jobs=jobs)
 
 
-def _selfplay_index(task: str) -> int:
-    return int(task.rsplit("/", 1)[1])
-
-
-def apply_event(state: RunState, record: Mapping[str, Any]) -> RunState:
-    """The state after one journal record; unknown events change nothing but the count."""
-    state = replace(state, events=state.events + 1)
-    event = record.get("event")
-    if event == "submit_intent":
-        jobs = {
-            t["task"]: JobRecord(
-                t["task"],
-                record["purpose"],
-                record["variant"],
-                record["kind"],
-                t["spec"],
-                t["attempt"],
-                None,
-                "intent",
-            )
-            for t in record["tasks"]
-        }
-        state = _with_jobs(state, jobs)
-        v = _variant(state, record)
-        started = record.get("started")  # set on a first submission, absent on retries
-        if record["purpose"] == "selfplay":
-            top = max(_selfplay_index(t["task"]) for t in record["tasks"])
-            v = replace(v, next_task=max(v.next_task, top + 1))
-        elif record["purpose"] == "train" and started:
-            v = replace(
-                v, phase="train", train_key=started["job_key"], samples_at_training=started["samples_total"]
-            )
-        elif record["purpose"] == "evaluate" and started:
-            v = replace(v, eval_id=started["eval_id"], eval_batches=started["batch"] + 1)
-        elif record["purpose"] == "tournament" and started:
-            v = replace(v, tournaments_at=started["decisions"])
-        return _with_variant(state, v)
-    if event == "submitted":
-        changes: dict[str, JobRecord | None] = {}
-        for task, ref in zip(record["tasks"], record["refs"]):
-            job = state.jobs.get(task)
-            if job is not None:
-                changes[task] = replace(job, ref=JobRef.from_json(ref), status="pending", retry_at=None)
-        return _with_jobs(state, changes)
-    if event == "job_ended":
-        job = state.jobs.get(record["task"])
-        if job is None:
-            return state
-        if record["status"] == "completed":
-            return _with_jobs(state, {job.task: None})
-        gave_up = record.get("retry_at") is None
-        updated = replace(
-            job,
-            status="error" if gave_up else "failed",
-            retry_at=record.get("retry_at"),
-            error=record.get("error", ""),
-            halted=bool(record.get("halted", False)),
-        )
-        state = _with_jobs(state, {job.task: updated})
-        if gave_up:
-            state = _add_error(state, {"task": job.task, "error": updated.error, "time": record.get("time")})
-        return state
-    if event == "job_cancelled":
-        return _with_jobs(state, {record["task"]: None})
-    if event == "ingested":
-        state = replace(state, ingested=state.ingested | {record["path"]})
-        if record["artifact"] == "shard":
-            v = _variant(state, record)
-            state = _with_variant(
-                state, replace(v, samples_total=v.samples_total + int(record["samples"]), shards=v.shards + 1)
-            )
-        elif record["artifact"] == "model":
-            v = _variant(state, record)
-            if v.phase == "train" and record.get("job_key") == v.train_key:
-                state = _with_variant(
-                    state,
-                    replace(v, phase="evaluate", candidate=record["model_id"], eval_id=None, eval_batches=0),
-                )
-        return state
-    if event == "quarantined":
-        entry = {k: record.get(k) for k in ("variant", "path", "reason", "time")}
-        return replace(state, quarantined=(*state.quarantined, entry)[-RECENT:])
-    if event == "training_failed":
-        v = _variant(state, record)
-        state = _add_error(
-            state, {"variant": v.variant, "error": record["error"], "time": record.get("time")}
-        )
-        return _with_variant(state, replace(v, phase="collect", train_key=None))
-    if event == "evaluation_failed":
-        v = _variant(state, record)
-        state = _add_error(
-            state, {"variant": v.variant, "error": record["error"], "time": record.get("time")}
-        )
-        return _with_variant(state, replace(v, phase="collect", candidate=None, eval_id=None, eval_batches=0))
-    if event == "decision":
-        v = _variant(state, record)
-        promoted = bool(record["promote"])
-        summary = {k: record.get(k) for k in ("candidate", "promote", "reasons", "statistics", "time")}
-        v = replace(
-            v,
-            phase="collect",
-            candidate=None,
-            eval_id=None,
-            eval_batches=0,
-            decisions=v.decisions + 1,
-            promotions=v.promotions + promoted,
-            last_decision=summary,
-            decision_history=(*v.decision_history, promoted),
-        )
-        if promoted:
-            v = replace(
-                v,
-                generation=v.generation + 1,
-                best_model=record["model_id"],
-                best_participant=record["candidate"],
-            )
-        return _with_variant(state, v)
-    if event == "best_changed":
-        v = _variant(state, record)
-        return _with_variant(
-            state,
-            replace(
-                v,
-                generation=v.generation + 1,
-                best_model=record["model_id"],
-                best_participant=record["participant"],
-            ),
-        )
-    if event == "tick":
-        return replace(state, ticks=state.ticks + 1)
-    if event == "error":
-        return _add_error(state, {"error": record["error"], "time": record.get("time")})
-    return state
-
-
 def _add_error(state: RunState, entry: dict[str, Any]) -> RunState:
     return replace(state, errors=(*state.errors, entry)[-RECENT:])
 
 
-def replay_state(variants: Iterable[str], records: Iterable[Mapping[str, Any]]) -> RunState:
-    """Fold a journal's records, oldest first, into the state."""
+def _selfplay_index(task: str) -> int:
+    return int(task.rsplit("/", 1)[1])
+
+
+def _submit_intent(state: RunState, e: SubmitIntent) -> RunState:
+    jobs = {
+        t.task: JobRecord(t.task, e.purpose, e.variant, e.kind, t.spec, t.attempt, None, "intent")
+        for t in e.tasks
+    }
+    state = _with_jobs(state, jobs)
+    v = _variant(state, e.variant)
+    started = e.started  # set on a first submission, absent on retries
+    if e.purpose == "selfplay":
+        top = max(_selfplay_index(t.task) for t in e.tasks)
+        v = replace(v, next_task=max(v.next_task, top + 1))
+    elif e.purpose == "train" and isinstance(started, TrainingStarted):
+        v = replace(v, phase="train", train_key=started.job_key, samples_at_training=started.samples_total)
+    elif e.purpose == "evaluate" and isinstance(started, EvaluationStarted):
+        v = replace(v, eval_id=started.eval_id, eval_batches=started.batch + 1)
+    elif e.purpose == "tournament" and isinstance(started, TournamentStarted):
+        v = replace(v, tournaments_at=started.decisions)
+    return _with_variant(state, v)
+
+
+def _submitted(state: RunState, e: Submitted) -> RunState:
+    changes: dict[str, JobRecord | None] = {}
+    for task, ref in zip(e.tasks, e.refs):
+        job = state.jobs.get(task)
+        if job is not None:
+            changes[task] = replace(job, ref=ref, status="pending", retry_at=None)
+    return _with_jobs(state, changes)
+
+
+def _job_ended(state: RunState, e: JobEnded) -> RunState:
+    job = state.jobs.get(e.task)
+    if job is None:
+        return state
+    if e.status is JobStatus.COMPLETED:
+        return _with_jobs(state, {job.task: None})
+    gave_up = e.retry_at is None
+    updated = replace(
+        job,
+        status="error" if gave_up else "failed",
+        retry_at=e.retry_at,
+        error=e.error or "",
+        halted=e.halted,
+    )
+    state = _with_jobs(state, {job.task: updated})
+    if gave_up:
+        state = _add_error(state, {"task": job.task, "error": updated.error, "time": e.time})
+    return state
+
+
+def _job_cancelled(state: RunState, e: JobCancelled) -> RunState:
+    return _with_jobs(state, {e.task: None})
+
+
+def _ingested(state: RunState, e: ShardIngested | ModelIngested | MatchIngested) -> RunState:
+    return replace(state, ingested=state.ingested | {e.path})
+
+
+def _shard_ingested(state: RunState, e: ShardIngested) -> RunState:
+    state = _ingested(state, e)
+    v = _variant(state, e.variant)
+    return _with_variant(state, replace(v, samples_total=v.samples_total + e.samples, shards=v.shards + 1))
+
+
+def _model_ingested(state: RunState, e: ModelIngested) -> RunState:
+    state = _ingested(state, e)
+    v = _variant(state, e.variant)
+    if v.phase != "train" or e.job_key != v.train_key:
+        return state
+    return _with_variant(
+        state, replace(v, phase="evaluate", candidate=e.model_id, eval_id=None, eval_batches=0)
+    )
+
+
+def _quarantined(state: RunState, e: Quarantined) -> RunState:
+    entry = {"variant": e.variant, "path": e.path, "reason": e.reason, "time": e.time}
+    return replace(state, quarantined=(*state.quarantined, entry)[-RECENT:])
+
+
+def _training_failed(state: RunState, e: TrainingFailed) -> RunState:
+    v = _variant(state, e.variant)
+    state = _add_error(state, {"variant": v.variant, "error": e.error, "time": e.time})
+    return _with_variant(state, replace(v, phase="collect", train_key=None))
+
+
+def _evaluation_failed(state: RunState, e: EvaluationFailed) -> RunState:
+    v = _variant(state, e.variant)
+    state = _add_error(state, {"variant": v.variant, "error": e.error, "time": e.time})
+    return _with_variant(state, replace(v, phase="collect", candidate=None, eval_id=None, eval_batches=0))
+
+
+def _decision(state: RunState, e: Decision) -> RunState:
+    v = _variant(state, e.variant)
+    summary = {
+        "candidate": e.candidate,
+        "promote": e.promote,
+        "reasons": list(e.reasons),
+        "statistics": e.statistics,
+        "time": e.time,
+    }
+    v = replace(
+        v,
+        phase="collect",
+        candidate=None,
+        eval_id=None,
+        eval_batches=0,
+        decisions=v.decisions + 1,
+        promotions=v.promotions + e.promote,
+        last_decision=summary,
+        decision_history=(*v.decision_history, e.promote),
+    )
+    if e.promote:
+        v = replace(v, generation=v.generation + 1, best_model=e.model_id, best_participant=e.candidate)
+    return _with_variant(state, v)
+
+
+def _best_changed(state: RunState, e: BestChanged) -> RunState:
+    v = _variant(state, e.variant)
+    return _with_variant(
+        state, replace(v, generation=v.generation + 1, best_model=e.model_id, best_participant=e.participant)
+    )
+
+
+def _tick(state: RunState, e: Tick) -> RunState:
+    return replace(state, ticks=state.ticks + 1)
+
+
+def _error(state: RunState, e: Error) -> RunState:
+    return _add_error(state, {"error": e.error, "time": e.time})
+
+
+def _counted(state: RunState, e: JournalEvent | UnknownEvent) -> RunState:
+    """Events that change nothing but the count: kept for people and for recovery, not for the state."""
+    return state
+
+
+FOLD: Mapping[type[JournalEvent | UnknownEvent], Callable[[RunState, Any], RunState]] = {
+    Coordinator: _counted,
+    SubmitIntent: _submit_intent,
+    Submitted: _submitted,
+    JobEnded: _job_ended,
+    JobCancelled: _job_cancelled,
+    ShardIngested: _shard_ingested,
+    ModelIngested: _model_ingested,
+    MatchIngested: _ingested,
+    Quarantined: _quarantined,
+    TrainingFailed: _training_failed,
+    EvaluationFailed: _evaluation_failed,
+    Decision: _decision,
+    DecisionRecorded: _counted,
+    BestChanged: _best_changed,
+    Leaderboard: _counted,
+    RequestHandled: _counted,
+    Tick: _tick,
+    Error: _error,
+    UnknownEvent: _counted,  # a newer controller's event: replaying it must not stop an older one
+}
+
+
+def apply_event(state: RunState, event: Event | UnknownEvent) -> RunState:
+    """The state after one journal event (`FOLD`'s handler of its type)."""
+    return FOLD[type(event)](replace(state, events=state.events + 1), event)
+
+
+def replay_state(
+    variants: Iterable[str], records: Iterable[Mapping[str, Any]], *, source: str = "journal"
+) -> RunState:
+    """Fold a journal's records, oldest first, into the state; `source` names the file in errors."""
     state = RunState.empty(variants)
-    for record in records:
-        state = apply_event(state, record)
+    for event in read_events(records, source=source):
+        state = apply_event(state, event)
     return state

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import Config
 from ringrift_hpc.loop.controller import Controller
+from ringrift_hpc.loop.events import Coordinator
 from ringrift_hpc.p2p.executor import P2PExecutor
 from ringrift_hpc.p2p.replica import LeaderReplication, SupersededError, log_position
 from ringrift_hpc.p2p.work_queue import Demand, WorkQueue
@@ -75,9 +76,7 @@ class CoordinatorTerm:
                 controller = Controller(self.layout, self.config, self.executor, self.lease, journal)
                 # Inherited records count as committed only once a majority holds a record of this
                 # term after them (Raft's rule); nothing inherited is acted on before that.
-                await asyncio.to_thread(
-                    controller.record, {"event": "coordinator", "node": self.node_id, "term": self.term}
-                )
+                await asyncio.to_thread(controller.record, Coordinator(node=self.node_id, term=self.term))
                 await self._commit_own_term()
                 await asyncio.to_thread(controller.recover_decisions)
                 while not self.stopping.is_set():

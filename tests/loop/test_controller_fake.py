@@ -16,6 +16,7 @@ from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import load_config
 from ringrift_hpc.jobs.selfplay import SelfplaySpec
 from ringrift_hpc.loop.controller import Controller
+from ringrift_hpc.loop.events import IntentTask, SubmitIntent
 from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
@@ -145,22 +146,14 @@ def test_state_json_is_the_journal_fold_and_orphans_are_resubmitted(tmp_path: Pa
     with journal:
         controller.tick()
         # A crash between the intent and the executor: an intent without `submitted`.
+        spec = controller.state.jobs["selfplay/square8_2p/000000/000000"].spec
+        orphan = IntentTask(
+            task="selfplay/square8_2p/000000/000003",
+            spec=spec.replace('"task_index": 0', '"task_index": 3'),
+            attempt=0,
+        )
         controller.record(
-            {
-                "event": "submit_intent",
-                "purpose": "selfplay",
-                "variant": "square8_2p",
-                "kind": "selfplay",
-                "tasks": [
-                    {
-                        "task": "selfplay/square8_2p/000000/000003",
-                        "spec": controller.state.jobs["selfplay/square8_2p/000000/000000"].spec.replace(
-                            '"task_index": 0', '"task_index": 3'
-                        ),
-                        "attempt": 0,
-                    }
-                ],
-            }
+            SubmitIntent(purpose="selfplay", variant="square8_2p", kind="selfplay", tasks=(orphan,))
         )
     release_lease(controller.lease.lease, clock=lambda: 1000.0)
     folded = replay_state(["square8_2p"], replay_journal(layout.journal).records)

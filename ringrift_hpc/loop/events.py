@@ -1,0 +1,335 @@
+"""The run journal's events: one frozen type per kind of record in `journal.jsonl`.
+
+Every record is a JSON object whose field ``event`` names its type. `Controller.record` stamps
+each with ``time`` (unix seconds) and ``token`` (the lease's fencing token); `parse_event` reads a
+record into its type and `to_record` writes one back with the keys it was made with (a field
+left out when the event was made stays out of its record, as in journals written before these
+types existed: ``started`` on a retry, the failure fields of a success).
+
+Journal events (field ``event``):
+
+* ``coordinator`` {node, term}: a P2P coordinator took over the run (written by `p2p.coordinator`).
+* ``submit_intent`` {purpose, variant, kind, tasks: [{task, spec, attempt}], started?}: about to
+  submit. A first submission carries ``started``: {job_key, samples_total} for training,
+  {eval_id, batch} for an evaluation batch, {eval_id, decisions} for a tournament.
+* ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
+* ``job_ended`` {task, job, status, exit_code, elapsed_s, detail, error?, retry_at?, halted?}: a
+  terminal state; a success removes the job, a failure waits for ``retry_at`` or, with
+  ``retry_at`` null, is an error; one under HALT (``halted``) reruns after resume with the same
+  attempt number.
+* ``job_cancelled`` {task, why}: cancelled by the controller because the variant is finished.
+* ``ingested`` {artifact: shard, variant, path, samples, generation}, {artifact: model, variant,
+  path, model_id, job_key, generation} or {artifact: match, variant, path, eval_id, groups}.
+* ``quarantined`` {variant, path, reason}.
+* ``training_failed`` {variant, error}: the candidate's training gave up; back to collecting.
+* ``evaluation_failed`` {variant, eval_id, error}.
+* ``decision`` {variant, candidate, model_id, best, promote, reasons, statistics, eval_id}:
+  journaled before the promotion history and ``best.json`` are written.
+* ``decision_recorded`` {variant, candidate}: the decision is in the promotion history.
+* ``best_changed`` {variant, model_id, participant}: best.json changed outside a decision.
+* ``leaderboard`` {variant, games}: the variant's leaderboard was refitted.
+* ``request`` {name, applied, detail}: a request file was handled (``detail``: the error, or
+  the promotion-history event it recorded).
+* ``tick`` {halted, queries}: the end of a reconcile tick.
+* ``error`` {error}: something the controller could not do (a refused submission, a refit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+)
+
+from ringrift_hpc.cluster.executor import JobRef, JobStatus
+from ringrift_hpc.cluster.purposes import Purpose
+from ringrift_hpc.config.base import Bool, Float, Int, Str
+
+
+class JournalEventError(ValueError):
+    """A journal record that is not one of the events below."""
+
+
+def _job_ref(value: Any) -> JobRef:
+    if isinstance(value, JobRef):
+        return value
+    try:
+        return JobRef.from_json(value)
+    except (TypeError, AttributeError) as error:  # pydantic reports only a ValueError as a bad value
+        raise ValueError(f"not a job ref ({error})") from None
+
+
+Ref = Annotated[JobRef, PlainValidator(_job_ref), PlainSerializer(lambda ref: ref.to_json())]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class JournalEvent(_Frozen):
+    """What every record carries besides its own fields: set by `Controller.record`."""
+
+    time: Float | None = None
+    token: Int | None = None
+
+
+class Coordinator(JournalEvent):
+    event: Literal["coordinator"] = "coordinator"
+    node: Str
+    term: Int
+
+
+class IntentTask(_Frozen):
+    task: Str  # identity, e.g. "selfplay/square8_2p/000000/000003"
+    spec: Str  # the spec JSON, for resubmission
+    attempt: Int
+
+
+class TrainingStarted(_Frozen):
+    job_key: Str
+    samples_total: Int
+
+
+class EvaluationStarted(_Frozen):
+    eval_id: Str
+    batch: Int
+
+
+class TournamentStarted(_Frozen):
+    eval_id: Str
+    decisions: Int
+
+
+class SubmitIntent(JournalEvent):
+    event: Literal["submit_intent"] = "submit_intent"
+    purpose: Purpose
+    variant: Str
+    kind: Str  # executor job kind: selfplay, train or evaluate
+    tasks: tuple[IntentTask, ...]
+    started: TrainingStarted | EvaluationStarted | TournamentStarted | None = None
+
+
+class Submitted(JournalEvent):
+    event: Literal["submitted"] = "submitted"
+    tasks: tuple[Str, ...]
+    refs: tuple[Ref, ...]
+
+
+class JobEnded(JournalEvent):
+    event: Literal["job_ended"] = "job_ended"
+    task: Str
+    job: Str  # the scheduler's key of the attempt, "4711_3"
+    status: JobStatus  # a terminal one
+    exit_code: Int | None
+    elapsed_s: Int | Float
+    detail: Str
+    error: Str | None = None  # a failure's error text
+    retry_at: Float | None = None  # a failure: when to retry, None when it gave up
+    halted: Bool = False  # failed under HALT: rerun after resume without using a retry
+
+
+class JobCancelled(JournalEvent):
+    event: Literal["job_cancelled"] = "job_cancelled"
+    task: Str
+    why: Str
+
+
+class ShardIngested(JournalEvent):
+    event: Literal["ingested"] = "ingested"
+    artifact: Literal["shard"] = "shard"
+    variant: Str
+    path: Str  # relative to the run root
+    samples: Int
+    generation: Int
+
+
+class ModelIngested(JournalEvent):
+    event: Literal["ingested"] = "ingested"
+    artifact: Literal["model"] = "model"
+    variant: Str
+    path: Str
+    model_id: Str
+    job_key: Str | None  # the training job that wrote it, from the model's manifest
+    generation: Int | None
+
+
+class MatchIngested(JournalEvent):
+    event: Literal["ingested"] = "ingested"
+    artifact: Literal["match"] = "match"
+    variant: Str
+    path: Str
+    eval_id: Str
+    groups: Int
+
+
+class Quarantined(JournalEvent):
+    event: Literal["quarantined"] = "quarantined"
+    variant: Str
+    path: Str
+    reason: Str
+
+
+class TrainingFailed(JournalEvent):
+    event: Literal["training_failed"] = "training_failed"
+    variant: Str
+    error: Str
+
+
+class EvaluationFailed(JournalEvent):
+    event: Literal["evaluation_failed"] = "evaluation_failed"
+    variant: Str
+    eval_id: Str | None
+    error: Str
+
+
+class Decision(JournalEvent):
+    event: Literal["decision"] = "decision"
+    variant: Str
+    candidate: Str  # participant id
+    model_id: Str
+    best: Str | None  # participant id; None for the first model
+    promote: Bool
+    reasons: tuple[Str, ...]
+    statistics: dict[str, Any]
+    eval_id: Str
+
+
+class DecisionRecorded(JournalEvent):
+    event: Literal["decision_recorded"] = "decision_recorded"
+    variant: Str
+    candidate: Str
+
+
+class BestChanged(JournalEvent):
+    event: Literal["best_changed"] = "best_changed"
+    variant: Str
+    model_id: Str
+    participant: Str
+
+
+class Leaderboard(JournalEvent):
+    event: Literal["leaderboard"] = "leaderboard"
+    variant: Str
+    games: Int
+
+
+class RequestHandled(JournalEvent):
+    event: Literal["request"] = "request"
+    name: Str  # the request file's name
+    applied: Bool
+    detail: Str
+
+
+class Tick(JournalEvent):
+    event: Literal["tick"] = "tick"
+    halted: Bool
+    queries: Int
+
+
+class Error(JournalEvent):
+    event: Literal["error"] = "error"
+    error: Str
+
+
+Ingested = Annotated[ShardIngested | ModelIngested | MatchIngested, Field(discriminator="artifact")]
+Event = Annotated[
+    Coordinator
+    | SubmitIntent
+    | Submitted
+    | JobEnded
+    | JobCancelled
+    | Ingested
+    | Quarantined
+    | TrainingFailed
+    | EvaluationFailed
+    | Decision
+    | DecisionRecorded
+    | BestChanged
+    | Leaderboard
+    | RequestHandled
+    | Tick
+    | Error,
+    Field(discriminator="event"),
+]
+EVENT_TYPES: tuple[type[JournalEvent], ...] = (
+    Coordinator,
+    SubmitIntent,
+    Submitted,
+    JobEnded,
+    JobCancelled,
+    ShardIngested,
+    ModelIngested,
+    MatchIngested,
+    Quarantined,
+    TrainingFailed,
+    EvaluationFailed,
+    Decision,
+    DecisionRecorded,
+    BestChanged,
+    Leaderboard,
+    RequestHandled,
+    Tick,
+    Error,
+)
+EVENT_NAMES = frozenset(t.model_fields["event"].default for t in EVENT_TYPES)
+_INGESTED = tuple(t.model_fields["artifact"].default for t in (ShardIngested, ModelIngested, MatchIngested))
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+_FIX = "the record was not written by this controller: restore journal.jsonl from a replica or a backup"
+
+
+@dataclass(frozen=True)
+class UnknownEvent:
+    """A record whose ``event`` this code does not know (a newer controller's): replayed as a count."""
+
+    name: str
+
+
+def parse_event(record: Mapping[str, Any], *, where: str = "journal record") -> Event:
+    """The typed event of one journal record; `JournalEventError` names `where`, the field and value."""
+    name = record.get("event")
+    if name not in EVENT_NAMES:
+        raise JournalEventError(
+            f"{where}: field 'event': {name!r} is not a journal event ({', '.join(sorted(EVENT_NAMES))})"
+        )
+    if name == "ingested" and record.get("artifact") not in _INGESTED:
+        raise JournalEventError(
+            f"{where}: ingested event, field 'artifact': {record.get('artifact')!r} is not one of "
+            f"{', '.join(_INGESTED)}; {_FIX}"
+        )
+    try:
+        return _EVENT.validate_python(record)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        tags = 2 if name == "ingested" else 1  # the union's tags (event, artifact) lead the location
+        field = ".".join(str(part) for part in problem["loc"][tags:])
+        value = "" if problem["type"] == "missing" else f" (value {problem['input']!r})"
+        raise JournalEventError(
+            f"{where}: {name} event, field {field!r}: {problem['msg']}{value}; {_FIX}"
+        ) from None
+
+
+def read_events(records: Iterable[Mapping[str, Any]], *, source: str) -> list[Event | UnknownEvent]:
+    """The journal's records as events, oldest first; `source` (the file) names a bad record."""
+    events: list[Event | UnknownEvent] = []
+    for number, record in enumerate(records, 1):
+        name = record.get("event")
+        if name not in EVENT_NAMES:
+            events.append(UnknownEvent(str(name)))
+            continue
+        events.append(parse_event(record, where=f"{source}, record {number}"))
+    return events
+
+
+def to_record(event: JournalEvent) -> dict[str, Any]:
+    """The journal record of `event`: the fields it was made or parsed with, as JSON values."""
+    name = type(event).model_fields["event"].default
+    return {"event": name, **event.model_dump(mode="json", exclude_unset=True)}
