@@ -36,6 +36,7 @@ Journal events (field ``event``):
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -260,26 +261,19 @@ Event = Annotated[
     | Error,
     Field(discriminator="event"),
 ]
-EVENT_TYPES: tuple[type[JournalEvent], ...] = (
-    Coordinator,
-    SubmitIntent,
-    Submitted,
-    JobEnded,
-    JobCancelled,
-    ShardIngested,
-    ModelIngested,
-    MatchIngested,
-    Quarantined,
-    TrainingFailed,
-    EvaluationFailed,
-    Decision,
-    DecisionRecorded,
-    BestChanged,
-    Leaderboard,
-    RequestHandled,
-    Tick,
-    Error,
-)
+
+
+def _members(annotation: Any) -> tuple[type[JournalEvent], ...]:
+    """The event types of a discriminated union (`Annotated[A | B | ..., Field(...)]`), nested ones too."""
+    union = typing.get_args(annotation)[0]
+    return tuple(
+        m
+        for member in typing.get_args(union)
+        for m in (_members(member) if typing.get_args(member) else (member,))
+    )
+
+
+EVENT_TYPES = _members(Event)
 EVENT_NAMES = frozenset(t.model_fields["event"].default for t in EVENT_TYPES)
 _INGESTED = tuple(t.model_fields["artifact"].default for t in (ShardIngested, ModelIngested, MatchIngested))
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
