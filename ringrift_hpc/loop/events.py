@@ -277,6 +277,7 @@ EVENT_TYPES = _members(Event)
 EVENT_NAMES = frozenset(t.model_fields["event"].default for t in EVENT_TYPES)
 _INGESTED = tuple(t.model_fields["artifact"].default for t in (ShardIngested, ModelIngested, MatchIngested))
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+_TAGS = ("event", "artifact")  # always written, though set by default
 _FIX = "the record was not written by this controller: restore journal.jsonl from a replica or a backup"
 
 
@@ -324,6 +325,6 @@ def read_events(records: Iterable[Mapping[str, Any]], *, source: str) -> list[Ev
 
 
 def to_record(event: JournalEvent) -> dict[str, Any]:
-    """The journal record of `event`: the fields it was made or parsed with, as JSON values."""
-    name = type(event).model_fields["event"].default
-    return {"event": name, **event.model_dump(mode="json", exclude_unset=True)}
+    """The journal record of `event`: its tags and the fields it was made or parsed with, as JSON."""
+    tags = {name: getattr(event, name) for name in _TAGS if name in type(event).model_fields}
+    return {**tags, **event.model_dump(mode="json", exclude_unset=True)}

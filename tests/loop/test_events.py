@@ -20,6 +20,7 @@ from ringrift_hpc.loop.events import (
     EVENT_NAMES,
     EVENT_TYPES,
     JournalEventError,
+    ShardIngested,
     Tick,
     UnknownEvent,
     parse_event,
@@ -49,6 +50,21 @@ def test_a_journal_written_before_typed_events_replays_to_the_same_state() -> No
 def test_records_are_written_back_with_the_keys_they_were_read_with() -> None:
     for record in _golden_records():
         assert to_record(parse_event(record)) == record
+
+
+def test_an_event_made_in_code_is_written_with_its_tags_and_read_back() -> None:
+    shard = ShardIngested(variant=V, path="variants/x/selfplay/000000/000001.h5", samples=9, generation=0)
+    record = to_record(shard)
+    assert record == {
+        "event": "ingested",
+        "artifact": "shard",
+        "variant": V,
+        "path": "variants/x/selfplay/000000/000001.h5",
+        "samples": 9,
+        "generation": 0,
+    }
+    assert parse_event(record) == shard
+    assert to_record(Tick(halted=True, queries=2)) == {"event": "tick", "halted": True, "queries": 2}
 
 
 def test_the_documented_event_list_is_the_set_of_event_types() -> None:
