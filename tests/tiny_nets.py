@@ -34,6 +34,14 @@ def tiny_checkpoint(seed: int, board: str = "square8", players: int = 2) -> byte
     return checkpoint_bytes(PolicyValueNet(TINY, board, players))
 
 
+def write_checkpoint(path: Path, net: PolicyValueNet) -> str:
+    """Write the checkpoint file of `net` to `path`; return its model id."""
+    data = checkpoint_bytes(net)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
 def publish_model(root: Path, variant: str, data: bytes) -> str:
     """Write `data` as the run's model file of `variant`, named by its sha256; return that id."""
     model = hashlib.sha256(data).hexdigest()

@@ -22,7 +22,6 @@ import torch
 from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, NetConfig, PolicyValueNet
-from ringrift_hpc.store import atomic_write_bytes
 
 FORMAT = "ringrift-hpc-checkpoint/1"
 
@@ -74,13 +73,6 @@ def checkpoint_bytes(net: PolicyValueNet) -> bytes:
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return buffer.getvalue()
-
-
-def save_checkpoint(path: Path, net: PolicyValueNet) -> str:
-    """Write a checkpoint of `net` atomically to `path`; return its model id."""
-    data = checkpoint_bytes(net)
-    atomic_write_bytes(path, data)
-    return hashlib.sha256(data).hexdigest()
 
 
 def model_id(path: Path) -> str:

@@ -39,7 +39,7 @@ _MIN_Q_SPREAD = 1e-8
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Knobs of the search; `from_selfplay` builds it from the config's `selfplay` section."""
+    """Knobs of the search; the selfplay spec takes them from the config's `selfplay` section."""
 
     simulations: int = 64
     """Simulations per searched move (the budget)."""
@@ -64,17 +64,6 @@ class SearchConfig:
             raise ValueError(
                 f"search config: opening_sample_moves = {self.opening_sample_moves} must be 0 or more"
             )
-
-    @classmethod
-    def from_selfplay(cls, section: object) -> SearchConfig:
-        """From `ringrift_hpc.config.learning.SelfplaySection` (or anything with its fields)."""
-        return cls(
-            simulations=int(section.simulations),  # type: ignore[attr-defined]
-            gumbel_actions=int(section.gumbel_actions),  # type: ignore[attr-defined]
-            c_visit=float(section.c_visit),  # type: ignore[attr-defined]
-            c_scale=float(section.c_scale),  # type: ignore[attr-defined]
-            opening_sample_moves=int(section.opening_sample_moves),  # type: ignore[attr-defined]
-        )
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,15 @@
 A `Symmetry` is a linear map of the board's lattice about its centre. Everything else is
 derived from two tables: where each cell goes (`cell_perm`) and where each movement
 direction goes (`dir_perm`). Encoded planes live on the grid of `encoding.board_grid`;
-policy indices are permuted by the action codec's own table (`transform_policy`), so that a
-direction-carrying or line-anchored slot moves with the geometry it stands for.
+policy indices are permuted by the action codec's own table (`ActionCodec.symmetry_table`), so
+that a direction-carrying or line-anchored slot moves with the geometry it stands for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from ringrift_hpc.rules.moves import (
     PROCESS_LINE,
     RECOVERY_SLIDE,
 )
-
-if TYPE_CHECKING:
-    from ringrift_hpc.ai.codec import ActionCodec
 
 Matrix = tuple[tuple[int, int], tuple[int, int]]
 
@@ -124,30 +121,6 @@ def transform_planes(sym: Symmetry, planes: Any) -> Any:
     shape = planes.shape
     flat = planes.reshape(*shape[:-2], shape[-2] * shape[-1])
     return flat[..., sym.grid_src].reshape(shape)
-
-
-def transform_policy(sym: Symmetry, indices: Any, codec: ActionCodec | None = None) -> np.ndarray:
-    """Policy indices of the images of the moves the given indices stand for.
-
-    Without `codec`, the codec of the board with the most seats is used: the layout does not
-    depend on the player count, so the permutation is the same for every count.
-    """
-    from ringrift_hpc.ai.codec import ActionCodec
-
-    table = (codec or ActionCodec.for_board(sym.board, 4)).symmetry_table(sym.index)
-    return table[np.asarray(indices, dtype=np.int64)]
-
-
-def transform_policy_values(
-    sym: Symmetry, values: np.ndarray, codec: ActionCodec | None = None
-) -> np.ndarray:
-    """A dense policy [..., size] moved by the symmetry: out[..., table[i]] = values[..., i]."""
-    from ringrift_hpc.ai.codec import ActionCodec
-
-    table = (codec or ActionCodec.for_board(sym.board, 4)).symmetry_table(sym.index)
-    out = np.empty_like(values)
-    out[..., table] = values
-    return out
 
 
 def transform_move(sym: Symmetry, move: Move) -> Move:

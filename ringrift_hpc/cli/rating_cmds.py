@@ -74,11 +74,6 @@ def _run_variant(config: Config, variant: str, run: Path) -> str:
     return variant
 
 
-def _budget(config: Config) -> int:
-    """The evaluation search budget: `evaluation.simulations`, or the selfplay budget when null."""
-    return config.evaluation.simulations or config.selfplay.simulations
-
-
 def _participant(variant: str, text: str, budget: int) -> Participant:
     """A participant id, or a bare model id meaning that model searched at the evaluation budget."""
     if len(text) == _SHA256_LENGTH and "#" not in text:
@@ -156,7 +151,7 @@ def tournament_command(
                 "(evaluation.tournament_every_generations); stop it (`ringrift-hpc halt`) to run one here",
             )
         )
-    budget = _budget(config)
+    budget = config.evaluation_simulations
     try:
         chosen = [_participant(variant, text, budget) for text in participants]
         chosen += _recent_bests(
@@ -325,7 +320,7 @@ def _gate(
         gate = _gate_section(cfg.promotion, groups)
         if player not in ("gumbel", "policy"):
             raise ValueError(f"--player {player!r} is unknown; use gumbel or policy")
-        budget = (simulations or _budget(cfg)) if player == "gumbel" else 0
+        budget = (simulations or cfg.evaluation_simulations) if player == "gumbel" else 0
         files = {}
         rated = []
         for option, path in (("--candidate", candidate), ("--baseline", baseline)):
@@ -401,7 +396,8 @@ def promote_command(
     layout, config = _run_config(run)
     variant = _run_variant(config, variant, run)
     try:
-        request = Request.promote(variant, _participant(variant, model, _budget(config)).id, reason=reason)
+        participant = _participant(variant, model, config.evaluation_simulations)
+        request = Request.promote(variant, participant.id, reason=reason)
     except ValueError as error:
         raise fail(f"--model: {error}") from None
     _submit(layout, request)

@@ -320,11 +320,9 @@ class Controller:
         self.weights = policies.curriculum_weights(progress, self.config.curriculum, self.weights or None)
         self.targets = policies.fleet_shares(self.weights, self.config.selfplay.tasks_in_flight)
 
-    def _budget(self) -> int:
-        return self.config.evaluation.simulations or self.config.selfplay.simulations
-
     def _participant(self, variant: str, model_id: str) -> Participant:
-        return Participant(variant=variant, kind="gumbel", budget=self._budget(), model_id=model_id)
+        budget = self.config.evaluation_simulations
+        return Participant(variant=variant, kind="gumbel", budget=budget, model_id=model_id)
 
     def _best(self, v: VariantState) -> Participant | None:
         return parse_participant_id(v.variant, v.best_participant) if v.best_participant else None

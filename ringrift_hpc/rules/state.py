@@ -271,10 +271,6 @@ def collapse(s: GameState, c: int, player: int) -> None:
     s.territory[player] += 1
 
 
-def controlled_cells(s: GameState, player: int) -> list[int]:
-    return s.geo.cells_of(s.control[player])
-
-
 def rings_anywhere(s: GameState, player: int) -> int:
     return s.hand[player] + s.on_board[player]
 

@@ -120,9 +120,6 @@ class RunLayout:
     def selfplay_shard(self, variant: str, generation: int, task: str) -> Path:
         return self.selfplay_dir(variant, generation) / f"{check_component(task, what='task')}.h5"
 
-    def selfplay_manifest(self, variant: str, generation: int, task: str) -> Path:
-        return self.selfplay_dir(variant, generation) / f"{check_component(task, what='task')}.json"
-
     def matches_root(self, variant: str) -> Path:
         return self.variant_dir(variant) / "matches"
 

@@ -15,7 +15,7 @@ a claim newer than the lease's token and gives up too, unless that claim is olde
 are never removed, so the largest claim only grows: that is the persisted, monotonic counter.
 
 A holder stays valid while the lease names its token and nonce, has not expired, and no larger
-claim exists. `check_lease` tests exactly that and every fenced write calls it first, so once
+claim exists. `check_lease` tests exactly that and the holder calls it before every write, so once
 another process has claimed a larger token the old holder's writes are refused even if it was
 paused and wakes up believing it still holds the lease.
 
@@ -37,9 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.store.atomic import (
-    atomic_write_bytes,
     atomic_write_json,
-    atomic_write_text,
     dump_json,
     ensure_dir,
     fsync_dir,
@@ -233,22 +231,6 @@ def release_lease(lease: Lease, *, clock: Clock = time.time) -> bool:
         return False
     _write_record(lease, expires_at=clock(), released=True)
     return True
-
-
-def fenced_write_bytes(lease: Lease, path: Path, data: bytes, *, clock: Clock = time.time) -> None:
-    """`atomic_write_bytes`, refused with `LeaseLostError` when `lease` is no longer held."""
-    check_lease(lease, clock=clock)
-    atomic_write_bytes(path, data)
-
-
-def fenced_write_text(lease: Lease, path: Path, text: str, *, clock: Clock = time.time) -> None:
-    check_lease(lease, clock=clock)
-    atomic_write_text(path, text)
-
-
-def fenced_write_json(lease: Lease, path: Path, value: Any, *, clock: Clock = time.time) -> None:
-    check_lease(lease, clock=clock)
-    atomic_write_json(path, value)
 
 
 def _claim(path: Path, fence_dir: Path, token: int, holder: dict[str, Any]) -> None:

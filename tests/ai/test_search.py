@@ -30,7 +30,6 @@ from ringrift_hpc.ai.search import (
     select_nonroot,
     sigma_scale,
 )
-from ringrift_hpc.config.learning import SelfplaySection
 from ringrift_hpc.rules import GameState, Move
 
 
@@ -407,11 +406,7 @@ def test_halving_schedule() -> None:
     assert len(schedule) == 64 and schedule[:16] == [0] * 16
 
 
-def test_config_from_the_selfplay_section_and_its_checks() -> None:
-    section = SelfplaySection(
-        simulations=32, gumbel_actions=8, c_visit=30.0, c_scale=0.5, opening_sample_moves=2
-    )
-    assert SearchConfig.from_selfplay(section) == SearchConfig(32, 8, 30.0, 0.5, 2)
+def test_config_checks() -> None:
     with pytest.raises(ValueError, match="simulations = 0 must be at least 1"):
         SearchConfig(simulations=0)
     with pytest.raises(ValueError, match="c_visit"):

@@ -21,8 +21,6 @@ from ringrift_hpc.ai.symmetry import (
     symmetries,
     transform_move,
     transform_planes,
-    transform_policy,
-    transform_policy_values,
     transform_state,
 )
 from ringrift_hpc.rules import (
@@ -107,7 +105,7 @@ def test_legal_moves_indices_and_planes_are_equivariant(board: str, num_players:
             moves = legal_moves(s)
             mapped = [transform_move(g, m) for m in moves]
             assert set(legal_moves(gs)) == set(mapped), f"{g}: legal moves of the image of {s!r} differ"
-            expected = transform_policy(g, codec.legal_indices(s), codec)
+            expected = codec.symmetry_table(g.index)[codec.legal_indices(s)]
             got = codec.indices(gs, mapped)
             keep = np.array([not _exempt(s, m) for m in moves], dtype=bool)
             exempt += int((~keep).sum())
@@ -149,7 +147,7 @@ def test_a_quarter_turn_moves_a_corner_placement_to_the_next_corner() -> None:
     )
     image = transform_move(turn, place)
     assert geometry(board).coords[image.to] == (7, 0)
-    assert transform_policy(turn, [codec.index(s, place)])[0] == codec.index(transform_state(turn, s), image)
+    assert codec.symmetry_table(turn.index)[codec.index(s, place)] == codec.index(transform_state(turn, s), image)
 
 
 def _position(board: str, num_players: int, stacks: dict, markers: dict, **fields: object) -> GameState:
@@ -200,15 +198,6 @@ def test_decision_moves_with_windows_are_equivariant(name: str, num_players: int
         mapped = [transform_move(g, m) for m in moves]
         assert set(legal_moves(gs)) == set(mapped)
         assert not any(_exempt(s, m) for m in moves)
-        assert np.array_equal(codec.indices(gs, mapped), transform_policy(g, codec.legal_indices(s), codec))
-
-
-def test_dense_policy_values_move_with_their_indices() -> None:
-    board = "hex8"
-    codec = ActionCodec.for_board(board, 3)
-    rng = np.random.default_rng(3)
-    values = rng.random((2, codec.size)).astype(np.float32)
-    for g in symmetries(board):
-        moved = transform_policy_values(g, values, codec)
-        idx = rng.integers(0, codec.size, 50)
-        assert np.array_equal(moved[:, transform_policy(g, idx, codec)], values[:, idx])
+        assert np.array_equal(
+            codec.indices(gs, mapped), codec.symmetry_table(g.index)[codec.legal_indices(s)]
+        )

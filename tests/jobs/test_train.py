@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 import torch
 from submitit.core.utils import DelayedSubmission
+from tiny_nets import write_checkpoint
 from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, spec_for, training
 
 from ringrift_hpc.ai.checkpoint import (
     CheckpointHeader,
     CheckpointMismatchError,
     load_checkpoint,
-    save_checkpoint,
 )
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.data.dataset import Batch
@@ -128,7 +128,7 @@ def test_named_parent_is_the_starting_point(run_root: Path) -> None:
     parent_net = PolicyValueNet(NET, BOARD, PLAYERS)
     layout = RunLayout(run_root)
     staging = layout.models_dir(VARIANT) / "staging.pt"
-    parent = save_checkpoint(staging, parent_net)
+    parent = write_checkpoint(staging, parent_net)
     staging.rename(layout.model_weights(VARIANT, parent))
     # A vanishing learning rate leaves the weights where training started.
     result = run_training(spec_for(run_root, parent=parent, steps=2, section=training(lr=1e-12)))
@@ -150,7 +150,7 @@ def test_parent_of_another_network_size_raises(run_root: Path) -> None:
     staging = layout.models_dir(VARIANT) / "staging.pt"
     layout.models_dir(VARIANT).mkdir(parents=True)
     bigger = NetConfig(**{**NET.to_dict(), "channels": 16})
-    parent = save_checkpoint(staging, PolicyValueNet(bigger, BOARD, PLAYERS))
+    parent = write_checkpoint(staging, PolicyValueNet(bigger, BOARD, PLAYERS))
     staging.rename(layout.model_weights(VARIANT, parent))
     with pytest.raises(CheckpointMismatchError, match="channels 16 vs 8"):
         run_training(spec_for(run_root, parent=parent))
@@ -160,7 +160,7 @@ def test_damaged_parent_raises(run_root: Path) -> None:
     layout = RunLayout(run_root)
     layout.models_dir(VARIANT).mkdir(parents=True)
     staging = layout.models_dir(VARIANT) / "staging.pt"
-    parent = save_checkpoint(staging, PolicyValueNet(NET, BOARD, PLAYERS))
+    parent = write_checkpoint(staging, PolicyValueNet(NET, BOARD, PLAYERS))
     data = bytearray(staging.read_bytes())
     data[-1] ^= 0xFF
     layout.model_weights(VARIANT, parent).write_bytes(bytes(data))

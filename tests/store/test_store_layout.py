@@ -28,7 +28,6 @@ def test_paths_follow_the_documented_layout(tmp_path: Path) -> None:
     assert layout.best("hex8_2p") == variant / "best.json"
     assert layout.promotions("hex8_2p") == variant / "promotions.jsonl"
     assert layout.selfplay_shard("hex8_2p", 17, "task-3") == variant / "selfplay" / "000017" / "task-3.h5"
-    assert layout.selfplay_manifest("hex8_2p", 17, "task-3") == variant / "selfplay" / "000017" / "task-3.json"
     assert layout.match_file("hex8_2p", "eval-1", "t0") == variant / "matches" / "eval-1" / "t0.jsonl"
     assert layout.match_manifest("hex8_2p", "eval-1", "t0") == variant / "matches" / "eval-1" / "t0.json"
     assert [layout.leaderboard_json("hex8_2p").name, layout.leaderboard_md("hex8_2p").name] == [

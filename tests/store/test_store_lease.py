@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from ringrift_hpc.store import (
     acquire_lease,
     atomic_write_json,
     check_lease,
-    fenced_write_json,
     latest_token,
     probe_lease_exclusion,
     race_for_lease,
@@ -79,20 +77,18 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(tmp_path: P
     new = acquire_lease(layout.lease, layout.fence_dir, ttl_s=30, clock=_at(T0 + 31))
     assert new.token == old.token + 1
     with pytest.raises(LeaseLostError, match="is now held by .* token 2, not by us"):
-        fenced_write_json(old, layout.state, {"writer": "old"}, clock=_at(T0 + 32))
+        check_lease(old, clock=_at(T0 + 32))
     with pytest.raises(LeaseLostError):
         renew_lease(old, clock=_at(T0 + 32))
     assert not release_lease(old, clock=_at(T0 + 32))
-    fenced_write_json(new, layout.state, {"writer": "new"}, clock=_at(T0 + 32))
-    assert json.loads(layout.state.read_text()) == {"writer": "new"}
+    check_lease(new, clock=_at(T0 + 32))
 
 
 def test_a_holder_that_overslept_its_expiry_is_refused(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=30, clock=_at(T0))
     with pytest.raises(LeaseLostError, match="expired at .* renew it more often than every 30s"):
-        fenced_write_json(lease, layout.state, {}, clock=_at(T0 + 30))
-    assert not layout.state.exists()
+        check_lease(lease, clock=_at(T0 + 30))
 
 
 def test_a_zombie_that_rewrites_the_lease_file_is_still_fenced(tmp_path: Path) -> None:
@@ -104,10 +100,9 @@ def test_a_zombie_that_rewrites_the_lease_file_is_still_fenced(tmp_path: Path) -
     successor = acquire_lease(layout.lease, layout.fence_dir, ttl_s=30, clock=_at(T0 + 31))
     atomic_write_json(layout.lease, {**zombie_record.to_json(), "expires_at": T0 + 1000})
     with pytest.raises(LeaseLostError, match="token 2 was claimed by host .* after ours \\(1\\)"):
-        fenced_write_json(zombie, layout.state, {}, clock=_at(T0 + 32))
+        check_lease(zombie, clock=_at(T0 + 32))
     with pytest.raises(LeaseLostError, match="not by us"):
-        fenced_write_json(successor, layout.state, {}, clock=_at(T0 + 32))
-    assert not layout.state.exists()
+        check_lease(successor, clock=_at(T0 + 32))
 
 
 def test_a_fresh_claim_blocks_and_an_abandoned_claim_is_passed(tmp_path: Path) -> None:
@@ -170,14 +165,14 @@ def test_probe_reports_exclusion_and_cleans_up(tmp_path: Path) -> None:
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from ringrift_hpc.store import LeaseLostError, RunLayout, acquire_lease, fenced_write_json
+from ringrift_hpc.store import LeaseLostError, RunLayout, acquire_lease, check_lease
 layout = RunLayout(Path(sys.argv[1]))
 lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=float(sys.argv[2]))
 print(lease.token, flush=True)
 sys.stdin.readline()  # paused here while the lease expires and someone else takes it
 try:
-    fenced_write_json(lease, layout.state, {"writer": "stale holder"})
-    print("written", flush=True)
+    check_lease(lease)
+    print("still held", flush=True)
 except LeaseLostError as error:
     print("refused", error, flush=True)
 """
@@ -200,10 +195,9 @@ def test_a_process_whose_lease_was_taken_over_cannot_write(tmp_path: Path) -> No
     later = lambda: time.time() + ttl_s + 1  # noqa: E731
     successor = acquire_lease(layout.lease, layout.fence_dir, ttl_s=30, clock=later)
     assert successor.token == 2
-    fenced_write_json(successor, layout.state, {"writer": "successor"}, clock=later)
+    check_lease(successor, clock=later)
     holder.stdin.write("go\n")
     holder.stdin.flush()
     out, _ = holder.communicate(timeout=30)
     assert out.startswith("refused"), out
     assert "now held by" in out and "token 2" in out
-    assert json.loads(layout.state.read_text()) == {"writer": "successor"}
