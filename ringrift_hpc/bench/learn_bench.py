@@ -27,18 +27,19 @@ import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from pydantic_core import to_jsonable_python
 
 import ringrift_hpc
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.ai.players import HeuristicPlayer, Player, RandomPlayer, SearchPlayer, play_games
 from ringrift_hpc.ai.search import SearchConfig
-from ringrift_hpc.config import Config, load_config
+from ringrift_hpc.config import Config, Variant, load_config
 from ringrift_hpc.config.loading import parse_config
 from ringrift_hpc.jobs.evaluate_players import load_evaluator
 from ringrift_hpc.jobs.seeds import game_rng
@@ -60,7 +61,7 @@ OPPONENTS = ("random", "heuristic")
 class LearnSettings:
     """What the bench runs; the defaults are the configuration recorded in docs/benchmarks.md."""
 
-    variant: str = "square8_2p"
+    variant: Variant = field(default_factory=lambda: Variant(board="square8", players=2))
     budget_cpu_minutes: float = 4.0  # selfplay + training CPU; evaluation is not counted
     max_generations: int = 20
     channels: int = 32
@@ -170,7 +171,7 @@ class LearnReport:
         )
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps(to_jsonable_python(self), indent=2)
 
 
 def wilson_interval(wins: int, games: int, z: float = WILSON_Z) -> tuple[float, float]:
@@ -194,7 +195,9 @@ def cpu_seconds() -> float:
 def bench_config(settings: LearnSettings, run_dir: Path, base: Path = SHIPPED_CONFIG) -> Config:
     """The shipped config with the bench's network, selfplay and training settings laid over it."""
     data = load_config(base).model_dump(mode="json")
-    data["run"].update(name="learn-bench", root=str(run_dir), variants=[settings.variant], seed=settings.seed)
+    data["run"].update(
+        name="learn-bench", root=str(run_dir), variants=[settings.variant.name], seed=settings.seed
+    )
     data["network"].update(
         channels=settings.channels, blocks=settings.blocks, value_hidden=settings.value_hidden
     )
@@ -249,7 +252,7 @@ def _selfplay_specs(
         spec = SelfplaySpec.from_config(
             config,
             run_root=run_dir,
-            variant=settings.variant,
+            variant=settings.variant.name,
             generation=generation,
             task_index=task,
             model_id=model,
@@ -268,7 +271,7 @@ def _train_spec(
 ) -> TrainSpec:
     return TrainSpec.build(
         run_dir,
-        settings.variant,
+        settings.variant.name,
         parent_model=parent,
         generation=generation,
         new_samples=new_samples,
@@ -292,12 +295,11 @@ def evaluated_player_words(settings: LearnSettings) -> str:
 
 
 def play_match(
-    weights: str, variant: str, search: Mapping[str, Any], opponent: str, seeds: Sequence[int]
+    weights: str, variant: Variant, search: Mapping[str, Any], opponent: str, seeds: Sequence[int]
 ) -> tuple[int, int]:
     """(wins, draws) of the searched model against `opponent`, one game per seed; the model takes
     seat 1 in games with an even index and seat 2 in the others."""
-    board, players_text = variant.rsplit("_", 1)
-    players = int(players_text[:-1])
+    board, players = variant.board, variant.players
     evaluator = load_evaluator(Path(weights), board, players, device="cpu", max_batch=1024)
     model: Player = SearchPlayer(evaluator, SearchConfig(**search))
     other: Player = RandomPlayer() if opponent == "random" else HeuristicPlayer()

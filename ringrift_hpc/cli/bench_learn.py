@@ -18,12 +18,13 @@ from ringrift_hpc.bench.learn_bench import (
     plot_learning_curve,
     run_learn_bench,
 )
+from ringrift_hpc.config.variants import variant_from_name
 
 _DEFAULTS = LearnSettings()
 
 
 def learn_command(
-    variant: Annotated[str, typer.Option("--variant", help="square8_2p or hex8_2p.")] = _DEFAULTS.variant,
+    variant: Annotated[str, typer.Option("--variant", help="square8_2p or hex8_2p.")] = _DEFAULTS.variant.name,
     minutes: Annotated[
         float, typer.Option("--minutes", "-m", min=0.01, help="CPU-minute budget of selfplay + training.")
     ] = _DEFAULTS.budget_cpu_minutes,
@@ -62,7 +63,7 @@ def learn_command(
     """Selfplay and training from a heuristic bootstrap for a CPU budget; win rates per generation."""
     try:
         settings = LearnSettings(
-            variant=variant,
+            variant=variant_from_name(variant, where="--variant"),
             budget_cpu_minutes=minutes,
             max_generations=generations,
             simulations=simulations,

@@ -18,6 +18,7 @@ from ringrift_hpc.ai.checkpoint import model_id as file_model_id
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
 from ringrift_hpc.config import Config, ConfigError, load_config
+from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.config.gating import PromotionSection
 from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
@@ -42,13 +43,8 @@ from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
 from ringrift_hpc.rating.best import best_states, promotion_history
 from ringrift_hpc.rating.leaderboard import leaderboard_markdown
-from ringrift_hpc.rating.participants import (
-    Participant,
-    parse_participant_id,
-    variant_players,
-)
+from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
-from ringrift_hpc.store.names import check_variant
 
 ANCHORS = ("random", "heuristic")
 _SHA256_LENGTH = 64
@@ -242,10 +238,9 @@ def leaderboard_command(
     layout = RunLayout(run)
     if variant is not None:
         try:
-            check_variant(variant)
+            variants = [variant_from_name(variant, where="--variant").name]
         except ValueError as error:
-            raise fail(f"--variant: {error}") from None
-        variants = [variant]
+            raise fail(str(error)) from None
     else:
         root = layout.variants_dir
         variants = sorted(entry.name for entry in root.iterdir() if entry.is_dir()) if root.is_dir() else []
@@ -316,6 +311,7 @@ def _gate(
 ) -> GateReport:
     names = (str(candidate), str(baseline))
     try:
+        game = variant_from_name(variant, where="--variant")
         cfg = load_config(config) if config is not None else Config()
         gate = _gate_section(cfg.promotion, groups)
         if player not in ("gumbel", "policy"):
@@ -332,8 +328,8 @@ def _gate(
         anchors = [Participant(variant=variant, kind=a.player) for a in gate.anchors]
         players = build_players(
             [*rated, *anchors],
-            variant.rsplit("_", 1)[0],
-            variant_players(variant),
+            game.board,
+            game.players,
             model_file=files.__getitem__,
             knobs=SearchKnobs(),
             device=device,
@@ -342,7 +338,7 @@ def _gate(
     except (ConfigError, ValueError, OSError) as error:
         return GateReport(ERROR, variant, *names, reasons=(str(error),))
     torch.set_num_threads(available_cpus(os.environ))
-    play = game_player(variant, players, opening_moves=4, concurrent_games=concurrent_games)
+    play = game_player(game, players, opening_moves=4, concurrent_games=concurrent_games)
     return run_gate(rated[0], rated[1], gate, play, seed=seed)
 
 

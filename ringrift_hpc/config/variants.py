@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-from pydantic import model_serializer, model_validator
+from pydantic import ValidationError, model_serializer, model_validator
 
 from .base import FrozenModel, Int, InvalidValue
 from .errors import describe_value
@@ -75,3 +75,21 @@ def parse_variant_name(name: str) -> dict[str, Any]:
             f"{hint}boards are {', '.join(BOARDS)}",
         )
     return {"board": board, "players": int(match["players"])}
+
+
+class VariantNameError(ValueError):
+    """A variant name read from outside the config (a file field, a CLI option) is not valid."""
+
+
+def variant_from_name(name: object, *, where: str) -> Variant:
+    """The variant `name` (e.g. `square8_2p`) found at `where`; `VariantNameError` says where,
+    what is wrong and the fix."""
+    if not isinstance(name, str):
+        raise VariantNameError(f"{where}: expected a variant name, got {describe_value(name)}; {_NAME_FIX}")
+    try:
+        return Variant.model_validate(name)
+    except ValidationError as error:
+        cause = error.errors()[0].get("ctx", {}).get("error")
+        if not isinstance(cause, InvalidValue):
+            raise
+        raise VariantNameError(f"{where}: {cause.problem}; {cause.fix}") from None

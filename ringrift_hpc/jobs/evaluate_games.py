@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ringrift_hpc.ai.players import Player, play_games
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.seeds import game_rng, game_seed
 from ringrift_hpc.rating.participants import Participant, variant_players
 from ringrift_hpc.rating.records import GameRecord, MatchGroup, rotation_seats
@@ -143,7 +144,7 @@ def play_groups(
         for g, plan in enumerate(chunk):
             done.append(
                 MatchGroup(
-                    variant=variant,
+                    variant=Variant.model_validate(variant),
                     lineup=plan.lineup,
                     opening_seed=plan.seed,
                     games=tuple(records[(g, rotation)] for rotation in range(n)),

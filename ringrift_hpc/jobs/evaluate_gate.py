@@ -22,8 +22,9 @@ from typing import Any
 
 from ringrift_hpc.ai.players import Player
 from ringrift_hpc.config.gating import PromotionSection
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, PlayedGroups, group_seed, pair_lineup, play_groups
-from ringrift_hpc.rating.participants import Participant, variant_players
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.promotion import AnchorResult, Evaluation, anchor_result, decide_promotion
 from ringrift_hpc.rating.records import CrossVariantError, MatchGroup
 from ringrift_hpc.rating.sprt import CONTINUE, SprtParams, SprtResult, group_score, sprt_test
@@ -65,14 +66,18 @@ class GateReport:
 
 
 def game_player(
-    variant: str, players: Mapping[str, Player], *, opening_moves: int, concurrent_games: int
+    variant: Variant, players: Mapping[str, Player], *, opening_moves: int, concurrent_games: int
 ) -> PlayFn:
     """Plays plans in-process with `players`, without a stop rule."""
-    board = variant.rsplit("_", 1)[0]
 
     def play(plans: Sequence[GroupPlan]) -> PlayedGroups:
         return play_groups(
-            variant, board, plans, players, opening_moves=opening_moves, concurrent_games=concurrent_games
+            variant.name,
+            variant.board,
+            plans,
+            players,
+            opening_moves=opening_moves,
+            concurrent_games=concurrent_games,
         )
 
     return play
@@ -132,8 +137,7 @@ def _evaluate(
     batch_groups: int,
     seed: int,
 ) -> Evaluation:
-    variant = candidate.variant
-    if baseline.variant != variant:
+    if baseline.variant != candidate.variant:
         raise CrossVariantError(
             f"candidate {candidate} and baseline {baseline} are of different variants; "
             "gate models of one variant"
@@ -142,11 +146,12 @@ def _evaluate(
         raise ValueError(
             f"candidate and baseline are the same participant {candidate.id}; gate two different models"
         )
-    players = variant_players(variant)
+    variant = Variant.model_validate(candidate.variant)
+    players = variant.players
     sprt = _sprt(candidate, baseline, SprtParams.from_section(gate.sprt), play, players, batch_groups, seed)
     anchors: list[AnchorResult] = []
     for number, anchor_gate in enumerate(gate.anchors, start=1):
-        anchor = Participant(variant=variant, kind=anchor_gate.player)
+        anchor = Participant(variant=candidate.variant, kind=anchor_gate.player)
         both = play(
             [
                 GroupPlan(pair_lineup(who, anchor, players, k), group_seed(seed, f"anchor{number}", k))

@@ -27,7 +27,8 @@ from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
 from ringrift_hpc.rating.fit import Ratings, fit_ratings
 from ringrift_hpc.rating.leaderboard import write_leaderboard
 from ringrift_hpc.rating.match_files import decode_match_file, load_match_history
-from ringrift_hpc.rating.participants import Participant, variant_players
+from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import RunLayout, acquire_lease, release_lease
@@ -101,7 +102,7 @@ def round_plans(
     plan: TournamentPlan, task: str, pairs: Sequence[tuple[Participant, Participant]]
 ) -> tuple[GroupPlan, ...]:
     """`groups_per_pair` groups per pair, each from its own seeded opening."""
-    players = variant_players(plan.variant)
+    players = Variant.model_validate(plan.variant).players
     out: list[GroupPlan] = []
     for a, b in pairs:
         for k in range(plan.groups_per_pair):
@@ -148,7 +149,7 @@ def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float) -> 
     lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=REFIT_LEASE_TTL_S)
     try:
         history = load_match_history(layout, variant)
-        ratings = fit_ratings(table_from_groups(variant, history.groups), confidence=confidence)
+        ratings = fit_ratings(table_from_groups(Variant.model_validate(variant), history.groups), confidence=confidence)
         write_leaderboard(layout, ratings)
     finally:
         release_lease(lease)

@@ -26,7 +26,7 @@ from typing import Any
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
 from ringrift_hpc.cluster.purposes import Purpose, resource_kind
-from ringrift_hpc.config import Config
+from ringrift_hpc.config import Config, Variant
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.jobs.registry import job_entry, spec_from_json
@@ -513,9 +513,8 @@ class Controller:
     def _refit(self, variant: str) -> None:
         try:
             history = load_match_history(self.layout, variant)
-            ratings = fit_ratings(
-                table_from_groups(variant, history.groups), confidence=self.config.evaluation.confidence
-            )
+            table = table_from_groups(Variant.model_validate(variant), history.groups)
+            ratings = fit_ratings(table, confidence=self.config.evaluation.confidence)
             write_leaderboard(self.layout, ratings)
         except ValueError as error:
             self.record(Error(error=f"{variant}: leaderboard refit failed: {error}"))

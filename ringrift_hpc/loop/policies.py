@@ -7,9 +7,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ringrift_hpc.config import CurriculumSection, EvaluationSection, PromotionSection
+from ringrift_hpc.config import CurriculumSection, EvaluationSection, PromotionSection, Variant
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
-from ringrift_hpc.rating.participants import Participant, variant_players
+from ringrift_hpc.rating.participants import Participant
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def evaluation_batch(
     Batch `k` plays SPRT groups `[k * per_batch, (k+1) * per_batch)` capped at `max_groups`;
     batch 0 also plays the anchor gate for the candidate and, when there is one, the best.
     """
-    players = variant_players(candidate.variant)
+    players = Variant.model_validate(candidate.variant).players
     tasks: dict[str, tuple[GroupPlan, ...]] = {}
     if best is not None:
         per_batch = evaluation.tasks_per_batch * evaluation.groups_per_task
@@ -125,7 +125,7 @@ def tournament_tasks(
     for i, a in enumerate(ordered):
         for j in range(i + 1, len(ordered)):
             b = ordered[j]
-            players = variant_players(a.variant)
+            players = Variant.model_validate(a.variant).players
             name = f"pair-{i:03d}-{j:03d}"
             tasks[name] = tuple(
                 GroupPlan(pair_lineup(a, b, players, k), group_seed(seed, name, k))

@@ -39,6 +39,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 import numpy.typing as npt
 
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.rating.participants import RANDOM_KIND
 from ringrift_hpc.rating.table import FloatArray, GameTable, IntArray, participant_totals, weighted_bincount
 
@@ -235,7 +236,7 @@ class RatingRow:
 class Ratings:
     """A full refit of one variant's ratings."""
 
-    variant: str
+    variant: Variant
     model: str  # "bradley-terry" or "plackett-luce"
     anchor: str
     confidence: float

@@ -44,7 +44,7 @@ def leaderboard_document(ratings: Ratings) -> dict[str, Any]:
     return {
         "format": LEADERBOARD_FORMAT,
         "format_version": LEADERBOARD_VERSION,
-        "variant": ratings.variant,
+        "variant": ratings.variant.name,
         "model": ratings.model,
         "anchor": ratings.anchor,
         "scale": "Elo above the anchor (400 / ln 10 per unit of log-strength)",
@@ -100,9 +100,9 @@ def leaderboard_markdown(ratings: Ratings, *, short_ids: bool = True) -> str:
 def write_leaderboard(layout: RunLayout, ratings: Ratings) -> tuple[Path, Path, Path]:
     """Replace the variant's three leaderboard files atomically; returns (json, md, csv) paths."""
     paths = (
-        layout.leaderboard_json(ratings.variant),
-        layout.leaderboard_md(ratings.variant),
-        layout.leaderboard_csv(ratings.variant),
+        layout.leaderboard_json(ratings.variant.name),
+        layout.leaderboard_md(ratings.variant.name),
+        layout.leaderboard_csv(ratings.variant.name),
     )
     atomic_write_text(paths[2], leaderboard_csv(ratings))
     atomic_write_text(paths[1], leaderboard_markdown(ratings))

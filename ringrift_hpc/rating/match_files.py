@@ -41,7 +41,7 @@ def encode_match_file(variant: str, groups: Sequence[MatchGroup]) -> bytes:
             "report the task as failed instead of publishing an empty match file"
         )
     for number, group in enumerate(groups):
-        if group.variant != variant:
+        if group.variant.name != variant:
             raise CrossVariantError(
                 f"group {number} is a {group.variant} group but the match file is for {variant}; "
                 "write each variant's groups into that variant's match file"
@@ -94,7 +94,7 @@ def decode_match_file(path: Path, data: bytes, *, variant: str) -> tuple[MatchGr
             group = group_from_json(doc, where=f"{path}:{number}")
         except ValueError as error:
             raise MatchFileError(str(error)) from None
-        if group.variant != variant:
+        if group.variant.name != variant:
             raise MatchFileError(
                 f"{path}:{number}: field 'variant' is {group.variant}, the file is for {variant}"
             )

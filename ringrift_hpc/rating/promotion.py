@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ringrift_hpc.config.gating import PromotionSection
-from ringrift_hpc.rating.participants import Participant, variant_players
+from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.sprt import ACCEPT, CONTINUE, SprtParams, SprtResult
 
@@ -75,7 +76,7 @@ def anchor_result(
 class Evaluation:
     """Everything measured about one candidate."""
 
-    variant: str
+    variant: Variant
     candidate: str  # participant id
     best: str | None  # participant id of the current best; None for the first model
     sprt: SprtResult | None  # candidate versus best; None exactly when there is no best
@@ -128,7 +129,7 @@ def decide_promotion(evaluation: Evaluation, gate: PromotionSection) -> Promotio
     }
     return PromotionDecision(
         promote=not reasons,
-        variant=evaluation.variant,
+        variant=evaluation.variant.name,
         candidate=evaluation.candidate,
         best=evaluation.best,
         reasons=tuple(reasons),
@@ -139,7 +140,7 @@ def decide_promotion(evaluation: Evaluation, gate: PromotionSection) -> Promotio
 def _games(evaluation: Evaluation) -> int:
     # A group is one game per seat rotation: 2 games for 2 players, N for N players.
     groups = evaluation.sprt.groups if evaluation.sprt is not None else 0
-    sprt_games = groups * variant_players(evaluation.variant)
+    sprt_games = groups * evaluation.variant.players
     return sprt_games + sum(result.games for result in evaluation.anchors)
 
 

@@ -18,11 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ringrift_hpc.rating.participants import (
-    Participant,
-    participant_from_json,
-    variant_players,
-)
+from ringrift_hpc.config.variants import Variant, VariantNameError, variant_from_name
+from ringrift_hpc.rating.participants import Participant, participant_from_json
 
 
 class MatchRecordError(ValueError):
@@ -104,14 +101,14 @@ def competition_ranks(outcome: Sequence[int]) -> tuple[int, ...]:
 class MatchGroup:
     """One game group: the lineup, played from one opening in every seat rotation."""
 
-    variant: str
+    variant: Variant
     lineup: tuple[Participant, ...]  # who sits where in the first game; may repeat a participant
     opening_seed: int  # the seeded opening every game of the group starts from
     games: tuple[GameRecord, ...]
 
     def __post_init__(self) -> None:
-        players = variant_players(self.variant)
-        foreign = [p for p in self.lineup if p.variant != self.variant]
+        players = self.variant.players
+        foreign = [p for p in self.lineup if p.variant != self.variant.name]
         if foreign:
             raise CrossVariantError(
                 f"group of variant {self.variant} includes {', '.join(str(p) for p in foreign)}; "
@@ -165,7 +162,7 @@ class MatchGroup:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "variant": self.variant,
+            "variant": self.variant.name,
             "lineup": [p.to_json() for p in self.lineup],
             "opening_seed": self.opening_seed,
             "games": [
@@ -199,17 +196,19 @@ def group_from_json(doc: Any, *, where: str) -> MatchGroup:
         raise MatchRecordError(f"{where}: group is missing field(s) {', '.join(missing)}")
     if not isinstance(doc["lineup"], list) or not isinstance(doc["games"], list):
         raise MatchRecordError(f"{where}: fields 'lineup' and 'games' must be lists")
+    try:
+        variant = variant_from_name(doc["variant"], where=f"{where} field 'variant'")
+    except VariantNameError as error:
+        raise MatchRecordError(str(error)) from None
     lineup = tuple(
         participant_from_json(p, where=f"{where} lineup[{k}]") for k, p in enumerate(doc["lineup"])
     )
     games = tuple(_game_from_json(g, where=f"{where} games[{k}]") for k, g in enumerate(doc["games"]))
     try:
-        return MatchGroup(
-            variant=doc["variant"], lineup=lineup, opening_seed=doc["opening_seed"], games=games
-        )
+        return MatchGroup(variant=variant, lineup=lineup, opening_seed=doc["opening_seed"], games=games)
     except CrossVariantError as error:
         raise CrossVariantError(f"{where}: {error}") from None
-    except ValueError as error:  # MatchRecordError, or a bad variant name from the store's checks
+    except ValueError as error:  # MatchRecordError, or a bad participant from the lineup's checks
         raise MatchRecordError(f"{where}: {error}") from None
 
 

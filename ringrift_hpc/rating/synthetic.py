@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ringrift_hpc.rating.fit import ELO_PER_NAT
-from ringrift_hpc.rating.participants import RANDOM_KIND, variant_name
+from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.rating.participants import RANDOM_KIND
 from ringrift_hpc.rating.table import FloatArray, GameTable, IntArray
 
 
@@ -78,9 +79,8 @@ def synthetic_table(
         else _distinct(rng, games, count, players)
     )
     ranks = sample_outcomes(true_elo, seats, rng, draw_rate=draw_rate, tie_rate=tie_rate)
-    return GameTable(
-        variant=variant_name("square8", players), participants=synthetic_ids(count), seats=seats, ranks=ranks
-    )
+    variant = Variant(board="square8", players=players)
+    return GameTable(variant=variant, participants=synthetic_ids(count), seats=seats, ranks=ranks)
 
 
 def _distinct(rng: np.random.Generator, games: int, count: int, players: int) -> IntArray:

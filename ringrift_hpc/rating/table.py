@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ringrift_hpc.rating.participants import variant_players
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.rating.records import CrossVariantError, MatchGroup
 
 IntArray = npt.NDArray[np.int64]
@@ -24,13 +24,13 @@ FloatArray = npt.NDArray[np.float64]
 class GameTable:
     """All games of one variant."""
 
-    variant: str
+    variant: Variant
     participants: tuple[str, ...]  # participant ids, sorted; position = index used in `seats`
     seats: IntArray  # [G, n] participant index per seat
     ranks: IntArray  # [G, n] competition rank per seat
 
     def __post_init__(self) -> None:
-        players = variant_players(self.variant)
+        players = self.variant.players
         if self.seats.shape != self.ranks.shape or self.seats.ndim != 2 or self.seats.shape[1] != players:
             raise ValueError(
                 f"{self.variant} game table: seats {self.seats.shape} and ranks {self.ranks.shape} "
@@ -50,7 +50,7 @@ class GameTable:
         return int(self.seats.shape[1])
 
 
-def table_from_groups(variant: str, groups: Iterable[MatchGroup]) -> GameTable:
+def table_from_groups(variant: Variant, groups: Iterable[MatchGroup]) -> GameTable:
     """The game table of `groups`, which must all be of `variant`."""
     group_list = list(groups)
     for number, group in enumerate(group_list):
@@ -61,7 +61,7 @@ def table_from_groups(variant: str, groups: Iterable[MatchGroup]) -> GameTable:
             )
     ids = sorted({p.id for group in group_list for p in group.lineup})
     index = {pid: k for k, pid in enumerate(ids)}
-    players = variant_players(variant)
+    players = variant.players
     seats = np.array(
         [[index[seat] for seat in game.seats] for group in group_list for game in group.games], dtype=np.int64
     ).reshape(-1, players)

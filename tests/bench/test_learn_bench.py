@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from ringrift_hpc.bench.learn_bench import (
     OPPONENTS,
@@ -21,6 +22,7 @@ from ringrift_hpc.bench.learn_bench import (
     run_learn_bench,
     wilson_interval,
 )
+from ringrift_hpc.cli.app import app
 from ringrift_hpc.cli.bench_learn import format_row, format_verdict
 from ringrift_hpc.store import RunLayout, read_manifest
 
@@ -54,12 +56,12 @@ def test_each_model_is_trained_from_its_parent(report: LearnReport) -> None:
     assert report.generations[0].parent is None
     assert report.generations[1].parent == report.generations[0].model_id
     for g in report.generations:
-        meta = read_manifest(layout.model_weights(TINY.variant, g.model_id)).manifest.metadata
+        meta = read_manifest(layout.model_weights(TINY.variant.name, g.model_id)).manifest.metadata
         assert meta["parent"] == g.parent
         assert meta["generation"] == g.generation
         assert meta["steps"] == g.train_steps == TINY.max_steps
     second = read_manifest(
-        layout.model_weights(TINY.variant, report.generations[1].model_id)
+        layout.model_weights(TINY.variant.name, report.generations[1].model_id)
     ).manifest.metadata
     trained_on = {name.split("/")[0] for name, _ in second["data"]}
     assert trained_on == {"000000", "000001"}  # the replay window spans both selfplay generations
@@ -78,6 +80,7 @@ def test_report_counts_games_and_cpu(report: LearnReport) -> None:
             assert (r.low, r.high) == wilson_interval(r.wins, r.games)
     saved = json.loads((Path(report.run_dir) / "learn_bench.json").read_text())
     assert saved["generations"][1]["model_id"] == last.model_id
+    assert saved["settings"]["variant"] == "square8_2p"
     assert "search at 2 simulations" in report.evaluated_player
     assert format_row(last).split()[0] == "2"
     assert format_verdict(report).endswith("NOT MET") != report.target_met()
@@ -97,7 +100,7 @@ def test_settings_and_config_are_checked(tmp_path: Path) -> None:
         LearnSettings(final_eval_games=3)
     config = bench_config(TINY, tmp_path)
     assert (config.network.channels, config.selfplay.simulations, config.training.max_steps) == (8, 2, 2)
-    assert config.run.variants[0].name == TINY.variant
+    assert config.run.variants[0] == TINY.variant
 
 
 def test_learning_curve_plot_is_a_png(report: LearnReport, tmp_path: Path) -> None:
@@ -114,3 +117,9 @@ def test_budget_ends_the_run_before_a_generation_it_cannot_pay_for() -> None:
     assert not is_last_generation(2, settings, spent_s=150.0, next_cost_s=66.0)
     assert is_last_generation(5, settings, spent_s=0.0, next_cost_s=0.0)
     assert is_last_generation(1, settings, spent_s=241.0, next_cost_s=0.0)
+
+
+def test_the_command_refuses_a_bad_variant_before_running() -> None:
+    result = CliRunner().invoke(app, ["bench", "learn", "--variant", "hex8_1p"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "--variant: hex8 is played by 2, 3 or 4 players, not 1" in result.output

@@ -23,6 +23,7 @@ from ringrift_hpc.cli.rating_cmds import (
     rollback_command,
     tournament_command,
 )
+from ringrift_hpc.config import Variant
 from ringrift_hpc.config.gating import AnchorGate, PromotionSection, SprtSection
 from ringrift_hpc.jobs.evaluate_games import PlayedGroups
 from ringrift_hpc.jobs.evaluate_gate import ERROR, FAIL, PASS, game_player, run_gate
@@ -162,6 +163,8 @@ def test_leaderboard_without_one_is_an_error(tmp_path: Path) -> None:
     layout, _ = new_run(tmp_path, models=0)
     code, out = invoke("leaderboard", str(layout.root))
     assert code == 2 and "no leaderboard" in out and "tournament" in out
+    code, out = invoke("leaderboard", str(layout.root), "--variant", "square8_9p")
+    assert code == 2 and "--variant: square8 is played by 2, 3 or 4 players, not 9" in out
 
 
 def test_promote_and_rollback_directly_then_through_requests(tmp_path: Path) -> None:
@@ -214,7 +217,7 @@ FAST_GATE = PromotionSection(
 
 def _cheap_play():  # type: ignore[no-untyped-def]
     players = {"strong": Strong(), "weak": Weak(), "random": RandomPlayer(), "heuristic": HeuristicPlayer()}
-    return game_player(VARIANT, players, opening_moves=4, concurrent_games=8)
+    return game_player(Variant.model_validate(VARIANT), players, opening_moves=4, concurrent_games=8)
 
 
 def test_gate_passes_a_stronger_candidate_and_fails_a_weaker_one() -> None:
@@ -256,6 +259,10 @@ def test_gate_command_exit_codes_from_checkpoint_files(tmp_path: Path) -> None:
         "gate", "--candidate", str(tmp_path / "missing.pt"), "--baseline", str(baseline), *common
     )
     assert code == ERROR and "does not exist" in json.loads(out)["reasons"][0]
+    code, out = invoke(
+        "gate", "--candidate", str(candidate), "--baseline", str(baseline), *common, "--variant", "square9_2p"
+    )
+    assert code == ERROR and "--variant: unknown board 'square9'" in json.loads(out)["reasons"][0]
 
 
 def test_tournament_refuses_while_a_controller_holds_the_lease(tmp_path: Path) -> None:

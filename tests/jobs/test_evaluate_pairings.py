@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from ringrift_hpc.config import Variant
 from ringrift_hpc.jobs.evaluate_games import group_seed, pair_lineup
 from ringrift_hpc.jobs.evaluate_tournament import round_robin_pairs, swiss_pairs, swiss_rounds
 from ringrift_hpc.rating import GameRecord, MatchGroup, Participant
@@ -31,7 +32,7 @@ def _won(variant: str, winner: Participant, loser: Participant) -> MatchGroup:
         GameRecord(seats=(winner.id, loser.id), ranks=(1, 2), moves=10, seed=0, duration_s=0.0),
         GameRecord(seats=(loser.id, winner.id), ranks=(2, 1), moves=10, seed=1, duration_s=0.0),
     )
-    return MatchGroup(variant=variant, lineup=(winner, loser), opening_seed=0, games=games)
+    return MatchGroup(variant=Variant.model_validate(variant), lineup=(winner, loser), opening_seed=0, games=games)
 
 
 def test_swiss_pairs_the_top_scores_and_avoids_rematches() -> None:

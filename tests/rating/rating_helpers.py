@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from ringrift_hpc.config import Variant
 from ringrift_hpc.rating import GameRecord, MatchGroup, Participant, random_player, rotation_seats
 
 
@@ -38,7 +39,7 @@ def rotated_group(
             )
         )
     return MatchGroup(
-        variant=lineup[0].variant, lineup=tuple(lineup), opening_seed=opening_seed, games=tuple(games)
+        variant=Variant.model_validate(lineup[0].variant), lineup=tuple(lineup), opening_seed=opening_seed, games=tuple(games)
     )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from rating_helpers import net, pair, rotated_group
 
+from ringrift_hpc.config import Variant
 from ringrift_hpc.rating import (
     RatingFitError,
     Ratings,
@@ -85,7 +86,7 @@ def test_a_tie_counts_as_half_a_win_each_way() -> None:
     a, b, r = net(variant, "a"), net(variant, "b"), random_player(variant)
     # a and b always share first place over r: they must come out equal, both above r.
     groups = [rotated_group([a, b, r], [[1, 1, 3]] * 3, opening_seed=s) for s in range(10)]
-    ratings = fit_ratings(table_from_groups(variant, groups))
+    ratings = fit_ratings(table_from_groups(Variant.model_validate(variant), groups))
     assert ratings.model == "plackett-luce"
     assert ratings.row(a.id).rating == pytest.approx(ratings.row(b.id).rating, abs=1e-6)
     assert ratings.row(a.id).rating > 300
@@ -95,7 +96,7 @@ def test_a_tie_counts_as_half_a_win_each_way() -> None:
 def test_an_undefeated_participant_gets_a_finite_rating_with_a_wide_interval() -> None:
     a, r = net("square8_2p", "a"), random_player("square8_2p")
     groups = [pair("square8_2p", a, r, (1, 1), seed=s) for s in range(10)]
-    row = fit_ratings(table_from_groups("square8_2p", groups)).row(a.id)
+    row = fit_ratings(table_from_groups(Variant.model_validate("square8_2p"), groups)).row(a.id)
     assert np.isfinite(row.rating) and 200 < row.rating < 3000
     assert row.upper - row.lower > 1000
     assert row.games == 20 and row.score == 1.0
@@ -116,7 +117,7 @@ def test_a_participant_without_games_linking_it_to_the_anchor_is_flagged() -> No
     v = "square8_2p"
     a, b, c, r = net(v, "a"), net(v, "b"), net(v, "c"), random_player(v)
     groups = [pair(v, a, r, (1, 0.5)), pair(v, b, c, (1, 0))]
-    ratings = fit_ratings(table_from_groups(v, groups))
+    ratings = fit_ratings(table_from_groups(Variant.model_validate(v), groups))
     assert ratings.row(a.id).anchored
     assert not ratings.row(b.id).anchored and not ratings.row(c.id).anchored
 
@@ -134,9 +135,9 @@ def test_the_difference_uses_the_covariance() -> None:
 
 def test_no_games_or_no_anchor_fail_loudly() -> None:
     v = "square8_2p"
-    empty = GameTable(v, ("random",), np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
+    empty = GameTable(Variant.model_validate(v), ("random",), np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
     with pytest.raises(RatingFitError, match="no recorded games"):
         fit_ratings(empty)
     groups = [pair(v, net(v, "a"), net(v, "b"), (1, 0))]
     with pytest.raises(RatingFitError, match="the anchor 'random' played no recorded game"):
-        fit_ratings(table_from_groups(v, groups))
+        fit_ratings(table_from_groups(Variant.model_validate(v), groups))

@@ -17,6 +17,7 @@ from types import ModuleType
 import pytest
 from rating_helpers import model_id, net, pair
 
+from ringrift_hpc.config import Variant
 from ringrift_hpc.rating import (
     LeaderboardError,
     fit_ratings,
@@ -45,7 +46,7 @@ def _load_child() -> ModuleType:
 def test_the_three_files_agree_and_are_readable(tmp_path: Path) -> None:
     a, b, r = net(V, "a"), net(V, "b"), random_player(V)
     groups = [pair(V, a, r, (1, 1), seed=1), pair(V, a, b, (1, 0.5), seed=2), pair(V, b, r, (1, 0), seed=3)]
-    ratings = fit_ratings(table_from_groups(V, groups))
+    ratings = fit_ratings(table_from_groups(Variant.model_validate(V), groups))
     layout = RunLayout(tmp_path)
     json_path, md_path, csv_path = write_leaderboard(layout, ratings)
 

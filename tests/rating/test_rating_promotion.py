@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from rating_helpers import heuristic, net, pair
 
+from ringrift_hpc.config import Variant
 from ringrift_hpc.config.gating import AnchorGate, PromotionSection, SprtSection
 from ringrift_hpc.rating import (
     AnchorResult,
@@ -55,7 +56,7 @@ def _anchors(
 
 def _evaluation(candidate: str, best: str | None, **changes: object) -> Evaluation:
     fields: dict[str, object] = {
-        "variant": V,
+        "variant": Variant.model_validate(V),
         "candidate": candidate,
         "best": best,
         "sprt": ACCEPTED if best is not None else None,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from rating_helpers import heuristic, net, pair, rotated_group
 
+from ringrift_hpc.config import Variant
 from ringrift_hpc.rating import (
     CrossVariantError,
     GameRecord,
@@ -21,6 +22,7 @@ from ringrift_hpc.rating import (
     publish_match_file,
     random_player,
 )
+from ringrift_hpc.rating.records import group_from_json
 from ringrift_hpc.store import RunLayout, list_quarantined, publish_bytes
 
 V2 = "square8_2p"
@@ -47,7 +49,7 @@ def test_group_json_round_trip_keeps_everything() -> None:
     lines = data.decode().splitlines()
     assert json.loads(lines[0])["groups"] == 1
     again = MatchGroup(
-        variant=V4,
+        variant=Variant.model_validate(V4),
         lineup=group.lineup,
         opening_seed=group.opening_seed,
         games=tuple(
@@ -79,14 +81,14 @@ def test_inconsistent_seats_and_ranks_are_rejected() -> None:
         GameRecord(seats=(a.id, b.id), ranks=(1, 2), moves=10, seed=s, duration_s=1.0) for s in (1, 2)
     )
     with pytest.raises(MatchRecordError, match="every participant must take every seat"):
-        MatchGroup(variant=V2, lineup=(a, b), opening_seed=1, games=same_seats)
+        MatchGroup(variant=Variant.model_validate(V2), lineup=(a, b), opening_seed=1, games=same_seats)
     with pytest.raises(MatchRecordError, match="a group is 2 games"):
-        MatchGroup(variant=V2, lineup=(a, b), opening_seed=1, games=same_seats[:1])
+        MatchGroup(variant=Variant.model_validate(V2), lineup=(a, b), opening_seed=1, games=same_seats[:1])
     stranger = GameRecord(seats=(a.id, "heuristic"), ranks=(1, 2), moves=10, seed=1, duration_s=1.0)
     with pytest.raises(MatchRecordError, match="not in the lineup"):
-        MatchGroup(variant=V2, lineup=(a, b), opening_seed=1, games=(stranger, same_seats[0]))
+        MatchGroup(variant=Variant.model_validate(V2), lineup=(a, b), opening_seed=1, games=(stranger, same_seats[0]))
     with pytest.raises(MatchRecordError, match="lineup of 2; it needs exactly 4"):
-        MatchGroup(variant=V4, lineup=(net(V4, "a"), random_player(V4)), opening_seed=1, games=())
+        MatchGroup(variant=Variant.model_validate(V4), lineup=(net(V4, "a"), random_player(V4)), opening_seed=1, games=())
 
 
 def test_a_lineup_may_repeat_the_baseline_in_several_seats() -> None:
@@ -95,6 +97,19 @@ def test_a_lineup_may_repeat_the_baseline_in_several_seats() -> None:
     points, comparisons = group.head_to_head(lineup[0].id, lineup[1].id)
     assert comparisons == 12
     assert points == 3 + 0 + 2 + 3
+
+
+def test_a_group_with_a_bad_variant_field_names_the_place_the_value_and_the_fix() -> None:
+    doc = pair(V2, net(V2, "a"), random_player(V2), (1, 0)).to_json()
+    assert doc["variant"] == V2
+    with pytest.raises(MatchRecordError) as caught:
+        group_from_json({**doc, "variant": "square8_7p"}, where="m.jsonl:2")
+    assert str(caught.value) == (
+        "m.jsonl:2 field 'variant': square8 is played by 2, 3 or 4 players, not 7; "
+        "use square8_2p, square8_3p or square8_4p"
+    )
+    with pytest.raises(MatchRecordError, match="m.jsonl:2 field 'variant': expected a variant name"):
+        group_from_json({**doc, "variant": 2}, where="m.jsonl:2")
 
 
 def test_an_empty_match_file_is_refused() -> None:
