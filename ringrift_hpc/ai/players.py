@@ -23,7 +23,8 @@ import numpy as np
 from ringrift_hpc.ai import heuristic
 from ringrift_hpc.ai.evaluation import Evaluator
 from ringrift_hpc.ai.search import SearchConfig, SearchResult, search
-from ringrift_hpc.rating.participants import Participant, variant_name
+from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rules import GameState, Move, apply_move, is_terminal, legal_moves
 
 # A random game on square8 takes ~150 moves and hexagonal ~2,000; far beyond that is a bug.
@@ -48,9 +49,9 @@ class Player(Protocol):
     def choose(self, states: Sequence[GameState], rngs: Sequence[np.random.Generator]) -> list[Move]: ...
 
 
-def participant(player: Player, board: str, num_players: int) -> Participant:
-    """The rating participant this player is in the variant `board` x `num_players`."""
-    return Participant(variant_name(board, num_players), player.kind, player.budget, player.model_id)
+def participant(player: Player, variant: Variant) -> Participant:
+    """The rating participant this player is in `variant`."""
+    return Participant(variant.name, player.kind, player.budget, player.model_id)
 
 
 def _check(states: Sequence[GameState], rngs: Sequence[np.random.Generator], who: str) -> None:

@@ -182,7 +182,8 @@ def wilson_interval(wins: int, games: int, z: float = WILSON_Z) -> tuple[float, 
     denominator = 1 + z * z / games
     centre = (p + z * z / (2 * games)) / denominator
     half = z * math.sqrt(p * (1 - p) / games + z * z / (4 * games * games)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The interval always holds p; clamping to it removes rounding (4 of 4 gives high < 1.0 otherwise).
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def cpu_seconds() -> float:

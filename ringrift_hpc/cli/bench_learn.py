@@ -24,7 +24,9 @@ _DEFAULTS = LearnSettings()
 
 
 def learn_command(
-    variant: Annotated[str, typer.Option("--variant", help="square8_2p or hex8_2p.")] = _DEFAULTS.variant.name,
+    variant: Annotated[
+        str, typer.Option("--variant", help="square8_2p or hex8_2p.")
+    ] = _DEFAULTS.variant.name,
     minutes: Annotated[
         float, typer.Option("--minutes", "-m", min=0.01, help="CPU-minute budget of selfplay + training.")
     ] = _DEFAULTS.budget_cpu_minutes,

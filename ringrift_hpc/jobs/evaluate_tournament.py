@@ -149,7 +149,8 @@ def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float) -> 
     lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=REFIT_LEASE_TTL_S)
     try:
         history = load_match_history(layout, variant)
-        ratings = fit_ratings(table_from_groups(Variant.model_validate(variant), history.groups), confidence=confidence)
+        table = table_from_groups(Variant.model_validate(variant), history.groups)
+        ratings = fit_ratings(table, confidence=confidence)
         write_leaderboard(layout, ratings)
     finally:
         release_lease(lease)

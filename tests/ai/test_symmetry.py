@@ -147,7 +147,8 @@ def test_a_quarter_turn_moves_a_corner_placement_to_the_next_corner() -> None:
     )
     image = transform_move(turn, place)
     assert geometry(board).coords[image.to] == (7, 0)
-    assert codec.symmetry_table(turn.index)[codec.index(s, place)] == codec.index(transform_state(turn, s), image)
+    moved = codec.symmetry_table(turn.index)[codec.index(s, place)]
+    assert moved == codec.index(transform_state(turn, s), image)
 
 
 def _position(board: str, num_players: int, stacks: dict, markers: dict, **fields: object) -> GameState:

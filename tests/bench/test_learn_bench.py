@@ -91,6 +91,7 @@ def test_wilson_interval_known_values() -> None:
     assert low == pytest.approx(0.9104, abs=1e-4) and high == pytest.approx(0.9726, abs=1e-4)
     assert wilson_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
     assert wilson_interval(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
+    assert wilson_interval(4, 4)[1] == 1.0 and wilson_interval(200, 200)[1] == 1.0  # never below the rate
     with pytest.raises(ValueError, match="games must be at least 1"):
         wilson_interval(0, 0)
 

@@ -32,7 +32,8 @@ def _won(variant: str, winner: Participant, loser: Participant) -> MatchGroup:
         GameRecord(seats=(winner.id, loser.id), ranks=(1, 2), moves=10, seed=0, duration_s=0.0),
         GameRecord(seats=(loser.id, winner.id), ranks=(2, 1), moves=10, seed=1, duration_s=0.0),
     )
-    return MatchGroup(variant=Variant.model_validate(variant), lineup=(winner, loser), opening_seed=0, games=games)
+    lineup = (winner, loser)
+    return MatchGroup(variant=Variant.model_validate(variant), lineup=lineup, opening_seed=0, games=games)
 
 
 def test_swiss_pairs_the_top_scores_and_avoids_rematches() -> None:

@@ -39,7 +39,10 @@ def rotated_group(
             )
         )
     return MatchGroup(
-        variant=Variant.model_validate(lineup[0].variant), lineup=tuple(lineup), opening_seed=opening_seed, games=tuple(games)
+        variant=Variant.model_validate(lineup[0].variant),
+        lineup=tuple(lineup),
+        opening_seed=opening_seed,
+        games=tuple(games),
     )
 
 

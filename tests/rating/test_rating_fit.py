@@ -135,7 +135,8 @@ def test_the_difference_uses_the_covariance() -> None:
 
 def test_no_games_or_no_anchor_fail_loudly() -> None:
     v = "square8_2p"
-    empty = GameTable(Variant.model_validate(v), ("random",), np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
+    no_games = np.zeros((0, 2), dtype=np.int64)
+    empty = GameTable(Variant.model_validate(v), ("random",), no_games, no_games)
     with pytest.raises(RatingFitError, match="no recorded games"):
         fit_ratings(empty)
     groups = [pair(v, net(v, "a"), net(v, "b"), (1, 0))]

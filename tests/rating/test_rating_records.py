@@ -27,6 +27,7 @@ from ringrift_hpc.store import RunLayout, list_quarantined, publish_bytes
 
 V2 = "square8_2p"
 V4 = "hex8_4p"
+SQUARE8_2P, HEX8_4P = Variant.model_validate(V2), Variant.model_validate(V4)
 
 
 def test_participant_ids_are_stable_and_round_trip() -> None:
@@ -49,7 +50,7 @@ def test_group_json_round_trip_keeps_everything() -> None:
     lines = data.decode().splitlines()
     assert json.loads(lines[0])["groups"] == 1
     again = MatchGroup(
-        variant=Variant.model_validate(V4),
+        variant=HEX8_4P,
         lineup=group.lineup,
         opening_seed=group.opening_seed,
         games=tuple(
@@ -81,14 +82,14 @@ def test_inconsistent_seats_and_ranks_are_rejected() -> None:
         GameRecord(seats=(a.id, b.id), ranks=(1, 2), moves=10, seed=s, duration_s=1.0) for s in (1, 2)
     )
     with pytest.raises(MatchRecordError, match="every participant must take every seat"):
-        MatchGroup(variant=Variant.model_validate(V2), lineup=(a, b), opening_seed=1, games=same_seats)
+        MatchGroup(variant=SQUARE8_2P, lineup=(a, b), opening_seed=1, games=same_seats)
     with pytest.raises(MatchRecordError, match="a group is 2 games"):
-        MatchGroup(variant=Variant.model_validate(V2), lineup=(a, b), opening_seed=1, games=same_seats[:1])
+        MatchGroup(variant=SQUARE8_2P, lineup=(a, b), opening_seed=1, games=same_seats[:1])
     stranger = GameRecord(seats=(a.id, "heuristic"), ranks=(1, 2), moves=10, seed=1, duration_s=1.0)
     with pytest.raises(MatchRecordError, match="not in the lineup"):
-        MatchGroup(variant=Variant.model_validate(V2), lineup=(a, b), opening_seed=1, games=(stranger, same_seats[0]))
+        MatchGroup(variant=SQUARE8_2P, lineup=(a, b), opening_seed=1, games=(stranger, same_seats[0]))
     with pytest.raises(MatchRecordError, match="lineup of 2; it needs exactly 4"):
-        MatchGroup(variant=Variant.model_validate(V4), lineup=(net(V4, "a"), random_player(V4)), opening_seed=1, games=())
+        MatchGroup(variant=HEX8_4P, lineup=(net(V4, "a"), random_player(V4)), opening_seed=1, games=())
 
 
 def test_a_lineup_may_repeat_the_baseline_in_several_seats() -> None:
