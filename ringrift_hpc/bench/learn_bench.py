@@ -27,7 +27,7 @@ import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ OPPONENTS = ("random", "heuristic")
 class LearnSettings:
     """What the bench runs; the defaults are the configuration recorded in docs/benchmarks.md."""
 
-    variant: Variant = field(default_factory=lambda: Variant(board="square8", players=2))
+    variant: Variant = Variant(board="square8", players=2)
     budget_cpu_minutes: float = 4.0  # selfplay + training CPU; evaluation is not counted
     max_generations: int = 20
     channels: int = 32

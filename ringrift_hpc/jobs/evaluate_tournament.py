@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
 from ringrift_hpc.rating.fit import Ratings, fit_ratings
 from ringrift_hpc.rating.leaderboard import write_leaderboard
 from ringrift_hpc.rating.match_files import decode_match_file, load_match_history
-from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.table import table_from_groups
