@@ -56,14 +56,26 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final, Literal
 
-from ringrift_hpc.p2p.wire import WireError, get_bool, get_int, get_optional_str, get_str, message
+from ringrift_hpc.p2p.wire import (
+    WIRE_VERSION,
+    Count,
+    Flag,
+    Name,
+    OptionalName,
+    Positive,
+    Text,
+    Version,
+    WireError,
+    WireModel,
+)
 from ringrift_hpc.store.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-VOTE_FORMAT = "ringrift-hpc.p2p-vote"
-VOTE_VERSION = 1
+VOTE_FORMAT: Final = "ringrift-hpc.p2p-vote"
+VOTE_VERSION: Final = 1
 
 Clock = Callable[[], float]
 
@@ -76,66 +88,46 @@ class LogPosition:
     length: int
 
 
-@dataclass(frozen=True)
-class VoteRequest:
-    """A candidate asks for `term`.
+class VoteRequest(WireModel):
+    """A candidate asks for `term`, with the position of its journal (`log_term`, `log_length`).
 
     renew: extend the term it holds. probe: "would you grant this?" (Raft's pre-vote); the
     voter answers as for the real request but changes nothing, so a candidate that cannot win
     never moves anyone's term.
     """
 
-    term: int
-    candidate: str
-    log: LogPosition
-    renew: bool
-    probe: bool = False
+    WHAT = "vote request"
+    v: Version = WIRE_VERSION
+    term: Positive
+    candidate: Name
+    log_term: Count
+    log_length: Count
+    renew: Flag
+    probe: Flag
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "term": self.term,
-            "candidate": self.candidate,
-            "log_term": self.log.term,
-            "log_length": self.log.length,
-            "renew": self.renew,
-            "probe": self.probe,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> VoteRequest:
-        what = "vote request"
-        doc = message(data, what)
-        return cls(
-            term=get_int(doc, "term", what, minimum=1),
-            candidate=get_str(doc, "candidate", what),
-            log=LogPosition(get_int(doc, "log_term", what), get_int(doc, "log_length", what)),
-            renew=get_bool(doc, "renew", what),
-            probe=get_bool(doc, "probe", what),
-        )
+    @property
+    def log(self) -> LogPosition:
+        return LogPosition(self.log_term, self.log_length)
 
 
-@dataclass(frozen=True)
-class VoteReply:
+class VoteReply(WireModel):
     """The voter's answer; `term` and `holder` are its state after the request."""
 
-    granted: bool
-    term: int
-    holder: str | None
-    reason: str
+    WHAT = "vote reply"
+    v: Version = WIRE_VERSION
+    granted: Flag
+    term: Count
+    holder: OptionalName
+    reason: Text
 
-    def to_json(self) -> dict[str, object]:
-        return {"granted": self.granted, "term": self.term, "holder": self.holder, "reason": self.reason}
 
-    @classmethod
-    def from_json(cls, data: object) -> VoteReply:
-        what = "vote reply"
-        doc = message(data, what)
-        return cls(
-            granted=get_bool(doc, "granted", what),
-            term=get_int(doc, "term", what),
-            holder=get_optional_str(doc, "holder", what),
-            reason=get_str(doc, "reason", what, empty=True),
-        )
+class VoteFile(WireModel):
+    """A voter's latest grant on disk (RUN/p2p/vote.json): what it must never forget."""
+
+    format: Literal["ringrift-hpc.p2p-vote"] = VOTE_FORMAT
+    format_version: Literal[1] = VOTE_VERSION
+    term: Count
+    holder: OptionalName
 
 
 @dataclass(frozen=True)
@@ -158,10 +150,10 @@ def decide_vote(
     """
 
     def refuse(reason: str) -> tuple[VoterState, VoteReply]:
-        return state, VoteReply(False, state.term, state.holder, reason)
+        return state, VoteReply(granted=False, term=state.term, holder=state.holder, reason=reason)
 
     def grant(new: VoterState, reason: str) -> tuple[VoterState, VoteReply]:
-        return new, VoteReply(True, new.term, new.holder, reason)
+        return new, VoteReply(granted=True, term=new.term, holder=new.holder, reason=reason)
 
     if request.term < state.term:
         return refuse(f"term {request.term} is older than this voter's term {state.term}")
@@ -189,8 +181,7 @@ def decide_vote(
 
 def save_vote(path: Path, state: VoterState) -> None:
     """Persist the term and holder (atomic, fsynced); `until` is a clock reading, not durable."""
-    doc = {"format": VOTE_FORMAT, "format_version": VOTE_VERSION, "term": state.term, "holder": state.holder}
-    atomic_write_json(path, doc)
+    atomic_write_json(path, VoteFile(term=state.term, holder=state.holder).to_json())
 
 
 def load_vote(path: Path, *, now: float, lease_s: float) -> VoterState:
@@ -207,16 +198,16 @@ def load_vote(path: Path, *, now: float, lease_s: float) -> VoterState:
     )
     what = f"{path}: vote file"
     try:
-        doc = message(json.loads(path.read_bytes()), what)
-        if doc.get("format") != VOTE_FORMAT or doc.get("format_version") != VOTE_VERSION:
+        doc = json.loads(path.read_bytes())
+        if not isinstance(doc, dict) or (doc.get("format"), doc.get("format_version")) != (VOTE_FORMAT, VOTE_VERSION):
+            # Another kind of file, not a damaged vote: say so rather than list its fields.
             raise WireError(
                 f"{what}: not a {VOTE_FORMAT} version {VOTE_VERSION} file (fields 'format', 'format_version')"
             )
-        term = get_int(doc, "term", what)
-        holder = get_optional_str(doc, "holder", what)
+        vote = VoteFile.from_json(doc, what)
     except ValueError as problem:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise WireError(f"{problem}; {fix}") from None
-    return VoterState(term, holder, now + lease_s if holder is not None else -math.inf)
+    return VoterState(vote.term, vote.holder, now + lease_s if vote.holder is not None else -math.inf)
 
 
 def majority(electorate: Sequence[str]) -> int:
@@ -321,10 +312,10 @@ class Elector:
         """Answer a vote request (this node's own included); the grant is on disk before the reply."""
         if request.candidate not in self._electorate:
             return VoteReply(
-                False,
-                self._vote.term,
-                self._vote.holder,
-                f"{request.candidate} is not in p2p.coordinators {list(self._electorate)}",
+                granted=False,
+                term=self._vote.term,
+                holder=self._vote.holder,
+                reason=f"{request.candidate} is not in p2p.coordinators {list(self._electorate)}",
             )
         state = self._vote
         if state.holder == self._node_id and self._deadline == -math.inf:
@@ -377,13 +368,12 @@ class Elector:
             # A lapsed lease is never revived by a campaign; dropping it frees this node's vote.
             self.step_down()
         term = self._max_term_seen + 1
-        probe = VoteRequest(term, self._node_id, self._own_log(), renew=False, probe=True)
-        would, seen_probe = await self._poll(probe)
+        would, seen_probe = await self._poll(self._request(term, renew=False, probe=True))
         if not would:
             self._max_term_seen = max(self._max_term_seen, seen_probe)
             return False
         started_at = self._clock()
-        granted, seen = await self._poll(replace(probe, log=self._own_log(), probe=False))
+        granted, seen = await self._poll(self._request(term, renew=False, probe=False))
         deadline = lease_deadline(started_at, self._lease_s, self._drift)
         # A grant to another candidate or an observed win during the round means a newer term
         # exists whose journal this node may lack: losing is the safe answer. Higher terms in
@@ -403,12 +393,23 @@ class Elector:
             return False
         started_at = self._clock()
         term = self._term
-        granted, seen = await self._poll(VoteRequest(term, self._node_id, self._own_log(), renew=True))
+        granted, seen = await self._poll(self._request(term, renew=True, probe=False))
         self._max_term_seen = max(self._max_term_seen, seen)
         if not granted or self._term != term or self._deadline == -math.inf:
             return False
         self._deadline = max(self._deadline, lease_deadline(started_at, self._lease_s, self._drift))
         return self.is_coordinator()
+
+    def _request(self, term: int, *, renew: bool, probe: bool) -> VoteRequest:
+        log = self._own_log()
+        return VoteRequest(
+            term=term,
+            candidate=self._node_id,
+            log_term=log.term,
+            log_length=log.length,
+            renew=renew,
+            probe=probe,
+        )
 
     async def _poll(self, request: VoteRequest) -> tuple[bool, int]:
         """This node's own vote, then the others': whether a majority granted, highest term replied."""

@@ -14,20 +14,20 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import ringrift_hpc
 from ringrift_hpc.config import dump_config, load_config
 from ringrift_hpc.p2p.wire import (
-    get_bool,
-    get_float,
-    get_int,
-    get_object,
-    get_optional_str,
-    get_str,
-    get_str_tuple,
-    message,
+    WIRE_VERSION,
+    Count,
+    Finite,
+    Flag,
+    Name,
+    Names,
+    OptionalName,
+    Version,
+    WireModel,
 )
 
 _SHORT = 12
@@ -36,27 +36,14 @@ _NVIDIA_DEVICE = re.compile(r"^nvidia\d+$")
 _CUDA_ENTRY = re.compile(r"^(\d+|GPU-[0-9A-Za-z-]+|MIG-[0-9A-Za-z/-]+)$")
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(WireModel):
     """What a node offers: CPUs, GPUs, memory and free disk in its run directory."""
 
-    cpus: int
-    gpus: int
-    memory_mb: int
-    disk_mb: int
-
-    def to_json(self) -> dict[str, object]:
-        return {"cpus": self.cpus, "gpus": self.gpus, "memory_mb": self.memory_mb, "disk_mb": self.disk_mb}
-
-    @classmethod
-    def from_json(cls, data: object, what: str = "resources") -> Resources:
-        doc = message(data, what)
-        return cls(
-            cpus=get_int(doc, "cpus", what),
-            gpus=get_int(doc, "gpus", what),
-            memory_mb=get_int(doc, "memory_mb", what),
-            disk_mb=get_int(doc, "disk_mb", what),
-        )
+    WHAT = "resources"
+    cpus: Count
+    gpus: Count
+    memory_mb: Count
+    disk_mb: Count
 
 
 def gpu_count(environ: Mapping[str, str], dev: Path = Path("/dev")) -> int:
@@ -99,51 +86,21 @@ def local_resources(path: Path) -> Resources:
     )
 
 
-@dataclass(frozen=True)
-class NodeView:
-    """What a node says about itself in a heartbeat."""
+class NodeView(WireModel):
+    """What a node says about itself in a heartbeat (the request and the reply)."""
 
-    node: str
-    url: str
-    eligible: bool
+    WHAT = "node view"
+    v: Version = WIRE_VERSION
+    node: Name
+    url: Name
+    eligible: Flag
     resources: Resources
-    running_jobs: tuple[str, ...]
-    code_version: str
-    config_version: str
-    term: int
-    coordinator: str | None
-    sent_at: float  # the sender's wall clock; shown, never used for liveness
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "node": self.node,
-            "url": self.url,
-            "eligible": self.eligible,
-            "resources": self.resources.to_json(),
-            "running_jobs": list(self.running_jobs),
-            "code_version": self.code_version,
-            "config_version": self.config_version,
-            "term": self.term,
-            "coordinator": self.coordinator,
-            "sent_at": self.sent_at,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> NodeView:
-        what = "node view"
-        doc = message(data, what)
-        return cls(
-            node=get_str(doc, "node", what),
-            url=get_str(doc, "url", what),
-            eligible=get_bool(doc, "eligible", what),
-            resources=Resources.from_json(get_object(doc, "resources", what), f"{what}: field 'resources'"),
-            running_jobs=get_str_tuple(doc, "running_jobs", what),
-            code_version=get_str(doc, "code_version", what),
-            config_version=get_str(doc, "config_version", what),
-            term=get_int(doc, "term", what),
-            coordinator=get_optional_str(doc, "coordinator", what),
-            sent_at=get_float(doc, "sent_at", what),
-        )
+    running_jobs: Names
+    code_version: Name
+    config_version: Name
+    term: Count
+    coordinator: OptionalName
+    sent_at: Finite  # the sender's wall clock; shown, never used for liveness
 
 
 def _sha(data: bytes) -> str:

@@ -21,13 +21,25 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from ringrift_hpc.p2p.election import LogPosition, majority
-from ringrift_hpc.p2p.wire import exact_fields
+from ringrift_hpc.p2p.wire import (
+    WIRE_VERSION,
+    Count,
+    Flag,
+    Sha256,
+    Text,
+    Version,
+    WireModel,
+    expected,
+    list_as_tuple,
+)
 from ringrift_hpc.store.atomic import atomic_write_bytes, ensure_dir, fsync_dir, write_fd_fully
 from ringrift_hpc.store.errors import JournalCorruptError, UnsafePathError
 from ringrift_hpc.store.layout import RunLayout
@@ -50,7 +62,6 @@ DEFAULT_MAX_PUSH_BYTES = 8 << 20
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 _NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class SupersededError(RuntimeError):
@@ -129,7 +140,7 @@ def check_pointer_relpath(text: str) -> str:
     Only `state.json` and `variants/<variant>/<pointer>` qualify, so a push can never write
     anywhere else in (or outside) the run directory.
     """
-    parts = text.split("/") if isinstance(text, str) else []
+    parts = text.split("/")
     if text == STATE_RELPATH:
         return text
     if len(parts) == 3 and parts[0] == "variants" and parts[2] in _VARIANT_POINTERS:
@@ -198,47 +209,15 @@ def _held_hashes(layout: RunLayout) -> dict[str, str]:
 # Wire messages
 
 
-def _bad(what: str, name: str, value: object, fix: str) -> ValueError:
-    return ValueError(f"{what} field {name!r} is {value!r}; {fix}")
+PointerPath = Annotated[str, AfterValidator(check_pointer_relpath)]
+NodeId = Annotated[
+    str,
+    Field(pattern=f"^{_NODE_ID.pattern}$"),
+    expected("a node id (a letter or digit, then at most 39 letters, digits, '_', '.' or '-')"),
+]
 
 
-def _check_count(what: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad(what, name, value, "send a non-negative integer")
-
-
-def _check_str(what: str, name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise _bad(what, name, value, "send a string")
-
-
-def _check_sha(what: str, name: str, value: object) -> None:
-    if not isinstance(value, str) or _SHA256.fullmatch(value) is None:
-        raise _bad(what, name, value, "send 64 lower-case hex digits (a sha256)")
-
-
-def _frozen_map(
-    what: str, name: str, value: object, check_value: Callable[[str, object], None]
-) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        raise _bad(what, name, value, "send an object of pointer file path -> value")
-    for key, item in value.items():
-        try:
-            check_pointer_relpath(key)
-        except ValueError as error:
-            raise ValueError(f"{what} field {name!r}: {error}") from None
-        check_value(f"{name}[{key!r}]", item)
-    return MappingProxyType(dict(value))
-
-
-def _fields_of(what: str, cls: type[Any], value: object) -> dict[str, Any]:
-    """The fields of a message object, refusing missing and unknown ones."""
-    names = [f.name for f in fields(cls)]
-    return dict(exact_fields(value, names, what, error=ValueError))
-
-
-@dataclass(frozen=True)
-class ReplicaPush:
+class ReplicaPush(WireModel):
     """Coordinator -> follower: journal bytes from `offset` and the pointer files that changed.
 
     `prefix_sha256` is the sha256 of the coordinator's first `offset` journal bytes; `data` is
@@ -246,112 +225,58 @@ class ReplicaPush:
     follower holds and the coordinator does not (left by an old coordinator's divergent history).
     """
 
-    term: int
-    leader: str
-    offset: int
-    prefix_sha256: str
-    data: str
-    files: Mapping[str, str]
-    removed: tuple[str, ...] = ()
+    WHAT = "replica push"
+    v: Version = WIRE_VERSION
+    term: Count
+    leader: NodeId
+    offset: Count
+    prefix_sha256: Sha256
+    data: Text
+    files: dict[PointerPath, Text]
+    removed: Annotated[tuple[PointerPath, ...], BeforeValidator(list_as_tuple)]
 
-    def __post_init__(self) -> None:
-        what = "replica push"
-        _check_count(what, "term", self.term)
-        if not isinstance(self.leader, str) or _NODE_ID.fullmatch(self.leader) is None:
-            raise _bad(what, "leader", self.leader, "send the coordinator's node id")
-        _check_count(what, "offset", self.offset)
-        _check_sha(what, "prefix_sha256", self.prefix_sha256)
-        _check_str(what, "data", self.data)
-        self._check_data()
-        object.__setattr__(
-            self, "files", _frozen_map(what, "files", self.files, lambda n, v: _check_str(what, n, v))
-        )
-        if not isinstance(self.removed, (list, tuple)):
-            raise _bad(what, "removed", self.removed, "send a list of pointer file paths")
-        for relpath in self.removed:
-            try:
-                check_pointer_relpath(relpath)
-            except ValueError as error:
-                raise ValueError(f"{what} field 'removed': {error}") from None
-        overlap = sorted(set(self.removed) & set(self.files))
-        if overlap:
-            raise _bad(what, "removed", overlap, "do not both send and remove a pointer file")
-        object.__setattr__(self, "removed", tuple(self.removed))
-
-    def _check_data(self) -> None:
+    @model_validator(mode="after")
+    def _whole_records_of_this_term(self) -> ReplicaPush:
         if self.data and not self.data.endswith("\n"):
-            raise _bad(
-                "replica push", "data", self.data[-40:], "send whole journal lines, ending with a newline"
+            raise ValueError(
+                f"field 'data' ends with {self.data[-40:]!r}; send whole journal lines, ending with a newline"
             )
         for number, line in enumerate(self.data.encode("utf-8").split(b"\n")[:-1], start=1):
-            where = f"replica push field 'data' line {number}"
+            where = f"field 'data' line {number}"
             try:
                 token = _line_token(line, where=where)
             except JournalCorruptError as error:
                 raise ValueError(f"{error}; send only journal records") from None
             if token > self.term:
                 raise ValueError(f"{where} has token {token}, newer than the push's term {self.term}")
+        overlap = sorted(set(self.removed) & set(self.files))
+        if overlap:
+            raise ValueError(
+                f"field 'removed' names {overlap}, which field 'files' sends: do not both send and remove a "
+                "pointer file"
+            )
+        return self
 
     @property
     def end(self) -> int:
         """The journal length the follower holds once it has applied this push."""
         return self.offset + len(self.data.encode("utf-8"))
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "term": self.term,
-            "leader": self.leader,
-            "offset": self.offset,
-            "prefix_sha256": self.prefix_sha256,
-            "data": self.data,
-            "files": dict(self.files),
-            "removed": list(self.removed),
-        }
 
-    @classmethod
-    def from_json(cls, value: object) -> ReplicaPush:
-        return cls(**_fields_of("replica push", cls, value))
-
-
-@dataclass(frozen=True)
-class ReplicaReply:
+class ReplicaReply(WireModel):
     """Follower -> coordinator: whether the push was applied, and what the follower now holds.
 
     On success `length` is the journal length that agrees with the coordinator's; on refusal it
     is the follower's own complete length. `term` is the newest term the follower knows.
     """
 
-    ok: bool
-    length: int
-    term: int
-    reason: str
-    file_hashes: Mapping[str, str]
-
-    def __post_init__(self) -> None:
-        what = "replica reply"
-        if not isinstance(self.ok, bool):
-            raise _bad(what, "ok", self.ok, "send true or false")
-        _check_count(what, "length", self.length)
-        _check_count(what, "term", self.term)
-        _check_str(what, "reason", self.reason)
-        object.__setattr__(
-            self,
-            "file_hashes",
-            _frozen_map(what, "file_hashes", self.file_hashes, lambda n, v: _check_sha(what, n, v)),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "length": self.length,
-            "term": self.term,
-            "reason": self.reason,
-            "file_hashes": dict(self.file_hashes),
-        }
-
-    @classmethod
-    def from_json(cls, value: object) -> ReplicaReply:
-        return cls(**_fields_of("replica reply", cls, value))
+    WHAT = "replica reply"
+    v: Version = WIRE_VERSION
+    ok: Flag
+    length: Count
+    term: Count
+    reason: Text
+    file_hashes: dict[PointerPath, Sha256]
 
 
 # ---------------------------------------------------------------------------------------------

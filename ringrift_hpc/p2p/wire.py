@@ -1,24 +1,144 @@
-"""Reading a peer's JSON message: every field checked for presence and type, errors naming it.
+"""The base of every P2P wire document: a strict, frozen pydantic model whose errors name the field.
 
 Peers run separately installed copies of ringrift-hpc, so a message is untrusted input: a
-wrong type must be refused with the message kind and the field, never half-applied.
+wrong type must be refused with the message kind and the field, never half-applied. A
+document is parsed once, where it arrives (route or client), and inner code takes the model.
+
+Messages that travel between nodes carry `v`, the wire version: 1 today, and 1 when a peer
+of an older release leaves it out. The URL prefix /v1 stays the API's version.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+WIRE_VERSION = 1
+
+_M = TypeVar("_M", bound="WireModel")
 
 
 class WireError(ValueError):
     """A peer's message is malformed; the text names the message kind and the field."""
 
 
-def message(data: object, what: str) -> Mapping[str, object]:
-    """`data` as a JSON object, or WireError."""
-    if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
-        raise WireError(f"{what}: expected a JSON object, got {type(data).__name__}")
-    return data
+def expected(phrase: str) -> WrapValidator:
+    """Report any failure of the checks before it as "must be `phrase`" (put it last in `Annotated`)."""
+
+    def check(value: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("wire_field", "must be {expected}", {"expected": phrase}) from None
+
+    return WrapValidator(check)
+
+
+def list_as_tuple(value: Any) -> Any:
+    # JSON has lists only; a tuple field takes one (strict mode would refuse it).
+    return tuple(value) if isinstance(value, list) else value
+
+
+Count = Annotated[int, Field(ge=0), expected("an integer >= 0")]
+Positive = Annotated[int, Field(ge=1), expected("an integer >= 1")]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False), expected("a positive number")]
+Finite = Annotated[float, Field(allow_inf_nan=False), expected("a finite number")]
+Flag = Annotated[bool, expected("true or false")]
+Text = Annotated[str, expected("a string")]
+Name = Annotated[str, Field(min_length=1), expected("a non-empty string")]
+OptionalName = Annotated[str | None, Field(min_length=1), expected("a non-empty string or null")]
+Names = Annotated[
+    tuple[Annotated[str, Field(min_length=1)], ...],
+    BeforeValidator(list_as_tuple),
+    expected("a list of non-empty strings"),
+]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$"), expected("64 lower-case hex digits (a sha256)")]
+Version = Annotated[
+    Literal[1],
+    expected(f"{WIRE_VERSION} (the wire version of this ringrift-hpc; run the same version on every node)"),
+]
+
+
+class WireModel(BaseModel):
+    """A wire document: unknown fields refused, no type coercion, immutable.
+
+    `WHAT` names the document in errors ("vote request: field 'term' must be ...").
+    """
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    WHAT: ClassVar[str] = "message"
+
+    @classmethod
+    def from_json(cls: type[_M], data: object, what: str | None = None) -> _M:
+        """`data` (a decoded JSON value) as this document, or WireError naming every bad field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise WireError(describe(cls, error, what or cls.WHAT)) from None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def describe(model: type[BaseModel], error: ValidationError, what: str) -> str:
+    """One line for all of a validation's errors: the field, what it must be, the value sent."""
+    clauses = []
+    listed: set[tuple[int | str, ...]] = set()
+    for detail in error.errors():
+        clause = _clause(detail)
+        parent = tuple(detail["loc"][:-1])
+        inner = _model_at(model, parent)
+        if detail["type"] in ("missing", "extra_forbidden") and inner is not None and parent not in listed:
+            # The fix for a missing or unknown field: the fields there are, once per object.
+            listed.add(parent)
+            clause += f" (the fields are {', '.join(inner.model_fields)})"
+        clauses.append(clause)
+    return f"{what}: {'; '.join(clauses)}"
+
+
+def _clause(detail: ErrorDetails) -> str:
+    loc, kind, value = detail["loc"], detail["type"], detail["input"]
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        where = f"{_where(loc)}: " if loc else ""
+        return f"{where}expected a JSON object, got {type(value).__name__}"
+    if not loc:
+        return str(detail["msg"]).removeprefix("Value error, ")
+    where = _where(loc)
+    if kind == "missing":
+        return f"{where} is missing"
+    if kind == "extra_forbidden":
+        return f"unknown {where}"
+    if kind == "wire_field":
+        return f"{where} {detail['msg']}, got {value!r}"
+    if kind in ("list_type", "tuple_type"):
+        return f"{where} must be a list, got {value!r}"
+    return f"{where}: {str(detail['msg']).removeprefix('Value error, ')}"
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    """('files', 'x', '[key]') -> "field 'files': key 'x'"; list items by number."""
+    names = []
+    for index, part in enumerate(loc):
+        if part == "[key]":
+            continue
+        if index + 1 < len(loc) and loc[index + 1] == "[key]":
+            names.append(f"key {part!r}")
+        else:
+            names.append(f"item {part}" if isinstance(part, int) else f"field {part!r}")
+    return ": ".join(names)
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
 
 
 def exact_fields(
@@ -35,59 +155,3 @@ def exact_fields(
         )
         raise error(f"{what} {dict(data)!r}: {'; '.join(problems)}; the fields are {', '.join(names)}")
     return data
-
-
-def _field(doc: Mapping[str, object], name: str, what: str) -> object:
-    if name not in doc:
-        raise WireError(f"{what}: field {name!r} is missing")
-    return doc[name]
-
-
-def _bad(what: str, name: str, expected: str, value: object) -> WireError:
-    return WireError(f"{what}: field {name!r} must be {expected}, got {value!r}")
-
-
-def get_int(doc: Mapping[str, object], name: str, what: str, *, minimum: int = 0) -> int:
-    value = _field(doc, name, what)
-    # bool is an int subclass; a peer sending true for a term is a bug, not the term 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _bad(what, name, f"an integer >= {minimum}", value)
-    return value
-
-
-def get_float(doc: Mapping[str, object], name: str, what: str) -> float:
-    value = _field(doc, name, what)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _bad(what, name, "a finite number", value)
-    return float(value)
-
-
-def get_bool(doc: Mapping[str, object], name: str, what: str) -> bool:
-    value = _field(doc, name, what)
-    if not isinstance(value, bool):
-        raise _bad(what, name, "true or false", value)
-    return value
-
-
-def get_str(doc: Mapping[str, object], name: str, what: str, *, empty: bool = False) -> str:
-    value = _field(doc, name, what)
-    if not isinstance(value, str) or (not empty and not value):
-        raise _bad(what, name, "a string" if empty else "a non-empty string", value)
-    return value
-
-
-def get_optional_str(doc: Mapping[str, object], name: str, what: str) -> str | None:
-    if _field(doc, name, what) is None:
-        return None
-    return get_str(doc, name, what)
-
-
-def get_object(doc: Mapping[str, object], name: str, what: str) -> Mapping[str, object]:
-    return message(_field(doc, name, what), f"{what}: field {name!r}")
-
-
-def get_str_tuple(doc: Mapping[str, object], name: str, what: str) -> tuple[str, ...]:
-    value = _field(doc, name, what)
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _bad(what, name, "a list of non-empty strings", value)
-    return tuple(value)

@@ -39,7 +39,13 @@ FAST_DIR = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 def ask(term: int, candidate: str = "a", *, log: LogPosition = EMPTY, renew: bool = False) -> VoteRequest:
-    return VoteRequest(term, candidate, log, renew)
+    return vote_request(term, candidate, log, renew)
+
+
+def vote_request(term: int, candidate: str, log: LogPosition, renew: bool, probe: bool = False) -> VoteRequest:
+    return VoteRequest(
+        term=term, candidate=candidate, log_term=log.term, log_length=log.length, renew=renew, probe=probe
+    )
 
 
 # -- decide_vote -------------------------------------------------------------------------------
@@ -155,8 +161,9 @@ def test_vote_invariants(
     now: float,
 ) -> None:
     state = VoterState(term, holder, until)
-    request = VoteRequest(request_term, candidate, LogPosition(*log), renew)
-    new, reply = decide_vote(state, request, LogPosition(*own), now=now, lease_s=LEASE)
+    new, reply = decide_vote(
+        state, vote_request(request_term, candidate, LogPosition(*log), renew), LogPosition(*own), now=now, lease_s=LEASE
+    )
     assert reply.reason
     assert (reply.term, reply.holder) == (new.term, new.holder)
     if not reply.granted:
@@ -176,10 +183,12 @@ def test_vote_invariants(
 
 
 def test_messages_round_trip() -> None:
-    request = VoteRequest(4, "a", LogPosition(3, 1200), renew=True, probe=True)
-    assert VoteRequest.from_json(request.to_json()) == request
-    assert request.to_json()["log_term"] == 3 and request.to_json()["log_length"] == 1200
-    for reply in (VoteReply(True, 4, "a", "granted"), VoteReply(False, 0, None, "")):
+    sent = vote_request(4, "a", LogPosition(3, 1200), renew=True, probe=True)
+    assert VoteRequest.from_json(sent.to_json()) == sent
+    assert sent.to_json()["log_term"] == 3 and sent.to_json()["log_length"] == 1200 and sent.to_json()["v"] == 1
+    assert sent.log == LogPosition(3, 1200)
+    granted = VoteReply(granted=True, term=4, holder="a", reason="granted")
+    for reply in (granted, VoteReply(granted=False, term=0, holder=None, reason="")):
         assert VoteReply.from_json(reply.to_json()) == reply
 
 
@@ -196,14 +205,14 @@ def test_messages_round_trip() -> None:
     ],
 )
 def test_bad_vote_request_names_the_field(field: str, value: object, expected: str) -> None:
-    doc = VoteRequest(4, "a", EMPTY, renew=False).to_json()
+    doc = vote_request(4, "a", EMPTY, renew=False).to_json()
     doc[field] = value
     with pytest.raises(WireError, match=expected):
         VoteRequest.from_json(doc)
 
 
 def test_missing_fields_and_non_objects_are_named() -> None:
-    doc = VoteRequest(4, "a", EMPTY, renew=False).to_json()
+    doc = vote_request(4, "a", EMPTY, renew=False).to_json()
     del doc["candidate"]
     with pytest.raises(WireError, match="vote request: field 'candidate' is missing"):
         VoteRequest.from_json(doc)
@@ -316,7 +325,7 @@ def names(k: int) -> list[str]:
 
 def test_a_probe_is_answered_but_changes_nothing(tmp_path: Path) -> None:
     net = Net(names(3), tmp_path)
-    reply = net.electors["a"].handle_vote(VoteRequest(3, "b", EMPTY, renew=False, probe=True))
+    reply = net.electors["a"].handle_vote(vote_request(3, "b", EMPTY, renew=False, probe=True))
     assert reply.granted
     assert net.electors["a"].vote.term == 0 and net.electors["a"].max_term_seen == 0
     assert not (tmp_path / "a.json").exists()

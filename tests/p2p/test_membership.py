@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ def view(node: str = "n1", **changes: object) -> NodeView:
         coordinator="n1",
         sent_at=1700000000.5,
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base.model_copy(update=changes)
 
 
 def test_view_round_trip() -> None:
@@ -73,6 +72,17 @@ def test_bad_view_names_the_field(field: str, value: object, expected: str) -> N
     doc[field] = value
     with pytest.raises(WireError, match=re.escape(expected)):
         NodeView.from_json(doc)
+
+
+def test_views_of_another_wire_version_or_with_unknown_fields_are_refused() -> None:
+    doc = view().to_json()
+    assert doc["v"] == 1
+    with pytest.raises(WireError, match=r"node view: field 'v' must be 1 \(the wire version.*got 2"):
+        NodeView.from_json(doc | {"v": 2})
+    with pytest.raises(WireError, match=r"node view: unknown field 'gpu' \(the fields are v, node, url,"):
+        NodeView.from_json(doc | {"gpu": 1})
+    del doc["v"]  # a peer of a release before wire versions
+    assert NodeView.from_json(doc) == view()
 
 
 def test_missing_view_field_is_named() -> None:

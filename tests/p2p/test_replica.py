@@ -50,6 +50,7 @@ def push(term: int, journal: bytes, offset: int, files: dict[str, str] | None = 
         prefix_sha256=sha(journal[:offset]),
         data=journal[offset:].decode(),
         files=files or {},
+        removed=(),
     )
 
 
@@ -215,7 +216,9 @@ def test_pointer_relpath_outside_the_list_is_refused(relpath: str) -> None:
     with pytest.raises(ValueError, match="pointer file path"):
         check_pointer_relpath(relpath)
     with pytest.raises(ValueError, match="files"):
-        ReplicaPush(term=1, leader="a", offset=0, prefix_sha256=EMPTY_SHA256, data="", files={relpath: "x"})
+        ReplicaPush(
+            term=1, leader="a", offset=0, prefix_sha256=EMPTY_SHA256, data="", files={relpath: "x"}, removed=()
+        )
 
 
 @pytest.mark.parametrize(
@@ -267,7 +270,8 @@ def test_messages_round_trip_through_json() -> None:
         ({"data": '{"token":4}\n'}, "newer than the push's term"),
         ({"files": ["state.json"]}, "'files'"),
         ({"files": {"state.json": 1}}, "files"),
-        ({"extra": 1}, "unknown field"),
+        ({"extra": 1}, "unknown field 'extra'"),
+        ({"v": "1"}, "field 'v' must be 1"),
         ({"removed": "state.json"}, "'removed'"),
         ({"removed": ["../state.json"]}, "'removed'"),
         ({"files": {"state.json": "{}"}, "removed": ["state.json"]}, "both send and remove"),
@@ -286,8 +290,12 @@ def test_push_fields_are_validated(change: dict[str, object], message: str) -> N
         ({"ok": True, "length": 1.5, "term": 0, "reason": "", "file_hashes": {}}, "'length'"),
         ({"ok": True, "length": 0, "term": 0, "reason": None, "file_hashes": {}}, "'reason'"),
         ({"ok": True, "length": 0, "term": 0, "reason": "", "file_hashes": {"state.json": "x"}}, "sha256"),
-        ({"ok": True, "length": 0, "term": 0, "reason": ""}, "missing field"),
-        ([], "must be a JSON object"),
+        (
+            {"ok": True, "length": 0, "term": 0, "reason": ""},
+            r"replica reply: field 'file_hashes' is missing \(the fields are v, ok, length, term, reason, file_hashes\)",
+        ),
+        ({"v": 2, "ok": True, "length": 0, "term": 0, "reason": "", "file_hashes": {}}, r"field 'v' must be 1"),
+        ([], "replica reply: expected a JSON object, got list"),
     ],
 )
 def test_reply_fields_are_validated(doc: object, message: str) -> None:
