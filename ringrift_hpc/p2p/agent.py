@@ -33,6 +33,7 @@ from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.coordinator import CoordinatorTerm
 from ringrift_hpc.p2p.election import Elector, VoteReply, VoteRequest
 from ringrift_hpc.p2p.http_guard import guard_middleware
+from ringrift_hpc.p2p.job_messages import HaltRequest
 from ringrift_hpc.p2p.keepalive import keepalive_hook
 from ringrift_hpc.p2p.membership import (
     NodeView,
@@ -46,6 +47,7 @@ from ringrift_hpc.p2p.node_routes import node_routes
 from ringrift_hpc.p2p.replica import LeaderReplication, ReplicaPush, ReplicaReply, apply_push, log_position
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
 from ringrift_hpc.p2p.vote_lease import VoteLease
+from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.p2p.work_queue import WorkQueue
 from ringrift_hpc.p2p.worker import Worker
 from ringrift_hpc.store import (
@@ -287,7 +289,7 @@ class Agent:
             if cancel:
                 self.session.executor.cancel_all()
             return {"halted": True, "coordinator": self.node_id, "cancelled": cancel}
-        return await self._forward("/v1/halt", {"reason": reason, "cancel": cancel})
+        return await self._forward("/v1/halt", HaltRequest(reason=reason, cancel=cancel).to_json())
 
     async def resume(self) -> dict[str, Any]:
         if self.is_coordinator():
@@ -373,7 +375,7 @@ class Agent:
         try:
             reply = await self.client(url).post_json("/v1/heartbeat", self.own_view().to_json())
             self.heard(NodeView.from_json(reply))
-        except (PeerError, ValueError, TypeError) as error:
+        except (PeerError, WireError) as error:
             log.debug("heartbeat to %s failed: %s", url, error)
 
     async def election_loop(self) -> None:
@@ -446,7 +448,7 @@ class Agent:
             return None
         try:
             return VoteReply.from_json(await self.client(url).post_json("/v1/vote", request.to_json()))
-        except (PeerError, ValueError, TypeError):
+        except (PeerError, WireError):
             return None
 
     async def _send_replica(self, node: str, push: ReplicaPush) -> ReplicaReply | None:
@@ -455,7 +457,7 @@ class Agent:
             return None
         try:
             return ReplicaReply.from_json(await self.client(url).post_json("/v1/replica", push.to_json()))
-        except (PeerError, ValueError, TypeError):
+        except (PeerError, WireError):
             return None
 
     async def _start_session(self) -> None:

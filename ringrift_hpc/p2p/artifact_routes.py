@@ -15,11 +15,15 @@ from aiohttp import web
 from ringrift_hpc.p2p.artifacts import (
     ArtifactConflictError,
     ArtifactEntry,
+    ArtifactIndex,
+    InstallReply,
+    InstallRequest,
     artifact_index,
     blob_path,
     install_artifact,
 )
 from ringrift_hpc.p2p.http_guard import json_error, read_json, read_verified_stream
+from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.store.errors import CorruptArtifactError
 from ringrift_hpc.store.layout import RunLayout
 
@@ -54,7 +58,7 @@ def artifact_routes(
 
     async def index(request: web.Request) -> web.StreamResponse:
         entries = await fresh_index()
-        return web.json_response({"artifacts": [entry.to_json() for entry in entries]})
+        return web.json_response(ArtifactIndex(artifacts=tuple(entries)).to_json())
 
     async def get_blob(request: web.Request) -> web.StreamResponse:
         sha = request.match_info["sha256"]
@@ -82,17 +86,12 @@ def artifact_routes(
         return web.json_response({"sha256": digest})
 
     async def post_artifact(request: web.Request) -> web.StreamResponse:
-        doc = await read_json(request)
-        term = doc.get("term")
-        if isinstance(term, bool) or not isinstance(term, int) or term < 0:
-            return json_error(
-                400, f"field 'term' is {term!r}; send the sender's term, a non-negative integer"
-            )
         try:
-            entry = ArtifactEntry.from_json(doc.get("entry"))
-        except ValueError as error:
-            return json_error(400, str(error))
-        refusal = may_install(term)
+            ask = InstallRequest.from_json(await read_json(request))
+        except WireError as error:
+            return json_error(400, f"bad {error}")
+        entry = ask.entry
+        refusal = may_install(ask.term)
         if refusal is not None:
             return json_error(409, refusal)
         async with install_lock:
@@ -110,7 +109,7 @@ def artifact_routes(
                 return json_error(409, str(error))
             except CorruptArtifactError as error:
                 return json_error(400, str(error))
-        return web.json_response({"installed": installed})
+        return web.json_response(InstallReply(installed=installed).to_json())
 
     return [
         web.get("/v1/artifacts", index),

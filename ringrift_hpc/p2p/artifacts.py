@@ -12,10 +12,12 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, model_validator
+
+from ringrift_hpc.p2p.wire import WIRE_VERSION, Count, Flag, Sha256, Text, Version, WireModel, list_as_tuple
 from ringrift_hpc.store.atomic import dump_json, ensure_dir, fsync_dir, is_temp_name, write_temp
 from ringrift_hpc.store.errors import CorruptArtifactError, StoreError
 from ringrift_hpc.store.layout import RunLayout
@@ -38,48 +40,45 @@ class ArtifactConflictError(StoreError):
     """A different artifact is already published at the path being installed."""
 
 
-@dataclass(frozen=True)
-class ArtifactEntry:
-    """One published artifact as listed by a peer."""
+class ArtifactEntry(WireModel):
+    """One published artifact as listed by a peer: safe paths, and a manifest that agrees."""
 
-    path: str  # manifest path relative to RUN, posix
-    artifact: str  # artifact path relative to RUN
-    sha256: str
-    size: int
-    manifest: str  # the manifest file's text
+    WHAT = "artifact entry"
+    path: Text  # manifest path relative to RUN, posix
+    artifact: Text  # artifact path relative to RUN
+    sha256: Sha256
+    size: Count
+    manifest: Text  # the manifest file's text
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "artifact": self.artifact,
-            "sha256": self.sha256,
-            "size": self.size,
-            "manifest": self.manifest,
-        }
+    @model_validator(mode="after")
+    def _safe_and_agreeing(self) -> ArtifactEntry:
+        check_entry(self)
+        return self
 
-    @classmethod
-    def from_json(cls, doc: Any) -> ArtifactEntry:
-        """Validate a peer's entry: safe paths, hex digest, size, and a manifest that agrees."""
-        if not isinstance(doc, dict):
-            raise ValueError(f"artifact entry {doc!r} is not a JSON object; send an ArtifactEntry.to_json()")
-        where = f"artifact entry {doc.get('path')!r}"
-        for field in ("path", "artifact", "sha256", "manifest"):
-            if not isinstance(doc.get(field), str):
-                raise ValueError(
-                    f"{where}: field {field!r} is missing or not a string; send an ArtifactEntry.to_json()"
-                )
-        size = doc.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValueError(f"{where}: field 'size' is {size!r}; it must be a non-negative integer")
-        entry = cls(
-            path=doc["path"],
-            artifact=doc["artifact"],
-            sha256=doc["sha256"],
-            size=size,
-            manifest=doc["manifest"],
-        )
-        check_entry(entry)
-        return entry
+
+class ArtifactIndex(WireModel):
+    """GET /v1/artifacts: every artifact the node publishes."""
+
+    WHAT = "artifact index"
+    v: Version = WIRE_VERSION
+    artifacts: Annotated[tuple[ArtifactEntry, ...], BeforeValidator(list_as_tuple)]
+
+
+class InstallRequest(WireModel):
+    """POST /v1/artifacts: install `entry`, whose blob was uploaded; `term` is the sender's (0: none)."""
+
+    WHAT = "artifact install"
+    v: Version = WIRE_VERSION
+    term: Count
+    entry: ArtifactEntry
+
+
+class InstallReply(WireModel):
+    """`installed` False: the node already had the artifact."""
+
+    WHAT = "artifact install reply"
+    v: Version = WIRE_VERSION
+    installed: Flag
 
 
 def check_relpath(text: str) -> PurePosixPath:
@@ -290,7 +289,6 @@ def _local_entry(layout: RunLayout, manifest_file: Path) -> ArtifactEntry | None
             size=manifest.size,
             manifest=text,
         )
-        check_entry(entry)
     except (OSError, UnicodeDecodeError, ValueError):
         # Quarantined meanwhile, unreadable or corrupt: not published, so not listed.
         return None

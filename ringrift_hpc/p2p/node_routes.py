@@ -1,32 +1,55 @@
 """The node agent's own HTTP handlers: status, heartbeats, votes, replicas, jobs, halt/resume.
 
-Thin: each handler parses the verified JSON body, asks the agent, and answers JSON. A request
-that an older term sent, or that reaches a node that is not the coordinator, gets 409 with the
-current term and coordinator so the sender can step down or redirect.
+Thin: each handler parses the verified JSON body into its wire document (400 naming every bad
+field), checks that the sender it names signed the request, asks the agent, and answers JSON.
+A request that an older term sent, or that reaches a node that is not the coordinator, gets
+409 with the current term and coordinator so the sender can step down or redirect.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 
-from ringrift_hpc.cluster.executor import JobState, JobStatus
+from ringrift_hpc.cluster.executor import JobState
 from ringrift_hpc.p2p.election import VoteRequest
 from ringrift_hpc.p2p.http_guard import PEER_NODE, json_error, read_json
+from ringrift_hpc.p2p.job_messages import (
+    ClaimReply,
+    ClaimRequest,
+    HaltRequest,
+    JobHeartbeat,
+    JobHeartbeatReply,
+    JobReport,
+    JobReportReply,
+)
 from ringrift_hpc.p2p.membership import NodeView
 from ringrift_hpc.p2p.replica import ReplicaPush
-from ringrift_hpc.p2p.work_queue import Demand, StaleTermError, WorkQueue
+from ringrift_hpc.p2p.wire import WireError, WireModel
+from ringrift_hpc.p2p.work_queue import StaleTermError, WorkQueue
 
 if TYPE_CHECKING:
     from ringrift_hpc.p2p.agent import Agent
 
+_D = TypeVar("_D", bound=WireModel)
+_Job = TypeVar("_Job", ClaimRequest, JobReport)
 
-def _forged_sender(request: web.Request, body: dict[str, Any], key: str = "node") -> web.Response | None:
-    """Calls name their sender in the body (`key`); it must be the node that signed the request."""
-    if str(body.get(key)) != request[PEER_NODE]:
-        return json_error(403, f"request signed by node {request[PEER_NODE]} speaks for node {body.get(key)!r}")
+
+def _forged(request: web.Request, sender: str) -> web.Response | None:
+    """Calls name their sender in the body; it must be the node that signed the request."""
+    if sender != request[PEER_NODE]:
+        return json_error(403, f"request signed by node {request[PEER_NODE]} speaks for node {sender!r}")
     return None
+
+
+async def _parse(request: web.Request, document: type[_D]) -> _D | web.Response:
+    """The verified body as `document`, or the 400 answer naming every bad field."""
+    body = await read_json(request)
+    try:
+        return document.from_json(body)
+    except WireError as error:
+        return json_error(400, f"bad {error}")
 
 
 def node_routes(agent: Agent) -> list[web.RouteDef]:
@@ -34,115 +57,88 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         return web.json_response(agent.status_document())
 
     async def heartbeat(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        if (forged := _forged_sender(request, body)) is not None:
+        view = await _parse(request, NodeView)
+        if isinstance(view, web.Response):
+            return view
+        if (forged := _forged(request, view.node)) is not None:
             return forged
-        try:
-            view = NodeView.from_json(body)
-        except (ValueError, TypeError) as error:
-            return json_error(400, f"bad heartbeat: {error}")
         agent.heard(view)
         return web.json_response(agent.own_view().to_json())
 
     async def vote(request: web.Request) -> web.Response:
         if agent.elector is None:
             return json_error(403, f"node {agent.node_id} is not coordinator-eligible and does not vote")
-        body = await read_json(request)
-        if (forged := _forged_sender(request, body, "candidate")) is not None:
+        ask = await _parse(request, VoteRequest)
+        if isinstance(ask, web.Response):
+            return ask
+        if (forged := _forged(request, ask.candidate)) is not None:
             return forged
-        try:
-            ask = VoteRequest.from_json(body)
-        except (ValueError, TypeError) as error:
-            return json_error(400, f"bad vote request: {error}")
         return web.json_response(agent.vote(ask).to_json())
 
     async def replica(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        if (forged := _forged_sender(request, body, "leader")) is not None:
+        push = await _parse(request, ReplicaPush)
+        if isinstance(push, web.Response):
+            return push
+        if (forged := _forged(request, push.leader)) is not None:
             return forged
-        try:
-            push = ReplicaPush.from_json(body)
-        except (ValueError, TypeError) as error:
-            return json_error(400, f"bad replica push: {error}")
         return web.json_response((await agent.accept_replica(push)).to_json())
 
-    async def coordinator_call(request: web.Request) -> tuple[WorkQueue, dict[str, Any]] | web.Response:
-        """The work queue and the verified body, or the refusal: not the coordinator, or forged."""
+    async def coordinator_call(request: web.Request, document: type[_Job]) -> tuple[WorkQueue, _Job] | web.Response:
+        """The work queue and the parsed body, or the refusal: not the coordinator, malformed, or forged."""
         queue, refusal = agent.coordinator_queue()
         if queue is None:
             return json_error(409, refusal, **agent.leader_hint())
-        body = await read_json(request)
-        forged = _forged_sender(request, body)
-        return forged if forged is not None else (queue, body)
-
-    async def claim(request: web.Request) -> web.Response:
-        call = await coordinator_call(request)
+        call = await _parse(request, document)
         if isinstance(call, web.Response):
             return call
-        queue, body = call
-        try:
-            node, term_seen = str(body["node"]), int(body["term_seen"])
-            free = Demand.from_json(body["free"])
-        except (KeyError, TypeError, ValueError) as error:
-            return json_error(
-                400, f"bad claim: {error}; send node, term_seen and free {{cpus, gpus, memory_mb}}"
-            )
-        problem = agent.refusal_for(node)
+        forged = _forged(request, call.node)
+        return forged if forged is not None else (queue, call)
+
+    async def claim(request: web.Request) -> web.Response:
+        call = await coordinator_call(request, ClaimRequest)
+        if isinstance(call, web.Response):
+            return call
+        queue, ask = call
+        problem = agent.refusal_for(ask.node)
         if problem:
             return json_error(403, problem, **agent.leader_hint())
         try:
-            job = queue.claim(node, free, term_seen=term_seen)
+            job = queue.claim(ask.node, ask.free, term_seen=ask.term_seen)
         except StaleTermError as error:
-            agent.observe_term(term_seen)
+            agent.observe_term(ask.term_seen)
             return json_error(409, str(error), **agent.leader_hint())
-        doc: dict[str, Any] = {"job": job.to_json() if job else None, "halted": agent.halted()}
-        return web.json_response(doc)
+        return web.json_response(ClaimReply(job=job, halted=agent.halted()).to_json())
 
     async def job_heartbeat(request: web.Request) -> web.Response:
-        queue, refusal = agent.coordinator_queue()
-        body = await read_json(request)
-        if (forged := _forged_sender(request, body)) is not None:
+        beat = await _parse(request, JobHeartbeat)
+        if isinstance(beat, web.Response):
+            return beat
+        if (forged := _forged(request, beat.node)) is not None:
             return forged
+        queue, refusal = agent.coordinator_queue()
         if queue is None:
-            return web.json_response(
-                {"ok": False, "cancel": False, "reason": refusal, "halted": agent.halted()}
-            )
-        try:
-            reply = queue.heartbeat(str(body["node"]), str(body["job_id"]), int(body["term"]))
-        except (KeyError, TypeError, ValueError) as error:
-            return json_error(400, f"bad job heartbeat: {error}")
-        return web.json_response(
-            {"ok": reply.ok, "cancel": reply.cancel, "reason": reply.reason, "halted": agent.halted()}
-        )
+            reply = JobHeartbeatReply(ok=False, cancel=False, reason=refusal, halted=agent.halted())
+        else:
+            kept = queue.heartbeat(beat.node, beat.job_id, beat.term)
+            reply = JobHeartbeatReply(ok=kept.ok, cancel=kept.cancel, reason=kept.reason, halted=agent.halted())
+        return web.json_response(reply.to_json())
 
     async def report(request: web.Request) -> web.Response:
-        call = await coordinator_call(request)
+        call = await coordinator_call(request, JobReport)
         if isinstance(call, web.Response):
             return call
-        queue, body = call
-        try:
-            state = JobState(
-                JobStatus(str(body["status"])),
-                None if body.get("exit_code") is None else int(body["exit_code"]),
-                int(body.get("elapsed_s", 0)),
-                str(body["node"]),
-                str(body.get("error", ""))[-200:],
-            )
-            reply = queue.report(
-                str(body["node"]), str(body["job_id"]), int(body["term"]), state, str(body.get("error", ""))
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            return json_error(400, f"bad job report: {error}")
+        queue, sent = call
+        state = JobState(sent.status, sent.exit_code, sent.elapsed_s, sent.node, sent.error[-200:])
+        reply = queue.report(sent.node, sent.job_id, sent.term, state, sent.error)
         if not reply.accepted:
             return json_error(409, reply.reason, term=agent.term)
-        return web.json_response({"accepted": True, "reason": reply.reason})
+        return web.json_response(JobReportReply(accepted=True, reason=reply.reason).to_json())
 
     async def halt(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        reason = str(body.get("reason") or "")
-        if not reason.strip():
-            return json_error(400, "halt needs a reason")
-        return web.json_response(await agent.halt(reason, cancel=bool(body.get("cancel"))))
+        ask = await _parse(request, HaltRequest)
+        if isinstance(ask, web.Response):
+            return ask
+        return web.json_response(await agent.halt(ask.reason, cancel=ask.cancel))
 
     async def resume(request: web.Request) -> web.Response:
         return web.json_response(await agent.resume())

@@ -16,16 +16,20 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from ringrift_hpc.p2p.artifacts import (
     ArtifactEntry,
+    ArtifactIndex,
+    InstallReply,
+    InstallRequest,
     artifact_index,
     blob_path,
     install_artifact,
     missing_entries,
 )
 from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.store.atomic import ensure_dir, fsync_dir, temp_path_for
 from ringrift_hpc.store.errors import CorruptArtifactError
 from ringrift_hpc.store.layout import RunLayout
@@ -113,17 +117,10 @@ async def list_artifacts(endpoint: Endpoint) -> list[ArtifactEntry]:
     """The published artifacts of a run directory, or of a peer's (validated entry by entry)."""
     if isinstance(endpoint, RunLayout):
         return await asyncio.to_thread(artifact_index, endpoint)
-    doc: Any = await endpoint.get_json("/v1/artifacts")
-    items = doc.get("artifacts") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        raise SyncError(
-            f"{_url(endpoint)}/v1/artifacts did not answer {{'artifacts': [...]}}; "
-            "is it a ringrift-hpc p2p node of the same version?"
-        )
     try:
-        return [ArtifactEntry.from_json(item) for item in items]
-    except ValueError as error:
-        raise SyncError(f"{_url(endpoint)}/v1/artifacts sent an invalid entry: {error}") from None
+        return list(ArtifactIndex.from_json(await endpoint.get_json("/v1/artifacts")).artifacts)
+    except WireError as error:
+        raise SyncError(f"{_url(endpoint)}/v1/artifacts sent an invalid artifact index: {error}") from None
 
 
 async def _copy(src: Endpoint, dst: Endpoint, entry: ArtifactEntry, term: int) -> bool:
@@ -191,13 +188,13 @@ def _copy_verified(source: Path, entry: ArtifactEntry, dest: Path) -> None:
 async def _upload(dst: PeerClient, entry: ArtifactEntry, source: Path, term: int) -> bool:
     try:
         await dst.put_file(f"/v1/blobs/{entry.sha256}", source)
-        answer: Any = await dst.post_json("/v1/artifacts", {"term": term, "entry": entry.to_json()})
+        answer = await dst.post_json("/v1/artifacts", InstallRequest(term=term, entry=entry).to_json())
     except PeerError as error:
         raise SyncError(f"copying {entry.artifact} to the peer failed: {error}") from error
-    installed = answer.get("installed") if isinstance(answer, dict) else None
-    if not isinstance(installed, bool):
-        raise SyncError(f"{_url(dst)}/v1/artifacts answered {answer!r} instead of {{'installed': bool}}")
-    return installed
+    try:
+        return InstallReply.from_json(answer).installed
+    except WireError as error:
+        raise SyncError(f"{_url(dst)}/v1/artifacts answered an install badly: {error}") from None
 
 
 def _delete(layout: RunLayout, entry: ArtifactEntry) -> None:

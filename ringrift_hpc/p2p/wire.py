@@ -11,12 +11,12 @@ of an older release leaves it out. The URL prefix /v1 stays the API's version.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WrapValidator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-WIRE_VERSION = 1
+WIRE_VERSION: Final = 1
 
 _M = TypeVar("_M", bound="WireModel")
 
@@ -96,7 +96,9 @@ def describe(model: type[BaseModel], error: ValidationError, what: str) -> str:
             listed.add(parent)
             clause += f" (the fields are {', '.join(inner.model_fields)})"
         clauses.append(clause)
-    return f"{what}: {'; '.join(clauses)}"
+    text = "; ".join(clauses)
+    # A document's own check may name it already ("artifact entry 'variants/...': ...").
+    return text if text.startswith(what) else f"{what}: {text}"
 
 
 def _clause(detail: ErrorDetails) -> str:

@@ -17,11 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from ringrift_hpc.cluster.executor import JobState, JobStatus
 from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose
-from ringrift_hpc.p2p.wire import exact_fields
+from ringrift_hpc.p2p.wire import Count, Positive, Seconds, WireModel, expected
 
 IDS_PER_TERM = 1_000_000
 
@@ -40,75 +42,30 @@ class StaleTermError(RuntimeError):
         self.term = term
 
 
-@dataclass(frozen=True)
-class Demand:
+class Demand(WireModel):
     """Resources: what a job needs, or what a worker has free."""
 
-    cpus: int
-    gpus: int
-    memory_mb: int
-
-    def __post_init__(self) -> None:
-        bad = [
-            f"{name} = {getattr(self, name)!r}"
-            for name in ("cpus", "gpus", "memory_mb")
-            if type(getattr(self, name)) is not int or getattr(self, name) < 0
-        ]
-        if bad:
-            raise ValueError(f"resource demand {', '.join(bad)}: each must be a non-negative integer")
+    WHAT = "resources"
+    cpus: Count
+    gpus: Count
+    memory_mb: Count
 
     def fits(self, free: Demand) -> bool:
         return self.cpus <= free.cpus and self.gpus <= free.gpus and self.memory_mb <= free.memory_mb
 
-    def to_json(self) -> dict[str, int]:
-        return {"cpus": self.cpus, "gpus": self.gpus, "memory_mb": self.memory_mb}
 
-    @classmethod
-    def from_json(cls, data: Any) -> Demand:
-        """The inverse of ``to_json`` (a claim's ``free``); ``ValueError`` naming the bad field."""
-        exact_fields(data, ("cpus", "gpus", "memory_mb"), "resources")
-        return cls(data["cpus"], data["gpus"], data["memory_mb"])
+JobId = Annotated[str, Field(pattern=r"^[0-9]+$"), expected("a string of digits (a job id)")]
 
 
-@dataclass(frozen=True)
-class ClaimedJob:
+class ClaimedJob(WireModel):
     """A job handed to a worker: run ``job`` (an encoded job document), heartbeat within ``lease_s``."""
 
-    job_id: str
-    term: int
-    purpose: Purpose
-    job: Mapping[str, str]
-    lease_s: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "term": self.term,
-            "purpose": self.purpose,
-            "job": dict(self.job),
-            "lease_s": self.lease_s,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> ClaimedJob:
-        """The inverse of ``to_json`` (a claim reply, on the worker); ``ValueError`` naming the bad field."""
-        exact_fields(data, ("job_id", "term", "purpose", "job", "lease_s"), "claimed job")
-        problems = []
-        if not isinstance(data["job_id"], str) or not data["job_id"].isdigit():
-            problems.append(f"job_id {data['job_id']!r} must be a string of digits")
-        if type(data["term"]) is not int or data["term"] < 1:
-            problems.append(f"term {data['term']!r} must be a positive integer")
-        if data["purpose"] not in PURPOSES:
-            problems.append(f"purpose {data['purpose']!r} must be one of {', '.join(PURPOSES)}")
-        job = data["job"]
-        if not isinstance(job, dict) or not all(isinstance(v, str) for v in job.values()):
-            problems.append(f"job {job!r} must be an object of strings (a job document)")
-        lease = data["lease_s"]
-        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
-            problems.append(f"lease_s {lease!r} must be a positive number")
-        if problems:
-            raise ValueError(f"claimed job {data!r}: {'; '.join(problems)}")
-        return cls(data["job_id"], data["term"], data["purpose"], dict(job), float(lease))
+    WHAT = "claimed job"
+    job_id: JobId
+    term: Positive
+    purpose: Annotated[Purpose, expected(f"one of {', '.join(PURPOSES)}")]
+    job: Annotated[dict[str, str], expected("an object of strings (a job document)")]
+    lease_s: Seconds
 
 
 @dataclass(frozen=True)
@@ -249,7 +206,13 @@ class WorkQueue:
                         deadline=now + self.job_lease_s,
                         handed_out=entry.handed_out + 1,
                     )
-                    return ClaimedJob(job_id, self.term, entry.purpose, dict(entry.job), self.job_lease_s)
+                    return ClaimedJob(
+                        job_id=job_id,
+                        term=self.term,
+                        purpose=entry.purpose,
+                        job=dict(entry.job),
+                        lease_s=self.job_lease_s,
+                    )
             return None
 
     def heartbeat(self, node: str, job_id: str, term: int) -> HeartbeatReply:

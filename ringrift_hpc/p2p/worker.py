@@ -15,16 +15,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.job_codec import job_inputs
+from ringrift_hpc.p2p.job_messages import ClaimReply, ClaimRequest, JobHeartbeat, JobHeartbeatReply, JobReport
 from ringrift_hpc.p2p.job_process import start_job
 from ringrift_hpc.p2p.membership import Resources
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
-from ringrift_hpc.p2p.work_queue import Demand
+from ringrift_hpc.p2p.wire import WireError
+from ringrift_hpc.p2p.work_queue import ClaimedJob, Demand
 from ringrift_hpc.store import RunLayout
 
 log = logging.getLogger(__name__)
@@ -75,20 +77,19 @@ class Worker:
         client = self.coordinator()
         if client is None or len(self.running) >= self.max_jobs:
             return
-        free = self.free()
+        ask = ClaimRequest(node=self.node_id, term_seen=self.known_term(), free=self.free())
         try:
-            reply = await client.post_json(
-                "/v1/jobs/claim",
-                {"node": self.node_id, "term_seen": self.known_term(), "free": free.to_json()},
-            )
+            reply = ClaimReply.from_json(await client.post_json("/v1/jobs/claim", ask.to_json()))
         except PeerError as error:
             self.last_refusal = error.payload.get("error", str(error))
             return
+        except WireError as error:
+            self.last_refusal = f"the coordinator's answer to a claim is malformed: {error}"
+            return
         self.last_refusal = ""
-        self.mirror_halt(bool(reply.get("halted")))
-        job = reply.get("job")
-        if job:
-            task = asyncio.create_task(self._run(client, job))
+        self.mirror_halt(reply.halted)
+        if reply.job is not None:
+            task = asyncio.create_task(self._run(client, reply.job))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -100,13 +101,15 @@ class Worker:
         elif not halted and current is not None and current.reason == MIRRORED_HALT:
             clear_halt(self.layout)
 
-    async def _run(self, client: PeerClient, claimed: dict[str, Any]) -> None:
-        job_id, term, job = str(claimed["job_id"]), int(claimed["term"]), claimed["job"]
-        task = RunningTask(job_id, term, str(job["purpose"]), Demand(self.threads_per_job, 0, 0))
+    async def _run(self, client: PeerClient, claimed: ClaimedJob) -> None:
+        job_id, term, job = claimed.job_id, claimed.term, claimed.job
+        task = RunningTask(
+            job_id, term, job["purpose"], Demand(cpus=self.threads_per_job, gpus=0, memory_mb=0)
+        )
         self.running[job_id] = task
         beat = asyncio.create_task(self._heartbeats(client, task))
         started = time.monotonic()
-        status, exit_code, error = "failed", None, ""
+        status, exit_code, error = JobStatus.FAILED, None, ""
         try:
             before = {e.path for e in artifact_index(self.layout)}
             await self._fetch_inputs(client, task.purpose)
@@ -124,26 +127,26 @@ class Worker:
             if exit_code == 0 and not task.cancelled:
                 task.state = "uploading"
                 await self._upload_new(client, before, term)
-                status = "completed"
+                status = JobStatus.COMPLETED
             elif task.cancelled:
-                status = "cancelled"
+                status = JobStatus.CANCELLED
         except (PeerError, SyncError, OSError, ValueError) as failure:
             error = f"{type(failure).__name__}: {failure}"
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
-        report = {
-            "node": self.node_id,
-            "job_id": job_id,
-            "term": term,
-            "status": status,
-            "exit_code": exit_code,
-            "elapsed_s": int(time.monotonic() - started),
-            "error": error[-4000:],
-        }
+        report = JobReport(
+            node=self.node_id,
+            job_id=job_id,
+            term=term,
+            status=status,
+            exit_code=exit_code,
+            elapsed_s=int(time.monotonic() - started),
+            error=error[-4000:],
+        )
         try:
-            await client.post_json("/v1/jobs/report", report)
+            await client.post_json("/v1/jobs/report", report.to_json())
         except PeerError as refused:
             log.warning("job %s (term %d): report refused: %s", job_id, term, refused)
         finally:
@@ -158,17 +161,19 @@ class Worker:
                 log.warning("job %s: term %d is over (now %d); stopping it", task.job_id, task.term, self.known_term())
                 task.cancelled = True
                 return
+            beat = JobHeartbeat(node=self.node_id, job_id=task.job_id, term=task.term)
             try:
-                reply = await client.post_json(
-                    "/v1/jobs/heartbeat", {"node": self.node_id, "job_id": task.job_id, "term": task.term}
-                )
+                reply = JobHeartbeatReply.from_json(await client.post_json("/v1/jobs/heartbeat", beat.to_json()))
             except PeerError as error:
                 if error.status is None:
                     continue  # coordinator unreachable: the job lease decides, not one lost beat
-                reply = {"cancel": True, "reason": str(error)}
-            self.mirror_halt(bool(reply.get("halted")))
-            if reply.get("cancel"):
-                log.warning("job %s: coordinator says cancel (%s)", task.job_id, reply.get("reason", ""))
+                reply = JobHeartbeatReply(ok=False, cancel=True, reason=str(error), halted=False)
+            except WireError as error:
+                log.warning("job %s: malformed heartbeat reply: %s", task.job_id, error)
+                continue  # as an unanswered beat: the job lease decides
+            self.mirror_halt(reply.halted)
+            if reply.cancel:
+                log.warning("job %s: coordinator says cancel (%s)", task.job_id, reply.reason)
                 task.cancelled = True
 
     async def _fetch_inputs(self, client: PeerClient, purpose: str) -> None:

@@ -35,7 +35,11 @@ class Demands:
 
     def __call__(self, purpose: Purpose) -> Demand:
         self.asked.append(purpose)
-        return Demand(cpus=4, gpus=1, memory_mb=8000) if purpose == "train" else Demand(1, 0, 1000)
+        return (
+            Demand(cpus=4, gpus=1, memory_mb=8000)
+            if purpose == "train"
+            else Demand(cpus=1, gpus=0, memory_mb=1000)
+        )
 
 
 def _executor(term: int = 2, clock: Clock | None = None) -> tuple[P2PExecutor, WorkQueue, Demands]:
@@ -56,7 +60,14 @@ def test_submissions_become_queue_jobs_one_ref_each() -> None:
     match = executor.submit_array("evaluate", [match_spec(ROOT)])
     tournament = executor.submit("tournament", match_spec(ROOT))
     refs = [train, *selfplay, *match, tournament]
-    assert [r.purpose for r in refs] == ["train", "selfplay", "selfplay", "selfplay", "evaluate", "tournament"]
+    assert [r.purpose for r in refs] == [
+        "train",
+        "selfplay",
+        "selfplay",
+        "selfplay",
+        "evaluate",
+        "tournament",
+    ]
     assert all(r.task is None for r in refs) and len({r.job_id for r in refs}) == 6
     assert [JobRef.from_json(r.to_json()) for r in refs] == refs  # what the controller journals
     assert demands.asked == ["train", "selfplay", "evaluate", "tournament"]  # once per submission
