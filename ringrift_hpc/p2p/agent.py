@@ -25,7 +25,7 @@ from aiohttp import web
 
 from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.halt import clear_halt, write_halt
-from ringrift_hpc.p2p.agent_link import agent_file, node_dir, status_file
+from ringrift_hpc.p2p.agent_link import AgentFile, agent_file, node_dir, status_file
 from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
 from ringrift_hpc.p2p.artifacts import clean_stale_blobs
 from ringrift_hpc.p2p.auth import Credentials, RequestVerifier, load_secret
@@ -560,7 +560,9 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
     agent.folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(
         agent_file(agent.folder),
-        {"node": agent.node_id, "url": settings.url, "token_file": str(settings.token_file.resolve())},
+        AgentFile(
+            node=agent.node_id, url=settings.url, token_file=str(settings.token_file.resolve())
+        ).to_json(),
     )
     log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
     loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]

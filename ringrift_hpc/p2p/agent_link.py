@@ -10,6 +10,7 @@ from typing import Any
 
 from ringrift_hpc.p2p.auth import Credentials, load_secret
 from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.p2p.wire import Name, WireError, WireModel
 from ringrift_hpc.store import RunLayout
 
 
@@ -51,6 +52,15 @@ class AgentUnreachableError(RuntimeError):
     """RUN/p2p/agent.json names an agent that does not answer."""
 
 
+class AgentFile(WireModel):
+    """RUN/p2p/agent.json: where the running agent listens and the token to sign requests with."""
+
+    WHAT = "agent file"
+    node: Name
+    url: Name
+    token_file: Name
+
+
 def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str, Any] | None:
     """POST to an agent serving this run directory; None when none does (a plain local run).
 
@@ -58,13 +68,19 @@ def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str
     coordinator)."""
     errors = []
     for folder in _node_dirs(layout):
-        doc = _read_json(agent_file(folder))
+        where = agent_file(folder)
+        doc = _read_json(where)
         if doc is None:
             continue
         try:
-            return asyncio.run(_post(doc, path, payload))
+            agent = AgentFile.from_json(doc, f"{where}: agent file")
+        except WireError as error:
+            errors.append(str(error))
+            continue
+        try:
+            return asyncio.run(_post(agent, path, payload))
         except PeerError as error:
-            errors.append(f"{doc['url']} (from {agent_file(folder)}): {error}")
+            errors.append(f"{agent.url} (from {where}): {error}")
     if not errors:
         return None
     raise AgentUnreachableError(
@@ -73,9 +89,9 @@ def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str
     )
 
 
-async def _post(doc: dict[str, Any], path: str, payload: dict[str, Any]) -> dict[str, Any]:
-    creds = Credentials(str(doc["node"]), load_secret(Path(str(doc["token_file"]))))
-    async with PeerClient(str(doc["url"]), creds, timeout_s=30.0) as client:
+async def _post(agent: AgentFile, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    creds = Credentials(agent.node, load_secret(Path(agent.token_file)))
+    async with PeerClient(agent.url, creds, timeout_s=30.0) as client:
         reply: dict[str, Any] = await client.post_json(path, payload)
         return reply
 

@@ -199,7 +199,8 @@ def load_vote(path: Path, *, now: float, lease_s: float) -> VoterState:
     what = f"{path}: vote file"
     try:
         doc = json.loads(path.read_bytes())
-        if not isinstance(doc, dict) or (doc.get("format"), doc.get("format_version")) != (VOTE_FORMAT, VOTE_VERSION):
+        identity = (doc.get("format"), doc.get("format_version")) if isinstance(doc, dict) else None
+        if identity != (VOTE_FORMAT, VOTE_VERSION):
             # Another kind of file, not a damaged vote: say so rather than list its fields.
             raise WireError(
                 f"{what}: not a {VOTE_FORMAT} version {VOTE_VERSION} file (fields 'format', 'format_version')"

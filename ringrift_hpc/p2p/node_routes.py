@@ -83,7 +83,9 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
             return forged
         return web.json_response((await agent.accept_replica(push)).to_json())
 
-    async def coordinator_call(request: web.Request, document: type[_Job]) -> tuple[WorkQueue, _Job] | web.Response:
+    async def coordinator_call(
+        request: web.Request, document: type[_Job]
+    ) -> tuple[WorkQueue, _Job] | web.Response:
         """The work queue and the parsed body, or the refusal: not the coordinator, malformed, or forged."""
         queue, refusal = agent.coordinator_queue()
         if queue is None:
@@ -120,7 +122,9 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
             reply = JobHeartbeatReply(ok=False, cancel=False, reason=refusal, halted=agent.halted())
         else:
             kept = queue.heartbeat(beat.node, beat.job_id, beat.term)
-            reply = JobHeartbeatReply(ok=kept.ok, cancel=kept.cancel, reason=kept.reason, halted=agent.halted())
+            reply = JobHeartbeatReply(
+                ok=kept.ok, cancel=kept.cancel, reason=kept.reason, halted=agent.halted()
+            )
         return web.json_response(reply.to_json())
 
     async def report(request: web.Request) -> web.Response:

@@ -112,7 +112,8 @@ def _clause(detail: ErrorDetails) -> str:
     if kind == "missing":
         return f"{where} is missing"
     if kind == "extra_forbidden":
-        return f"unknown {where}"
+        parent = f"{_where(loc[:-1])}: " if len(loc) > 1 else ""
+        return f"{parent}unknown field {loc[-1]!r}"
     if kind == "wire_field":
         return f"{where} {detail['msg']}, got {value!r}"
     if kind in ("list_type", "tuple_type"):

@@ -163,7 +163,9 @@ class Worker:
                 return
             beat = JobHeartbeat(node=self.node_id, job_id=task.job_id, term=task.term)
             try:
-                reply = JobHeartbeatReply.from_json(await client.post_json("/v1/jobs/heartbeat", beat.to_json()))
+                reply = JobHeartbeatReply.from_json(
+                    await client.post_json("/v1/jobs/heartbeat", beat.to_json())
+                )
             except PeerError as error:
                 if error.status is None:
                     continue  # coordinator unreachable: the job lease decides, not one lost beat

@@ -121,6 +121,23 @@ def test_the_api_refuses_strangers_forgers_other_configs_and_stale_terms(tmp_pat
                     await x.post_json("/v1/jobs/claim", {"node": "a", "term_seen": 0, "free": {"cpus": 1, "gpus": 0, "memory_mb": 0}})
                 assert forged.value.status == 403 and "speaks for" in forged.value.payload["error"]
 
+                with pytest.raises(PeerError) as malformed:
+                    await x.post_json("/v1/jobs/claim", {"node": "x", "term_seen": "0", "free": {"cpus": 1, "gpus": 0}})
+                assert malformed.value.status == 400
+                assert malformed.value.payload["error"] == (
+                    "bad claim: field 'term_seen' must be an integer >= 0, got '0'; field 'free': field 'memory_mb' "
+                    "is missing (the fields are cpus, gpus, memory_mb)"
+                )
+                with pytest.raises(PeerError) as unknown:
+                    await x.post_json("/v1/heartbeat", _view(agent, "x") | {"load": 0.5})
+                assert unknown.value.status == 400
+                assert unknown.value.payload["error"].startswith(
+                    "bad node view: unknown field 'load' (the fields are v, node, url, eligible,"
+                )
+                with pytest.raises(PeerError) as blank:
+                    await x.post_json("/v1/halt", {"reason": " ", "cancel": False})
+                assert blank.value.status == 400 and "field 'reason' must be a reason (not blank)" in str(blank.value)
+
                 with pytest.raises(PeerError) as stale:
                     await x.post_json("/v1/jobs/report", {"node": "x", "job_id": "1000001", "term": 0, "status": "completed"})
                 assert stale.value.status == 409

@@ -42,7 +42,9 @@ def ask(term: int, candidate: str = "a", *, log: LogPosition = EMPTY, renew: boo
     return vote_request(term, candidate, log, renew)
 
 
-def vote_request(term: int, candidate: str, log: LogPosition, renew: bool, probe: bool = False) -> VoteRequest:
+def vote_request(
+    term: int, candidate: str, log: LogPosition, renew: bool, probe: bool = False
+) -> VoteRequest:
     return VoteRequest(
         term=term, candidate=candidate, log_term=log.term, log_length=log.length, renew=renew, probe=probe
     )
@@ -162,7 +164,11 @@ def test_vote_invariants(
 ) -> None:
     state = VoterState(term, holder, until)
     new, reply = decide_vote(
-        state, vote_request(request_term, candidate, LogPosition(*log), renew), LogPosition(*own), now=now, lease_s=LEASE
+        state,
+        vote_request(request_term, candidate, LogPosition(*log), renew),
+        LogPosition(*own),
+        now=now,
+        lease_s=LEASE,
     )
     assert reply.reason
     assert (reply.term, reply.holder) == (new.term, new.holder)
@@ -185,7 +191,9 @@ def test_vote_invariants(
 def test_messages_round_trip() -> None:
     sent = vote_request(4, "a", LogPosition(3, 1200), renew=True, probe=True)
     assert VoteRequest.from_json(sent.to_json()) == sent
-    assert sent.to_json()["log_term"] == 3 and sent.to_json()["log_length"] == 1200 and sent.to_json()["v"] == 1
+    assert (
+        sent.to_json()["log_term"] == 3 and sent.to_json()["log_length"] == 1200 and sent.to_json()["v"] == 1
+    )
     assert sent.log == LogPosition(3, 1200)
     granted = VoteReply(granted=True, term=4, holder="a", reason="granted")
     for reply in (granted, VoteReply(granted=False, term=0, holder=None, reason="")):

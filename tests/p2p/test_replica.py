@@ -217,7 +217,13 @@ def test_pointer_relpath_outside_the_list_is_refused(relpath: str) -> None:
         check_pointer_relpath(relpath)
     with pytest.raises(ValueError, match="files"):
         ReplicaPush(
-            term=1, leader="a", offset=0, prefix_sha256=EMPTY_SHA256, data="", files={relpath: "x"}, removed=()
+            term=1,
+            leader="a",
+            offset=0,
+            prefix_sha256=EMPTY_SHA256,
+            data="",
+            files={relpath: "x"},
+            removed=(),
         )
 
 
@@ -294,7 +300,10 @@ def test_push_fields_are_validated(change: dict[str, object], message: str) -> N
             {"ok": True, "length": 0, "term": 0, "reason": ""},
             r"replica reply: field 'file_hashes' is missing \(the fields are v, ok, length, term, reason, file_hashes\)",
         ),
-        ({"v": 2, "ok": True, "length": 0, "term": 0, "reason": "", "file_hashes": {}}, r"field 'v' must be 1"),
+        (
+            {"v": 2, "ok": True, "length": 0, "term": 0, "reason": "", "file_hashes": {}},
+            r"field 'v' must be 1",
+        ),
         ([], "replica reply: expected a JSON object, got list"),
     ],
 )

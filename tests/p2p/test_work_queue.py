@@ -210,9 +210,13 @@ def test_a_newer_term_seen_by_a_worker_stops_the_hand_out() -> None:
 
 
 def test_bad_demands_and_terms_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"cpus\n  must be an integer >= 0 \[type=wire_field, input_value=-1,"):
+    with pytest.raises(
+        ValueError, match=r"cpus\n  must be an integer >= 0 \[type=wire_field, input_value=-1,"
+    ):
         Demand(cpus=-1, gpus=0, memory_mb=0)
-    with pytest.raises(ValueError, match=r"memory_mb\n  must be an integer >= 0 \[type=wire_field, input_value=1.5,"):
+    with pytest.raises(
+        ValueError, match=r"memory_mb\n  must be an integer >= 0 \[type=wire_field, input_value=1.5,"
+    ):
         Demand(cpus=1, gpus=0, memory_mb=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"term 0 must be a positive integer"):
         WorkQueue(0, job_lease_s=1.0)
@@ -275,7 +279,9 @@ def test_wire_documents_round_trip_and_bad_ones_name_the_field() -> None:
         Demand.from_json([1, 0, 0])
     with pytest.raises(ValueError, match=r"field 'gpus' must be an integer >= 0, got '1'"):
         Demand.from_json({"cpus": 1, "gpus": "1", "memory_mb": 0})
-    with pytest.raises(ValueError, match=r"claimed job: unknown field 'extra' \(the fields are job_id, term, purpose, job,"):
+    with pytest.raises(
+        ValueError, match=r"claimed job: unknown field 'extra' \(the fields are job_id, term, purpose, job,"
+    ):
         ClaimedJob.from_json({**claimed.to_json(), "extra": 1})
     bad = {**claimed.to_json(), "job_id": "x1", "term": 0, "purpose": "play", "job": [], "lease_s": True}
     with pytest.raises(
