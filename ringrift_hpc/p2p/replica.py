@@ -232,7 +232,7 @@ class ReplicaPush(WireModel):
     offset: Count
     prefix_sha256: Sha256
     data: Text
-    files: dict[PointerPath, Text]
+    files: Mapping[PointerPath, Text]
     removed: Annotated[tuple[PointerPath, ...], BeforeValidator(list_as_tuple)]
 
     @model_validator(mode="after")
@@ -276,7 +276,7 @@ class ReplicaReply(WireModel):
     length: Count
     term: Count
     reason: Text
-    file_hashes: dict[PointerPath, Sha256]
+    file_hashes: Mapping[PointerPath, Sha256]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WrapValidator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from ringrift_hpc.config.base import unwrap
+
 WIRE_VERSION: Final = 1
 
 _M = TypeVar("_M", bound="WireModel")
@@ -137,7 +139,7 @@ def _where(loc: Sequence[int | str]) -> str:
 def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
     for part in loc:
         field = model.model_fields.get(str(part))
-        annotation = field.annotation if field is not None else None
+        annotation = unwrap(field.annotation) if field is not None else None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         model = annotation
@@ -147,7 +149,10 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
 def exact_fields(
     data: object, names: Sequence[str], what: str, *, error: type[ValueError] = WireError
 ) -> Mapping[str, object]:
-    """`data` as a JSON object with exactly the fields `names`; `error` names the odd ones."""
+    """`data` as a JSON object with exactly the fields `names`; `error` names the odd ones.
+
+    What `job_codec` checks a job document with, until that document is a model too.
+    """
     if not isinstance(data, Mapping):
         raise error(f"{what} must be a JSON object with the fields {', '.join(names)}, got {data!r}")
     unknown = sorted(str(k) for k in data if k not in names)
