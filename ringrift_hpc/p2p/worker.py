@@ -104,7 +104,7 @@ class Worker:
     async def _run(self, client: PeerClient, claimed: ClaimedJob) -> None:
         job_id, term, job = claimed.job_id, claimed.term, claimed.job
         task = RunningTask(
-            job_id, term, job["purpose"], Demand(cpus=self.threads_per_job, gpus=0, memory_mb=0)
+            job_id, term, claimed.purpose, Demand(cpus=self.threads_per_job, gpus=0, memory_mb=0)
         )
         self.running[job_id] = task
         beat = asyncio.create_task(self._heartbeats(client, task))

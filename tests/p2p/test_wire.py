@@ -105,7 +105,9 @@ def test_non_objects_strings_for_numbers_and_lists_are_refused() -> None:
 
 
 def test_job_messages_round_trip_through_json() -> None:
-    claimed = ClaimedJob(job_id="3000001", term=3, kind="selfplay", job={"purpose": "selfplay"}, lease_s=30.0)
+    claimed = ClaimedJob(
+        job_id="3000001", term=3, purpose="selfplay", job={"purpose": "selfplay"}, lease_s=30.0
+    )
     free = Demand(cpus=4, gpus=0, memory_mb=1000)
     messages: list[WireModel] = [
         ClaimRequest(node="w", term_seen=3, free=free),
@@ -141,8 +143,13 @@ def test_bad_job_messages_name_the_field() -> None:
         WireError, match=r"claim reply: field 'job': field 'lease_s' must be a positive number, got 0"
     ):
         ClaimReply.from_json(
-            {"job": {"job_id": "1", "term": 1, "kind": "train", "job": {}, "lease_s": 0}, "halted": False}
+            {"job": {"job_id": "1", "term": 1, "purpose": "train", "job": {}, "lease_s": 0}, "halted": False}
         )
+    with pytest.raises(
+        WireError,
+        match=r"claim reply: field 'job': field 'purpose' is missing \(the fields are job_id, term,",
+    ):
+        ClaimReply.from_json({"job": {"job_id": "1", "term": 1, "job": {}, "lease_s": 1}, "halted": False})
     with pytest.raises(
         WireError, match=r"halt request: field 'reason' must be a reason \(not blank\).*got '  '"
     ):
