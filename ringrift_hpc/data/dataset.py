@@ -22,9 +22,9 @@ import torch
 
 from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.symmetry import symmetries, transform_planes
-from ringrift_hpc.data.shard_store import ShardQuarantinedError, load_shard
+from ringrift_hpc.data.shard_store import ShardRejectedError, load_shard
 from ringrift_hpc.data.shards import Shard
-from ringrift_hpc.store import RunLayout, quarantine
+from ringrift_hpc.store import RunLayout
 
 
 class NoSamplesError(ValueError):
@@ -60,7 +60,8 @@ class LoadedWindow:
 
     data: SampleSet
     provenance: tuple[tuple[str, int], ...]  # ("<generation>/<task>.h5", samples kept) per shard read
-    quarantined: tuple[str, ...]  # "<path>: <reason>" per shard moved aside while loading
+    rejected: tuple[tuple[str, str], ...]  # (path relative to the run root, reason) per unusable shard
+    missing: tuple[str, ...]  # paths relative to the run root of shards gone since the window was chosen
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,9 @@ def load_window(
     uniform random `cap` of their samples at most.
 
     A shard that fails validation (or holds another sample count than its manifest says) is
-    quarantined and reported, a shard already gone is reported; the others are used, and the
-    subsample is the same whichever of them fail. No usable sample at all is an error.
+    rejected with the reason, a shard already gone is reported missing; the others are used, and
+    the subsample is the same whichever of them fail. Nothing is moved: the caller reports the
+    rejected shards and the controller quarantines them. No usable sample at all is an error.
     """
     counts = np.array([samples for _, samples in shards], dtype=np.int64)
     total = int(counts.sum())
@@ -100,23 +102,22 @@ def load_window(
         chosen = np.arange(total)
     parts: list[SampleSet] = []
     provenance: list[tuple[str, int]] = []
-    quarantined: list[str] = []
+    rejected: list[tuple[str, str]] = []
+    missing: list[str] = []
     for i, (path, samples) in enumerate(shards):
         rows = chosen[(chosen >= starts[i]) & (chosen < starts[i + 1])] - starts[i]
+        name = layout.relative(path).as_posix()
         if not path.exists():
-            quarantined.append(f"{path}: missing (quarantined since the window was chosen)")
+            missing.append(name)
             continue
         try:
-            shard = load_shard(layout, path, variant=variant)
-        except ShardQuarantinedError as error:
-            quarantined.append(str(error))
+            shard = load_shard(path, variant=variant)
+        except ShardRejectedError as error:
+            rejected.append((name, error.reason))
             continue
         if shard.samples != samples:
             # The manifest's count placed the subsample; a shard that disagrees is corrupt.
-            record = quarantine(
-                layout, path, f"holds {shard.samples} samples but its manifest says {samples}"
-            )
-            quarantined.append(f"{record.original} was quarantined to {record.entry}: {record.reason}")
+            rejected.append((name, f"{path}: holds {shard.samples} samples but its manifest says {samples}"))
             continue
         if rows.size:
             parts.append(_take(shard, rows, shard_index=i))
@@ -124,9 +125,10 @@ def load_window(
     if not parts:
         raise NoSamplesError(
             f"the replay window of {variant} holds no usable sample ({len(shards)} shard(s), "
-            f"{len(quarantined)} quarantined); run selfplay before training"
+            f"{len(rejected)} rejected, {len(missing)} missing); run selfplay before training"
+            + "".join(f"\n  {name}: {reason}" for name, reason in rejected)
         )
-    return LoadedWindow(_concatenate(parts), tuple(provenance), tuple(quarantined))
+    return LoadedWindow(_concatenate(parts), tuple(provenance), tuple(rejected), tuple(missing))
 
 
 def _take_csr(offsets: np.ndarray, columns: Sequence[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:

@@ -1,57 +1,81 @@
 """The replay window: which published selfplay shards a training job reads.
 
-The window holds the newest `window_size(N)` of all `N` published samples of a variant,
+The window holds the newest `window_size(N)` of all `N` ingested samples of a variant,
 growing sub-linearly with `N` once past `min_samples` (KataGo's rule, `ReplayWindow`). Shards
 are taken whole, newest generation first (task name breaks ties), until the window is
 covered, so the oldest shard taken may overshoot it by less than one shard.
 
-Reading the run directory (`scan_shards`) quarantines what fails verification and reports
-it; choosing the window (`select_window`) is a pure function; a window that would mix
-encoder or codec versions is refused (`check_versions`), never silently mixed.
+The controller chooses the window from its record of ingested shards (`choose_window`) and
+names it in the training spec (`Window`), so a job never lists directories to learn what it
+trains on. A job run without a controller chooses from the published shards' manifests
+(`published_shards`). Choosing is a pure function; a window that would mix encoder or codec
+versions is refused (`check_versions`), never silently mixed. Nothing here moves a file.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.config.learning import ReplayWindow
-from ringrift_hpc.data.shard_store import list_shards
-from ringrift_hpc.store import Published, RunLayout, quarantine
-
+from ringrift_hpc.data.shard_store import ShardEntry, ShardRejectedError, describe_shard, list_shards
+from ringrift_hpc.store import RunLayout
 
 class ReplayWindowError(ValueError):
     """The run's shards cannot form a usable training window."""
 
 
 @dataclass(frozen=True)
-class ShardEntry:
-    """One published shard as its manifest describes it."""
+class Window:
+    """A chosen window: its shards as (path relative to the run root, samples), newest first."""
 
-    path: Path
-    generation: int
-    samples: int
-    encoder_version: str
-    codec_version: str
+    shards: tuple[tuple[str, int], ...]
+    total_samples: int  # of the variant when the window was chosen
+    window_samples: int  # what the sub-linear rule asked for
 
-    @property
-    def name(self) -> str:
-        """`<generation>/<task>.h5`: the shard's name in provenance records."""
-        return f"{self.path.parent.name}/{self.path.name}"
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "shards": [[path, samples] for path, samples in self.shards],
+            "total_samples": self.total_samples,
+            "window_samples": self.window_samples,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any], *, source: str) -> Window:
+        """Parse `to_doc` output; a bad field is `ReplayWindowError` naming `source` and the field."""
+        fix = "the window is written by the controller: resubmit the training job from the controller"
+        shards = doc.get("shards")
+        if not isinstance(shards, list) or not all(
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and type(item[1]) is int
+            and item[1] >= 0
+            for item in shards
+        ):
+            raise ReplayWindowError(
+                f"{source}: field 'shards' is {shards!r}; expected a list of [path, samples]; {fix}"
+            )
+        counts = {}
+        for key in ("total_samples", "window_samples"):
+            value = doc.get(key)
+            if type(value) is not int or value < 0:
+                raise ReplayWindowError(f"{source}: field {key!r} is {value!r}; expected a count; {fix}")
+            counts[key] = value
+        unknown = sorted(set(doc) - {"shards", "total_samples", "window_samples"})
+        if unknown:
+            raise ReplayWindowError(f"{source}: unknown field(s) {', '.join(unknown)}; {fix}")
+        return cls(tuple((path, samples) for path, samples in shards), **counts)
 
 
 @dataclass(frozen=True)
-class ShardScan:
-    """What a variant's selfplay directories hold: usable shards and what was quarantined."""
+class PublishedShards:
+    """What a variant's selfplay directories hold by their manifests: usable and rejected shards."""
 
     shards: tuple[ShardEntry, ...]
-    quarantined: tuple[str, ...]  # "<path>: <reason>" per artifact moved aside
-
-    @property
-    def total_samples(self) -> int:
-        return sum(shard.samples for shard in self.shards)
+    rejected: tuple[tuple[str, str], ...]  # (path relative to the run root, reason)
 
 
 def window_size(total_samples: int, window: ReplayWindow) -> int:
@@ -63,7 +87,7 @@ def window_size(total_samples: int, window: ReplayWindow) -> int:
     return min(int(grown), window.max_samples, total_samples)
 
 
-def select_window(shards: tuple[ShardEntry, ...], size: int) -> tuple[ShardEntry, ...]:
+def select_window(shards: Iterable[ShardEntry], size: int) -> tuple[ShardEntry, ...]:
     """The newest shards covering `size` samples, newest first."""
     newest_first = sorted(shards, key=lambda s: (s.generation, s.path.name), reverse=True)
     chosen: list[ShardEntry] = []
@@ -74,6 +98,15 @@ def select_window(shards: tuple[ShardEntry, ...], size: int) -> tuple[ShardEntry
         chosen.append(shard)
         covered += shard.samples
     return tuple(chosen)
+
+
+def choose_window(layout: RunLayout, shards: Iterable[ShardEntry], replay: ReplayWindow) -> Window:
+    """The window of `shards` (all of a variant's usable shards) under the rule `replay`."""
+    entries = tuple(shards)
+    total = sum(shard.samples for shard in entries)
+    size = window_size(total, replay)
+    chosen = select_window(entries, size)
+    return Window(tuple((layout.relative(s.path).as_posix(), s.samples) for s in chosen), total, size)
 
 
 def check_versions(shards: tuple[ShardEntry, ...], *, encoder_version: str, codec_version: str) -> None:
@@ -93,55 +126,20 @@ def check_versions(shards: tuple[ShardEntry, ...], *, encoder_version: str, code
         )
 
 
-def scan_shards(layout: RunLayout, variant: str) -> ShardScan:
-    """Every verified shard of `variant`; corrupt ones are quarantined and reported."""
+def published_shards(layout: RunLayout, variant: str, *, verify: bool = True) -> PublishedShards:
+    """Every published shard of `variant` by its manifest; what fails is rejected, not moved."""
     root = layout.selfplay_root(variant)
     generations = (
         sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name.isdigit()) if root.is_dir() else []
     )
     shards: list[ShardEntry] = []
-    quarantined: list[str] = []
+    rejected: list[tuple[str, str]] = []
     for name in generations:
-        listing = list_shards(layout, variant, int(name))
-        quarantined.extend(f"{record.original}: {record.reason}" for record in listing.quarantined)
+        listing = list_shards(layout, variant, int(name), verify=verify)
+        rejected.extend((layout.relative(r.path).as_posix(), r.reason) for r in listing.rejected)
         for published in listing.shards:
             try:
-                shards.append(_entry(published, variant))
-            except ReplayWindowError as error:
-                record = quarantine(layout, published.path, str(error))
-                quarantined.append(f"{record.original}: {record.reason}")
-    return ShardScan(tuple(shards), tuple(quarantined))
-
-
-def _entry(published: Published, variant: str) -> ShardEntry:
-    meta = published.manifest.metadata
-    fix = "the shard's writer is broken: re-run its selfplay task"
-    values: dict[str, Any] = {}
-    for key, kind in (
-        ("generation", int),
-        ("positions", int),
-        ("encoder_version", str),
-        ("codec_version", str),
-    ):
-        value = meta.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ReplayWindowError(
-                f"{published.manifest_path}: metadata field {key!r} is {value!r}, "
-                f"expected a {kind.__name__}; {fix}"
-            )
-        values[key] = value
-    if values["positions"] < 0:
-        raise ReplayWindowError(f"{published.manifest_path}: metadata field 'positions' is negative; {fix}")
-    if meta.get("variant") != variant or values["generation"] != int(published.path.parent.name):
-        raise ReplayWindowError(
-            f"{published.manifest_path}: metadata fields 'variant' {meta.get('variant')!r} and 'generation' "
-            f"{values['generation']} disagree with the directory "
-            f"({variant}, {published.path.parent.name}); {fix}"
-        )
-    return ShardEntry(
-        path=published.path,
-        generation=values["generation"],
-        samples=values["positions"],
-        encoder_version=values["encoder_version"],
-        codec_version=values["codec_version"],
-    )
+                shards.append(describe_shard(published, variant))
+            except ShardRejectedError as error:
+                rejected.append((layout.relative(error.path).as_posix(), error.reason))
+    return PublishedShards(tuple(shards), tuple(rejected))

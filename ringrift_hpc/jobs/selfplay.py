@@ -15,7 +15,10 @@ executor process or `ringrift-hpc worker selfplay --spec FILE` (`jobs.registry.r
   end). Either way the finished games are published; a task that finished none raises
   `NothingPlayedError`, so the process exits non-zero.
 * Idempotent: when this task's shard is already published, the task does nothing and returns
-  the published record (a requeued array task does not conflict with its first run).
+  the published record (a requeued array task does not conflict with its first run). One that
+  no longer verifies is an error: the controller quarantines it, then a retry plays again.
+* The manifest carries what ingest needs (variant, generation, task, model id, seeds, games,
+  positions, encoder and codec versions), so the controller never opens the shard.
 """
 
 from __future__ import annotations
@@ -51,7 +54,6 @@ from ringrift_hpc.store import (
     RunLayout,
     manifest_path,
     publish_file,
-    quarantine,
     read_manifest,
     temp_path_for,
 )
@@ -200,19 +202,22 @@ def _mover(spec: SelfplaySpec, layout: RunLayout) -> Mover:
     return SearchMover(evaluator, spec.search_config)
 
 
-def _published(layout: RunLayout, shard: Path) -> SelfplayResult | None:
-    """This task's shard if an earlier attempt published it; a damaged one is quarantined and
-    played again."""
+class PublishedShardCorruptError(RuntimeError):
+    """This task's shard was published by an earlier attempt and no longer verifies."""
+
+
+def _published(shard: Path) -> SelfplayResult | None:
+    """This task's shard if an earlier attempt published it; a damaged one is an error, left
+    where it is for the controller to quarantine (jobs never move files)."""
     if not manifest_path(shard).exists():
         return None
     try:
         meta = read_manifest(shard, verify=True).manifest.metadata
     except CorruptArtifactError as error:
-        record = quarantine(layout, shard, str(error))
-        log.warning(
-            "selfplay: %s was quarantined (%s); playing the task again", record.original, record.reason
-        )
-        return None
+        raise PublishedShardCorruptError(
+            f"{error}\n  an earlier attempt of this task published the shard; the controller quarantines it "
+            "when it ingests it, and this task plays its games again when it is retried after that"
+        ) from error
     return SelfplayResult(
         shard, meta["games"], meta["positions"], meta["stop_reason"], meta["play_seconds"], True
     )
@@ -222,7 +227,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     """Play the task's games and publish its shard; see the module docstring."""
     layout = RunLayout(Path(spec.run_root))
     shard = layout.selfplay_shard(spec.variant, spec.generation, spec.task)
-    existing = _published(layout, shard)
+    existing = _published(shard)
     if existing is not None:
         log.info(
             "selfplay %s gen %d task %s: already published, nothing to do",

@@ -48,16 +48,32 @@ from ringrift_hpc.data.dataset import (
     step_rows,
     symmetry_choices,
 )
-from ringrift_hpc.jobs.replay_window import check_versions, scan_shards, select_window, window_size
+from ringrift_hpc.data.shard_store import SHARD_SUFFIX, ShardEntry, ShardRejectedError, describe_shard
+from ringrift_hpc.jobs.replay_window import (
+    ReplayWindowError,
+    Window,
+    check_versions,
+    choose_window,
+    published_shards,
+)
 from ringrift_hpc.jobs.train_checkpoint import TrainState, load_train_state, save_train_state
 from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer
 from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.train_spec import TrainResult, TrainSpec
 from ringrift_hpc.metrics import family, write_run_textfile
-from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text, publish_bytes, read_manifest
+from ringrift_hpc.store import (
+    RunLayout,
+    StoreError,
+    atomic_write_json,
+    atomic_write_text,
+    publish_bytes,
+    read_manifest,
+)
 
 # Steps whose losses make up the reported training loss.
 RECENT_STEPS = 50
+# The candidate's metadata field listing the window's shards that could not be read.
+REJECTED_SHARDS = "rejected_shards"
 
 
 class TrainingError(RuntimeError):
@@ -75,7 +91,7 @@ class PinnedWindow:
     shards: tuple[tuple[Path, int], ...]  # (path, samples) newest first
     total_samples: int  # of the variant when the window was chosen
     window_samples: int  # what the sub-linear rule asked for
-    quarantined: tuple[str, ...]
+    quarantined: tuple[str, ...]  # "<path>: <reason>" per shard left out when the window was chosen
 
 
 def job_dir(layout: RunLayout, spec: TrainSpec) -> Path:
@@ -111,41 +127,75 @@ class TrainJob(submitit.helpers.Checkpointable):
 
 
 def pin_window(layout: RunLayout, spec: TrainSpec, path: Path) -> PinnedWindow:
-    """The job's window: read from `path` if an earlier attempt chose it, else chosen now and saved."""
+    """The job's window: read from `path` if an earlier attempt pinned it, else pinned now.
+
+    The window is the one the spec names (the controller's choice from the shards it ingested);
+    a spec without one (a job run without a controller) chooses from the published shards.
+    """
     if path.exists():
         doc = json.loads(path.read_text())
         return PinnedWindow(
             shards=tuple((layout.root / name, int(samples)) for name, samples in doc["shards"]),
             total_samples=doc["total_samples"],
             window_samples=doc["window_samples"],
-            quarantined=tuple(doc["quarantined"]),
+            quarantined=tuple(doc.get("quarantined", ())),
         )
-    scan = scan_shards(layout, spec.variant)
-    size = window_size(scan.total_samples, spec.training_section().replay_window)
-    chosen = select_window(scan.shards, size)
-    if not chosen:
+    skipped: tuple[str, ...] = ()
+    if spec.window is not None:
+        window = Window.from_doc(spec.window, source=f"training spec {spec.key}: field 'window'")
+    else:
+        found = published_shards(layout, spec.variant, verify=False)
+        window = choose_window(layout, found.shards, spec.training_section().replay_window)
+        skipped = tuple(f"{name}: {reason}" for name, reason in found.rejected)
+    if not window.shards:
         raise TrainingError(
             f"{layout.selfplay_root(spec.variant)} holds no published shard of {spec.variant}"
-            + (f" ({len(scan.quarantined)} quarantined)" if scan.quarantined else "")
+            + (f" ({len(skipped)} rejected)" if skipped else "")
             + "; run selfplay before training"
         )
-    check_versions(chosen, encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
-    window = PinnedWindow(
-        shards=tuple((shard.path, shard.samples) for shard in chosen),
-        total_samples=scan.total_samples,
-        window_samples=size,
-        quarantined=scan.quarantined,
+    shards = tuple((_window_shard(layout, spec.variant, name), samples) for name, samples in window.shards)
+    described = _described(shards, spec.variant)
+    check_versions(described, encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
+    pinned = PinnedWindow(
+        shards=shards,
+        total_samples=window.total_samples,
+        window_samples=window.window_samples,
+        quarantined=skipped,
     )
     atomic_write_json(
         path,
         {
-            "shards": [[layout.relative(p).as_posix(), n] for p, n in window.shards],
-            "total_samples": window.total_samples,
-            "window_samples": window.window_samples,
-            "quarantined": list(window.quarantined),
+            "shards": [[layout.relative(p).as_posix(), n] for p, n in pinned.shards],
+            "total_samples": pinned.total_samples,
+            "window_samples": pinned.window_samples,
+            "quarantined": list(pinned.quarantined),
         },
     )
-    return window
+    return pinned
+
+
+def _window_shard(layout: RunLayout, variant: str, name: str) -> Path:
+    """The shard `name` (relative to the run root), refused unless it is a shard of `variant`."""
+    path = layout.root / name
+    root = layout.selfplay_root(variant)
+    if path.suffix != SHARD_SUFFIX or Path(os.path.abspath(path)).parent.parent != root:
+        raise ReplayWindowError(
+            f"window shard {name!r} is not a shard of {variant} (expected {layout.relative(root)}/"
+            f"<generation>/<task>{SHARD_SUFFIX}); resubmit the training job from the controller"
+        )
+    return path
+
+
+def _described(shards: tuple[tuple[Path, int], ...], variant: str) -> tuple[ShardEntry, ...]:
+    """The window's shards as their manifests describe them; a shard gone or unreadable is left
+    to loading, which reports it."""
+    entries = []
+    for path, _ in shards:
+        try:
+            entries.append(describe_shard(read_manifest(path, verify=False), variant))
+        except (StoreError, ShardRejectedError):
+            continue
+    return tuple(entries)
 
 
 def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
@@ -234,15 +284,11 @@ class _Trainer:
             self.recent.extend(state.recent_losses)
         self.resumed_from = self.step
         self.samples_per_s = float("nan")
-        # Rank 0 reads first and quarantines what fails; the other ranks then find those shards
-        # gone and skip them, so every rank holds the same samples in the same order.
-        if rank > 0:
-            dist.barrier()
         self.loaded = load_window(
             self.layout, window.shards, variant=spec.variant, cap=spec.max_samples_in_memory, seed=spec.seed
         )
-        if rank == 0 and world > 1:
-            dist.barrier()
+        if world > 1:
+            self._check_same_data()
         self.train_rows, self.validation_rows = split_by_game(
             self.loaded.data.game_keys, self.training.validation_fraction, seed=spec.seed
         )
@@ -252,6 +298,18 @@ class _Trainer:
             else self.net
         )
         self.autocast = device.type == "cuda" and self.training.bf16
+
+    def _check_same_data(self) -> None:
+        """Every rank must train on the same samples; reading is deterministic, so they differ only
+        when a shard changed (was quarantined) while the ranks were reading."""
+        mine = (self.loaded.provenance, self.loaded.rejected, self.loaded.missing)
+        gathered: list[object] = [None] * self.world
+        dist.all_gather_object(gathered, mine)
+        if any(other != mine for other in gathered):
+            raise TrainingError(
+                f"the ranks of training job {self.spec.key} read different shards of their window (a "
+                "shard was moved while they read); run the job again"
+            )
 
     def run(self) -> None:
         with ThreadPoolExecutor(max_workers=max(1, self.training.dataloader_workers)) as pool:
@@ -376,6 +434,8 @@ class _Trainer:
             "window_samples": self.window.window_samples,
             "total_samples": self.window.total_samples,
             "data": [[name, count] for name, count in self.loaded.provenance],
+            # Reported to the controller, which quarantines them when it ingests this model.
+            REJECTED_SHARDS: [[name, reason] for name, reason in self.loaded.rejected],
             "net_config": self.net.config.to_dict(),
             "encoder_version": ENCODER_VERSION,
             "codec_version": CODEC_VERSION,
@@ -391,6 +451,7 @@ class _Trainer:
         else:
             # Identical weights were already published (a requeue after publishing): same model.
             read_manifest(weights)
+        missing = self.loaded.missing
         result = TrainResult(
             model_id=candidate,
             weights=str(weights),
@@ -403,7 +464,11 @@ class _Trainer:
             samples=self.loaded.data.samples,
             validation_samples=int(self.validation_rows.size),
             provenance=self.loaded.provenance,
-            quarantined=self.window.quarantined + self.loaded.quarantined,
+            quarantined=(
+                self.window.quarantined
+                + tuple(f"{name}: {reason}" for name, reason in self.loaded.rejected)
+                + tuple(f"{name}: missing (quarantined since the window was chosen)" for name in missing)
+            ),
             duration_s=round(duration, 3),
         )
         self._write_metrics(validation)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.jobs.replay_window import ReplayWindowError, Window
 from ringrift_hpc.jobs.spec_json import spec_fields
 from ringrift_hpc.store.names import check_model_id
 
@@ -42,6 +43,9 @@ class TrainSpec:
     processes: int = 1  # DDP processes (one per GPU on CUDA; gloo on CPU)
     steps: int | None = None  # explicit step count instead of the one derived from new_samples
     max_samples_in_memory: int = 500_000  # larger windows are subsampled uniformly
+    # The shards to train on (`Window.to_doc`), chosen by the controller from the shards it
+    # ingested; None: the job chooses from the published shards (a job run without a controller).
+    window: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,6 +68,11 @@ class TrainSpec:
         for name in ("processes", "max_samples_in_memory"):
             if type(getattr(self, name)) is not int or getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        if self.window is not None:
+            try:
+                Window.from_doc(self.window, source="window")
+            except ReplayWindowError as error:
+                problems.append(str(error))
         if self.steps is not None and (type(self.steps) is not int or self.steps < 1):
             problems.append(f"steps must be a positive int or null, got {self.steps!r}")
         try:
@@ -110,7 +119,10 @@ class TrainSpec:
         return min(max(wanted, section.min_steps), section.max_steps)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if fields["window"] is None:
+            del fields["window"]  # the spec's key stays what it was before the field existed
+        return json.dumps(fields, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "training spec") -> TrainSpec:
@@ -136,6 +148,7 @@ class TrainSpec:
         processes: int = 1,
         steps: int | None = None,
         max_samples_in_memory: int = 500_000,
+        window: Window | None = None,
     ) -> TrainSpec:
         """A spec from typed config objects."""
         return cls(
@@ -150,6 +163,7 @@ class TrainSpec:
             processes=processes,
             steps=steps,
             max_samples_in_memory=max_samples_in_memory,
+            window=None if window is None else window.to_doc(),
         )
 
 

@@ -30,6 +30,7 @@ from ringrift_hpc.config import Config, Variant
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.jobs.registry import job_entry, spec_from_json
+from ringrift_hpc.jobs.replay_window import choose_window
 from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
 from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.loop import policies
@@ -57,7 +58,7 @@ from ringrift_hpc.loop.events import (
     read_events,
     to_record,
 )
-from ringrift_hpc.loop.ingest import evaluation_groups, scan_variant
+from ringrift_hpc.loop.ingest import ShardIndex, evaluation_groups, scan_variant
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
@@ -119,6 +120,9 @@ class Controller:
         self.clock = clock
         self.names = [v.name for v in config.variants]
         self.state: RunState = replay_state(self.names, journal.replayed.records, source=str(journal.path))
+        self.shard_index = ShardIndex()
+        for replayed in read_events(journal.replayed.records, source=str(journal.path)):
+            self.shard_index.apply(replayed)
         self.progress: dict[str, EvaluationProgress | None] = {}
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
@@ -132,6 +136,7 @@ class Controller:
         stamped = event.model_copy(update={"time": self.clock(), "token": self.lease.token})
         self.journal.append(to_record(stamped))
         self.state = apply_event(self.state, stamped)
+        self.shard_index.apply(stamped)
 
     # -- startup ---------------------------------------------------------------------------
 
@@ -406,6 +411,11 @@ class Controller:
         self._submit("selfplay", v.variant, tasks, None)
 
     def _submit_training(self, v: VariantState, new_samples: int) -> None:
+        # The window is chosen here, from the shards this controller ingested, and travels in the
+        # spec: the job never lists directories, and a retry trains on the very same shards.
+        window = choose_window(
+            self.layout, self.shard_index.entries(self.layout, v.variant), self.config.training.replay_window
+        )
         spec = TrainSpec.build(
             self.layout.root,
             v.variant,
@@ -415,6 +425,7 @@ class Controller:
             network=NetConfig.from_section(self.config.network),
             training=self.config.training,
             seed=self.config.run.seed + v.decisions + 1,
+            window=window,
         )
         started = TrainingStarted(job_key=spec.key, samples_total=v.samples_total)
         self._submit("train", v.variant, [(f"train/{v.variant}/{spec.key}", spec.to_json())], started)

@@ -1,25 +1,37 @@
 """Finding newly published artifacts of a variant, verifying them, and quarantining bad ones.
 
-`scan_variant` returns journal records (``ingested`` and ``quarantined``) for every artifact
-not yet in `ingested`: selfplay shards (manifest verified and content validated), candidate
-models (manifest verified) and match files (manifest verified and decoded). Files without a
-manifest are left alone (their writer may still be running). Ingesting is idempotent: the
-caller journals the records, and the paths they name are skipped on every later scan.
+The controller is the only caller, so this is the only place that quarantines (jobs report what
+they could not read, and the controller moves it here). `scan_variant` returns journal records
+(``ingested`` and ``quarantined``) for every artifact not yet in `ingested`: selfplay shards
+(manifest and sha256 verified; what the shard holds is read from its manifest, so the shard is
+hashed but never decoded here), candidate models (manifest verified; the shards their training
+job reported unreadable are quarantined) and match files (manifest verified and decoded). Files
+without a manifest are left alone (their writer may still be running). Ingesting is
+idempotent: the caller journals the records, and the paths they name are skipped on every later
+scan. `ShardIndex` is the controller's record of the usable ingested shards, the one source of
+the training window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ringrift_hpc.data.shard_store import SHARD_SUFFIX, ShardQuarantinedError, load_shard
+from ringrift_hpc.ai.codec import CODEC_VERSION
+from ringrift_hpc.ai.encoding import ENCODER_VERSION
+from ringrift_hpc.data.shard_store import SHARD_SUFFIX, ShardEntry, ShardRejectedError, describe_shard
+from ringrift_hpc.jobs.replay_window import ReplayWindowError, check_versions
+from ringrift_hpc.jobs.train import REJECTED_SHARDS
+from ringrift_hpc.loop.events import Event, Quarantined, ShardIngested, UnknownEvent
 from ringrift_hpc.rating.match_files import ARTIFACT_SUFFIX, MatchFileError, decode_match_file
 from ringrift_hpc.rating.records import MatchGroup, MatchRecordError
 from ringrift_hpc.store import (
     CorruptArtifactError,
     NotPublishedError,
     RunLayout,
+    UnsafePathError,
     list_published,
     quarantine,
     read_manifest,
@@ -32,10 +44,15 @@ def _subdirs(root: Path) -> list[Path]:
     return sorted(entry for entry in root.iterdir() if entry.is_dir()) if root.is_dir() else []
 
 
-def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> dict[str, Any]:
+def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> list[dict[str, Any]]:
+    """The journal record of quarantining `path` (or its manifest when the file is gone); none
+    when both are gone already (moved by someone else since they were listed)."""
     target = path if path.exists() else path.with_suffix(".json")
-    record = quarantine(layout, target, reason)
-    return {"event": "quarantined", "variant": variant, "path": record.original, "reason": record.reason}
+    try:
+        record = quarantine(layout, target, reason)
+    except FileNotFoundError:
+        return []
+    return [{"event": "quarantined", "variant": variant, "path": record.original, "reason": record.reason}]
 
 
 def _new(
@@ -50,25 +67,47 @@ def _new(
             yield published.path
 
 
+def _shard(variant: str, path: Path) -> ShardEntry:
+    """The verified shard's entry from its manifest (`ShardRejectedError`, `NotPublishedError`)."""
+    try:
+        entry = describe_shard(read_manifest(path, verify=True), variant)
+        check_versions((entry,), encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
+    except (CorruptArtifactError, ReplayWindowError) as error:
+        raise ShardRejectedError(path, str(error)) from error
+    return entry
+
+
+def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Quarantine records of the shards that the training job of `model` could not read."""
+    records: list[dict[str, Any]] = []
+    for item in meta.get(REJECTED_SHARDS) or ():
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
+            continue  # not what a training job writes: nothing to act on
+        name, reason = item
+        try:
+            path = layout.root / layout.relative(layout.root / name)
+        except UnsafePathError:
+            continue
+        if path.suffix != SHARD_SUFFIX or path.parent.parent != layout.selfplay_root(variant):
+            continue  # not a shard of this variant
+        if path.exists():  # else quarantined already
+            why = f"training of model {model} could not read it: {reason}"
+            records.extend(_quarantined(layout, variant, path, why))
+    return records
+
+
 def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> list[dict[str, Any]]:
     """Journal records for every new artifact of `variant` (see the module docstring)."""
     records: list[dict[str, Any]] = []
     for directory in _subdirs(layout.selfplay_root(variant)):
         for item in _new(layout, directory, SHARD_SUFFIX, ingested):
             if isinstance(item, tuple):
-                records.append(_quarantined(layout, variant, *item))
+                records.extend(_quarantined(layout, variant, *item))
                 continue
             try:
-                shard = load_shard(layout, item, variant=variant)
-            except ShardQuarantinedError as error:
-                records.append(
-                    {
-                        "event": "quarantined",
-                        "variant": variant,
-                        "path": error.record.original,
-                        "reason": error.record.reason,
-                    }
-                )
+                shard = _shard(variant, item)
+            except ShardRejectedError as error:
+                records.extend(_quarantined(layout, variant, item, error.reason))
                 continue
             except NotPublishedError:
                 continue
@@ -84,15 +123,16 @@ def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> l
             )
     for item in _new(layout, layout.models_dir(variant), MODEL_SUFFIX, ingested):
         if isinstance(item, tuple):
-            records.append(_quarantined(layout, variant, *item))
+            records.extend(_quarantined(layout, variant, *item))
             continue
         try:
             meta = read_manifest(item, verify=True).manifest.metadata
         except CorruptArtifactError as error:
-            records.append(_quarantined(layout, variant, item, str(error)))
+            records.extend(_quarantined(layout, variant, item, str(error)))
             continue
         except NotPublishedError:
             continue
+        records.extend(_reported(layout, variant, item.stem, meta))
         records.append(
             {
                 "event": "ingested",
@@ -107,13 +147,13 @@ def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> l
     for directory in _subdirs(layout.matches_root(variant)):
         for item in _new(layout, directory, ARTIFACT_SUFFIX, ingested):
             if isinstance(item, tuple):
-                records.append(_quarantined(layout, variant, *item))
+                records.extend(_quarantined(layout, variant, *item))
                 continue
             try:
                 read_manifest(item, verify=True)
                 groups = decode_match_file(item, item.read_bytes(), variant=variant)
             except (CorruptArtifactError, MatchFileError, MatchRecordError) as error:
-                records.append(_quarantined(layout, variant, item, str(error)))
+                records.extend(_quarantined(layout, variant, item, str(error)))
                 continue
             except NotPublishedError:
                 continue
@@ -128,6 +168,28 @@ def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> l
                 }
             )
     return records
+
+
+@dataclass
+class ShardIndex:
+    """The usable ingested shards of every variant, folded from the controller's journal events:
+    an ingested shard joins, a quarantined one leaves. Paths are relative to the run root."""
+
+    # variant -> shard path -> (generation, samples)
+    shards: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+
+    def apply(self, event: Event | UnknownEvent) -> None:
+        if isinstance(event, ShardIngested):
+            self.shards.setdefault(event.variant, {})[event.path] = (event.generation, event.samples)
+        elif isinstance(event, Quarantined):
+            self.shards.get(event.variant, {}).pop(event.path, None)
+
+    def entries(self, layout: RunLayout, variant: str) -> tuple[ShardEntry, ...]:
+        """The variant's shards; ingest admitted only this code's encoder and codec versions."""
+        return tuple(
+            ShardEntry(layout.root / path, generation, samples, ENCODER_VERSION, CODEC_VERSION)
+            for path, (generation, samples) in sorted(self.shards.get(variant, {}).items())
+        )
 
 
 def evaluation_groups(

@@ -33,7 +33,9 @@ def quarantine(layout: RunLayout, artifact: Path, reason: str) -> QuarantineReco
     """Move `artifact` and its manifest (whichever exist) into a new quarantine entry.
 
     The reason is recorded first and the manifest is moved before the artifact, so a crash
-    part-way leaves the artifact unpublished (readers ignore it) and its reason on record.
+    part-way leaves the artifact unpublished (readers ignore it) and its reason on record. A
+    file that vanishes between the check and its move (moved by someone else) is left out;
+    `FileNotFoundError` when nothing at all was there to move.
     """
     relative = layout.relative(artifact)
     if relative.parts[:1] == (layout.quarantine_dir.name,):
@@ -57,16 +59,21 @@ def quarantine(layout: RunLayout, artifact: Path, reason: str) -> QuarantineReco
             "files": [path.name for path in present],
         },
     )
+    moved = []
     for path in present:
-        os.rename(path, files_dir / path.name)
+        try:
+            os.rename(path, files_dir / path.name)
+        except FileNotFoundError:
+            continue
+        moved.append(files_dir / path.name)
     fsync_dir(files_dir)
     fsync_dir(absolute.parent)
+    if not moved:
+        raise FileNotFoundError(
+            f"{absolute}: nothing to quarantine, the file and its manifest were moved meanwhile"
+        )
     return QuarantineRecord(
-        entry=entry,
-        original=relative.as_posix(),
-        reason=reason,
-        time=when,
-        files=tuple(sorted(files_dir / path.name for path in present)),
+        entry=entry, original=relative.as_posix(), reason=reason, time=when, files=tuple(sorted(moved))
     )
 
 

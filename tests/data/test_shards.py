@@ -2,13 +2,16 @@
 
 Checks that a shard written game by game reads back bit-exactly; that each validation rule
 (attributes, versions, offsets, probabilities, values, legal targets, ranks) names its field;
-that a truncated file or a flipped data byte (Fletcher-32) is refused; and that the run-level
-loader quarantines a shard whose size or sha256 no longer match its manifest, or whose content
-fails validation, with the reason on record.
+that a truncated file or a flipped data byte (Fletcher-32) is refused; that the run-level
+loader rejects a shard whose size or sha256 no longer match its manifest, or whose content
+fails validation, with the reason, and moves nothing (only the controller quarantines); and that
+a shard and manifest written by earlier selfplay (tests/data/golden) still load and describe.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import pytest
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.ai.players import RandomPlayer
-from ringrift_hpc.data.shard_store import ShardQuarantinedError, list_shards, load_shard
+from ringrift_hpc.data.shard_store import ShardRejectedError, describe_shard, list_shards, load_shard
 from ringrift_hpc.data.shards import GameRecord, ShardFormatError, ShardHeader, ShardWriter, read_shard
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, play_selfplay
 from ringrift_hpc.rules import initial_state
@@ -193,7 +196,7 @@ def _publish(layout: RunLayout, games: list[GameRecord], task: str) -> Path:
     return publish_file(shard, _write(temp_path_for(shard), games), {"games": len(games)}).path
 
 
-def test_truncated_published_shard_is_quarantined(tmp_path: Path, games: list[GameRecord]) -> None:
+def test_truncated_published_shard_is_rejected_and_left_in_place(tmp_path: Path, games: list[GameRecord]) -> None:
     layout = RunLayout(tmp_path)
     good = _publish(layout, games, "000000")
     bad = _publish(layout, games, "000001")
@@ -201,17 +204,14 @@ def test_truncated_published_shard_is_quarantined(tmp_path: Path, games: list[Ga
         f.truncate(bad.stat().st_size - 100)
     listing = list_shards(layout, VARIANT, 0)
     assert [p.path for p in listing.shards] == [good]
-    (record,) = listing.quarantined
-    assert record.original.endswith("000001.h5") and {p.name for p in record.files} == {
-        "000001.h5",
-        "000001.json",
-    }
-    assert "size" in record.reason and "quarantine" in record.reason
-    assert not bad.exists()
-    assert load_shard(layout, good, variant=VARIANT).games == 3
+    (rejected,) = listing.rejected
+    assert rejected.path == bad.with_suffix(".json")
+    assert "size" in rejected.reason and "quarantine" in rejected.reason
+    assert bad.exists() and list_quarantined(layout) == ()  # only the controller moves files
+    assert load_shard(good, variant=VARIANT).games == 3
 
 
-def test_invalid_content_is_quarantined_on_load(tmp_path: Path, games: list[GameRecord]) -> None:
+def test_invalid_content_is_rejected_on_load(tmp_path: Path, games: list[GameRecord]) -> None:
     layout = RunLayout(tmp_path)
     shard = layout.selfplay_shard(VARIANT, 0, "000002")
     shard.parent.mkdir(parents=True)
@@ -219,10 +219,67 @@ def test_invalid_content_is_quarantined_on_load(tmp_path: Path, games: list[Game
     with h5py.File(temp, "r+", locking=False) as f:
         f["values"][0, 0] = 7.0
     publish_file(shard, temp, {})  # a writer bug, faithfully published: the manifest verifies
-    with pytest.raises(ShardQuarantinedError) as caught:
-        load_shard(layout, shard, variant=VARIANT)
-    (record,) = list_quarantined(layout)
-    assert "'values'" in record.reason and str(shard) in record.reason
-    assert caught.value.record.entry == record.entry
-    assert not shard.exists() and not shard.with_suffix(".json").exists()
-    assert {p.name for p in record.files} == {"000002.h5", "000002.json"}
+    with pytest.raises(ShardRejectedError) as caught:
+        load_shard(shard, variant=VARIANT)
+    assert caught.value.path == shard
+    assert "'values'" in caught.value.reason and str(shard) in caught.value.reason
+    assert shard.exists() and list_quarantined(layout) == ()
+
+
+GOLDEN = Path(__file__).parent / "golden" / VARIANT / "selfplay" / "000000"
+
+
+def _golden_run(tmp_path: Path) -> RunLayout:
+    """A run holding the shard and manifest that selfplay wrote before manifests described shards
+    for ingest (1 random game of square8_2p, task 000000, generation 0)."""
+    layout = RunLayout(tmp_path)
+    target = layout.selfplay_dir(VARIANT, 0)
+    target.mkdir(parents=True)
+    for name in ("000000.h5", "000000.json"):
+        shutil.copyfile(GOLDEN / name, target / name)
+    return layout
+
+
+def test_golden_shard_and_manifest_of_the_earlier_format_still_load(tmp_path: Path) -> None:
+    layout = _golden_run(tmp_path)
+    (published,) = list_shards(layout, VARIANT, 0).shards
+    shard = load_shard(published.path, variant=VARIANT)
+    assert (shard.samples, shard.games, shard.header.model_id, shard.header.run_seed) == (61, 1, "none", 7)
+    entry = describe_shard(published, VARIANT)
+    assert (entry.generation, entry.samples, entry.name) == (0, 61, "000000/000000.h5")
+    assert (entry.encoder_version, entry.codec_version) == (ENCODER_VERSION, CODEC_VERSION)
+
+
+def test_manifest_without_the_describing_fields_is_answered_from_the_shard(tmp_path: Path) -> None:
+    layout = _golden_run(tmp_path)
+    manifest = layout.selfplay_manifest(VARIANT, 0, "000000")
+    doc = json.loads(manifest.read_text())
+    for key in ("positions", "encoder_version", "codec_version", "generation", "variant"):
+        del doc["metadata"][key]
+    manifest.write_text(json.dumps(doc))
+    (published,) = list_shards(layout, VARIANT, 0).shards
+    entry = describe_shard(published, VARIANT)
+    assert (entry.generation, entry.samples) == (0, 61)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"positions": "61"}, "'positions' is '61', expected a int"),
+        ({"positions": -1}, "'positions' is negative"),
+        ({"generation": 3}, "disagree with the directory"),
+        ({"variant": "hex8_2p"}, "disagree with the directory"),
+    ],
+)
+def test_manifest_that_contradicts_its_shard_is_rejected_by_name(
+    tmp_path: Path, changes: dict[str, object], words: str
+) -> None:
+    layout = _golden_run(tmp_path)
+    manifest = layout.selfplay_manifest(VARIANT, 0, "000000")
+    doc = json.loads(manifest.read_text())
+    doc["metadata"].update(changes)
+    manifest.write_text(json.dumps(doc))
+    (published,) = list_shards(layout, VARIANT, 0).shards
+    with pytest.raises(ShardRejectedError, match=words) as caught:
+        describe_shard(published, VARIANT)
+    assert str(manifest) in caught.value.reason and "re-run its selfplay task" in caught.value.reason

@@ -1,8 +1,11 @@
 """The replay window: sub-linear size, newest shards first, versions never mixed, bad shards
-quarantined and reported, and the window's samples loaded under a memory cap."""
+rejected and reported (never moved by a job), the window the spec names is the one pinned, and
+the window's samples loaded under a memory cap."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +19,13 @@ from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.config.learning import ReplayWindow
 from ringrift_hpc.data.dataset import load_window
 from ringrift_hpc.data.shards import read_shard
+from ringrift_hpc.data.shard_store import ShardEntry
 from ringrift_hpc.jobs.replay_window import (
     ReplayWindowError,
-    ShardEntry,
+    Window,
     check_versions,
-    scan_shards,
+    choose_window,
+    published_shards,
     select_window,
     window_size,
 )
@@ -78,7 +83,7 @@ def test_training_on_data_of_another_codec_is_refused(tmp_path: Path) -> None:
         run_training(spec)
 
 
-def test_corrupt_and_mislabelled_shards_are_quarantined_and_reported(tmp_path: Path) -> None:
+def test_corrupt_and_mislabelled_shards_are_rejected_and_left_in_place(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     good = publish_shard(tmp_path, 0, "good")
     flipped = publish_shard(tmp_path, 0, "flipped")
@@ -86,21 +91,20 @@ def test_corrupt_and_mislabelled_shards_are_quarantined_and_reported(tmp_path: P
     data[len(data) // 2] ^= 0xFF
     flipped.write_bytes(bytes(data))
     unlabelled = publish_shard(tmp_path, 1, "unlabelled", metadata={"positions": None})
-    scan = scan_shards(layout, VARIANT)
+    scan = published_shards(layout, VARIANT)
     assert [s.path for s in scan.shards] == [good]
-    assert scan.total_samples == scan.shards[0].samples
-    assert len(scan.quarantined) == 2
-    assert any("flipped.h5" in line and "sha256" in line for line in scan.quarantined)
-    assert any("unlabelled" in line and "'positions' is None" in line for line in scan.quarantined)
-    assert not flipped.exists() and not unlabelled.exists()
-    assert len(list_quarantined(layout)) == 2
+    assert len(scan.rejected) == 2
+    assert any("flipped" in name and "sha256" in reason for name, reason in scan.rejected)
+    assert any("unlabelled.h5" == name[-13:] and "'positions' is None" in reason for name, reason in scan.rejected)
+    assert flipped.exists() and unlabelled.exists()  # only the controller quarantines
+    assert list_quarantined(layout) == ()
 
 
 def test_loading_keeps_a_uniform_subsample_under_the_cap(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     for generation in range(3):
         publish_shard(tmp_path, generation, "t", games=2, seed=generation)
-    shards = [(entry.path, entry.samples) for entry in scan_shards(layout, VARIANT).shards]
+    shards = [(entry.path, entry.samples) for entry in published_shards(layout, VARIANT).shards]
     total = sum(n for _, n in shards)
     full = load_window(layout, shards, variant=VARIANT, cap=total, seed=5)
     assert full.data.samples == total and len(full.provenance) == 3
@@ -112,20 +116,25 @@ def test_loading_keeps_a_uniform_subsample_under_the_cap(tmp_path: Path) -> None
     assert np.array_equal(again.data.planes, capped.data.planes)
 
 
-def test_shard_damaged_after_the_window_was_chosen_is_quarantined_while_loading(tmp_path: Path) -> None:
+def test_shard_damaged_after_the_window_was_chosen_is_rejected_while_loading(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     kept = publish_shard(tmp_path, 0, "kept")
     damaged = publish_shard(tmp_path, 0, "damaged")
-    shards = [(entry.path, entry.samples) for entry in scan_shards(layout, VARIANT).shards]
+    shards = [(entry.path, entry.samples) for entry in published_shards(layout, VARIANT).shards]
     damaged.write_bytes(damaged.read_bytes()[:-100])
     loaded = load_window(layout, shards, variant=VARIANT, cap=10**6, seed=0)
     assert [name for name, _ in loaded.provenance] == ["000000/kept.h5"]
-    assert len(loaded.quarantined) == 1 and "damaged.h5" in loaded.quarantined[0]
-    assert kept.exists() and not damaged.exists()
-    # A second reader of the same window (another DDP rank, a resumed job) skips it.
+    ((name, reason),) = loaded.rejected
+    assert name == "variants/square8_2p/selfplay/000000/damaged.h5" and "size" in reason
+    assert kept.exists() and damaged.exists() and list_quarantined(layout) == ()
+    # A second reader of the same window (another DDP rank, a resumed job) skips it the same way.
     again = load_window(layout, shards, variant=VARIANT, cap=10**6, seed=0)
-    assert np.array_equal(again.data.values, loaded.data.values)
-    assert "missing" in again.quarantined[0]
+    assert np.array_equal(again.data.values, loaded.data.values) and again.rejected == loaded.rejected
+    # Once the controller quarantined it, a reader reports it missing.
+    damaged.unlink()
+    gone = load_window(layout, shards, variant=VARIANT, cap=10**6, seed=0)
+    assert gone.missing == (name,) and gone.rejected == ()
+    assert np.array_equal(gone.data.values, loaded.data.values)
 
 
 def test_a_job_keeps_its_window_when_new_shards_arrive(tmp_path: Path) -> None:
@@ -142,7 +151,7 @@ def test_loaded_samples_are_the_shards_samples(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     for generation in range(2):
         publish_shard(tmp_path, generation, "t", games=2, seed=generation)
-    entries = scan_shards(layout, VARIANT).shards
+    entries = published_shards(layout, VARIANT).shards
     capped = load_window(layout, [(e.path, e.samples) for e in entries], variant=VARIANT, cap=20, seed=2)
     shards = [
         read_shard(e.path, expect_encoder=ENCODER_VERSION, expect_codec=CODEC_VERSION, expect_variant=VARIANT)
@@ -168,3 +177,40 @@ def test_loaded_samples_are_the_shards_samples(tmp_path: Path) -> None:
             )
             for original in np.flatnonzero(shard.game == game).tolist()
         )
+
+
+def test_the_window_the_spec_names_is_pinned_and_nothing_else(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    named = publish_shard(tmp_path, 0, "named")
+    publish_shard(tmp_path, 1, "unnamed")  # newer, published, but not in the controller's record
+    samples = published_shards(layout, VARIANT).shards[0].samples
+    window = Window((("variants/square8_2p/selfplay/000000/named.h5", samples),), samples, samples)
+    spec = dataclasses.replace(spec_for(tmp_path, steps=1), window=window.to_doc())
+    pinned = pin_window(layout, spec, tmp_path / "window.json")
+    assert pinned.shards == ((named, samples),) and pinned.total_samples == samples
+    assert json.loads((tmp_path / "window.json").read_text())["shards"] == [[window.shards[0][0], samples]]
+
+
+def test_a_spec_window_outside_the_variants_shards_is_refused(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    publish_shard(tmp_path, 0, "named")
+    window = Window((("variants/square8_2p/models/x.h5", 5),), 5, 5)
+    spec = dataclasses.replace(spec_for(tmp_path, steps=1), window=window.to_doc())
+    with pytest.raises(ReplayWindowError, match=r"'variants/square8_2p/models/x.h5' is not a shard of square8_2p"):
+        pin_window(layout, spec, tmp_path / "window.json")
+
+
+def test_window_documents_round_trip_and_bad_ones_are_refused_by_field(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    shards = (
+        ShardEntry(layout.selfplay_shard(VARIANT, 0, "a"), 0, 700, "e", "c"),
+        ShardEntry(layout.selfplay_shard(VARIANT, 1, "a"), 1, 500, "e", "c"),
+    )
+    window = choose_window(layout, shards, WINDOW)
+    assert window.shards == (("variants/square8_2p/selfplay/000001/a.h5", 500), ("variants/square8_2p/selfplay/000000/a.h5", 700))
+    assert (window.total_samples, window.window_samples) == (1200, window_size(1200, WINDOW))
+    assert Window.from_doc(json.loads(json.dumps(window.to_doc())), source="s") == window
+    with pytest.raises(ReplayWindowError, match=r"spec\.json: field 'shards' is \[\['a', -1\]\]"):
+        Window.from_doc({**window.to_doc(), "shards": [["a", -1]]}, source="spec.json")
+    with pytest.raises(ReplayWindowError, match=r"spec\.json: field 'total_samples' is None"):
+        Window.from_doc({**window.to_doc(), "total_samples": None}, source="spec.json")

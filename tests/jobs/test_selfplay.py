@@ -30,8 +30,9 @@ from ringrift_hpc.config.root import Config
 from ringrift_hpc.data.shard_store import load_shard
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.seeds import game_rng, game_seed, task_seed
-from ringrift_hpc.jobs.selfplay import NothingPlayedError, SelfplaySpec, run_selfplay
+from ringrift_hpc.jobs.selfplay import NothingPlayedError, PublishedShardCorruptError, SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover
+from ringrift_hpc.loop.ingest import scan_variant
 from ringrift_hpc.rules import apply_move_unchecked, initial_state, is_terminal
 from ringrift_hpc.store import RunLayout, list_quarantined, read_manifest
 
@@ -56,9 +57,7 @@ def _spec(root: Path, **changes: object) -> SelfplaySpec:
 
 def _load(spec: SelfplaySpec) -> Shard:
     layout = RunLayout(Path(spec.run_root))
-    return load_shard(
-        layout, layout.selfplay_shard(spec.variant, spec.generation, spec.task), variant=spec.variant
-    )
+    return load_shard(layout.selfplay_shard(spec.variant, spec.generation, spec.task), variant=spec.variant)
 
 
 def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> None:
@@ -87,16 +86,40 @@ def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> 
     assert read_manifest(result.shard).manifest == read_manifest(again.shard).manifest
 
 
-def test_damaged_shard_of_an_earlier_attempt_is_quarantined_and_played_again(tmp_path: Path) -> None:
+def test_damaged_shard_of_an_earlier_attempt_fails_the_task_until_the_controller_quarantines_it(
+    tmp_path: Path,
+) -> None:
     spec = _spec(tmp_path)
     first = run_selfplay(spec)
     with first.shard.open("r+b") as f:
         f.truncate(100)
+    with pytest.raises(PublishedShardCorruptError, match=r"(?s)000000\.h5: size is 100 bytes.*controller quarantines"):
+        run_selfplay(spec)
+    assert first.shard.exists() and list_quarantined(RunLayout(tmp_path)) == ()  # jobs never move files
+    (quarantined,) = scan_variant(RunLayout(tmp_path), "square8_2p", frozenset())  # the controller's ingest
+    assert quarantined["event"] == "quarantined" and quarantined["path"].endswith("000000.h5")
     again = run_selfplay(spec)
     assert not again.already_published and again.games == first.games
     (record,) = list_quarantined(RunLayout(tmp_path))
     assert record.original.endswith("000000.h5") and "size" in record.reason
     assert _load(spec).samples == first.positions  # same seeds, same games
+
+
+def test_manifest_carries_what_ingest_needs(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, generation=0, task_index=1)
+    result = run_selfplay(spec)
+    layout = RunLayout(tmp_path)
+    (record,) = scan_variant(layout, "square8_2p", frozenset())
+    assert record == {
+        "event": "ingested",
+        "artifact": "shard",
+        "variant": "square8_2p",
+        "path": "variants/square8_2p/selfplay/000000/000001.h5",
+        "samples": result.positions,
+        "generation": 0,
+    }
+    meta = read_manifest(result.shard).manifest.metadata
+    assert {"variant", "generation", "task", "model_id", "run_seed", "task_seed", "game_seeds", "games"} <= set(meta)
 
 
 def test_spec_from_config_takes_the_selfplay_section_and_run_seed(tmp_path: Path) -> None:
