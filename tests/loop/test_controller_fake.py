@@ -1,26 +1,41 @@
 """The controller against a fake executor: one scheduler query per tick with hundreds of array
 tasks in flight, retries with backoff then errors (never success), orphaned submissions
-resubmitted after a crash, and state.json equal to the journal's fold."""
+resubmitted after a crash, and state.json equal to the journal's fold. Shards: the training
+window is the controller's record of ingested shards, a shard the training job cannot read ends
+in quarantine through the controller, and a shard moved away mid-quarantine does not raise."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import h5py
+import pytest
 from tiny_run import make_tiny_run
 
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
 from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import load_config
-from ringrift_hpc.jobs.selfplay import SelfplaySpec
+from ringrift_hpc.jobs.replay_window import Window
+from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
+from ringrift_hpc.jobs.train import run_training
+from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.loop.events import IntentTask, SubmitIntent
 from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
-from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, release_lease, replay_journal
+from ringrift_hpc.store import (
+    JournalWriter,
+    RunLayout,
+    acquire_lease,
+    list_quarantined,
+    release_lease,
+    replay_journal,
+)
 from ringrift_hpc.store.fencing import FileLease
 
 
@@ -211,3 +226,93 @@ def test_job_refs_journaled_by_earlier_versions_are_polled_after_a_restart(tmp_p
     assert {job.ref for job in restarted.state.jobs.values()} == refs
     assert set(executor.polled[-len(refs) :]) == refs
     assert executor.submissions == [("selfplay", 2)]  # re-attached, nothing submitted again
+
+
+def _publish_shards(layout: RunLayout, count: int) -> list[Path]:
+    """`count` one-game bootstrap shards of generation 0, published as selfplay publishes them."""
+    return [
+        run_selfplay(
+            SelfplaySpec(
+                run_root=str(layout.root),
+                variant="square8_2p",
+                generation=0,
+                task_index=index,
+                model_id="none",
+                run_seed=3,
+                games=1,
+                bootstrap_player="random",
+                concurrent_games=1,
+                device="cpu",
+                walltime_margin_s=0.0,
+            )
+        ).shard
+        for index in range(count)
+    ]
+
+
+def test_a_shard_moved_away_while_the_controller_quarantines_it_does_not_raise_out_of_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = make_tiny_run(tmp_path / "run")
+    (shard,) = _publish_shards(layout, 1)
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    elsewhere = tmp_path / "moved-by-someone-else.h5"
+    rename = os.rename
+
+    def someone_moves_it_first(source: Any, target: Any) -> None:
+        # Between the controller's existence check and its rename, another process moves the shard.
+        if Path(source) == shard and shard.exists():
+            rename(shard, elsewhere)
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", someone_moves_it_first)
+    controller, journal = _controller(layout, FakeExecutor(), lambda: 1000.0)
+    with journal:
+        controller.tick()
+        controller.tick()
+    assert elsewhere.exists() and not shard.exists()
+    (record,) = [r for r in replay_journal(layout.journal).records if r.get("event") == "quarantined"]
+    assert record["path"] == "variants/square8_2p/selfplay/000000/000000.h5" and "sha256" in record["reason"]
+    (entry,) = list_quarantined(layout)
+    assert [p.name for p in entry.files] == ["000000.json"]  # what was still there to move
+    assert controller.state.variants["square8_2p"].samples_total == 0
+
+
+def test_a_corrupt_shard_found_by_training_ends_in_quarantine_through_the_controller(tmp_path: Path) -> None:
+    layout = make_tiny_run(tmp_path / "run")
+    shards = _publish_shards(layout, 4)
+    executor = FakeExecutor()
+    controller, journal = _controller(layout, executor, lambda: 1000.0)
+    with journal:
+        controller.tick()  # ingests the four shards (manifests only) and submits the training
+        (train,) = [j for j in controller.state.jobs.values() if j.purpose == "train"]
+        spec = TrainSpec.from_json(train.spec)
+        assert spec.window is not None
+        ingested = {
+            r["path"]: r["samples"]
+            for r in replay_journal(layout.journal).records
+            if r.get("event") == "ingested" and r["artifact"] == "shard"
+        }
+        assert dict(Window.from_doc(spec.window, source="spec").shards) == ingested
+        late = _publish_shards(layout, 5)[-1]  # published after the window was chosen
+        bad = shards[1]
+        with h5py.File(bad, "r+", locking=False) as f:
+            f.attrs["task"] = "tampered"  # the bytes change: the manifest no longer verifies
+        result = run_training(spec)
+        assert late.name not in {name.rsplit("/", 1)[-1] for name, _ in result.provenance}
+        (reported,) = result.quarantined
+        assert reported.startswith("variants/square8_2p/selfplay/000000/000001.h5: ") and "000001.json says" in reported
+        assert bad.exists() and list_quarantined(layout) == ()  # the job moved nothing
+        assert train.ref is not None
+        executor.states[train.ref] = JobState(JobStatus.COMPLETED, exit_code=0)
+        controller.tick()  # ingests the candidate, quarantines what its training reported
+    assert not bad.exists()
+    (entry,) = list_quarantined(layout)
+    assert entry.original == "variants/square8_2p/selfplay/000000/000001.h5"
+    assert f"training of model {Path(result.weights).stem} could not read it" in entry.reason
+    records = replay_journal(layout.journal).records
+    assert [r["path"] for r in records if r.get("event") == "quarantined"] == [entry.original]
+    assert entry.original not in {s.name for s in controller.shard_index.entries(layout, "square8_2p")}
+    assert all(s.path != bad for s in controller.shard_index.entries(layout, "square8_2p"))
