@@ -1,7 +1,9 @@
 """The training job: replay window in, content-addressed candidate model out.
 
-`run_training(spec)` pins the replay window (the first attempt writes it to the job
-directory, so a requeued attempt reads the very same shards), loads its samples, starts from
+`run_training(spec)` pins the replay window the spec names (the controller's choice from the
+shards it ingested; the first attempt writes it to the job directory, so a requeued attempt
+reads the very same shards), loads its samples (a shard it cannot read is skipped and listed
+in the candidate's metadata, `REJECTED_SHARDS`, for the controller to quarantine), starts from
 the parent model (never from random weights when a parent was named) or from seeded random
 weights for the first model, trains with periodic resume files, and publishes the candidate
 under its sha256 with a manifest recording its parent, data, steps and losses.

@@ -2,7 +2,8 @@
 
 Each tick: renew the lease; poll every in-flight job with ONE `executor.poll`; journal terminal
 states (failures get a retry time with exponential backoff, or give up as errors); ingest new
-artifacts; apply request files and notice a changed `best.json`; resubmit due retries and
+artifacts (the only place anything is quarantined: jobs report what they cannot read); apply
+request files and notice a changed `best.json`; resubmit due retries and
 orphaned submissions; ask each variant's state machine what to do and do it (nothing is
 submitted while HALT exists); refit leaderboards of variants with new match files; write
 `state.json` and the controller's metrics textfile.

@@ -14,6 +14,7 @@ the training window.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,13 @@ from typing import Any
 
 from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
-from ringrift_hpc.data.shard_store import SHARD_SUFFIX, ShardEntry, ShardRejectedError, describe_shard
+from ringrift_hpc.data.shard_store import (
+    SHARD_SUFFIX,
+    ShardEntry,
+    ShardRejectedError,
+    describe_shard,
+    load_shard,
+)
 from ringrift_hpc.jobs.replay_window import ReplayWindowError, check_versions
 from ringrift_hpc.jobs.train import REJECTED_SHARDS
 from ringrift_hpc.loop.events import Event, Quarantined, ShardIngested, UnknownEvent
@@ -38,6 +45,8 @@ from ringrift_hpc.store import (
 )
 
 MODEL_SUFFIX = ".pt"
+
+log = logging.getLogger(__name__)
 
 
 def _subdirs(root: Path) -> list[Path]:
@@ -78,7 +87,11 @@ def _shard(variant: str, path: Path) -> ShardEntry:
 
 
 def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Quarantine records of the shards that the training job of `model` could not read."""
+    """Quarantine records of the shards that the training job of `model` could not read.
+
+    Each report is confirmed by reading the shard here (the only time the controller decodes a
+    shard): a job's own copy may be damaged where the run's is not (a P2P worker's replica).
+    """
     records: list[dict[str, Any]] = []
     for item in meta.get(REJECTED_SHARDS) or ():
         if not (isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
@@ -90,9 +103,20 @@ def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, An
             continue
         if path.suffix != SHARD_SUFFIX or path.parent.parent != layout.selfplay_root(variant):
             continue  # not a shard of this variant
-        if path.exists():  # else quarantined already
-            why = f"training of model {model} could not read it: {reason}"
+        if not path.exists():
+            continue  # quarantined already
+        try:
+            shard = load_shard(path, variant=variant)
+            described = describe_shard(read_manifest(path, verify=False), variant)
+            if shard.samples != described.samples:
+                raise ShardRejectedError(
+                    path, f"{path}: holds {shard.samples} samples but its manifest says {described.samples}"
+                )
+        except ShardRejectedError as error:
+            why = f"the training of model {model} could not read it, nor can the controller: {error.reason}"
             records.extend(_quarantined(layout, variant, path, why))
+            continue
+        log.warning("%s: the training of model %s could not read it (%s); it reads here", path, model, reason)
     return records
 
 

@@ -196,7 +196,9 @@ def _publish(layout: RunLayout, games: list[GameRecord], task: str) -> Path:
     return publish_file(shard, _write(temp_path_for(shard), games), {"games": len(games)}).path
 
 
-def test_truncated_published_shard_is_rejected_and_left_in_place(tmp_path: Path, games: list[GameRecord]) -> None:
+def test_truncated_published_shard_is_rejected_and_left_in_place(
+    tmp_path: Path, games: list[GameRecord]
+) -> None:
     layout = RunLayout(tmp_path)
     good = _publish(layout, games, "000000")
     bad = _publish(layout, games, "000001")

@@ -95,7 +95,7 @@ def test_corrupt_and_mislabelled_shards_are_rejected_and_left_in_place(tmp_path:
     assert [s.path for s in scan.shards] == [good]
     assert len(scan.rejected) == 2
     assert any("flipped" in name and "sha256" in reason for name, reason in scan.rejected)
-    assert any("unlabelled.h5" == name[-13:] and "'positions' is None" in reason for name, reason in scan.rejected)
+    assert any(name.endswith("unlabelled.h5") and "'positions' is None" in why for name, why in scan.rejected)
     assert flipped.exists() and unlabelled.exists()  # only the controller quarantines
     assert list_quarantined(layout) == ()
 
@@ -196,7 +196,7 @@ def test_a_spec_window_outside_the_variants_shards_is_refused(tmp_path: Path) ->
     publish_shard(tmp_path, 0, "named")
     window = Window((("variants/square8_2p/models/x.h5", 5),), 5, 5)
     spec = dataclasses.replace(spec_for(tmp_path, steps=1), window=window.to_doc())
-    with pytest.raises(ReplayWindowError, match=r"'variants/square8_2p/models/x.h5' is not a shard of square8_2p"):
+    with pytest.raises(ReplayWindowError, match=r"'variants/square8_2p/models/x\.h5' is not a shard of"):
         pin_window(layout, spec, tmp_path / "window.json")
 
 
@@ -207,7 +207,10 @@ def test_window_documents_round_trip_and_bad_ones_are_refused_by_field(tmp_path:
         ShardEntry(layout.selfplay_shard(VARIANT, 1, "a"), 1, 500, "e", "c"),
     )
     window = choose_window(layout, shards, WINDOW)
-    assert window.shards == (("variants/square8_2p/selfplay/000001/a.h5", 500), ("variants/square8_2p/selfplay/000000/a.h5", 700))
+    assert window.shards == (
+        ("variants/square8_2p/selfplay/000001/a.h5", 500),
+        ("variants/square8_2p/selfplay/000000/a.h5", 700),
+    )
     assert (window.total_samples, window.window_samples) == (1200, window_size(1200, WINDOW))
     assert Window.from_doc(json.loads(json.dumps(window.to_doc())), source="s") == window
     with pytest.raises(ReplayWindowError, match=r"spec\.json: field 'shards' is \[\['a', -1\]\]"):

@@ -30,7 +30,12 @@ from ringrift_hpc.config.root import Config
 from ringrift_hpc.data.shard_store import load_shard
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.seeds import game_rng, game_seed, task_seed
-from ringrift_hpc.jobs.selfplay import NothingPlayedError, PublishedShardCorruptError, SelfplaySpec, run_selfplay
+from ringrift_hpc.jobs.selfplay import (
+    NothingPlayedError,
+    PublishedShardCorruptError,
+    SelfplaySpec,
+    run_selfplay,
+)
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover
 from ringrift_hpc.loop.ingest import scan_variant
 from ringrift_hpc.rules import apply_move_unchecked, initial_state, is_terminal
@@ -93,7 +98,7 @@ def test_damaged_shard_of_an_earlier_attempt_fails_the_task_until_the_controller
     first = run_selfplay(spec)
     with first.shard.open("r+b") as f:
         f.truncate(100)
-    with pytest.raises(PublishedShardCorruptError, match=r"(?s)000000\.h5: size is 100 bytes.*controller quarantines"):
+    with pytest.raises(PublishedShardCorruptError, match=r"(?s)000000\.h5: size is 100 bytes.*controller"):
         run_selfplay(spec)
     assert first.shard.exists() and list_quarantined(RunLayout(tmp_path)) == ()  # jobs never move files
     (quarantined,) = scan_variant(RunLayout(tmp_path), "square8_2p", frozenset())  # the controller's ingest
@@ -119,7 +124,8 @@ def test_manifest_carries_what_ingest_needs(tmp_path: Path) -> None:
         "generation": 0,
     }
     meta = read_manifest(result.shard).manifest.metadata
-    assert {"variant", "generation", "task", "model_id", "run_seed", "task_seed", "game_seeds", "games"} <= set(meta)
+    described = ("variant", "generation", "task", "model_id", "run_seed", "task_seed", "game_seeds", "games")
+    assert set(described) <= set(meta)
 
 
 def test_spec_from_config_takes_the_selfplay_section_and_run_seed(tmp_path: Path) -> None:

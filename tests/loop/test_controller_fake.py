@@ -303,7 +303,8 @@ def test_a_corrupt_shard_found_by_training_ends_in_quarantine_through_the_contro
         result = run_training(spec)
         assert late.name not in {name.rsplit("/", 1)[-1] for name, _ in result.provenance}
         (reported,) = result.quarantined
-        assert reported.startswith("variants/square8_2p/selfplay/000000/000001.h5: ") and "000001.json says" in reported
+        assert reported.startswith("variants/square8_2p/selfplay/000000/000001.h5: ")
+        assert "000001.json says" in reported
         assert bad.exists() and list_quarantined(layout) == ()  # the job moved nothing
         assert train.ref is not None
         executor.states[train.ref] = JobState(JobStatus.COMPLETED, exit_code=0)
@@ -311,7 +312,7 @@ def test_a_corrupt_shard_found_by_training_ends_in_quarantine_through_the_contro
     assert not bad.exists()
     (entry,) = list_quarantined(layout)
     assert entry.original == "variants/square8_2p/selfplay/000000/000001.h5"
-    assert f"training of model {Path(result.weights).stem} could not read it" in entry.reason
+    assert f"the training of model {Path(result.weights).stem} could not read it, nor can" in entry.reason
     records = replay_journal(layout.journal).records
     assert [r["path"] for r in records if r.get("event") == "quarantined"] == [entry.original]
     assert entry.original not in {s.name for s in controller.shard_index.entries(layout, "square8_2p")}
