@@ -26,7 +26,7 @@ from ringrift_hpc.data.shard_store import ShardRejectedError, describe_shard, li
 from ringrift_hpc.data.shards import GameRecord, ShardFormatError, ShardHeader, ShardWriter, read_shard
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, play_selfplay
 from ringrift_hpc.rules import initial_state
-from ringrift_hpc.store import RunLayout, list_quarantined, publish_file, temp_path_for
+from ringrift_hpc.store import RunLayout, list_quarantined, manifest_path, publish_file, temp_path_for
 
 VARIANT = "square8_2p"
 
@@ -254,7 +254,7 @@ def test_golden_shard_and_manifest_of_the_earlier_format_still_load(tmp_path: Pa
 
 def test_manifest_without_the_describing_fields_is_answered_from_the_shard(tmp_path: Path) -> None:
     layout = _golden_run(tmp_path)
-    manifest = layout.selfplay_manifest(VARIANT, 0, "000000")
+    manifest = manifest_path(layout.selfplay_shard(VARIANT, 0, "000000"))
     doc = json.loads(manifest.read_text())
     for key in ("positions", "encoder_version", "codec_version", "generation", "variant"):
         del doc["metadata"][key]
@@ -277,7 +277,7 @@ def test_manifest_that_contradicts_its_shard_is_rejected_by_name(
     tmp_path: Path, changes: dict[str, object], words: str
 ) -> None:
     layout = _golden_run(tmp_path)
-    manifest = layout.selfplay_manifest(VARIANT, 0, "000000")
+    manifest = manifest_path(layout.selfplay_shard(VARIANT, 0, "000000"))
     doc = json.loads(manifest.read_text())
     doc["metadata"].update(changes)
     manifest.write_text(json.dumps(doc))

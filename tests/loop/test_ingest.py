@@ -16,8 +16,9 @@ import pytest
 import ringrift_hpc.data.shard_store as shard_store
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.train import REJECTED_SHARDS
+from ringrift_hpc.loop.events import Quarantined, parse_event
 from ringrift_hpc.loop.ingest import ShardIndex, scan_variant
-from ringrift_hpc.store import RunLayout, list_quarantined, publish_bytes
+from ringrift_hpc.store import RunLayout, list_quarantined, manifest_path, publish_bytes
 
 VARIANT = "square8_2p"
 GOLDEN = Path(__file__).parents[1] / "data" / "golden" / VARIANT / "selfplay" / "000000"
@@ -34,7 +35,7 @@ def _golden_run(root: Path) -> RunLayout:
 
 
 def _edit_manifest(layout: RunLayout, change: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
-    manifest = layout.selfplay_manifest(VARIANT, 0, "000000")
+    manifest = manifest_path(layout.selfplay_shard(VARIANT, 0, "000000"))
     doc = json.loads(manifest.read_text())
     doc["metadata"].update(change)
     for key in remove:
@@ -74,10 +75,10 @@ def test_golden_shard_ingests_from_its_manifest_without_decoding(
     assert scan_variant(layout, VARIANT, frozenset({SHARD})) == []
     index = ShardIndex()
     for record in records:
-        index.apply(record)
+        index.apply(parse_event(record))
     (entry,) = index.entries(layout, VARIANT)
     assert (entry.path, entry.generation, entry.samples) == (layout.root / SHARD, 0, 61)
-    index.apply({"event": "quarantined", "variant": VARIANT, "path": SHARD, "reason": "r"})
+    index.apply(Quarantined(variant=VARIANT, path=SHARD, reason="r"))
     assert index.entries(layout, VARIANT) == ()
 
 
