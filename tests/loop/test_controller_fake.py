@@ -315,5 +315,9 @@ def test_a_corrupt_shard_found_by_training_ends_in_quarantine_through_the_contro
     assert f"the training of model {Path(result.weights).stem} could not read it, nor can" in entry.reason
     records = replay_journal(layout.journal).records
     assert [r["path"] for r in records if r.get("event") == "quarantined"] == [entry.original]
-    assert entry.original not in {s.name for s in controller.shard_index.entries(layout, "square8_2p")}
-    assert all(s.path != bad for s in controller.shard_index.entries(layout, "square8_2p"))
+    live = controller.shard_index.entries(layout, "square8_2p")
+    assert {s.path for s in live} == {*shards, late} - {bad}  # the next window's candidates
+    release_lease(controller.lease.lease, clock=lambda: 1000.0)
+    restarted, journal = _controller(layout, executor, lambda: 1001.0)
+    with journal:
+        assert restarted.shard_index.entries(layout, "square8_2p") == live  # rebuilt from the journal
