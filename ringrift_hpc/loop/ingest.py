@@ -4,8 +4,8 @@ The controller is the only caller, so this is the only place that quarantines (j
 they could not read, and the controller moves it here). `scan_variant` returns journal records
 (``ingested`` and ``quarantined``) for every artifact not yet in `ingested`: selfplay shards
 (manifest and sha256 verified; what the shard holds is read from its manifest, so the shard is
-hashed but never decoded here), candidate models (manifest verified; the shards their training
-job reported unreadable are quarantined) and match files (manifest verified and decoded). Files
+hashed but never decoded here), candidate models (manifest verified; a shard their training
+job reported unreadable is read once and quarantined if it fails here too) and match files (manifest verified and decoded). Files
 without a manifest are left alone (their writer may still be running). Ingesting is
 idempotent: the caller journals the records, and the paths they name are skipped on every later
 scan. `ShardIndex` is the controller's record of the usable ingested shards, the one source of
@@ -209,7 +209,8 @@ class ShardIndex:
             self.shards.get(event.variant, {}).pop(event.path, None)
 
     def entries(self, layout: RunLayout, variant: str) -> tuple[ShardEntry, ...]:
-        """The variant's shards; ingest admitted only this code's encoder and codec versions."""
+        """The variant's shards, with the encoder and codec versions ingest admits (this code's;
+        the training job checks the window's manifests again before it reads them)."""
         return tuple(
             ShardEntry(layout.root / path, generation, samples, ENCODER_VERSION, CODEC_VERSION)
             for path, (generation, samples) in sorted(self.shards.get(variant, {}).items())
