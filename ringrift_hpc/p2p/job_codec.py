@@ -11,18 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from ringrift_hpc.cluster.executor import SubmissionError
-from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose
+from ringrift_hpc.cluster.purposes import PURPOSES, Purpose
 from ringrift_hpc.jobs.registry import job_entry
-from ringrift_hpc.p2p.wire import exact_fields
-
-JOB_FIELDS = ("purpose", "spec")
+from ringrift_hpc.p2p.wire import Text, WireError, WireModel, expected
 
 
 class JobDocumentError(ValueError):
     """A job document that is not one ``encode_job`` writes; the message names the field."""
+
+
+class JobDocument(WireModel):
+    """What a P2P worker runs: the registry's job of ``purpose`` on the spec's JSON text."""
+
+    WHAT: ClassVar[str] = "job document"
+    purpose: Annotated[Purpose, expected(f"one of {', '.join(PURPOSES)}")]
+    spec: Text
 
 
 def encode_job(purpose: Purpose, spec: Any) -> dict[str, str]:
@@ -36,28 +42,17 @@ def encode_job(purpose: Purpose, spec: Any) -> dict[str, str]:
     return {"purpose": purpose, "spec": spec.to_json()}
 
 
-def _purpose(value: Any) -> Purpose:
-    try:
-        return check_purpose(value)
-    except ValueError:
-        raise JobDocumentError(
-            f"job field 'purpose' is {value!r}; it must be one of {', '.join(PURPOSES)}"
-        ) from None
-
-
 def decode_job(doc: Any) -> tuple[Purpose, Any]:
     """The purpose and spec of a job document; ``JobDocumentError`` naming the bad field."""
-    exact_fields(doc, JOB_FIELDS, "job document", error=JobDocumentError)
-    purpose = _purpose(doc["purpose"])
-    spec_text = doc["spec"]
-    if not isinstance(spec_text, str):
-        raise JobDocumentError(
-            f"job field 'spec' must be the spec's JSON text (a string), got {type(spec_text).__name__}"
-        )
+    try:
+        parsed = JobDocument.from_json(doc)
+    except WireError as error:
+        raise JobDocumentError(str(error)) from None
+    purpose = parsed.purpose
     spec_type = job_entry(purpose).spec_type
     source = f"job field 'spec' (a {spec_type.__name__})"
     try:
-        spec = spec_type.from_json(spec_text, source=source)
+        spec = spec_type.from_json(parsed.spec, source=source)
     except (ValueError, TypeError) as error:
         message = str(error)
         raise JobDocumentError(message if source in message else f"{source}: {message}") from error
@@ -74,8 +69,16 @@ def rebase_job(doc: Mapping[str, Any], run_root: Path) -> dict[str, str]:
 
 
 def job_inputs(purpose: str) -> tuple[str, ...]:
-    """What a worker must fetch before running a job of ``purpose``: "models", "selfplay"."""
+    """The run folders a worker fetches before running a job of ``purpose``: "models", "selfplay"."""
     try:
         return job_entry(purpose).inputs
+    except ValueError as error:
+        raise JobDocumentError(str(error)) from None
+
+
+def job_outputs(purpose: str) -> tuple[str, ...]:
+    """The run folders a job of ``purpose`` publishes into: all a worker uploads afterwards."""
+    try:
+        return job_entry(purpose).outputs
     except ValueError as error:
         raise JobDocumentError(str(error)) from None

@@ -10,7 +10,7 @@ of an older release leaves it out. The URL prefix /v1 stays the API's version.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WrapValidator
@@ -144,22 +144,3 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
             return None
         model = annotation
     return model
-
-
-def exact_fields(
-    data: object, names: Sequence[str], what: str, *, error: type[ValueError] = WireError
-) -> Mapping[str, object]:
-    """`data` as a JSON object with exactly the fields `names`; `error` names the odd ones.
-
-    What `job_codec` checks a job document with, until that document is a model too.
-    """
-    if not isinstance(data, Mapping):
-        raise error(f"{what} must be a JSON object with the fields {', '.join(names)}, got {data!r}")
-    unknown = sorted(str(k) for k in data if k not in names)
-    missing = [name for name in names if name not in data]
-    if unknown or missing:
-        problems = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
-            [f"missing field(s) {', '.join(missing)}"] if missing else []
-        )
-        raise error(f"{what} {dict(data)!r}: {'; '.join(problems)}; the fields are {', '.join(names)}")
-    return data

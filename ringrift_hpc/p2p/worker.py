@@ -3,8 +3,9 @@
 Every call goes to the coordinator over HTTP, the coordinator's own worker included, so there
 is one path. A job runs in a subprocess in this node's run directory; its lease is kept by
 heartbeats and a `cancel` answer (halt --cancel, a lapsed lease, a new term) terminates it.
-Only the artifacts the job itself published are uploaded, tagged with the job's term, so the
-coordinator of a later term refuses a stale job's output.
+Only the artifacts the job itself published, in the folders its purpose publishes into
+(``jobs.registry``), are uploaded, tagged with the job's term, so the coordinator of a later
+term refuses a stale job's output.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.client import PeerClient, PeerError
-from ringrift_hpc.p2p.job_codec import job_inputs
+from ringrift_hpc.p2p.job_codec import job_inputs, job_outputs
 from ringrift_hpc.p2p.job_messages import ClaimReply, ClaimRequest, JobHeartbeat, JobHeartbeatReply, JobReport
 from ringrift_hpc.p2p.job_process import start_job
 from ringrift_hpc.p2p.membership import Resources
@@ -126,7 +127,7 @@ class Worker:
             exit_code, error = waiter.result()
             if exit_code == 0 and not task.cancelled:
                 task.state = "uploading"
-                await self._upload_new(client, before, term)
+                await self._upload_new(client, before, term, task.purpose)
                 status = JobStatus.COMPLETED
             elif task.cancelled:
                 status = JobStatus.CANCELLED
@@ -182,8 +183,15 @@ class Worker:
         folders = tuple(f"/{name}/" for name in job_inputs(purpose))
         await sync_runs(client, self.layout, only=lambda e: any(f in f"/{e.path}" for f in folders))
 
-    async def _upload_new(self, client: PeerClient, before: set[str], term: int) -> None:
-        await sync_runs(self.layout, client, term=term, only=lambda e: e.path not in before)
+    async def _upload_new(self, client: PeerClient, before: set[str], term: int, purpose: str) -> None:
+        # Only what the job made, and only in the folders its purpose publishes into.
+        folders = tuple(f"/{name}/" for name in job_outputs(purpose))
+        await sync_runs(
+            self.layout,
+            client,
+            term=term,
+            only=lambda e: e.path not in before and any(f in f"/{e.path}" for f in folders),
+        )
 
     async def close(self) -> None:
         for task in list(self.tasks):

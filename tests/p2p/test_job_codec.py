@@ -14,7 +14,14 @@ from ringrift_hpc.cluster.purposes import PURPOSES, Purpose
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.selfplay import SelfplaySpec
 from ringrift_hpc.jobs.train_spec import TrainSpec
-from ringrift_hpc.p2p.job_codec import JobDocumentError, decode_job, encode_job, job_inputs, rebase_job
+from ringrift_hpc.p2p.job_codec import (
+    JobDocumentError,
+    decode_job,
+    encode_job,
+    job_inputs,
+    job_outputs,
+    rebase_job,
+)
 
 from .job_specs import match_spec, selfplay_spec, train_spec
 
@@ -56,15 +63,19 @@ def test_a_spec_of_another_type_is_refused_by_name() -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ([], r"job document must be a JSON object with the fields purpose, spec"),
-        ({"purpose": "selfplay"}, r"missing field\(s\) spec"),
-        ({"purpose": "selfplay", "spec": "{}", "fn": "x"}, r"unknown field\(s\) fn"),
-        ({"purpose": ["selfplay"], "spec": "{}"}, r"job field 'purpose' is \['selfplay'\]; it must be one"),
+        ([], r"job document: expected a JSON object, got list"),
+        ({"purpose": "selfplay"}, r"job document: field 'spec' is missing \(the fields are purpose, spec\)"),
+        ({"purpose": "selfplay", "spec": "{}", "fn": "x"}, r"job document: unknown field 'fn' \(the fields"),
+        (
+            {"purpose": ["selfplay"], "spec": "{}"},
+            r"job document: field 'purpose' must be one of selfplay, train, evaluate, tournament, "
+            r"got \['selfplay'\]",
+        ),
         (
             {"purpose": "mine", "spec": "{}"},
-            r"job field 'purpose' is 'mine'; it must be one of selfplay, train, evaluate, tournament",
+            r"job document: field 'purpose' must be one of selfplay, train, evaluate, tournament, got 'mine'",
         ),
-        ({"purpose": "selfplay", "spec": {}}, r"job field 'spec' must be the spec's JSON text"),
+        ({"purpose": "selfplay", "spec": {}}, r"job document: field 'spec' must be a string, got \{\}"),
         (
             {"purpose": "selfplay", "spec": "{"},
             r"job field 'spec' \(a SelfplaySpec\): not valid JSON",
@@ -101,3 +112,11 @@ def test_inputs_a_worker_fetches_first() -> None:
     assert job_inputs("tournament") == ("models",)
     with pytest.raises(JobDocumentError, match=r"job purpose 'match' is not one of selfplay, train"):
         job_inputs("match")
+
+
+def test_outputs_a_worker_uploads_afterwards() -> None:
+    assert job_outputs("selfplay") == ("selfplay",)
+    assert job_outputs("train") == ("models",)
+    assert job_outputs("evaluate") == job_outputs("tournament") == ("matches",)
+    with pytest.raises(JobDocumentError, match=r"job purpose 'match' is not one of selfplay, train"):
+        job_outputs("match")

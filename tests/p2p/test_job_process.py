@@ -80,7 +80,7 @@ def test_a_bad_job_file_is_a_failure_too(tmp_path: Path, capsys: pytest.CaptureF
     path = tmp_path / "JOB.json"
     path.write_text('{"purpose": "mine", "spec": "{}"}')
     assert run_job_file(path) == 1
-    assert "JobDocumentError: job field 'purpose' is 'mine'" in capsys.readouterr().err
+    assert "JobDocumentError: job document: field 'purpose' must be one of" in capsys.readouterr().err
     assert main([]) == 2
 
 
