@@ -55,7 +55,6 @@ from ringrift_hpc.loop.events import (
     TournamentStarted,
     TrainingFailed,
     TrainingStarted,
-    parse_event,
     read_events,
     to_record,
 )
@@ -241,8 +240,7 @@ class Controller:
     def _ingest(self) -> set[str]:
         new_matches: set[str] = set()
         for name in self.names:
-            for record in scan_variant(self.layout, name, self.state.ingested):
-                event = parse_event(record, where=f"ingesting {name}")
+            for event in scan_variant(self.layout, name, self.state.ingested):
                 self.record(event)
                 if isinstance(event, MatchIngested):
                     new_matches.add(name)

@@ -1,13 +1,13 @@
 """Finding newly published artifacts of a variant, verifying them, and quarantining bad ones.
 
 The controller is the only caller, so this is the only place that quarantines (jobs report what
-they could not read, and the controller moves it here). `scan_variant` returns journal records
+they could not read, and the controller moves it here). `scan_variant` returns journal events
 (``ingested`` and ``quarantined``) for every artifact not yet in `ingested`: selfplay shards
 (manifest and sha256 verified; what the shard holds is read from its manifest, so the shard is
 hashed but never decoded here), candidate models (manifest verified; a shard their training
 job reported unreadable is read once and quarantined if it fails here too) and match files (manifest verified and decoded). Files
 without a manifest are left alone (their writer may still be running). Ingesting is
-idempotent: the caller journals the records, and the paths they name are skipped on every later
+idempotent: the caller journals the events, and the paths they name are skipped on every later
 scan. `ShardIndex` is the controller's record of the usable ingested shards, the one source of
 the training window.
 """
@@ -31,7 +31,14 @@ from ringrift_hpc.data.shard_store import (
 )
 from ringrift_hpc.jobs.replay_window import ReplayWindowError, check_versions
 from ringrift_hpc.jobs.train import REJECTED_SHARDS
-from ringrift_hpc.loop.events import Event, Quarantined, ShardIngested, UnknownEvent
+from ringrift_hpc.loop.events import (
+    Event,
+    MatchIngested,
+    ModelIngested,
+    Quarantined,
+    ShardIngested,
+    UnknownEvent,
+)
 from ringrift_hpc.rating.match_files import ARTIFACT_SUFFIX, MatchFileError, decode_match_file
 from ringrift_hpc.rating.records import MatchGroup, MatchRecordError
 from ringrift_hpc.store import (
@@ -53,15 +60,15 @@ def _subdirs(root: Path) -> list[Path]:
     return sorted(entry for entry in root.iterdir() if entry.is_dir()) if root.is_dir() else []
 
 
-def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> list[dict[str, Any]]:
-    """The journal record of quarantining `path` (or its manifest when the file is gone); none
+def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> list[Quarantined]:
+    """The journal event of quarantining `path` (or its manifest when the file is gone); none
     when both are gone already (moved by someone else since they were listed)."""
     target = path if path.exists() else path.with_suffix(".json")
     try:
         record = quarantine(layout, target, reason)
     except FileNotFoundError:
         return []
-    return [{"event": "quarantined", "variant": variant, "path": record.original, "reason": record.reason}]
+    return [Quarantined(variant=variant, path=record.original, reason=record.reason)]
 
 
 def _new(
@@ -86,13 +93,13 @@ def _shard(variant: str, path: Path) -> ShardEntry:
     return entry
 
 
-def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Quarantine records of the shards that the training job of `model` could not read.
+def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, Any]) -> list[Quarantined]:
+    """Quarantine events of the shards that the training job of `model` could not read.
 
     Each report is confirmed by reading the shard here (the only time the controller decodes a
     shard): a job's own copy may be damaged where the run's is not (a P2P worker's replica).
     """
-    records: list[dict[str, Any]] = []
+    records: list[Quarantined] = []
     for item in meta.get(REJECTED_SHARDS) or ():
         if not (isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
             continue  # not what a training job writes: nothing to act on
@@ -120,9 +127,9 @@ def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, An
     return records
 
 
-def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> list[dict[str, Any]]:
-    """Journal records for every new artifact of `variant` (see the module docstring)."""
-    records: list[dict[str, Any]] = []
+def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> list[Event]:
+    """Journal events for every new artifact of `variant` (see the module docstring)."""
+    records: list[Event] = []
     for directory in _subdirs(layout.selfplay_root(variant)):
         for item in _new(layout, directory, SHARD_SUFFIX, ingested):
             if isinstance(item, tuple):
@@ -136,14 +143,12 @@ def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> l
             except NotPublishedError:
                 continue
             records.append(
-                {
-                    "event": "ingested",
-                    "artifact": "shard",
-                    "variant": variant,
-                    "path": str(layout.relative(item)),
-                    "samples": shard.samples,
-                    "generation": int(directory.name),
-                }
+                ShardIngested(
+                    variant=variant,
+                    path=str(layout.relative(item)),
+                    samples=shard.samples,
+                    generation=int(directory.name),
+                )
             )
     for item in _new(layout, layout.models_dir(variant), MODEL_SUFFIX, ingested):
         if isinstance(item, tuple):
@@ -157,16 +162,16 @@ def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> l
         except NotPublishedError:
             continue
         records.extend(_reported(layout, variant, item.stem, meta))
+        job_key, generation = meta.get("job_key"), meta.get("generation")
         records.append(
-            {
-                "event": "ingested",
-                "artifact": "model",
-                "variant": variant,
-                "path": str(layout.relative(item)),
-                "model_id": item.stem,
-                "job_key": meta.get("job_key"),
-                "generation": meta.get("generation"),
-            }
+            ModelIngested(
+                variant=variant,
+                path=str(layout.relative(item)),
+                model_id=item.stem,
+                # A model from elsewhere (no training job of this run) may lack both.
+                job_key=job_key if isinstance(job_key, str) else None,
+                generation=generation if isinstance(generation, int) and not isinstance(generation, bool) else None,
+            )
         )
     for directory in _subdirs(layout.matches_root(variant)):
         for item in _new(layout, directory, ARTIFACT_SUFFIX, ingested):
@@ -182,14 +187,9 @@ def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> l
             except NotPublishedError:
                 continue
             records.append(
-                {
-                    "event": "ingested",
-                    "artifact": "match",
-                    "variant": variant,
-                    "path": str(layout.relative(item)),
-                    "eval_id": directory.name,
-                    "groups": len(groups),
-                }
+                MatchIngested(
+                    variant=variant, path=str(layout.relative(item)), eval_id=directory.name, groups=len(groups)
+                )
             )
     return records
 

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,9 +38,15 @@ from ringrift_hpc.jobs.selfplay import (
     run_selfplay,
 )
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover
+from ringrift_hpc.loop.events import to_record
 from ringrift_hpc.loop.ingest import scan_variant
 from ringrift_hpc.rules import apply_move_unchecked, initial_state, is_terminal
 from ringrift_hpc.store import RunLayout, list_quarantined, read_manifest
+
+
+def _scan(layout: RunLayout, variant: str, ingested: frozenset[str]) -> list[dict[str, Any]]:
+    """The journal records of what the controller's ingest finds."""
+    return [to_record(event) for event in scan_variant(layout, variant, ingested)]
 
 
 def _spec(root: Path, **changes: object) -> SelfplaySpec:
@@ -101,7 +108,7 @@ def test_damaged_shard_of_an_earlier_attempt_fails_the_task_until_the_controller
     with pytest.raises(PublishedShardCorruptError, match=r"(?s)000000\.h5: size is 100 bytes.*controller"):
         run_selfplay(spec)
     assert first.shard.exists() and list_quarantined(RunLayout(tmp_path)) == ()  # jobs never move files
-    (quarantined,) = scan_variant(RunLayout(tmp_path), "square8_2p", frozenset())  # the controller's ingest
+    (quarantined,) = _scan(RunLayout(tmp_path), "square8_2p", frozenset())  # the controller's ingest
     assert quarantined["event"] == "quarantined" and quarantined["path"].endswith("000000.h5")
     again = run_selfplay(spec)
     assert not again.already_published and again.games == first.games
@@ -114,7 +121,7 @@ def test_manifest_carries_what_ingest_needs(tmp_path: Path) -> None:
     spec = _spec(tmp_path, generation=0, task_index=1)
     result = run_selfplay(spec)
     layout = RunLayout(tmp_path)
-    (record,) = scan_variant(layout, "square8_2p", frozenset())
+    (record,) = _scan(layout, "square8_2p", frozenset())
     assert record == {
         "event": "ingested",
         "artifact": "shard",

@@ -16,13 +16,18 @@ import pytest
 import ringrift_hpc.data.shard_store as shard_store
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.train import REJECTED_SHARDS
-from ringrift_hpc.loop.events import Quarantined, parse_event
+from ringrift_hpc.loop.events import Quarantined, parse_event, to_record
 from ringrift_hpc.loop.ingest import ShardIndex, scan_variant
 from ringrift_hpc.store import RunLayout, list_quarantined, manifest_path, publish_bytes
 
 VARIANT = "square8_2p"
 GOLDEN = Path(__file__).parents[1] / "data" / "golden" / VARIANT / "selfplay" / "000000"
 SHARD = f"variants/{VARIANT}/selfplay/000000/000000.h5"
+
+
+def _scan(layout: RunLayout, variant: str, ingested: frozenset[str]) -> list[dict[str, Any]]:
+    """The journal records of what the controller's ingest finds."""
+    return [to_record(event) for event in scan_variant(layout, variant, ingested)]
 
 
 def _golden_run(root: Path) -> RunLayout:
@@ -60,7 +65,7 @@ def test_golden_shard_ingests_from_its_manifest_without_decoding(
 ) -> None:
     layout = _golden_run(tmp_path)
     decoded = _no_decoding(monkeypatch)
-    records = scan_variant(layout, VARIANT, frozenset())
+    records = _scan(layout, VARIANT, frozenset())
     assert records == [
         {
             "event": "ingested",
@@ -72,7 +77,7 @@ def test_golden_shard_ingests_from_its_manifest_without_decoding(
         }
     ]
     assert decoded == []
-    assert scan_variant(layout, VARIANT, frozenset({SHARD})) == []
+    assert _scan(layout, VARIANT, frozenset({SHARD})) == []
     index = ShardIndex()
     for record in records:
         index.apply(parse_event(record))
@@ -88,7 +93,7 @@ def test_manifest_without_the_describing_fields_is_answered_by_reading_the_shard
     layout = _golden_run(tmp_path)
     _edit_manifest(layout, {}, remove=("positions", "encoder_version", "codec_version"))
     decoded = _no_decoding(monkeypatch)
-    (record,) = scan_variant(layout, VARIANT, frozenset())
+    (record,) = _scan(layout, VARIANT, frozenset())
     assert (record["event"], record["samples"]) == ("ingested", 61)
     assert decoded == [layout.root / SHARD]
 
@@ -96,7 +101,7 @@ def test_manifest_without_the_describing_fields_is_answered_by_reading_the_shard
 def test_shard_of_another_encoder_is_quarantined_by_the_controller(tmp_path: Path) -> None:
     layout = _golden_run(tmp_path)
     _edit_manifest(layout, {"encoder_version": "enc0-old"})
-    (record,) = scan_variant(layout, VARIANT, frozenset())
+    (record,) = _scan(layout, VARIANT, frozenset())
     assert record["event"] == "quarantined" and record["path"] == SHARD
     assert "encoder_version 'enc0-old'" in record["reason"]
     assert not (layout.root / SHARD).exists() and len(list_quarantined(layout)) == 1
@@ -111,7 +116,7 @@ def _model_reporting(layout: RunLayout, *reports: list[str]) -> None:
 def test_a_reported_shard_that_reads_here_is_kept(tmp_path: Path) -> None:
     layout = _golden_run(tmp_path)
     _model_reporting(layout, [SHARD, "the worker's copy was damaged"])
-    records = scan_variant(layout, VARIANT, frozenset({SHARD}))
+    records = _scan(layout, VARIANT, frozenset({SHARD}))
     assert [r["event"] for r in records] == ["ingested"] and records[0]["artifact"] == "model"
     assert (layout.root / SHARD).exists() and list_quarantined(layout) == ()
 
@@ -121,7 +126,7 @@ def test_reports_outside_the_variants_shards_are_ignored(tmp_path: Path) -> None
     (layout.root / "run.yaml").write_text("kept")
     elsewhere = ["run.yaml", "../outside.h5", f"variants/{VARIANT}/models/x.h5"]
     _model_reporting(layout, *([name, "no"] for name in elsewhere))
-    records = scan_variant(layout, VARIANT, frozenset({SHARD}))
+    records = _scan(layout, VARIANT, frozenset({SHARD}))
     assert [r["event"] for r in records] == ["ingested"]
     assert (layout.root / "run.yaml").exists() and list_quarantined(layout) == ()
 
@@ -130,7 +135,7 @@ def test_a_reported_shard_the_controller_cannot_read_either_is_quarantined(tmp_p
     layout = _golden_run(tmp_path)
     _edit_manifest(layout, {"positions": 60})  # the count ingest took, which the content contradicts
     _model_reporting(layout, [SHARD, "holds 61 samples but its manifest says 60"])
-    records = scan_variant(layout, VARIANT, frozenset({SHARD}))
+    records = _scan(layout, VARIANT, frozenset({SHARD}))
     assert [r["event"] for r in records] == ["quarantined", "ingested"]
     assert records[0]["path"] == SHARD and "holds 61 samples but its manifest says 60" in records[0]["reason"]
     assert not (layout.root / SHARD).exists()
