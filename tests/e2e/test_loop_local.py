@@ -21,7 +21,7 @@ from loop_checks import (
 from tiny_run import make_tiny_run
 
 from ringrift_hpc.loop.status import run_status
-from ringrift_hpc.store import RunLayout, publish_file, temp_path_for
+from ringrift_hpc.store import RunLayout, publish_file, replay_journal, temp_path_for
 
 KILLS = 3
 
@@ -47,6 +47,10 @@ def _publish_corrupt_shard(layout: RunLayout) -> str:
     return str(layout.relative(shard))
 
 
+def _tokens(layout: RunLayout) -> set[int]:
+    return {int(r["token"]) for r in replay_journal(layout.journal).records}
+
+
 def test_loop_survives_kills_and_decides_two_generations(tmp_path: Path) -> None:
     layout = make_tiny_run(tmp_path / "run", generations=2)
     log = tmp_path / "controller.log"
@@ -55,6 +59,8 @@ def test_loop_survives_kills_and_decides_two_generations(tmp_path: Path) -> None
     corrupt = _publish_corrupt_shard(layout)
     for kill in range(KILLS):
         controller = start_controller(layout, log)
+        # Its first fenced record, however slow the start on a busy machine: then a random kill.
+        wait_for(lambda: len(_tokens(layout)) == kill + 1 or None, 120, f"controller {kill + 1}'s first record")
         if kill == 0:
             killed_task = _kill_a_running_selfplay_task(layout)
         time.sleep(rng.uniform(1.0, 5.0))
