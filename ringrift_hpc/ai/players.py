@@ -1,7 +1,7 @@
 """Players behind one interface: each chooses moves for a batch of positions.
 
 A player's `kind`, `budget` and `model_id` are what a rating participant is made of
-(`ringrift_hpc.rating.participants.Participant`; see `participant`). Each position in a batch
+(`ringrift_hpc.rating.participants.Participant`). Each position in a batch
 comes with its own random generator, so a game's moves do not depend on its batch neighbours.
 
 * `RandomPlayer` (`random`): uniformly random legal moves.
@@ -23,8 +23,6 @@ import numpy as np
 from ringrift_hpc.ai import heuristic
 from ringrift_hpc.ai.evaluation import Evaluator
 from ringrift_hpc.ai.search import SearchConfig, SearchResult, search
-from ringrift_hpc.config.variants import Variant
-from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rules import GameState, Move, apply_move, is_terminal, legal_moves
 
 # A random game on square8 takes ~150 moves and hexagonal ~2,000; far beyond that is a bug.
@@ -47,11 +45,6 @@ class Player(Protocol):
         """sha256 of the network's weights; None without a network."""
 
     def choose(self, states: Sequence[GameState], rngs: Sequence[np.random.Generator]) -> list[Move]: ...
-
-
-def participant(player: Player, variant: Variant) -> Participant:
-    """The rating participant this player is in `variant`."""
-    return Participant(variant.name, player.kind, player.budget, player.model_id)
 
 
 def _check(states: Sequence[GameState], rngs: Sequence[np.random.Generator], who: str) -> None:

@@ -14,12 +14,10 @@ from ringrift_hpc.ai.players import (
     PolicyPlayer,
     RandomPlayer,
     SearchPlayer,
-    participant,
     play_games,
 )
 from ringrift_hpc.ai.search import SearchConfig, search
 from ringrift_hpc.bench.search_bench import SMALL_NET, seeded_evaluator
-from ringrift_hpc.config import Variant
 from ringrift_hpc.rules import GameState, Move, initial_state, is_terminal, legal_moves
 
 MODEL = "ab" * 32
@@ -71,23 +69,6 @@ def test_search_player_plays_the_search_result() -> None:
     player = SearchPlayer(ScriptedEvaluator(), config, MODEL)
     expected = [r.move for r in search(states, ScriptedEvaluator(), config, seeded(4, 9))]
     assert player.choose(states, seeded(4, 9)) == expected
-
-
-SQUARE8_2P, SQUARE8_4P, HEX8_3P = (
-    Variant.model_validate(name) for name in ("square8_2p", "square8_4p", "hex8_3p")
-)
-
-
-def test_participant_ids() -> None:
-    evaluator = ScriptedEvaluator()
-    ids = [
-        participant(RandomPlayer(), SQUARE8_2P).id,
-        participant(HeuristicPlayer(), HEX8_3P).id,
-        participant(PolicyPlayer(evaluator, MODEL), SQUARE8_2P).id,
-        participant(SearchPlayer(evaluator, SearchConfig(simulations=64), MODEL), SQUARE8_4P).id,
-    ]
-    assert ids == ["random", "heuristic", f"policy#{MODEL}", f"gumbel@64#{MODEL}"]
-    assert participant(RandomPlayer(), HEX8_3P).variant == "hex8_3p"
 
 
 class SeatRecorder:
