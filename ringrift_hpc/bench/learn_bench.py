@@ -27,7 +27,7 @@ import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ import torch
 from pydantic_core import to_jsonable_python
 
 import ringrift_hpc
-from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.ai.players import HeuristicPlayer, Player, RandomPlayer, SearchPlayer, play_games
 from ringrift_hpc.ai.search import SearchConfig
 from ringrift_hpc.config import Config, Variant, load_config
@@ -258,7 +257,7 @@ def _selfplay_specs(
             task_index=task,
             model_id=model,
         )
-        specs.append(SelfplaySpec(**{**asdict(spec), "games": count}))
+        specs.append(spec.replace(games=count))
     return specs
 
 
@@ -270,14 +269,13 @@ def _train_spec(
     parent: str | None,
     new_samples: int,
 ) -> TrainSpec:
-    return TrainSpec.build(
-        run_dir,
-        settings.variant.name,
+    return TrainSpec.from_config(
+        config,
+        run_root=run_dir,
+        variant=settings.variant,
         parent_model=parent,
         generation=generation,
         new_samples=new_samples,
-        network=NetConfig.from_section(config.network),
-        training=config.training,
         seed=settings.seed + generation,
     )
 

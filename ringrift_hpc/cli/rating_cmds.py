@@ -181,20 +181,8 @@ def tournament_command(
     )
 
     def make_spec(task: str, plans: tuple[GroupPlan, ...]) -> MatchSpec:
-        return MatchSpec(
-            run_root=os.path.abspath(run),
-            variant=variant,
-            eval_id=eval_id,
-            task=task,
-            groups=plans,
-            opening_moves=config.selfplay.opening_sample_moves,
-            concurrent_games=config.evaluation.concurrent_games,
-            max_batch_size=config.selfplay.max_batch_size,
-            gumbel_actions=config.selfplay.gumbel_actions,
-            c_visit=config.selfplay.c_visit,
-            c_scale=config.selfplay.c_scale,
-            device=config.evaluation.device,
-            walltime_margin_s=float(config.selfplay.walltime_margin_s),
+        return MatchSpec.from_config(
+            config, run_root=run, variant=variant, eval_id=eval_id, task=task, groups=plans
         )
 
     if local:

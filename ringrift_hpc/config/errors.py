@@ -88,14 +88,14 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
     value = error["input"]
     ctx = error.get("ctx", {})
     name = str(loc[-1]) if loc else "value"
-    field = _field_at(root, loc)
+    field = field_at(root, loc)
     if kind == "value_error" and isinstance(ctx.get("error"), InvalidValue):
         invalid: InvalidValue = ctx["error"]
         if invalid.key:
             loc = loc + tuple(invalid.key.split("."))
         return invalid.problem, invalid.fix, loc
     if kind == "extra_forbidden":
-        valid = _valid_keys(root, loc[:-1])
+        valid = valid_keys(root, loc[:-1])
         close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
         fix = f"did you mean '{close[0]}'?" if close else f"remove it; valid keys here: {', '.join(valid)}"
         return f"unknown key '{name}'", fix, loc
@@ -197,7 +197,7 @@ def _example(field: FieldInfo | None) -> str:
     return str(default)
 
 
-def _field_at(root: type[BaseModel], loc: Loc) -> FieldInfo | None:
+def field_at(root: type[BaseModel], loc: Loc) -> FieldInfo | None:
     """The field a location points to, walking through sections and list items."""
     model: Any = root
     field: FieldInfo | None = None
@@ -213,10 +213,10 @@ def _field_at(root: type[BaseModel], loc: Loc) -> FieldInfo | None:
     return field
 
 
-def _valid_keys(root: type[BaseModel], loc: Loc) -> list[str]:
+def valid_keys(root: type[BaseModel], loc: Loc) -> list[str]:
     if not loc:
         return list(root.model_fields)
-    field = _field_at(root, loc)
+    field = field_at(root, loc)
     model = unwrap(field.annotation) if field is not None else None
     if isinstance(loc[-1], int) and field is not None:
         args = typing.get_args(model)

@@ -19,18 +19,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ringrift_hpc.config.variants import parse_variant_name
+from ringrift_hpc.config import Config
+from ringrift_hpc.config.base import Float, Int, Str
+from ringrift_hpc.config.learning import Device
+from ringrift_hpc.config.spec_model import RunRoot, SpecModel
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, play_groups
 from ringrift_hpc.jobs.evaluate_players import (
     SearchKnobs,
@@ -39,14 +43,9 @@ from ringrift_hpc.jobs.evaluate_players import (
     run_model_file,
 )
 from ringrift_hpc.jobs.slurm_env import available_cpus
-from ringrift_hpc.jobs.spec_json import job_problems, spec_fields
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
 from ringrift_hpc.rating.match_files import publish_match_file
-from ringrift_hpc.rating.participants import (
-    Participant,
-    participant_from_json,
-    variant_players,
-)
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import CrossVariantError, MatchGroup
 from ringrift_hpc.store import RunLayout, read_manifest
 from ringrift_hpc.store.names import check_component
@@ -58,35 +57,48 @@ class NoGamesPlayedError(RuntimeError):
     """The task completed no game group; nothing was published."""
 
 
-@dataclass(frozen=True)
-class MatchSpec:
+class MatchSpec(SpecModel):
     """Everything one match task needs; JSON-serializable (`to_json` / `from_json`)."""
 
-    run_root: str  # absolute run directory
-    variant: str  # e.g. square8_2p
-    eval_id: str  # the evaluation (or tournament) the task belongs to: a directory name
-    task: str  # the task's name within the evaluation: the match file's name
-    groups: tuple[GroupPlan, ...]
-    opening_moves: int = 4  # random plies of each group's shared opening
-    concurrent_games: int = 16  # groups played at once (each of their seatings batched)
-    max_batch_size: int = 1024
-    gumbel_actions: int = 16
-    c_visit: float = 50.0
-    c_scale: float = 1.0
-    device: str = "auto"
-    walltime_margin_s: float = 300.0
+    what: ClassVar[str] = "match spec"
 
-    def __post_init__(self) -> None:
-        problems = _spec_problems(self)
-        if problems:
-            raise ValueError("invalid match spec:\n  " + "\n  ".join(problems))
+    run_root: RunRoot
+    variant: Variant
+    eval_id: Str  # the evaluation (or tournament) the task belongs to: a directory name
+    task: Str  # the task's name within the evaluation: the match file's name
+    groups: tuple[GroupPlan, ...]
+    opening_moves: Int = Field(default=4, ge=0)  # random plies of each group's shared opening
+    concurrent_games: Int = Field(default=16, ge=1)  # groups played at once (each seating batched)
+    max_batch_size: Int = Field(default=1024, ge=1)
+    gumbel_actions: Int = Field(default=16, ge=1)
+    c_visit: Float = 50.0
+    c_scale: Float = 1.0
+    device: Device = "auto"
+    walltime_margin_s: Float = Field(default=300.0, ge=0)
+
+    @field_validator("eval_id", "task")
+    @classmethod
+    def _file_name(cls, value: str, info: ValidationInfo) -> str:
+        return check_component(value, what=str(info.field_name))
+
+    @field_validator("groups")
+    @classmethod
+    def _some_groups(cls, groups: tuple[GroupPlan, ...]) -> tuple[GroupPlan, ...]:
+        if not groups:
+            raise ValueError(
+                "groups is empty: a match task must play at least one group (a task without games fails)"
+            )
+        return groups
+
+    @model_validator(mode="after")
+    def _playable_lineups(self) -> MatchSpec:
         foreign = sorted({str(p) for plan in self.groups for p in plan.lineup if p.variant != self.variant})
         if foreign:
             raise CrossVariantError(
                 f"match spec for {self.variant} (evaluation {self.eval_id}, task {self.task}) seats "
                 f"{', '.join(foreign)}; a match is only valid between participants of one variant"
             )
-        players = variant_players(self.variant)
+        players = self.variant.players
         for number, plan in enumerate(self.groups):
             if len(plan.lineup) != players or len({p.id for p in plan.lineup}) < 2:
                 raise ValueError(
@@ -95,10 +107,11 @@ class MatchSpec:
                 )
             for participant in plan.lineup:
                 check_playable(participant)
+        return self
 
     @property
     def board(self) -> str:
-        return str(parse_variant_name(self.variant)["board"])
+        return self.variant.board
 
     @property
     def participants(self) -> tuple[Participant, ...]:
@@ -108,52 +121,37 @@ class MatchSpec:
     def knobs(self) -> SearchKnobs:
         return SearchKnobs(gumbel_actions=self.gumbel_actions, c_visit=self.c_visit, c_scale=self.c_scale)
 
-    def to_json(self) -> str:
-        doc: dict[str, Any] = dataclasses.asdict(self)
-        doc["groups"] = [
-            {"lineup": [p.to_json() for p in plan.lineup], "seed": plan.seed} for plan in self.groups
-        ]
-        return json.dumps(doc, indent=2, sort_keys=True)
-
     @classmethod
-    def from_json(cls, text: str, *, source: str = "match spec") -> MatchSpec:
-        """Parse `to_json` output; unknown, missing or mistyped fields are refused by name."""
-        data = spec_fields(cls, text, source=source)
-        data["groups"] = tuple(
-            _plan_from_json(doc, where=f"{source} groups[{k}]") for k, doc in enumerate(data["groups"])
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        run_root: Path | str,
+        variant: Variant | str,
+        eval_id: str,
+        task: str,
+        groups: Sequence[GroupPlan],
+    ) -> MatchSpec:
+        """A match task of the run described by `config`: search knobs from its selfplay section,
+        concurrency and device from its evaluation section."""
+        selfplay, evaluation = config.selfplay, config.evaluation
+        return cls.checked(
+            {
+                "run_root": os.path.abspath(run_root),
+                "variant": variant,
+                "eval_id": eval_id,
+                "task": task,
+                "groups": tuple(groups),
+                "opening_moves": selfplay.opening_sample_moves,
+                "concurrent_games": evaluation.concurrent_games,
+                "max_batch_size": selfplay.max_batch_size,
+                "gumbel_actions": selfplay.gumbel_actions,
+                "c_visit": selfplay.c_visit,
+                "c_scale": selfplay.c_scale,
+                "device": evaluation.device,
+                "walltime_margin_s": float(selfplay.walltime_margin_s),
+            }
         )
-        return cls(**data)
-
-
-def _plan_from_json(doc: Any, *, where: str) -> GroupPlan:
-    if not isinstance(doc, dict) or set(doc) != {"lineup", "seed"}:
-        raise ValueError(f"{where}: a group must be an object with exactly the fields lineup and seed")
-    if not isinstance(doc["lineup"], list):
-        raise ValueError(f"{where}: field 'lineup' must be a list of participant objects")
-    if isinstance(doc["seed"], bool) or not isinstance(doc["seed"], int):
-        raise ValueError(f"{where}: field 'seed' is {doc['seed']!r}; it must be an integer")
-    lineup = tuple(
-        participant_from_json(p, where=f"{where} lineup[{k}]") for k, p in enumerate(doc["lineup"])
-    )
-    return GroupPlan(lineup=lineup, seed=doc["seed"])
-
-
-def _spec_problems(spec: MatchSpec) -> list[str]:
-    problems = job_problems(
-        spec,
-        at_least_one=("concurrent_games", "max_batch_size", "gumbel_actions"),
-        at_least_zero=("opening_moves", "walltime_margin_s"),
-    )
-    for name in ("eval_id", "task"):
-        try:
-            check_component(getattr(spec, name), what=name)
-        except ValueError as error:
-            problems.append(str(error))
-    if not spec.groups:
-        problems.append(
-            "groups is empty: a match task must play at least one group (a task without games fails)"
-        )
-    return problems
 
 
 @dataclass(frozen=True)
@@ -171,8 +169,9 @@ class MatchResult:
 def run_match(spec: MatchSpec) -> MatchResult:
     """Play the task's groups and publish its match file; see the module docstring."""
     layout = RunLayout(Path(spec.run_root))
-    path = layout.match_file(spec.variant, spec.eval_id, spec.task)
-    if layout.match_manifest(spec.variant, spec.eval_id, spec.task).exists():
+    variant = spec.variant.name
+    path = layout.match_file(variant, spec.eval_id, spec.task)
+    if layout.match_manifest(variant, spec.eval_id, spec.task).exists():
         meta = read_manifest(path, verify=True).manifest.metadata
         log.info("match %s %s/%s: already published, nothing to do", spec.variant, spec.eval_id, spec.task)
         return MatchResult(path, meta["groups"], meta["games"], None, 0.0, already_published=True)
@@ -180,8 +179,8 @@ def run_match(spec: MatchSpec) -> MatchResult:
     players = build_players(
         spec.participants,
         spec.board,
-        variant_players(spec.variant),
-        model_file=run_model_file(layout, spec.variant),
+        spec.variant.players,
+        model_file=run_model_file(layout, variant),
         knobs=spec.knobs,
         device=spec.device,
         max_batch=spec.max_batch_size,
@@ -190,7 +189,6 @@ def run_match(spec: MatchSpec) -> MatchResult:
     began = time.time()
     played = play_groups(
         spec.variant,
-        spec.board,
         spec.groups,
         players,
         opening_moves=spec.opening_moves,
@@ -204,7 +202,7 @@ def run_match(spec: MatchSpec) -> MatchResult:
             f"(stopped by {played.stopped}); nothing was published. "
             "Remove HALT or give the task more walltime"
         )
-    published = publish_match_file(layout, spec.variant, spec.eval_id, spec.task, played.groups)
+    published = publish_match_file(layout, variant, spec.eval_id, spec.task, played.groups)
     games = _games(played.groups)
     log.info(
         "match %s %s/%s: %d groups, %d games in %.1fs%s",

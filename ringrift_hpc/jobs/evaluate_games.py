@@ -18,13 +18,16 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ringrift_hpc.ai.players import Player, play_games
+from ringrift_hpc.config.base import Int
+from ringrift_hpc.config.spec_model import StrictModel, keyword_init
 from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.seeds import game_rng, game_seed
-from ringrift_hpc.rating.participants import Participant, variant_players
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import GameRecord, MatchGroup, rotation_seats
 from ringrift_hpc.rules import (
     GameState,
@@ -39,12 +42,17 @@ from ringrift_hpc.rules import (
 StopFn = Callable[[], str | None]
 
 
-@dataclass(frozen=True)
-class GroupPlan:
+class GroupPlan(StrictModel):
     """One group to play: who sits where in its first game, and the seed of its opening."""
 
+    what: ClassVar[str] = "group"
+
     lineup: tuple[Participant, ...]
-    seed: int
+    seed: Int
+
+    @keyword_init
+    def __init__(self, lineup: Sequence[Participant], seed: int) -> None:
+        super().__init__(lineup=tuple(lineup), seed=seed)
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,7 @@ class _Clocked:
 
 
 def play_groups(
-    variant: str,
-    board: str,
+    variant: Variant,
     plans: Sequence[GroupPlan],
     players: Mapping[str, Player],
     *,
@@ -110,7 +117,7 @@ def play_groups(
     stop: StopFn = lambda: None,
 ) -> PlayedGroups:
     """Play `plans` with `players` (by participant id); see the module docstring."""
-    n = variant_players(variant)
+    n = variant.players
     missing = sorted({p.id for plan in plans for p in plan.lineup} - set(players))
     if missing:
         raise ValueError(f"play_groups: no player for participant(s) {missing}; build one per lineup member")
@@ -122,7 +129,7 @@ def play_groups(
         if reason is not None:
             return PlayedGroups(tuple(done), reason)
         chunk = plans[first : first + concurrent_games]
-        starts = [opening(board, n, plan.seed, opening_moves) for plan in chunk]
+        starts = [opening(variant.board, n, plan.seed, opening_moves) for plan in chunk]
         records: dict[tuple[int, int], GameRecord] = {}
         buckets: dict[tuple[str, ...], list[tuple[int, int]]] = {}
         for g, plan in enumerate(chunk):
@@ -144,7 +151,7 @@ def play_groups(
         for g, plan in enumerate(chunk):
             done.append(
                 MatchGroup(
-                    variant=Variant.model_validate(variant),
+                    variant=variant,
                     lineup=plan.lineup,
                     opening_seed=plan.seed,
                     games=tuple(records[(g, rotation)] for rotation in range(n)),

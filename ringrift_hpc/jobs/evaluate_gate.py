@@ -72,8 +72,7 @@ def game_player(
 
     def play(plans: Sequence[GroupPlan]) -> PlayedGroups:
         return play_groups(
-            variant.name,
-            variant.board,
+            variant,
             plans,
             players,
             opening_moves=opening_moves,
@@ -94,7 +93,7 @@ def run_gate(
 ) -> GateReport:
     """Play and judge the gate (module docstring); failures to play or judge are ERROR reports."""
     began = time.monotonic()
-    variant = candidate.variant
+    variant = candidate.variant.name
     played: list[int] = []
 
     def counted(plans: Sequence[GroupPlan]) -> PlayedGroups:

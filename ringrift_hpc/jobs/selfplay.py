@@ -23,16 +23,15 @@ executor process or `ringrift-hpc worker selfplay --spec FILE` (`jobs.registry.r
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar, Literal
 
 import torch
+from pydantic import Field, model_validator
 
 from ringrift_hpc.ai.checkpoint import CheckpointHeader, load_checkpoint, model_id, read_header
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
@@ -40,12 +39,15 @@ from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.ai.net_evaluator import NetEvaluator
 from ringrift_hpc.ai.players import HeuristicPlayer, RandomPlayer
 from ringrift_hpc.ai.search import SearchConfig
-from ringrift_hpc.config.variants import parse_variant_name
+from ringrift_hpc.config import Config
+from ringrift_hpc.config.base import Float, Int, Str
+from ringrift_hpc.config.learning import Device
+from ringrift_hpc.config.spec_model import RunRoot, SpecModel
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.data.shards import FORMAT_VERSION, ShardHeader, ShardWriter
 from ringrift_hpc.jobs.seeds import game_seed, task_seed
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, Mover, SearchMover, play_selfplay
 from ringrift_hpc.jobs.slurm_env import available_cpus, job_facts
-from ringrift_hpc.jobs.spec_json import job_problems, spec_fields
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
 from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.rules import initial_state
@@ -62,40 +64,44 @@ from ringrift_hpc.store.atomic import ensure_dir
 log = logging.getLogger(__name__)
 
 NO_MODEL = "none"
-BOOTSTRAP_PLAYERS = ("random", "heuristic")
+BootstrapPlayer = Literal["random", "heuristic"]
 
 
 class NothingPlayedError(RuntimeError):
     """The task finished no game; nothing was published (a job that produced nothing failed)."""
 
 
-@dataclass(frozen=True)
-class SelfplaySpec:
+class SelfplaySpec(SpecModel):
     """Everything one selfplay task needs; JSON-serializable (`to_json` / `from_json`)."""
 
-    run_root: str  # absolute run directory
-    variant: str  # e.g. square8_2p
-    generation: int
-    task_index: int
-    model_id: str  # sha256 of the weights, or "none" for generation 0
-    run_seed: int
-    games: int  # games to start (the task may stop earlier, see the module docstring)
-    time_budget_s: float | None = None  # start no game after this many seconds; None: no budget
-    bootstrap_player: str = "heuristic"  # who plays when model_id is "none": random or heuristic
-    simulations: int = 64
-    gumbel_actions: int = 16
-    c_visit: float = 50.0
-    c_scale: float = 1.0
-    opening_sample_moves: int = 4
-    concurrent_games: int = 32
-    max_batch_size: int = 1024
-    device: str = "auto"
-    walltime_margin_s: float = 300.0
+    what: ClassVar[str] = "selfplay spec"
 
-    def __post_init__(self) -> None:
-        problems = _spec_problems(self)
-        if problems:
-            raise ValueError("invalid selfplay spec:\n  " + "\n  ".join(problems))
+    run_root: RunRoot
+    variant: Variant
+    generation: Int = Field(ge=0)
+    task_index: Int = Field(ge=0)
+    model_id: Str  # sha256 of the weights, or "none" for generation 0
+    run_seed: Int = Field(ge=0)
+    games: Int = Field(ge=1)  # games to start (the task may stop earlier, see the module docstring)
+    time_budget_s: Float | None = Field(default=None, gt=0)  # start no game after this; None: no budget
+    bootstrap_player: BootstrapPlayer = "heuristic"  # who plays when model_id is "none"
+    simulations: Int = Field(default=64, ge=1)
+    gumbel_actions: Int = Field(default=16, ge=1)
+    c_visit: Float = 50.0
+    c_scale: Float = 1.0
+    opening_sample_moves: Int = Field(default=4, ge=0)
+    concurrent_games: Int = Field(default=32, ge=1)
+    max_batch_size: Int = Field(default=1024, ge=1)
+    device: Device = "auto"
+    walltime_margin_s: Float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _bootstrap_only_first(self) -> SelfplaySpec:
+        if self.model_id == NO_MODEL and self.generation != 0:
+            raise ValueError(
+                f"model_id 'none' (the bootstrap player) is for generation 0, not {self.generation}"
+            )
+        return self
 
     @property
     def task(self) -> str:
@@ -104,11 +110,11 @@ class SelfplaySpec:
 
     @property
     def board(self) -> str:
-        return str(parse_variant_name(self.variant)["board"])
+        return self.variant.board
 
     @property
     def num_players(self) -> int:
-        return int(parse_variant_name(self.variant)["players"])
+        return self.variant.players
 
     @property
     def search_config(self) -> SearchConfig:
@@ -122,54 +128,38 @@ class SelfplaySpec:
 
     @classmethod
     def from_config(
-        cls, config: Any, *, run_root: Path, variant: str, generation: int, task_index: int, model_id: str
+        cls,
+        config: Config,
+        *,
+        run_root: Path,
+        variant: Variant | str,
+        generation: int,
+        task_index: int,
+        model_id: str,
     ) -> SelfplaySpec:
-        """A task of the run described by `config` (`ringrift_hpc.config.Config`)."""
+        """A task of the run described by `config`."""
         section = config.selfplay
-        return cls(
-            run_root=os.path.abspath(run_root),
-            variant=variant,
-            generation=generation,
-            task_index=task_index,
-            model_id=model_id,
-            run_seed=config.run.seed,
-            games=section.games_per_task,
-            bootstrap_player=section.bootstrap_player,
-            simulations=section.simulations,
-            gumbel_actions=section.gumbel_actions,
-            c_visit=section.c_visit,
-            c_scale=section.c_scale,
-            opening_sample_moves=section.opening_sample_moves,
-            concurrent_games=section.concurrent_games,
-            max_batch_size=section.max_batch_size,
-            device=section.device,
-            walltime_margin_s=float(section.walltime_margin_s),
+        return cls.checked(
+            {
+                "run_root": os.path.abspath(run_root),
+                "variant": variant,
+                "generation": generation,
+                "task_index": task_index,
+                "model_id": model_id,
+                "run_seed": config.run.seed,
+                "games": section.games_per_task,
+                "bootstrap_player": section.bootstrap_player,
+                "simulations": section.simulations,
+                "gumbel_actions": section.gumbel_actions,
+                "c_visit": section.c_visit,
+                "c_scale": section.c_scale,
+                "opening_sample_moves": section.opening_sample_moves,
+                "concurrent_games": section.concurrent_games,
+                "max_batch_size": section.max_batch_size,
+                "device": section.device,
+                "walltime_margin_s": float(section.walltime_margin_s),
+            }
         )
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str, *, source: str = "selfplay spec") -> SelfplaySpec:
-        """Parse `to_json` output; unknown, missing or mistyped fields are refused by name."""
-        return cls(**spec_fields(cls, text, source=source))
-
-
-def _spec_problems(spec: SelfplaySpec) -> list[str]:
-    problems = job_problems(
-        spec,
-        at_least_one=("games", "concurrent_games", "max_batch_size", "simulations", "gumbel_actions"),
-        at_least_zero=("generation", "task_index", "run_seed", "opening_sample_moves", "walltime_margin_s"),
-    )
-    if spec.time_budget_s is not None and not spec.time_budget_s > 0:
-        problems.append(f"time_budget_s = {spec.time_budget_s} must be positive, or null for no budget")
-    if spec.bootstrap_player not in BOOTSTRAP_PLAYERS:
-        problems.append(
-            f"bootstrap_player {spec.bootstrap_player!r} must be one of {', '.join(BOOTSTRAP_PLAYERS)}"
-        )
-    if spec.model_id == NO_MODEL and spec.generation != 0:
-        problems.append(f"model_id 'none' (the bootstrap player) is for generation 0, not {spec.generation}")
-    return problems
 
 
 @dataclass(frozen=True)
@@ -188,7 +178,7 @@ def _mover(spec: SelfplaySpec, layout: RunLayout) -> Mover:
     if spec.model_id == NO_MODEL:
         player = RandomPlayer() if spec.bootstrap_player == "random" else HeuristicPlayer()
         return BootstrapMover(player, spec.opening_sample_moves)
-    path = layout.model_weights(spec.variant, spec.model_id)
+    path = layout.model_weights(spec.variant.name, spec.model_id)
     found = model_id(path) if path.exists() else None
     if found != spec.model_id:
         what = "does not exist" if found is None else f"has sha256 {found}"
@@ -226,7 +216,7 @@ def _published(shard: Path) -> SelfplayResult | None:
 def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     """Play the task's games and publish its shard; see the module docstring."""
     layout = RunLayout(Path(spec.run_root))
-    shard = layout.selfplay_shard(spec.variant, spec.generation, spec.task)
+    shard = layout.selfplay_shard(spec.variant.name, spec.generation, spec.task)
     existing = _published(shard)
     if existing is not None:
         log.info(
@@ -239,11 +229,11 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     torch.set_num_threads(available_cpus(os.environ))
     t_setup = time.time()
     mover = _mover(spec, layout)
-    seed = task_seed(spec.run_seed, spec.variant, spec.generation, spec.task_index)
+    seed = task_seed(spec.run_seed, spec.variant.name, spec.generation, spec.task_index)
     seeds = [game_seed(seed, k) for k in range(spec.games)]
     stop = StopCheck(StopRule.for_job(layout.halt, spec.walltime_margin_s, os.environ))
     header = ShardHeader(
-        variant=spec.variant,
+        variant=spec.variant.name,
         board=spec.board,
         num_players=spec.num_players,
         model_id=spec.model_id,
@@ -281,7 +271,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     metadata = {
         "kind": "selfplay-shard",
         "format_version": FORMAT_VERSION,
-        "variant": spec.variant,
+        "variant": spec.variant.name,
         "generation": spec.generation,
         "task": spec.task,
         "model_id": spec.model_id,
@@ -294,7 +284,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
         "positions": positions,
         "abandoned_games": outcome.abandoned,
         "stop_reason": outcome.stop_reason,
-        "spec": dataclasses.asdict(spec),
+        "spec": spec.model_dump(mode="json"),
         "setup_seconds": round(t_play - t_setup, 3),
         "play_seconds": round(play_seconds, 3),
         **job_facts(os.environ),
@@ -317,7 +307,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
 
 def _write_metrics(layout: RunLayout, spec: SelfplaySpec, result: SelfplayResult) -> None:
     """A Prometheus textfile per (variant, task index); the next generation's same task replaces it."""
-    labels = {"variant": spec.variant, "generation": str(spec.generation), "task": spec.task}
+    labels = {"variant": spec.variant.name, "generation": str(spec.generation), "task": spec.task}
     rate = result.positions / result.seconds if result.seconds > 0 else 0.0
     families = [
         family(name, "gauge", help_text, [(labels, value)])

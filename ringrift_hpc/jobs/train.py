@@ -146,17 +146,18 @@ def pin_window(layout: RunLayout, spec: TrainSpec, path: Path) -> PinnedWindow:
     if spec.window is not None:
         window = Window.from_doc(spec.window, source=f"training spec {spec.key}: field 'window'")
     else:
-        found = published_shards(layout, spec.variant, verify=False)
+        found = published_shards(layout, spec.variant.name, verify=False)
         window = choose_window(layout, found.shards, spec.training_section().replay_window)
         skipped = tuple(f"{name}: {reason}" for name, reason in found.rejected)
     if not window.shards:
         raise TrainingError(
-            f"{layout.selfplay_root(spec.variant)} holds no published shard of {spec.variant}"
+            f"{layout.selfplay_root(spec.variant.name)} holds no published shard of {spec.variant.name}"
             + (f" ({len(skipped)} rejected)" if skipped else "")
             + "; run selfplay before training"
         )
-    shards = tuple((_window_shard(layout, spec.variant, name), samples) for name, samples in window.shards)
-    described = _described(shards, spec.variant)
+    variant = spec.variant.name
+    shards = tuple((_window_shard(layout, variant, name), samples) for name, samples in window.shards)
+    described = _described(shards, variant)
     check_versions(described, encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
     pinned = PinnedWindow(
         shards=shards,
@@ -206,10 +207,10 @@ def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
     if spec.parent_model is None:
         torch.manual_seed(spec.seed)
         return PolicyValueNet(header.net_config, spec.board, spec.num_players)
-    path = layout.model_weights(spec.variant, spec.parent_model)
+    path = layout.model_weights(spec.variant.name, spec.parent_model)
     if not path.exists():
         raise ParentModelError(
-            f"parent model {spec.parent_model} of {spec.variant} is missing: {path} does not exist; "
+            f"parent model {spec.parent_model} of {spec.variant.name} is missing: {path} does not exist; "
             "name a published model as parent_model (a named parent is never replaced by random weights)"
         )
     found = model_id(path)
@@ -287,7 +288,11 @@ class _Trainer:
         self.resumed_from = self.step
         self.samples_per_s = float("nan")
         self.loaded = load_window(
-            self.layout, window.shards, variant=spec.variant, cap=spec.max_samples_in_memory, seed=spec.seed
+            self.layout,
+            window.shards,
+            variant=spec.variant.name,
+            cap=spec.max_samples_in_memory,
+            seed=spec.seed,
         )
         if world > 1:
             self._check_same_data()
@@ -391,7 +396,7 @@ class _Trainer:
             if not (math.isfinite(policy) and math.isfinite(value)):
                 step = self.step - len(interval) + offset + 1
                 raise TrainingError(
-                    f"training {self.spec.variant} diverged at step {step}: policy loss {policy}, "
+                    f"training {self.spec.variant.name} diverged at step {step}: policy loss {policy}, "
                     f"value loss {value}; lower training.lr or enable training.grad_clip "
                     f"(the last good resume file is {self.directory / 'ckpt.pt'})"
                 )
@@ -419,11 +424,11 @@ class _Trainer:
         train_value = float(np.mean([v for _, v in self.recent]))
         data = checkpoint_bytes(self.net)
         candidate = hashlib.sha256(data).hexdigest()
-        weights = self.layout.model_weights(self.spec.variant, candidate)
+        weights = self.layout.model_weights(self.spec.variant.name, candidate)
         duration = time.monotonic() - self.started
         metadata = {
             "kind": "candidate",
-            "variant": self.spec.variant,
+            "variant": self.spec.variant.name,
             "parent": self.spec.parent_model,
             "generation": self.spec.generation,
             "steps": self.step,
@@ -448,7 +453,7 @@ class _Trainer:
             "job_key": self.spec.key,
             "duration_s": round(duration, 3),
         }
-        if not self.layout.model_manifest(self.spec.variant, candidate).exists():
+        if not self.layout.model_manifest(self.spec.variant.name, candidate).exists():
             publish_bytes(weights, data, metadata)
         else:
             # Identical weights were already published (a requeue after publishing): same model.
@@ -477,7 +482,7 @@ class _Trainer:
         atomic_write_text(self.directory / "result.json", result.to_json())
 
     def _write_metrics(self, validation: tuple[float, float] | None) -> None:
-        labels = {"variant": self.spec.variant, "job": self.spec.key}
+        labels = {"variant": self.spec.variant.name, "job": self.spec.key}
         policy, value = self.recent[-1] if self.recent else (float("nan"), float("nan"))
         gauges = [
             ("ringrift_train_step", "Optimizer steps done by the training job.", self.step),
@@ -495,6 +500,6 @@ class _Trainer:
             gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))
         write_run_textfile(
             self.layout,
-            f"train-{self.spec.variant}-{self.spec.key}",
+            f"train-{self.spec.variant.name}-{self.spec.key}",
             [family(name, "gauge", help_text, [(labels, number)]) for name, help_text, number in gauges],
         )

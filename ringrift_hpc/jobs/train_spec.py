@@ -8,101 +8,118 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from ringrift_hpc.ai.net import NetConfig
+from ringrift_hpc.config import Config
+from ringrift_hpc.config.base import Int, Str
+from ringrift_hpc.config.errors import problems_from_validation
 from ringrift_hpc.config.learning import TrainingSection
+from ringrift_hpc.config.spec_model import RunRoot, SpecError, SpecModel, SpecProblems
 from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.replay_window import ReplayWindowError, Window
-from ringrift_hpc.jobs.spec_json import spec_fields
 from ringrift_hpc.store.names import check_model_id
 
 
-class TrainSpecError(ValueError):
+class TrainSpecError(SpecError):
     """A training spec that cannot run."""
 
 
-@dataclass(frozen=True)
-class TrainSpec:
+class TrainSpec(SpecModel):
     """One training job: which data, which parent, how long, how.
 
     `training` is the run config's `training` section and `network` the `NetConfig` dict,
     both as JSON, so a spec file says everything the job will do.
     """
 
-    run_root: str  # absolute run directory
-    variant: str  # e.g. "square8_2p"
-    parent_model: str | None  # model id the candidate starts from; None only for the first model
-    generation: int  # generation of the candidate (recorded in its metadata)
-    new_samples: int  # selfplay samples since the parent was trained: sets the step count
-    network: dict[str, int]  # NetConfig.to_dict()
+    error_class: ClassVar[type[ValueError]] = TrainSpecError
+    what: ClassVar[str] = "training spec"
+    json_indent: ClassVar[int | None] = None
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"window"})
+
+    run_root: RunRoot
+    variant: Variant
+    parent_model: Str | None  # model id the candidate starts from; None only for the first model
+    generation: Int = Field(ge=0)  # generation of the candidate (recorded in its metadata)
+    new_samples: Int = Field(ge=0)  # selfplay samples since the parent was trained: sets the step count
+    network: dict[str, Int]  # NetConfig.to_dict()
     training: dict[str, Any]  # TrainingSection as JSON
-    seed: int
-    processes: int = 1  # DDP processes (one per GPU on CUDA; gloo on CPU)
-    steps: int | None = None  # explicit step count instead of the one derived from new_samples
-    max_samples_in_memory: int = 500_000  # larger windows are subsampled uniformly
+    seed: Int = Field(ge=0)
+    processes: Int = Field(default=1, ge=1)  # DDP processes (one per GPU on CUDA; gloo on CPU)
+    steps: Int | None = Field(default=None, ge=1)  # explicit step count instead of the derived one
+    max_samples_in_memory: Int = Field(default=500_000, ge=1)  # larger windows are subsampled uniformly
     # The shards to train on (`Window.to_doc`), chosen by the controller from the shards it
     # ingested; None: the job chooses from the published shards (a job run without a controller).
     window: dict[str, Any] | None = None
 
-    def __post_init__(self) -> None:
-        problems = []
-        if not Path(self.run_root).is_absolute():
-            problems.append(
-                f"run_root {self.run_root!r} is not absolute: give the full path of the run directory"
-            )
-        try:
-            Variant.model_validate(self.variant)
-        except ValidationError as error:
-            problems.append(f"variant {self.variant!r}: {error.errors()[0]['msg']}")
-        if self.parent_model is not None:
+    @field_validator("parent_model")
+    @classmethod
+    def _model_id(cls, value: str | None) -> str | None:
+        if value is not None:
             try:
-                check_model_id(self.parent_model)
+                check_model_id(value)
             except ValueError as error:
-                problems.append(f"parent_model: {error}")
-        for name in ("generation", "new_samples", "seed"):
-            if type(getattr(self, name)) is not int or getattr(self, name) < 0:
-                problems.append(f"{name} must be a non-negative int, got {getattr(self, name)!r}")
-        for name in ("processes", "max_samples_in_memory"):
-            if type(getattr(self, name)) is not int or getattr(self, name) < 1:
-                problems.append(f"{name} must be a positive int, got {getattr(self, name)!r}")
-        if self.window is not None:
-            try:
-                Window.from_doc(self.window, source="window")
-            except ReplayWindowError as error:
-                problems.append(str(error))
-        if self.steps is not None and (type(self.steps) is not int or self.steps < 1):
-            problems.append(f"steps must be a positive int or null, got {self.steps!r}")
+                raise ValueError(f"parent_model: {error}") from None
+        return value
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: dict[str, int]) -> dict[str, int]:
         try:
-            section = self.training_section()
-            if type(self.processes) is int and self.processes >= 1 and section.batch_size % self.processes:
-                problems.append(
-                    f"training.batch_size {section.batch_size} is not divisible by processes "
-                    f"{self.processes}: make the batch size a multiple of the process count"
-                )
-        except ValidationError as error:
-            problems.extend(f"training.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        try:
-            self.net_config()
+            NetConfig.from_dict(value)
         except (TypeError, ValueError) as error:
-            problems.append(f"network: {error}")
-        if problems:
-            raise TrainSpecError("invalid training spec:\n  " + "\n  ".join(problems))
+            raise ValueError(f"network: {error}") from None
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                Window.from_doc(value, source="window")
+            except ReplayWindowError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("training")
+    @classmethod
+    def _training(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            TrainingSection.model_validate(value)
+        except ValidationError as error:
+            raise SpecProblems(
+                f"training.{p.key}: {p.problem} ({p.fix})" if p.key else f"training: {p.problem} ({p.fix})"
+                for p in problems_from_validation(error.errors(), TrainingSection, {})
+            ) from None
+        return value
+
+    @field_validator("processes")
+    @classmethod
+    def _divides_batch(cls, processes: int, info: ValidationInfo) -> int:
+        training = info.data.get("training")
+        if training is not None:
+            batch_size = TrainingSection.model_validate(training).batch_size
+            if batch_size % processes:
+                raise ValueError(
+                    f"training.batch_size {batch_size} is not divisible by processes {processes}: "
+                    "make the batch size a multiple of the process count"
+                )
+        return processes
 
     @property
     def board(self) -> str:
-        return self.variant.rsplit("_", 1)[0]
+        return self.variant.board
 
     @property
     def num_players(self) -> int:
-        return int(self.variant.rsplit("_", 1)[1][:-1])
+        return self.variant.players
 
     @property
     def key(self) -> str:
         """A name for this job derived from its content: a requeued job finds its own files."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        return hashlib.sha256(self.content_json().encode()).hexdigest()[:16]
 
     def training_section(self) -> TrainingSection:
         return TrainingSection.model_validate(self.training)
@@ -118,52 +135,36 @@ class TrainSpec:
         wanted = math.ceil(self.new_samples * section.samples_per_new_sample / section.batch_size)
         return min(max(wanted, section.min_steps), section.max_steps)
 
-    def to_json(self) -> str:
-        fields = dataclasses.asdict(self)
-        if fields["window"] is None:
-            del fields["window"]  # the spec's key stays what it was before the field existed
-        return json.dumps(fields, sort_keys=True)
-
     @classmethod
-    def from_json(cls, text: str, *, source: str = "training spec") -> TrainSpec:
-        """Parse a spec; unknown or missing fields are errors naming `source`."""
-        data = spec_fields(cls, text, source=source, error=TrainSpecError)
-        try:
-            return cls(**data)
-        except TrainSpecError as error:
-            raise TrainSpecError(f"{source}: {error}") from None
-
-    @classmethod
-    def build(
+    def from_config(
         cls,
-        run_root: Path,
-        variant: str,
+        config: Config,
         *,
+        run_root: Path,
+        variant: Variant | str,
         parent_model: str | None,
         generation: int,
         new_samples: int,
-        network: NetConfig,
-        training: TrainingSection,
         seed: int,
         processes: int = 1,
         steps: int | None = None,
-        max_samples_in_memory: int = 500_000,
         window: Window | None = None,
     ) -> TrainSpec:
-        """A spec from typed config objects."""
-        return cls(
-            run_root=str(run_root.resolve()),
-            variant=variant,
-            parent_model=parent_model,
-            generation=generation,
-            new_samples=new_samples,
-            network=network.to_dict(),
-            training=training.model_dump(mode="json"),
-            seed=seed,
-            processes=processes,
-            steps=steps,
-            max_samples_in_memory=max_samples_in_memory,
-            window=None if window is None else window.to_doc(),
+        """A training job of the run described by `config` (its network and training sections)."""
+        return cls.checked(
+            {
+                "run_root": str(Path(run_root).resolve()),
+                "variant": variant,
+                "parent_model": parent_model,
+                "generation": generation,
+                "new_samples": new_samples,
+                "network": NetConfig.from_section(config.network).to_dict(),
+                "training": config.training.model_dump(mode="json"),
+                "seed": seed,
+                "processes": processes,
+                "steps": steps,
+                "window": None if window is None else window.to_doc(),
+            }
         )
 
 

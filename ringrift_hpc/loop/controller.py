@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
 from ringrift_hpc.cluster.purposes import Purpose, resource_kind
 from ringrift_hpc.config import Config, Variant
@@ -415,14 +414,13 @@ class Controller:
         window = choose_window(
             self.layout, self.shard_index.entries(self.layout, v.variant), self.config.training.replay_window
         )
-        spec = TrainSpec.build(
-            self.layout.root,
-            v.variant,
+        spec = TrainSpec.from_config(
+            self.config,
+            run_root=self.layout.root,
+            variant=v.variant,
             parent_model=v.best_model,
             generation=v.generation + 1,
             new_samples=new_samples,
-            network=NetConfig.from_section(self.config.network),
-            training=self.config.training,
             seed=self.config.run.seed + v.decisions + 1,
             window=window,
         )
@@ -430,21 +428,8 @@ class Controller:
         self._submit("train", v.variant, [(f"train/{v.variant}/{spec.key}", spec.to_json())], started)
 
     def _match_spec(self, variant: str, eval_id: str, task: str, groups: tuple[GroupPlan, ...]) -> MatchSpec:
-        section = self.config.evaluation
-        return MatchSpec(
-            run_root=str(self.layout.root),
-            variant=variant,
-            eval_id=eval_id,
-            task=task,
-            groups=groups,
-            opening_moves=self.config.selfplay.opening_sample_moves,
-            concurrent_games=section.concurrent_games,
-            max_batch_size=self.config.selfplay.max_batch_size,
-            gumbel_actions=self.config.selfplay.gumbel_actions,
-            c_visit=self.config.selfplay.c_visit,
-            c_scale=self.config.selfplay.c_scale,
-            device=section.device,
-            walltime_margin_s=float(self.config.selfplay.walltime_margin_s),
+        return MatchSpec.from_config(
+            self.config, run_root=self.layout.root, variant=variant, eval_id=eval_id, task=task, groups=groups
         )
 
     def _submit_evaluation(self, v: VariantState, batch: int) -> None:

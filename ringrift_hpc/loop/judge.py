@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ringrift_hpc.config import PromotionSection, Variant
+from ringrift_hpc.config import PromotionSection
 from ringrift_hpc.loop.variant_machine import EvaluationProgress
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.promotion import AnchorResult, Evaluation, anchor_result
@@ -58,7 +58,7 @@ def evaluation_of(
         )
     sprt = sprt_of(groups, candidate, best, gate) if best is not None else None
     return Evaluation(
-        variant=Variant.model_validate(candidate.variant),
+        variant=candidate.variant,
         candidate=candidate.id,
         best=best.id if best is not None else None,
         sprt=sprt,

@@ -48,8 +48,6 @@ from ringrift_hpc.rating.participants import (
     parse_participant_id,
     random_player,
     short_participant_id,
-    variant_name,
-    variant_players,
 )
 from ringrift_hpc.rating.promotion import (
     AnchorResult,
@@ -120,7 +118,5 @@ __all__ = [
     "sprt_test",
     "stage_counts",
     "table_from_groups",
-    "variant_name",
-    "variant_players",
     "write_leaderboard",
 ]

@@ -8,58 +8,78 @@ are never file names or aliases: two participants are the same exactly when thei
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from ringrift_hpc.store.names import check_model_id, check_variant
+from pydantic import ValidatorFunctionWrapHandler, model_serializer, model_validator
+
+from ringrift_hpc.config.base import Int, Str
+from ringrift_hpc.config.spec_model import StrictModel, keyword_init
+from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.store.names import check_model_id
 
 RANDOM_KIND = "random"
 HEURISTIC_KIND = "heuristic"
 
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _ID = re.compile(r"(?P<kind>[a-z][a-z0-9_-]{0,31})(?:@(?P<budget>[1-9][0-9]*))?(?:#(?P<model>[0-9a-f]{64}))?")
+_FIELDS = ("variant", "kind", "budget", "model_id")
 
 
 class ParticipantError(ValueError):
     """A participant, variant or participant id is malformed."""
 
 
-def variant_name(board: str, players: int) -> str:
-    """`square8_2p` from its board and player count."""
-    return check_variant(f"{board}_{players}p")
-
-
-def variant_players(variant: str) -> int:
-    """The player count of a variant name (`hex8_3p` -> 3)."""
-    check_variant(variant)
-    players = int(variant.rsplit("_", 1)[1][:-1])
-    if players not in (2, 3, 4):
-        raise ParticipantError(f"variant {variant!r}: RingRift has 2, 3 or 4 players, not {players}")
-    return players
-
-
-@dataclass(frozen=True, order=True)
-class Participant:
+@functools.total_ordering
+class Participant(StrictModel):
     """One rated player of one variant.
 
     `budget` is the search budget (simulations per move; 0 for players that do not search) and
     `model_id` the sha256 of the network's weights (None for players without a network).
+    Participants sort by (variant name, kind, budget, model id).
     """
 
-    variant: str
-    kind: str
-    budget: int = 0
-    model_id: str | None = None
+    error_class: ClassVar[type[ValueError]] = ParticipantError
+    what: ClassVar[str] = "participant"
 
-    def __post_init__(self) -> None:
-        check_variant(self.variant)
-        if not isinstance(self.kind, str) or _KIND.fullmatch(self.kind) is None:
+    variant: Variant
+    kind: Str
+    budget: Int = 0
+    model_id: Str | None = None
+
+    @keyword_init
+    def __init__(
+        self, variant: Variant | str, kind: str, budget: int = 0, model_id: str | None = None
+    ) -> None:
+        super().__init__(variant=variant, kind=kind, budget=budget, model_id=model_id)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _document(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A participant document names all four fields; its `id`, where given, must agree."""
+        if not isinstance(value, dict):
+            return handler(value)
+        missing = [key for key in _FIELDS if key not in value]
+        if missing:
+            raise ParticipantError(f"participant is missing field(s) {', '.join(missing)}")
+        written = value.get("id")
+        participant: Participant = handler({key: item for key, item in value.items() if key != "id"})
+        participant._check()
+        if written is not None and written != participant.id:
+            raise ParticipantError(
+                f"field 'id' is {written!r} but kind/budget/model_id give {participant.id!r}; "
+                "the file was edited by hand or written by another version"
+            )
+        return participant
+
+    def _check(self) -> None:
+        if _KIND.fullmatch(self.kind) is None:
             raise ParticipantError(
                 f"participant kind {self.kind!r} is invalid: use 1-32 characters from [a-z0-9_-] "
                 "starting with a letter, e.g. 'random', 'heuristic', 'gumbel'"
             )
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 0:
+        if self.budget < 0:
             raise ParticipantError(
                 f"participant {self.kind!r}: budget {self.budget!r} must be a non-negative integer "
                 "(simulations per move, 0 for players that do not search)"
@@ -73,14 +93,23 @@ class Participant:
         model = f"#{self.model_id}" if self.model_id else ""
         return f"{self.kind}{budget}{model}"
 
+    @model_serializer
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "variant": self.variant,
+            "variant": self.variant.name,
             "kind": self.kind,
             "budget": self.budget,
             "model_id": self.model_id,
         }
+
+    def _order(self) -> tuple[str, str, int, str]:
+        return (self.variant.name, self.kind, self.budget, self.model_id or "")
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Participant):
+            return NotImplemented
+        return self._order() < other._order()
 
     def __str__(self) -> str:
         return f"{self.variant}/{self.id}"
@@ -92,7 +121,7 @@ def short_participant_id(participant_id: str) -> str:
     return participant_id if model < 0 else participant_id[: model + 13]
 
 
-def parse_participant_id(variant: str, participant_id: str) -> Participant:
+def parse_participant_id(variant: Variant | str, participant_id: str) -> Participant:
     """The participant of `variant` whose stable id is `participant_id`."""
     match = _ID.fullmatch(participant_id) if isinstance(participant_id, str) else None
     if match is None:
@@ -114,23 +143,10 @@ def participant_from_json(doc: Any, *, where: str) -> Participant:
         raise ParticipantError(
             f"{where}: a participant must be an object with variant, kind, budget, model_id"
         )
-    missing = [key for key in ("variant", "kind", "budget", "model_id") if key not in doc]
-    if missing:
-        raise ParticipantError(f"{where}: participant is missing field(s) {', '.join(missing)}")
-    try:
-        participant = Participant(
-            variant=doc["variant"], kind=doc["kind"], budget=doc["budget"], model_id=doc["model_id"]
-        )
-    except ValueError as error:
-        raise ParticipantError(f"{where}: {error}") from None
-    if "id" in doc and doc["id"] != participant.id:
-        raise ParticipantError(
-            f"{where}: field 'id' is {doc['id']!r} but kind/budget/model_id give {participant.id!r}; "
-            "the file was edited by hand or written by another version"
-        )
+    participant: Participant = Participant.checked(doc, source=where)
     return participant
 
 
-def random_player(variant: str) -> Participant:
+def random_player(variant: Variant | str) -> Participant:
     """The rating anchor of every variant: the uniformly random player (rating 0)."""
     return Participant(variant=variant, kind=RANDOM_KIND)

@@ -108,7 +108,7 @@ class MatchGroup:
 
     def __post_init__(self) -> None:
         players = self.variant.players
-        foreign = [p for p in self.lineup if p.variant != self.variant.name]
+        foreign = [p for p in self.lineup if p.variant != self.variant]
         if foreign:
             raise CrossVariantError(
                 f"group of variant {self.variant} includes {', '.join(str(p) for p in foreign)}; "

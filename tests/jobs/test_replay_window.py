@@ -4,7 +4,6 @@ the window's samples loaded under a memory cap."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -185,7 +184,7 @@ def test_the_window_the_spec_names_is_pinned_and_nothing_else(tmp_path: Path) ->
     publish_shard(tmp_path, 1, "unnamed")  # newer, published, but not in the controller's record
     samples = published_shards(layout, VARIANT).shards[0].samples
     window = Window((("variants/square8_2p/selfplay/000000/named.h5", samples),), samples, samples)
-    spec = dataclasses.replace(spec_for(tmp_path, steps=1), window=window.to_doc())
+    spec = spec_for(tmp_path, steps=1).replace(window=window.to_doc())
     pinned = pin_window(layout, spec, tmp_path / "window.json")
     assert pinned.shards == ((named, samples),) and pinned.total_samples == samples
     assert json.loads((tmp_path / "window.json").read_text())["shards"] == [[window.shards[0][0], samples]]
@@ -195,7 +194,7 @@ def test_a_spec_window_outside_the_variants_shards_is_refused(tmp_path: Path) ->
     layout = RunLayout(tmp_path)
     publish_shard(tmp_path, 0, "named")
     window = Window((("variants/square8_2p/models/x.h5", 5),), 5, 5)
-    spec = dataclasses.replace(spec_for(tmp_path, steps=1), window=window.to_doc())
+    spec = spec_for(tmp_path, steps=1).replace(window=window.to_doc())
     with pytest.raises(ReplayWindowError, match=r"'variants/square8_2p/models/x\.h5' is not a shard of"):
         pin_window(layout, spec, tmp_path / "window.json")
 

@@ -69,7 +69,9 @@ def _spec(root: Path, **changes: object) -> SelfplaySpec:
 
 def _load(spec: SelfplaySpec) -> Shard:
     layout = RunLayout(Path(spec.run_root))
-    return load_shard(layout.selfplay_shard(spec.variant, spec.generation, spec.task), variant=spec.variant)
+    return load_shard(
+        layout.selfplay_shard(spec.variant.name, spec.generation, spec.task), variant=spec.variant.name
+    )
 
 
 def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from ringrift_hpc.ai.checkpoint import (
     load_checkpoint,
 )
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
+from ringrift_hpc.config import Config
 from ringrift_hpc.data.dataset import Batch
 from ringrift_hpc.jobs import train
 from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
@@ -68,15 +69,15 @@ def test_spec_round_trips_and_refuses_unknown_fields(tmp_path: Path) -> None:
 
 
 def test_spec_names_every_bad_field(tmp_path: Path) -> None:
+    config = Config.model_validate({"training": training(batch_size=9).model_dump(mode="json")})
     with pytest.raises(TrainSpecError) as caught:
-        TrainSpec.build(
-            tmp_path,
-            "square9_2p",
+        TrainSpec.from_config(
+            config,
+            run_root=tmp_path,
+            variant="square9_2p",
             parent_model="abc",
             generation=0,
             new_samples=1,
-            network=NET,
-            training=training(batch_size=9),
             seed=0,
             processes=2,
         )
@@ -86,16 +87,29 @@ def test_spec_names_every_bad_field(tmp_path: Path) -> None:
     assert "batch_size 9 is not divisible by processes 2" in message
 
 
+def test_from_config_takes_the_network_and_training_sections(tmp_path: Path) -> None:
+    config = Config.model_validate({"network": {"channels": 8, "blocks": 1}, "training": {"batch_size": 8}})
+    spec = TrainSpec.from_config(
+        config, run_root=tmp_path, variant=VARIANT, parent_model=None, generation=1, new_samples=4, seed=2
+    )
+    assert spec.run_root == str(tmp_path.resolve())
+    assert spec.variant.name == VARIANT and (spec.board, spec.num_players) == (BOARD, PLAYERS)
+    assert spec.net_config() == NetConfig.from_section(config.network)
+    assert spec.training_section() == config.training
+    assert (spec.generation, spec.new_samples, spec.seed, spec.processes, spec.steps) == (1, 4, 2, 1, None)
+
+
 def test_steps_scale_with_new_samples_within_bounds(tmp_path: Path) -> None:
     def steps(new_samples: int) -> int:
-        return TrainSpec.build(
-            tmp_path,
-            VARIANT,
+        section = training(samples_per_new_sample=2.0, min_steps=5, max_steps=40)
+        return TrainSpec(
+            run_root=str(tmp_path),
+            variant=VARIANT,
             parent_model=None,
             generation=1,
             new_samples=new_samples,
-            network=NET,
-            training=training(samples_per_new_sample=2.0, min_steps=5, max_steps=40),
+            network=NET.to_dict(),
+            training=section.model_dump(mode="json"),
             seed=0,
         ).total_steps()
 

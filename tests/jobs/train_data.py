@@ -60,14 +60,14 @@ def spec_for(
     processes: int = 1,
 ) -> TrainSpec:
     """A spec of this module's variant and network on `root`, for `steps` steps."""
-    return TrainSpec.build(
-        root,
-        VARIANT,
+    return TrainSpec(
+        run_root=str(root.resolve()),
+        variant=VARIANT,
         parent_model=parent,
         generation=1,
         new_samples=40,
-        network=NET,
-        training=section or training(),
+        network=NET.to_dict(),
+        training=(section or training()).model_dump(mode="json"),
         seed=11,
         steps=steps,
         processes=processes,

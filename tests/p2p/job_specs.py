@@ -13,6 +13,7 @@ from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.rating.participants import Participant
 
 VARIANT = "square8_2p"
+TINY_NET = NetConfig(channels=8, blocks=1, gpool_channels=8, policy_channels=8, value_hidden=8)
 
 
 def selfplay_spec(root: Path, *, task_index: int = 0, games: int = 1) -> SelfplaySpec:
@@ -33,14 +34,14 @@ def selfplay_spec(root: Path, *, task_index: int = 0, games: int = 1) -> Selfpla
 
 
 def train_spec(root: Path) -> TrainSpec:
-    return TrainSpec.build(
-        root,
-        VARIANT,
+    return TrainSpec(
+        run_root=str(root.resolve()),
+        variant=VARIANT,
         parent_model=None,
         generation=1,
         new_samples=40,
-        network=NetConfig(channels=8, blocks=1, gpool_channels=8, policy_channels=8, value_hidden=8),
-        training=TrainingSection(batch_size=8),
+        network=TINY_NET.to_dict(),
+        training=TrainingSection(batch_size=8).model_dump(mode="json"),
         seed=3,
     )
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,7 +58,7 @@ def test_a_selfplay_job_publishes_its_shard_in_the_workers_run(tmp_path: Path) -
 
 def test_a_failing_job_exits_1_with_the_traceback_tail(tmp_path: Path) -> None:
     missing_model = "ab" * 32
-    spec = replace(selfplay_spec(tmp_path / "elsewhere"), generation=1, model_id=missing_model)
+    spec = selfplay_spec(tmp_path / "elsewhere").replace(generation=1, model_id=missing_model)
     job = encode_job("selfplay", spec)
 
     async def run() -> tuple[int, str]:

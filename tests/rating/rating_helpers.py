@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from ringrift_hpc.config import Variant
 from ringrift_hpc.rating import GameRecord, MatchGroup, Participant, random_player, rotation_seats
 
 
@@ -39,7 +38,7 @@ def rotated_group(
             )
         )
     return MatchGroup(
-        variant=Variant.model_validate(lineup[0].variant),
+        variant=lineup[0].variant,
         lineup=tuple(lineup),
         opening_seed=opening_seed,
         games=tuple(games),
