@@ -158,6 +158,7 @@ def test_a_train_spec_written_before_versions_keeps_its_key() -> None:
     assert spec.variant.name == written["variant"] == "square8_2p"
     assert _without_version(spec, None) == text
     assert spec.key == GOLDEN_TRAIN_KEY
+    assert spec.window is None and "window" not in json.loads(spec.to_json())
     assert spec.replace(seed=6).key != GOLDEN_TRAIN_KEY
 
 
