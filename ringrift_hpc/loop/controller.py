@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
-from ringrift_hpc.cluster.purposes import Purpose, resource_kind
+from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import Config, Variant
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
@@ -271,7 +271,6 @@ class Controller:
                 SubmitIntent(
                     purpose=job.purpose,
                     variant=job.variant,
-                    kind=resource_kind(job.purpose),
                     tasks=(IntentTask(task=job.task, spec=job.spec, attempt=attempt),),
                 )
             )
@@ -305,7 +304,7 @@ class Controller:
         started: TrainingStarted | EvaluationStarted | TournamentStarted | None,
     ) -> None:
         intent = tuple(IntentTask(task=task, spec=spec, attempt=0) for task, spec in tasks)
-        event = SubmitIntent(purpose=purpose, variant=variant, kind=resource_kind(purpose), tasks=intent)
+        event = SubmitIntent(purpose=purpose, variant=variant, tasks=intent)
         # Only a first submission's record has the key `started`.
         self.record(event if started is None else event.model_copy(update={"started": started}))
         self._launch([self.state.jobs[task] for task, _ in tasks])

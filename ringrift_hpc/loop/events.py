@@ -9,7 +9,7 @@ types existed: ``started`` on a retry, the failure fields of a success).
 Journal events (field ``event``):
 
 * ``coordinator`` {node, term}: a P2P coordinator took over the run (written by `p2p.coordinator`).
-* ``submit_intent`` {purpose, variant, kind, tasks: [{task, spec, attempt}], started?}: about to
+* ``submit_intent`` {purpose, variant, tasks: [{task, spec, attempt}], started?}: about to
   submit. A first submission carries ``started``: {job_key, samples_total} for training,
   {eval_id, batch} for an evaluation batch, {eval_id, decisions} for a tournament.
 * ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
@@ -114,7 +114,9 @@ class SubmitIntent(JournalEvent):
     event: Literal["submit_intent"] = "submit_intent"
     purpose: Purpose
     variant: Str
-    kind: Str  # executor job kind: selfplay, train or evaluate
+    # The resource kind, which earlier versions wrote beside the purpose it follows from
+    # (`cluster.purposes.resource_kind`): read from old journals, never written now.
+    kind: Str | None = None
     tasks: tuple[IntentTask, ...]
     started: TrainingStarted | EvaluationStarted | TournamentStarted | None = None
 

@@ -57,7 +57,6 @@ class JobRecord:
     task: str  # identity, e.g. "selfplay/square8_2p/000000/000003"
     purpose: Purpose
     variant: str
-    kind: str  # executor job kind: selfplay, train or evaluate
     spec: str  # the spec JSON, for resubmission
     attempt: int  # 0 for the first submission
     ref: JobRef | None  # None: intent journaled, submission not confirmed
@@ -76,7 +75,6 @@ class JobRecord:
             "task": self.task,
             "purpose": self.purpose,
             "variant": self.variant,
-            "kind": self.kind,
             "attempt": self.attempt,
             "ref": self.ref.to_json() if self.ref else None,
             "status": self.status,
@@ -192,7 +190,7 @@ def _selfplay_index(task: str) -> int:
 
 def _submit_intent(state: RunState, e: SubmitIntent) -> RunState:
     jobs = {
-        t.task: JobRecord(t.task, e.purpose, e.variant, e.kind, t.spec, t.attempt, None, "intent")
+        t.task: JobRecord(t.task, e.purpose, e.variant, t.spec, t.attempt, None, "intent")
         for t in e.tasks
     }
     state = _with_jobs(state, jobs)

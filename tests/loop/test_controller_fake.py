@@ -168,7 +168,7 @@ def test_state_json_is_the_journal_fold_and_orphans_are_resubmitted(tmp_path: Pa
             attempt=0,
         )
         controller.record(
-            SubmitIntent(purpose="selfplay", variant="square8_2p", kind="selfplay", tasks=(orphan,))
+            SubmitIntent(purpose="selfplay", variant="square8_2p", tasks=(orphan,))
         )
     release_lease(controller.lease.lease, clock=lambda: 1000.0)
     folded = replay_state(["square8_2p"], replay_journal(layout.journal).records)
