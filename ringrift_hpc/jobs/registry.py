@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.cluster.purposes import Purpose, check_purpose
+from ringrift_hpc.config.spec_model import SpecModel
 from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
 from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.train import TrainJob
@@ -32,7 +33,7 @@ class JobEntry:
     """One purpose's job."""
 
     purpose: Purpose
-    spec_type: type[Any]  # with to_json() -> str and from_json(text, *, source)
+    spec_type: type[SpecModel]
     make_callable: Callable[[], Callable[[Any], Any]]  # what runs the spec where the job runs
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
@@ -63,7 +64,7 @@ def job_callable(purpose: Purpose) -> Callable[[Any], Any]:
     return job_entry(purpose).make_callable()
 
 
-def spec_from_json(purpose: Purpose, text: str, *, source: str) -> Any:
+def spec_from_json(purpose: Purpose, text: str, *, source: str) -> SpecModel:
     """The spec of a ``purpose`` job from its ``to_json`` text; errors name ``source``."""
     return job_entry(purpose).spec_type.from_json(text, source=source)
 
