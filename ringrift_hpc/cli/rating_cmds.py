@@ -21,7 +21,7 @@ from ringrift_hpc.config import Config, ConfigError, load_config
 from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.config.gating import PromotionSection
 from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
-from ringrift_hpc.jobs.evaluate_games import GroupPlan
+from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed
 from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
 from ringrift_hpc.jobs.evaluate_players import (
     SearchKnobs,
@@ -29,9 +29,12 @@ from ringrift_hpc.jobs.evaluate_players import (
     check_playable,
     run_model_file,
 )
-from ringrift_hpc.jobs.evaluate_submit import submitted_rounds
 from ringrift_hpc.jobs.registry import job_callable
-from ringrift_hpc.jobs.evaluate_tournament import (
+from ringrift_hpc.jobs.slurm_env import available_cpus
+from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
+from ringrift_hpc.loop.tournament_arrays import submitted_rounds
+from ringrift_hpc.loop.tournament_plan import entrants
+from ringrift_hpc.loop.tournament_rounds import (
     FORMATS,
     TournamentPlan,
     one_task_rounds,
@@ -39,16 +42,12 @@ from ringrift_hpc.jobs.evaluate_tournament import (
     refit_leaderboard,
     swiss_rounds,
 )
-from ringrift_hpc.jobs.slurm_env import available_cpus
-from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
-from ringrift_hpc.rating.best import best_states, promotion_history
+from ringrift_hpc.rating.best import promotion_history
 from ringrift_hpc.rating.leaderboard import leaderboard_markdown
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
 
-ANCHORS = ("random", "heuristic")
 _SHA256_LENGTH = 64
-
 
 
 def _run_config(run: Path) -> tuple[RunLayout, Config]:
@@ -75,15 +74,6 @@ def _participant(variant: str, text: str, budget: int) -> Participant:
     if len(text) == _SHA256_LENGTH and "#" not in text:
         return Participant(variant=variant, kind="gumbel", budget=budget, model_id=text)
     return parse_participant_id(variant, text)
-
-
-def _recent_bests(layout: RunLayout, variant: str, count: int) -> list[Participant]:
-    """The last `count` distinct participants installed as best (promotions and rollbacks)."""
-    seen: list[str] = []
-    for doc in reversed(best_states(promotion_history(layout, variant))):
-        if doc["participant"] not in seen:
-            seen.append(doc["participant"])
-    return [parse_participant_id(variant, pid) for pid in seen[:count]]
 
 
 def tournament_command(
@@ -122,7 +112,7 @@ def tournament_command(
         "default loop.tick_interval_s.",
     ),
 ) -> None:
-    """Rate chosen participants, recent bests and the anchors (random, heuristic) by a tournament,
+    """Rate chosen participants, recent bests and the anchors (promotion.anchors) by a tournament,
     then refit the ratings from the full match history and rewrite the leaderboard files.
 
     Each round goes out as one job array through the run's executor (Slurm or local processes).
@@ -150,34 +140,32 @@ def tournament_command(
     budget = config.evaluation_simulations
     try:
         chosen = [_participant(variant, text, budget) for text in participants]
-        chosen += _recent_bests(
-            layout,
-            variant,
-            config.evaluation.tournament_recent_bests if recent_bests is None else recent_bests,
+        everyone = entrants(
+            config, variant, promotion_history(layout, variant), chosen=chosen, recent=recent_bests
         )
-        models = sorted({p.model_id for p in chosen if p.model_id is not None})
+        models = sorted({p.model_id for p in everyone if p.model_id is not None})
         if not models:
             raise fail(
                 f"{variant} has no models to rate: nothing was promoted yet and --participants names none; "
                 "name models with --participants"
             )
-        for participant in chosen:
+        for participant in everyone:
             check_playable(participant)
         find = run_model_file(layout, variant)
         for model in models:
             find(model)
     except (ValueError, FileNotFoundError) as error:
         raise fail(f"tournament: {error}") from None
-    everyone = sorted({*chosen, *(Participant(variant=variant, kind=kind) for kind in ANCHORS)})
     eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     plan = TournamentPlan(
         variant=variant,
         eval_id=eval_id,
-        participants=tuple(everyone),
+        participants=everyone,
         format=format_,
         groups_per_pair=groups_per_pair or config.evaluation.tournament_groups_per_pair,
         rounds=1 if format_ == "round-robin" else swiss_rounds(len(everyone)),
-        seed=config.run.seed,
+        # Each tournament its own openings: a rerun adds new games, not the same ones again.
+        seed=group_seed(config.run.seed, eval_id, 0),
     )
 
     def make_spec(task: str, plans: tuple[GroupPlan, ...]) -> MatchSpec:

@@ -61,6 +61,7 @@ from ringrift_hpc.loop.ingest import ShardIndex, evaluation_groups, scan_variant
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
+from ringrift_hpc.loop.tournament_plan import tournament_specs
 from ringrift_hpc.loop.variant_machine import (
     Action,
     Decide,
@@ -76,7 +77,7 @@ from ringrift_hpc.loop.variant_machine import (
     next_actions,
 )
 from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
-from ringrift_hpc.rating.best import best_states, promotion_history, read_best, record_decision
+from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
 from ringrift_hpc.rating.fit import fit_ratings
 from ringrift_hpc.rating.leaderboard import write_leaderboard
 from ringrift_hpc.rating.match_files import load_match_history
@@ -453,27 +454,15 @@ class Controller:
 
     def _submit_tournament(self, v: VariantState) -> None:
         eval_id = f"tournament-{v.decisions:04d}"
-        recent: list[str] = []
-        for doc in reversed(best_states(promotion_history(self.layout, v.variant))):
-            if doc["participant"] not in recent:
-                recent.append(doc["participant"])
-        chosen = [
-            parse_participant_id(v.variant, p)
-            for p in recent[: self.config.evaluation.tournament_recent_bests]
-        ]
-        anchors = [Participant(variant=v.variant, kind=a.player) for a in self.config.promotion.anchors]
-        plans = policies.tournament_tasks(
-            [*chosen, *anchors],
-            self.config.evaluation.tournament_groups_per_pair,
+        specs = tournament_specs(
+            self.config,
+            promotion_history(self.layout, v.variant),
+            run_root=self.layout.root,
+            variant=v.variant,
+            eval_id=eval_id,
             seed=self.config.run.seed + v.decisions,
         )
-        tasks = [
-            (
-                f"tournament/{v.variant}/{eval_id}/{task}",
-                self._match_spec(v.variant, eval_id, task, groups).to_json(),
-            )
-            for task, groups in plans.items()
-        ]
+        tasks = [(f"tournament/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
         if tasks:
             started = TournamentStarted(eval_id=eval_id, decisions=v.decisions)
             self._submit("tournament", v.variant, tasks, started)

@@ -124,6 +124,25 @@ def test_tournament_rates_models_and_anchors_and_leaderboard_prints_it(tmp_path:
     assert code == 0 and "# square8_2p leaderboard" in printed
 
 
+def test_tournament_seats_the_configured_anchors_only(tmp_path: Path) -> None:
+    layout, (a, b) = new_run(tmp_path)
+    layout.run_config.write_text(
+        RUN_CONFIG
+        + "promotion:\n  anchors:\n    - {player: random, groups: 1, min_score: 0.0, max_score_drop: null}\n"
+    )
+    code, out = invoke(
+        "tournament", str(layout.root), "-v", VARIANT, "-p", f"policy#{a}", "-p", f"policy#{b}", "--local"
+    )
+    assert code == 0, out
+    assert "3 participants" in out
+    board = read_leaderboard(layout.leaderboard_json(VARIANT))
+    assert sorted(row["participant"] for row in board["rows"]) == sorted(
+        ["random", f"policy#{a}", f"policy#{b}"]
+    )
+    seated = {p.id for g in load_match_history(layout, VARIANT).groups for p in g.lineup}
+    assert "heuristic" not in seated and len(load_match_history(layout, VARIANT).groups) == 3
+
+
 def test_swiss_tournament_plays_rounds(tmp_path: Path) -> None:
     layout, (a, b) = new_run(tmp_path)
     code, out = invoke(

@@ -8,7 +8,8 @@ import pytest
 
 from ringrift_hpc.config import Variant
 from ringrift_hpc.jobs.evaluate_games import group_seed, pair_lineup
-from ringrift_hpc.jobs.evaluate_tournament import round_robin_pairs, swiss_pairs, swiss_rounds
+from ringrift_hpc.loop.policies import tournament_tasks
+from ringrift_hpc.loop.tournament_rounds import swiss_pairs, swiss_rounds
 from ringrift_hpc.rating import GameRecord, MatchGroup, Participant
 
 A, B = Participant("hex8_3p", "random"), Participant("hex8_3p", "heuristic")
@@ -50,5 +51,5 @@ def test_swiss_pairs_the_top_scores_and_avoids_rematches() -> None:
     }
     odd = swiss_pairs(p[:3], [])
     assert len(odd) == 1  # one sits the round out
-    assert len(round_robin_pairs(p)) == 6
+    assert len(tournament_tasks(p, 1, seed=0)) == 6
     assert swiss_rounds(4) == 3 and swiss_rounds(2) == 2

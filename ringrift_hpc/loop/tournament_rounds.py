@@ -1,6 +1,9 @@
-"""Rating tournaments: who plays whom (round-robin or Swiss), played as match tasks, then the refit.
+"""Rating tournaments in rounds: who plays whom (round-robin or Swiss), played as match tasks, then
+the refit. `ringrift-hpc tournament` plays them; its participants and match specs come from
+`loop.tournament_plan`, the controller's planning.
 
-* Round-robin: every pair of participants plays `groups_per_pair` groups, all in one round.
+* Round-robin: every pair of participants plays `groups_per_pair` groups, all in one round: the
+  controller's round robin (`policies.tournament_tasks`).
 * Swiss: `rounds` rounds (default ceil(log2 P) + 1), each played after the last one. Before a
   round the participants are ordered by their score so far in this tournament (share of comparisons won,
   ties half), and each one, from the top, is paired with the highest-ordered one left that it
@@ -8,7 +11,7 @@
   round out. Each pairing plays `groups_per_pair` groups.
 
 A round is played in this process as one task (`one_task_rounds`) or submitted as one job array
-(`jobs.evaluate_submit`).
+(`loop.tournament_arrays`).
 
 The refit reads the variant's whole match history and rewrites the leaderboard files. It must
 be the single writer, so it runs under the controller lease (`refit_leaderboard`).
@@ -25,6 +28,7 @@ from typing import Literal
 from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
+from ringrift_hpc.loop.policies import tournament_tasks
 from ringrift_hpc.rating.fit import Ratings, fit_ratings
 from ringrift_hpc.rating.leaderboard import write_leaderboard
 from ringrift_hpc.rating.match_files import decode_match_file, load_match_history
@@ -44,7 +48,7 @@ PlayRound = Callable[[str, tuple[GroupPlan, ...]], list[MatchResult]]
 
 @dataclass(frozen=True)
 class TournamentPlan:
-    """A tournament's participants and how they meet; `spec` turns a task's plans into a MatchSpec."""
+    """A tournament's participants and how they meet."""
 
     variant: str
     eval_id: str
@@ -52,7 +56,7 @@ class TournamentPlan:
     format: Format
     groups_per_pair: int
     rounds: int  # 1 for round-robin
-    seed: int
+    seed: int  # the groups' openings derive from it
 
     def __post_init__(self) -> None:
         if len({p.id for p in self.participants}) < 2:
@@ -66,10 +70,6 @@ class TournamentPlan:
 def swiss_rounds(participants: int) -> int:
     """The default number of Swiss rounds: enough for a clear winner, plus one."""
     return max(1, math.ceil(math.log2(participants))) + 1
-
-
-def round_robin_pairs(participants: Sequence[Participant]) -> list[tuple[Participant, Participant]]:
-    return list(itertools.combinations(participants, 2))
 
 
 def swiss_pairs(
@@ -98,10 +98,16 @@ def swiss_pairs(
     return pairs
 
 
-def round_plans(
+def round_robin_plans(plan: TournamentPlan) -> tuple[GroupPlan, ...]:
+    """The round robin's groups, pair after pair."""
+    tasks = tournament_tasks(plan.participants, plan.groups_per_pair, seed=plan.seed)
+    return tuple(group for groups in tasks.values() for group in groups)
+
+
+def swiss_plans(
     plan: TournamentPlan, task: str, pairs: Sequence[tuple[Participant, Participant]]
 ) -> tuple[GroupPlan, ...]:
-    """`groups_per_pair` groups per pair, each from its own seeded opening."""
+    """`groups_per_pair` groups per Swiss pairing, each from its own seeded opening."""
     players = Variant.model_validate(plan.variant).players
     out: list[GroupPlan] = []
     for a, b in pairs:
@@ -121,12 +127,12 @@ def play_tournament(plan: TournamentPlan, play_round: PlayRound) -> list[MatchRe
     played: list[MatchGroup] = []
     for number in range(plan.rounds):
         task = f"round-{number + 1:03d}"
-        pairs = (
-            round_robin_pairs(plan.participants)
+        plans = (
+            round_robin_plans(plan)
             if plan.format == "round-robin"
-            else swiss_pairs(plan.participants, played)
+            else swiss_plans(plan, task, swiss_pairs(plan.participants, played))
         )
-        round_results = play_round(task, round_plans(plan, task, pairs))
+        round_results = play_round(task, plans)
         results.extend(round_results)
         if plan.format == "swiss":
             for result in round_results:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, JobStatus
 from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec, run_match
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
-from ringrift_hpc.jobs.evaluate_tournament import PlayRound
+from ringrift_hpc.loop.tournament_rounds import PlayRound
 
 
 class RoundFailedError(RuntimeError):

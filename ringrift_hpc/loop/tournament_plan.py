@@ -1,0 +1,70 @@
+"""Who enters a rating tournament and the match specs its tasks run.
+
+One planning for both tournaments: the controller's periodic ones (`tournament_specs`) and
+`ringrift-hpc tournament`, which seats the same entrants (`entrants`, plus the participants it
+is given) and builds its tasks' specs the same way (`MatchSpec.from_config`). The promotion
+history is read by the caller; everything here is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ringrift_hpc.config import Config
+from ringrift_hpc.jobs.evaluate import MatchSpec
+from ringrift_hpc.loop.policies import tournament_tasks
+from ringrift_hpc.rating.best import best_states
+from ringrift_hpc.rating.participants import Participant, parse_participant_id
+
+
+def recent_bests(promotions: Sequence[dict[str, Any]], variant: str, count: int) -> list[Participant]:
+    """The last `count` distinct participants installed as best (promotions and rollbacks), newest first.
+
+    `promotions` is the variant's promotion history (`rating.best.promotion_history`).
+    """
+    seen: list[str] = []
+    for doc in reversed(best_states(promotions)):
+        if doc["participant"] not in seen:
+            seen.append(doc["participant"])
+    return [parse_participant_id(variant, pid) for pid in seen[:count]]
+
+
+def entrants(
+    config: Config,
+    variant: str,
+    promotions: Sequence[dict[str, Any]],
+    *,
+    chosen: Sequence[Participant] = (),
+    recent: int | None = None,
+) -> tuple[Participant, ...]:
+    """A tournament's participants, sorted, each once: `chosen`, the `recent` latest bests (default
+    `evaluation.tournament_recent_bests`) and the configured anchors (`promotion.anchors`)."""
+    count = config.evaluation.tournament_recent_bests if recent is None else recent
+    anchors = [Participant(variant=variant, kind=anchor.player) for anchor in config.promotion.anchors]
+    return tuple(sorted({*chosen, *recent_bests(promotions, variant, count), *anchors}))
+
+
+def tournament_specs(
+    config: Config,
+    promotions: Sequence[dict[str, Any]],
+    *,
+    run_root: Path | str,
+    variant: str,
+    eval_id: str,
+    seed: int,
+) -> dict[str, MatchSpec]:
+    """The controller's tournament: a round robin of the `entrants`, one match task per pair.
+
+    Empty when fewer than two participants enter.
+    """
+    plans = tournament_tasks(
+        entrants(config, variant, promotions), config.evaluation.tournament_groups_per_pair, seed=seed
+    )
+    return {
+        task: MatchSpec.from_config(
+            config, run_root=run_root, variant=variant, eval_id=eval_id, task=task, groups=groups
+        )
+        for task, groups in plans.items()
+    }
