@@ -1,7 +1,7 @@
 """Tournament rounds submitted through the run's executor: each round is ONE job array.
 
 A round's groups are cut into match tasks of `groups_per_task` groups, submitted together as an
-array of `run_match` calls, and waited for with one `executor.poll` per poll interval (one
+array of the `tournament` purpose, and waited for with one `executor.poll` per poll interval (one
 scheduler query, whatever the number of tasks). Round-robin is one round, so one array; Swiss
 pairs each round from the last one's results, so its arrays follow one another.
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, JobStatus
-from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec, run_match
+from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.loop.tournament_rounds import PlayRound
 
