@@ -26,7 +26,7 @@ from typing import Any
 
 from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
 from ringrift_hpc.cluster.purposes import Purpose
-from ringrift_hpc.config import Config, Variant
+from ringrift_hpc.config import Config
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.jobs.registry import job_entry, spec_from_json
@@ -78,13 +78,10 @@ from ringrift_hpc.loop.variant_machine import (
 )
 from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
 from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
-from ringrift_hpc.rating.fit import fit_ratings
-from ringrift_hpc.rating.leaderboard import write_leaderboard
-from ringrift_hpc.rating.match_files import load_match_history
+from ringrift_hpc.rating.leaderboard import refit_ratings, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
-from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import JournalWriter, RunLayout, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json
 from ringrift_hpc.store.fencing import FencingLease
@@ -495,9 +492,9 @@ class Controller:
 
     def _refit(self, variant: str) -> None:
         try:
-            history = load_match_history(self.layout, variant)
-            table = table_from_groups(Variant.model_validate(variant), history.groups)
-            ratings = fit_ratings(table, confidence=self.config.evaluation.confidence)
+            ratings = refit_ratings(self.layout, variant, confidence=self.config.evaluation.confidence)
+            # A long fit may outlast the lease: a controller that lost it must not write.
+            self.lease.check()
             write_leaderboard(self.layout, ratings)
         except ValueError as error:
             self.record(Error(error=f"{variant}: leaderboard refit failed: {error}"))

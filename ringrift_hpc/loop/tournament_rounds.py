@@ -29,12 +29,11 @@ from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.evaluate import MatchResult, MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
 from ringrift_hpc.loop.policies import tournament_tasks
-from ringrift_hpc.rating.fit import Ratings, fit_ratings
-from ringrift_hpc.rating.leaderboard import write_leaderboard
-from ringrift_hpc.rating.match_files import decode_match_file, load_match_history
+from ringrift_hpc.rating.fit import Ratings
+from ringrift_hpc.rating.leaderboard import refit_ratings, write_leaderboard
+from ringrift_hpc.rating.match_files import decode_match_file
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import MatchGroup
-from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import RunLayout, acquire_lease, release_lease
 
 Format = Literal["round-robin", "swiss"]
@@ -154,9 +153,7 @@ def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float) -> 
     """
     lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=REFIT_LEASE_TTL_S)
     try:
-        history = load_match_history(layout, variant)
-        table = table_from_groups(Variant.model_validate(variant), history.groups)
-        ratings = fit_ratings(table, confidence=confidence)
+        ratings = refit_ratings(layout, variant, confidence=confidence)
         write_leaderboard(layout, ratings)
     finally:
         release_lease(lease)

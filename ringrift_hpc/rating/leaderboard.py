@@ -11,8 +11,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ringrift_hpc.rating.fit import RatingRow, Ratings
+from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.rating.fit import RatingRow, Ratings, fit_ratings
+from ringrift_hpc.rating.match_files import load_match_history
 from ringrift_hpc.rating.participants import short_participant_id
+from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text
 from ringrift_hpc.store.versioned_json import parse_versioned_json
 
@@ -23,6 +26,12 @@ CSV_COLUMNS = ("rank", "participant", "rating", "lower", "upper", "stderr", "gam
 
 class LeaderboardError(ValueError):
     """A leaderboard file is not one this version reads."""
+
+
+def refit_ratings(layout: RunLayout, variant: str, *, confidence: float) -> Ratings:
+    """Ratings fitted to the variant's whole match history (every published match file)."""
+    history = load_match_history(layout, variant)
+    return fit_ratings(table_from_groups(Variant.model_validate(variant), history.groups), confidence=confidence)
 
 
 def _row_json(rank: int, row: RatingRow) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
 from ringrift_hpc.store import (
     JournalWriter,
+    LeaseLostError,
     RunLayout,
     acquire_lease,
     list_quarantined,
@@ -321,3 +322,22 @@ def test_a_corrupt_shard_found_by_training_ends_in_quarantine_through_the_contro
     restarted, journal = _controller(layout, executor, lambda: 1001.0)
     with journal:
         assert restarted.shard_index.entries(layout, "square8_2p") == live  # rebuilt from the journal
+
+
+def test_a_controller_that_lost_its_lease_during_a_refit_writes_no_leaderboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = make_tiny_run(tmp_path / "run")
+    now = [1000.0]
+    controller, journal = _controller(layout, FakeExecutor(), lambda: now[0])
+    written: list[object] = []
+
+    def slow_fit(*args: Any, **kwargs: Any) -> object:
+        now[0] += 2e6  # the fit outlasted the lease (ttl 1e6 s): another controller may hold it
+        return object()
+
+    monkeypatch.setattr("ringrift_hpc.loop.controller.refit_ratings", slow_fit)
+    monkeypatch.setattr("ringrift_hpc.loop.controller.write_leaderboard", lambda *a: written.append(a))
+    with journal, pytest.raises(LeaseLostError, match="expired"):
+        controller._refit("square8_2p")
+    assert written == []
