@@ -23,6 +23,7 @@ from ringrift_hpc.config.learning import ReplayWindow
 from ringrift_hpc.data.shard_store import ShardEntry, ShardRejectedError, describe_shard, list_shards
 from ringrift_hpc.store import RunLayout
 
+
 class ReplayWindowError(ValueError):
     """The run's shards cannot form a usable training window."""
 
