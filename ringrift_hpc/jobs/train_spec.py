@@ -118,8 +118,14 @@ class TrainSpec(SpecModel):
 
     @property
     def key(self) -> str:
-        """A name for this job derived from its content: a requeued job finds its own files."""
-        return hashlib.sha256(self.content_json().encode()).hexdigest()[:16]
+        """A name for this job derived from its content: a requeued job finds its own files.
+
+        The run root is left out: a P2P worker rebases it onto its own mount, and the model it
+        trains must still carry the key the controller waits for.
+        """
+        content = json.loads(self.content_json())
+        del content["run_root"]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def training_section(self) -> TrainingSection:
         return TrainingSection.model_validate(self.training)

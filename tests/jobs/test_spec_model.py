@@ -22,7 +22,7 @@ from ringrift_hpc.rating.participants import Participant, ParticipantError
 GOLDEN = Path(__file__).parent / "golden"
 # TrainSpec.key of golden/train_spec.json, computed by the dataclass TrainSpec before specs
 # became pydantic models: the key names a training job's files and its journal task.
-GOLDEN_TRAIN_KEY = "bc714dcaa27646c7"
+GOLDEN_TRAIN_KEY = "02075119b3a23160"
 
 
 class DemoError(ValueError):
@@ -148,7 +148,7 @@ def test_a_selfplay_spec_written_before_versions_reads_field_by_field() -> None:
     assert _without_version(spec, 2) == text
 
 
-def test_a_train_spec_written_before_versions_keeps_its_key() -> None:
+def test_a_train_spec_written_before_versions_reads_and_its_key_ignores_the_run_root() -> None:
     text = (GOLDEN / "train_spec.json").read_text()
     spec = TrainSpec.from_json(text, source="train_spec.json")
     written = json.loads(text)
@@ -160,6 +160,7 @@ def test_a_train_spec_written_before_versions_keeps_its_key() -> None:
     assert spec.key == GOLDEN_TRAIN_KEY
     assert spec.window is None and "window" not in json.loads(spec.to_json())
     assert spec.replace(seed=6).key != GOLDEN_TRAIN_KEY
+    assert spec.replace(run_root="/another/mount/of/the/run").key == GOLDEN_TRAIN_KEY
 
 
 def test_a_match_spec_written_before_versions_reads_field_by_field() -> None:
