@@ -22,7 +22,7 @@ JobResolver = Callable[[Purpose], Callable[[Any], Any]]
 
 
 class JobStatus(str, enum.Enum):
-    """Where a job is in its life; the last four never change again."""
+    """Where a job is in its life; the last five never change again."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -31,13 +31,16 @@ class JobStatus(str, enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
+    LOST = "lost"  # ended through no fault of its own: its node failed or it was preempted
 
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMEOUT})
+_TERMINAL = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMEOUT, JobStatus.LOST}
+)
 
 
 class JobError(RuntimeError):
@@ -46,6 +49,10 @@ class JobError(RuntimeError):
 
 class SubmissionError(RuntimeError):
     """The executor could not submit a job (bad arguments, or the scheduler refused)."""
+
+
+class SchedulerUnavailableError(RuntimeError):
+    """The scheduler could not be asked about the jobs this time; their states are unchanged."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,8 @@ class Executor(Protocol):
         ...
 
     def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
-        """The state of every ref, from at most one scheduler query."""
+        """The state of every ref, from at most one scheduler query; raises
+        ``SchedulerUnavailableError`` when the scheduler does not answer."""
         ...
 
     def cancel(self, refs: Iterable[JobRef]) -> None:

@@ -1,5 +1,9 @@
 """Jobs on Slurm through submitit, with their state read by one ``sacct`` call per poll.
 
+When ``sacct`` fails (no accounting database, or slurmdbd restarting) a poll falls back to one
+``squeue`` call: live jobs from it, and a job that left the queue judged by its result file (a
+job that died without one stays unknown until accounting answers again).
+
 submitit writes the batch script, pickles the job callable and its spec into
 ``RUN/jobs/slurm/<kind>/`` (a folder every node must reach; one per resource kind, so a
 tournament's files sit with the evaluations') and runs it on the node; jobs are named
@@ -28,6 +32,7 @@ from ringrift_hpc.cluster.executor import (
     JobResolver,
     JobState,
     JobStatus,
+    SchedulerUnavailableError,
     SubmissionError,
     check_specs,
     tail_text,
@@ -37,6 +42,7 @@ from ringrift_hpc.cluster.slurm_parse import JobRecord, index_by_task, max_array
 from ringrift_hpc.cluster.slurm_query import (
     SlurmCommandError,
     query_jobs,
+    query_queue,
     read_config,
     run_command,
 )
@@ -57,12 +63,13 @@ _STATUS_OF: dict[str, JobStatus] = {
     "COMPLETED": JobStatus.COMPLETED,
     "CANCELLED": JobStatus.CANCELLED,
     "TIMEOUT": JobStatus.TIMEOUT,
-    **dict.fromkeys(
-        ("FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"), JobStatus.FAILED
-    ),
+    **dict.fromkeys(("FAILED", "OUT_OF_MEMORY", "DEADLINE"), JobStatus.FAILED),
+    # A preempted job not requeued by Slurm, or one whose node died: the job is not at fault.
+    **dict.fromkeys(("NODE_FAIL", "BOOT_FAIL", "PREEMPTED"), JobStatus.LOST),
 }
 
 QueryJobs = Callable[[Sequence[str]], Sequence[JobRecord]]
+QueryQueue = Callable[[str], Sequence[JobRecord]]
 
 
 def call_with(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -130,6 +137,7 @@ class SlurmExecutor:
         slurm: SlurmSection,
         resolve: JobResolver,
         query: QueryJobs = query_jobs,
+        queue: QueryQueue = query_queue,
         accounting_grace_s: float = DEFAULT_ACCOUNTING_GRACE_S,
     ) -> None:
         self.folder = Path(folder)
@@ -138,6 +146,7 @@ class SlurmExecutor:
         self.accounting_grace_s = accounting_grace_s
         self._resolve = resolve
         self._query = query
+        self._queue = queue
         self._queries = 0
         self._executors: dict[Purpose, submitit.SlurmExecutor] = {}
         self._max_array_size = slurm.max_array_size
@@ -216,21 +225,49 @@ class SlurmExecutor:
         refs = list(refs)
         open_refs = [ref for ref in refs if ref not in self._final]
         index: dict[str, JobRecord] = {}
+        sacct_failure = ""
         if open_refs:
             self._queries += 1
-            # An array's id brings back all of its tasks.
-            index = index_by_task(self._query(sorted({ref.job_id for ref in open_refs}, key=int)))
+            try:
+                # An array's id brings back all of its tasks.
+                index = index_by_task(self._query(sorted({ref.job_id for ref in open_refs}, key=int)))
+            except SlurmCommandError as error:
+                sacct_failure = str(error)
+                index = self._queue_index(sacct_failure)
         cancelled_all_at = self._cancelled_all_at() if open_refs else float("-inf")
         states = {}
         for ref in refs:
             if ref in self._final:
                 states[ref] = self._final[ref]
                 continue
-            state = self._state(ref, index, cancelled_all_at)
+            if sacct_failure and ref.key not in index:
+                state = self._state_from_files(ref, sacct_failure) or self._state(
+                    ref, index, cancelled_all_at
+                )
+            else:
+                state = self._state(ref, index, cancelled_all_at)
             if state.is_terminal:
                 self._final[ref] = state
             states[ref] = state
         return states
+
+    def _queue_index(self, sacct_failure: str) -> dict[str, JobRecord]:
+        try:
+            return index_by_task(self._queue(getpass.getuser()))
+        except SlurmCommandError as error:
+            raise SchedulerUnavailableError(
+                f"neither sacct nor squeue answered ({sacct_failure}; {error}); job states are unchanged"
+            ) from error
+
+    def _state_from_files(self, ref: JobRef, sacct_failure: str) -> JobState | None:
+        """A job that left the queue while sacct is down, judged by what its process wrote;
+        None when it wrote no outcome (still starting, or died without one)."""
+        outcome = self._outcome(ref)
+        if outcome is None:
+            return None
+        if outcome[0] == "success":
+            return JobState(JobStatus.COMPLETED, 0, detail=f"left the queue with a result; {sacct_failure}")
+        return JobState(JobStatus.FAILED, None, detail=f"left the queue with an error; {sacct_failure}")
 
     @property
     def _cancel_all_record(self) -> Path:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # Columns asked of ``sacct --parsable2``; the parser reads them by header name.
 SACCT_FIELDS = ("JobID", "JobIDRaw", "State", "ExitCode", "Elapsed", "Partition", "NodeList")
 
+# Columns asked of ``squeue --noheader --array``: job id, state, time used, partition, nodes.
+SQUEUE_FORMAT = "%i|%T|%M|%P|%N"
+
 # States after which a job never runs again (sacct's names, without the "by UID" suffix).
 TERMINAL_STATES = frozenset(
     {
@@ -174,6 +177,40 @@ def parse_sacct(text: str) -> tuple[JobRecord, ...]:
                 elapsed_s=parse_elapsed(cells[column["Elapsed"]]),
                 partition=cells[column["Partition"]],
                 node_list=cells[column["NodeList"]],
+            )
+        )
+    return tuple(records)
+
+
+def parse_squeue(text: str) -> tuple[JobRecord, ...]:
+    """Rows of ``squeue --noheader --array --format=<SQUEUE_FORMAT>`` as accounting-like records.
+
+    squeue knows only live jobs (and, briefly, ones that just ended); it has no exit code, so a
+    row's is 0: a job's outcome is read from its own files.
+    """
+    records = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        cells = line.split("|")
+        if len(cells) != 5:
+            raise SlurmOutputError(f"squeue row {line!r} has {len(cells)} cells, not 5 ({SQUEUE_FORMAT})")
+        job_id, state, used, partition, nodes = (cell.strip() for cell in cells)
+        if not state:
+            raise SlurmOutputError(f"squeue row {line!r} has an empty state")
+        array_job_id, array_tasks = _job_identity(job_id)
+        records.append(
+            JobRecord(
+                job_id=job_id,
+                raw_job_id=job_id,
+                array_job_id=array_job_id,
+                array_tasks=array_tasks,
+                state=state,
+                exit_code=0,
+                signal=0,
+                elapsed_s=parse_elapsed(used) if used not in ("", "INVALID") else 0,
+                partition=partition,
+                node_list=nodes,
             )
         )
     return tuple(records)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ringrift_hpc.cluster.slurm_parse import (
     SACCT_FIELDS,
+    SQUEUE_FORMAT,
     JobRecord,
     Partition,
     SlurmOutputError,
@@ -21,6 +22,7 @@ from ringrift_hpc.cluster.slurm_parse import (
     parse_config,
     parse_partitions,
     parse_sacct,
+    parse_squeue,
 )
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -113,6 +115,16 @@ def query_jobs(job_ids: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S) 
         f"--jobs={','.join(job_ids)}",
     )
     return parse_sacct(_checked(argv, timeout_s))
+
+
+def query_queue(user: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[JobRecord, ...]:
+    """The live jobs of ``user``, one row per array task, from ``squeue`` (the controller's
+    memory, not the accounting database): what is left when ``sacct`` cannot answer.
+
+    All of the user's jobs rather than ``--jobs``: squeue refuses a list of only finished ids.
+    """
+    argv = ("squeue", "--noheader", "--array", f"--user={user}", f"--format={SQUEUE_FORMAT}")
+    return parse_squeue(_checked(argv, timeout_s))
 
 
 def check_command(name: str, argv: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> CheckResult:

@@ -24,7 +24,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ringrift_hpc.cluster.executor import Executor, JobRef, JobState, SubmissionError
+from ringrift_hpc.cluster.executor import (
+    Executor,
+    JobRef,
+    JobState,
+    JobStatus,
+    SchedulerUnavailableError,
+    SubmissionError,
+)
 from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import Config
 from ringrift_hpc.jobs.evaluate import MatchSpec
@@ -193,7 +200,12 @@ class Controller:
 
     def _poll(self) -> None:
         polled = [j for j in self.state.jobs.values() if j.ref is not None and j.status in POLLED]
-        states = self.executor.poll([j.ref for j in polled if j.ref is not None])
+        try:
+            states = self.executor.poll([j.ref for j in polled if j.ref is not None])
+        except SchedulerUnavailableError as error:
+            # A scheduler restart must not end a weeks-long run: the jobs are asked again next tick.
+            log.warning("tick without job states: %s", error)
+            return
         observed: dict[str, str] = {}
         for job in polled:
             assert job.ref is not None
@@ -218,6 +230,9 @@ class Controller:
                 # Stopped or cancelled by a halt: run again after resume, without using a retry.
                 failure["retry_at"] = self.clock()
                 failure["halted"] = True
+            elif seen.status is JobStatus.LOST and job.lost < policies.MAX_LOST_RERUNS:
+                failure["retry_at"] = self.clock()
+                failure["lost_rerun"] = True
             else:
                 failure["retry_at"] = policies.retry_at(
                     self.clock(), job.attempt, loop.max_job_retries, loop.retry_backoff_s
@@ -264,7 +279,7 @@ class Controller:
             if j.status == "failed" and j.retry_at is not None and j.retry_at <= now
         ]
         for job in due:
-            attempt = job.attempt + (0 if job.halted else 1)
+            attempt = job.attempt + (0 if job.not_counted else 1)
             self.record(
                 SubmitIntent(
                     purpose=job.purpose,

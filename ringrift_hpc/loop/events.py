@@ -13,9 +13,10 @@ Journal events (field ``event``):
   submit. A first submission carries ``started``: {job_key, samples_total} for training,
   {eval_id, batch} for an evaluation batch, {eval_id, decisions} for a tournament.
 * ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
-* ``job_ended`` {task, job, status, exit_code, elapsed_s, detail, error?, retry_at?, halted?}: a
-  terminal state; a success removes the job, a failure waits for ``retry_at`` or, with
-  ``retry_at`` null, is an error; one under HALT (``halted``) reruns after resume with the same
+* ``job_ended`` {task, job, status, exit_code, elapsed_s, detail, error?, retry_at?, halted?,
+  lost_rerun?}: a terminal state; a success removes the job, a failure waits for ``retry_at``
+  or, with ``retry_at`` null, is an error; one under HALT (``halted``) reruns after resume, and
+  one lost with its node or preempted (``lost_rerun``) reruns at once, both with the same
   attempt number.
 * ``job_cancelled`` {task, why}: cancelled by the controller because the variant is finished.
 * ``ingested`` {artifact: shard, variant, path, samples, generation}, {artifact: model, variant,
@@ -138,6 +139,7 @@ class JobEnded(JournalEvent):
     error: Str | None = None  # a failure's error text
     retry_at: Float | None = None  # a failure: when to retry, None when it gave up
     halted: Bool = False  # failed under HALT: rerun after resume without using a retry
+    lost_rerun: Bool = False  # lost with its node or preempted: rerun without using a retry
 
 
 class JobCancelled(JournalEvent):

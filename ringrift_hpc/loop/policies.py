@@ -62,6 +62,11 @@ def fleet_shares(weights: Mapping[str, float], tasks: int) -> dict[str, int]:
     return shares
 
 
+# A job lost with its node or preempted reruns without using a retry, but not forever: a job
+# that keeps killing its nodes is at fault after all.
+MAX_LOST_RERUNS = 5
+
+
 def retry_at(now: float, attempt: int, max_retries: int, backoff_s: float) -> float | None:
     """When attempt `attempt` (0 = first) of a failed job is retried; None: give up."""
     if attempt >= max_retries:

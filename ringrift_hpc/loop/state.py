@@ -63,7 +63,8 @@ class JobRecord:
     status: str  # intent, pending, running, failed (awaiting retry) or error (gave up)
     retry_at: float | None = None
     error: str = ""
-    halted: bool = False  # the failure happened under HALT: its rerun is not a retry
+    not_counted: bool = False  # failed under HALT or lost with its node: the rerun is not a retry
+    lost: int = 0  # times its node failed or it was preempted (`policies.MAX_LOST_RERUNS`)
 
     @property
     def in_flight(self) -> bool:
@@ -189,8 +190,12 @@ def _selfplay_index(task: str) -> int:
 
 
 def _submit_intent(state: RunState, e: SubmitIntent) -> RunState:
+    def lost(task: str) -> int:  # a rerun remembers how often the task was lost before
+        earlier = state.jobs.get(task)
+        return 0 if earlier is None else earlier.lost
+
     jobs = {
-        t.task: JobRecord(t.task, e.purpose, e.variant, t.spec, t.attempt, None, "intent")
+        t.task: JobRecord(t.task, e.purpose, e.variant, t.spec, t.attempt, None, "intent", lost=lost(t.task))
         for t in e.tasks
     }
     state = _with_jobs(state, jobs)
@@ -224,12 +229,14 @@ def _job_ended(state: RunState, e: JobEnded) -> RunState:
     if e.status is JobStatus.COMPLETED:
         return _with_jobs(state, {job.task: None})
     gave_up = e.retry_at is None
+    lost = e.status is JobStatus.LOST
     updated = replace(
         job,
         status="error" if gave_up else "failed",
         retry_at=e.retry_at,
         error=e.error or "",
-        halted=e.halted,
+        not_counted=e.halted or e.lost_rerun,
+        lost=job.lost + lost,
     )
     state = _with_jobs(state, {job.task: updated})
     if gave_up:

@@ -238,3 +238,79 @@ def test_gpus_of_the_kind_reach_the_job(tmp_path: Path) -> None:
     ref = executor.submit("train", call(visible_gpus))
     assert poll_until(executor, [ref])[ref].succeeded
     assert executor.result(ref) in {"0", "1"}
+
+
+def count_runs_then_sleep(log: str, first_run_s: float) -> int:
+    """Appends a line per run; the first run sleeps long enough to be requeued or lost."""
+    with open(log, "a") as stream:
+        stream.write("run\n")
+    runs = len(Path(log).read_text().splitlines())
+    if runs == 1:
+        time.sleep(first_run_s)
+    return runs
+
+
+def scontrol(*arguments: str) -> None:
+    result = run_command(("scontrol", *arguments))
+    assert result.ok, result.summary
+
+
+def squeue_state(job_id: str) -> str:
+    result = run_command(("squeue", "--noheader", "--jobs", job_id, "--format", "%T"))
+    return result.stdout.strip() if result.ok else ""
+
+
+@pytest.fixture
+def node_back_up() -> Iterator[None]:
+    """Whatever a test did to the node, it is usable again afterwards."""
+    yield
+    for state in ("resume", "undrain"):
+        run_command(("scontrol", "update", "nodename=vm", f"state={state}"))
+
+
+def test_a_job_requeued_by_slurm_runs_again_and_is_never_seen_ended_before_it_completes(
+    executor: SlurmExecutor, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.log"
+    ref = executor.submit("train", call(count_runs_then_sleep, str(log), 60.0))
+    poll_until(executor, [ref], lambda states: log.exists())
+    scontrol("requeue", ref.key)
+    # Slurm holds a requeued job back (BeginTime) for a minute or more once it is pending again;
+    # the test moves the start time to now, each time, until the second run has started.
+    deadline = time.monotonic() + WAIT_S
+    while log.read_text().count("run") < 2:
+        assert time.monotonic() < deadline, "the requeued job never ran again"
+        assert not executor.poll([ref])[ref].is_terminal, "a requeued job was seen ended"
+        if squeue_state(ref.key) == "PENDING":
+            run_command(("scontrol", "update", f"jobid={ref.key}", "StartTime=now"))
+        time.sleep(0.5)
+    state = poll_until(executor, [ref])[ref]
+    assert state.status is JobStatus.COMPLETED
+    assert executor.result(ref) == 2
+
+
+def test_a_job_whose_node_went_down_is_lost_not_failed(tmp_path: Path, node_back_up: None) -> None:
+    job = {"partition": "cpu", "cpus": 1, "mem": "200M", "time": 5, "extra_sbatch_args": ["--no-requeue"]}
+    executor = SlurmExecutor(
+        tmp_path / "jobs" / "slurm", run_name=RUN_NAME, slurm=slurm_section(train=job), resolve=resolve_calls
+    )
+    log = tmp_path / "runs.log"
+    ref = executor.submit("train", call(count_runs_then_sleep, str(log), 120.0))
+    poll_until(executor, [ref], lambda states: log.exists())
+    scontrol("update", "nodename=vm", "state=down", "reason=ringrift-test-node-failure")
+    state = poll_until(executor, [ref])[ref]
+    assert (state.status, state.detail) == (JobStatus.LOST, "NODE_FAIL")
+
+
+def test_a_job_submitted_to_a_drained_node_waits_pending_and_runs_once_it_is_back(
+    executor: SlurmExecutor, node_back_up: None
+) -> None:
+    scontrol("update", "nodename=vm", "state=drain", "reason=ringrift-test-maintenance")
+    ref = executor.submit("evaluate", call(square, 7))
+    waited_until = time.monotonic() + 5.0
+    while time.monotonic() < waited_until:
+        assert executor.poll([ref])[ref].status is JobStatus.PENDING
+        time.sleep(0.5)
+    scontrol("update", "nodename=vm", "state=resume")
+    state = poll_until(executor, [ref])[ref]
+    assert state.status is JobStatus.COMPLETED and executor.result(ref) == 49

@@ -5,23 +5,25 @@ sacct)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import pickle
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-
 from job_calls import resolve_calls
+from submitit.core.utils import JobPaths
 
 from ringrift_hpc.cluster.executor import (
     JobRef,
     JobState,
     JobStatus,
+    SchedulerUnavailableError,
     SubmissionError,
     check_specs,
 )
 from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
-from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose, job_name, resource_kind
 from ringrift_hpc.cluster.local_executor import LocalExecutor
+from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose, job_name, resource_kind
 from ringrift_hpc.cluster.slurm_executor import (
     SlurmExecutor,
     chunk_sizes,
@@ -29,7 +31,14 @@ from ringrift_hpc.cluster.slurm_executor import (
     state_of_record,
     submitit_parameters,
 )
-from ringrift_hpc.cluster.slurm_parse import JobRecord, parse_sacct
+from ringrift_hpc.cluster.slurm_parse import (
+    JobRecord,
+    SlurmOutputError,
+    index_by_task,
+    parse_sacct,
+    parse_squeue,
+)
+from ringrift_hpc.cluster.slurm_query import SlurmCommandError
 from ringrift_hpc.config import Config
 from ringrift_hpc.config.slurm import SlurmSection
 from ringrift_hpc.store import RunLayout
@@ -43,7 +52,9 @@ def test_purposes_run_on_the_resources_of_their_kind_under_their_own_name() -> N
     names = ["rr-selfplay", "rr-train", "rr-evaluate", "rr-tournament"]
     assert [job_name("rr", p) for p in PURPOSES] == names
     assert check_purpose("tournament") == "tournament"
-    with pytest.raises(ValueError, match="purpose 'match' is not one of selfplay, train, evaluate, tournament"):
+    with pytest.raises(
+        ValueError, match="purpose 'match' is not one of selfplay, train, evaluate, tournament"
+    ):
         check_purpose("match")
 
 
@@ -124,7 +135,11 @@ def test_sacct_rows_map_to_states_with_exit_code_and_node() -> None:
         ("COMPLETING", JobStatus.RUNNING),
         ("TIMEOUT", JobStatus.TIMEOUT),
         ("OUT_OF_MEMORY", JobStatus.FAILED),
-        ("NODE_FAIL", JobStatus.FAILED),
+        ("DEADLINE", JobStatus.FAILED),
+        ("NODE_FAIL", JobStatus.LOST),
+        ("BOOT_FAIL", JobStatus.LOST),
+        ("PREEMPTED", JobStatus.LOST),
+        ("REQUEUED", JobStatus.PENDING),
         ("SOMETHING_NEW", JobStatus.UNKNOWN),
     ],
 )
@@ -241,6 +256,69 @@ def test_completed_in_slurm_without_a_result_file_is_a_failure(tmp_path: Path) -
     )
     state = executor.poll([JobRef("train", "9")])[JobRef("train", "9")]
     assert (state.status, state.detail) == (JobStatus.FAILED, "COMPLETED without a result file")
+
+
+def _refuse(what: str) -> Callable[..., Sequence[JobRecord]]:
+    def refuse(*_: object) -> Sequence[JobRecord]:
+        raise SlurmCommandError(f"{what} failed: exit 1: Slurm accounting storage is disabled")
+
+    return refuse
+
+
+def _write_outcome(executor: SlurmExecutor, ref: JobRef, outcome: tuple[str, object]) -> None:
+    path = JobPaths(executor.folder / resource_kind(ref.purpose), job_id=ref.key, task_id=0).result_pickle
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        pickle.dump(outcome, stream)
+
+
+def test_without_sacct_live_jobs_come_from_squeue_and_ended_ones_from_their_result_files(
+    tmp_path: Path,
+) -> None:
+    queue = [JobRecord("7", "7", None, (), "RUNNING", 0, 0, 65, "cpu", "vm")]
+    users: list[str] = []
+    executor = SlurmExecutor(
+        tmp_path,
+        run_name="rr",
+        slurm=SlurmSection(),
+        resolve=resolve_calls,
+        query=_refuse("sacct"),
+        queue=lambda user: [*queue] if not users.append(user) else [],
+        accounting_grace_s=0,
+    )
+    running, done, failed, vanished = (JobRef("train", str(n)) for n in (7, 8, 9, 10))
+    _write_outcome(executor, done, ("success", 42))
+    _write_outcome(executor, failed, ("error", "Traceback ... ValueError: bad"))
+    states = executor.poll([running, done, failed, vanished])
+    assert users and executor.scheduler_queries == 1
+    assert states[running] == JobState(JobStatus.RUNNING, None, 65, "vm", "RUNNING")
+    assert states[done].status is JobStatus.COMPLETED and executor.result(done) == 42
+    assert states[failed].status is JobStatus.FAILED and "ValueError: bad" in executor.error_text(failed)
+    # Died without a word while accounting is down: unknown (polled again), never a guess.
+    assert states[vanished].status is JobStatus.UNKNOWN
+
+
+def test_when_neither_sacct_nor_squeue_answers_the_poll_says_so(tmp_path: Path) -> None:
+    executor = SlurmExecutor(
+        tmp_path,
+        run_name="rr",
+        slurm=SlurmSection(),
+        resolve=resolve_calls,
+        query=_refuse("sacct"),
+        queue=_refuse("squeue"),
+    )
+    with pytest.raises(SchedulerUnavailableError, match="neither sacct nor squeue answered"):
+        executor.poll([JobRef("train", "7")])
+
+
+def test_squeue_rows_parse_one_per_array_task() -> None:
+    text = "2_1|PENDING|0:00|cpu|\n1|RUNNING|1-00:00:08|cpu|vm\n2_0|COMPLETING|0:02|cpu|vm\n"
+    rows = index_by_task(parse_squeue(text))
+    assert sorted(rows) == ["1", "2_0", "2_1"]
+    assert state_of_record(rows["1"]) == JobState(JobStatus.RUNNING, None, 86408, "vm", "RUNNING")
+    assert state_of_record(rows["2_1"]).status is JobStatus.PENDING
+    with pytest.raises(SlurmOutputError, match="has 2 cells"):
+        parse_squeue("1|RUNNING\n")
 
 
 def test_config_chooses_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

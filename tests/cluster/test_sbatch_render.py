@@ -54,7 +54,7 @@ def test_rendered_script_matches_its_golden_file(purpose: Purpose) -> None:
             )
         )
         pytest.fail(
-            f"the rendered {kind} script differs from {golden}:\n{diff}\n"
+            f"the rendered {purpose} script differs from {golden}:\n{diff}\n"
             "If the change is intended, regenerate with RINGRIFT_UPDATE_GOLDEN=1 "
             ".venv/bin/pytest tests/cluster/test_sbatch_render.py and review the diff.",
             pytrace=False,

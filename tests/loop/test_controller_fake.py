@@ -16,7 +16,7 @@ import h5py
 import pytest
 from tiny_run import make_tiny_run
 
-from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
+from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus, SchedulerUnavailableError
 from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import load_config
 from ringrift_hpc.jobs.replay_window import Window
@@ -26,6 +26,7 @@ from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.loop.events import IntentTask, SubmitIntent
 from ringrift_hpc.loop.halt import clear_halt, write_halt
+from ringrift_hpc.loop.policies import MAX_LOST_RERUNS
 from ringrift_hpc.loop.state import replay_state
 from ringrift_hpc.loop.status import run_status
 from ringrift_hpc.store import (
@@ -202,6 +203,60 @@ def test_jobs_cancelled_by_a_halt_rerun_after_resume_without_using_a_retry(tmp_p
     assert executor.submissions == [("selfplay", 2), ("selfplay", 2)]
     assert {(j.status, j.attempt) for j in controller.state.jobs.values()} == {("pending", 0)}
     assert controller.state.errors == ()
+
+
+def test_jobs_lost_with_their_node_rerun_without_using_a_retry_but_not_forever(tmp_path: Path) -> None:
+    layout = make_tiny_run(
+        tmp_path / "run", changes={"selfplay": {"tasks_in_flight": 1}, "loop": {"max_job_retries": 1}}
+    )
+    executor = FakeExecutor()
+    controller, journal = _controller(layout, executor, lambda: 1000.0)
+    with journal:
+        controller.tick()
+        (task,) = controller.state.jobs
+        for lost in range(1, MAX_LOST_RERUNS + 1):
+            ref = controller.state.jobs[task].ref
+            assert ref is not None
+            executor.states[ref] = JobState(JobStatus.LOST, detail="NODE_FAIL")
+            controller.tick()
+            job = controller.state.jobs[task]
+            assert (job.status, job.attempt, job.lost) == ("pending", 0, lost)  # rerun at once
+        assert controller.state.errors == ()
+        # Lost once more than MAX_LOST_RERUNS: now it counts, and with one retry allowed it reruns
+        # as attempt 1; the next loss of that attempt gives up.
+        for attempt in (1, None):
+            ref = controller.state.jobs[task].ref
+            assert ref is not None
+            executor.states[ref] = JobState(JobStatus.LOST, detail="PREEMPTED")
+            controller.tick()
+            controller.tick()
+            job = controller.state.jobs[task]
+            assert job.attempt == 1
+            assert job.status in (("pending", "running") if attempt else ("error",))
+    folded = replay_state(["square8_2p"], replay_journal(layout.journal).records)
+    assert folded.jobs[task] == controller.state.jobs[task]
+
+
+class UnreachableScheduler(FakeExecutor):
+    def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
+        raise SchedulerUnavailableError("neither sacct nor squeue answered (slurmctld restarting)")
+
+
+def test_a_tick_without_an_answer_from_the_scheduler_changes_no_job(tmp_path: Path) -> None:
+    layout = _big_fleet(tmp_path, 2)
+    executor = FakeExecutor()
+    controller, journal = _controller(layout, executor, lambda: 1000.0)
+    with journal:
+        controller.tick()
+        before = dict(controller.state.jobs)
+        controller.executor = UnreachableScheduler()
+        controller.tick()  # does not raise
+        assert controller.state.jobs == before
+        controller.executor = executor
+        for ref in executor.states:
+            executor.states[ref] = JobState(JobStatus.COMPLETED, exit_code=0)
+        controller.tick()
+    assert all(task not in controller.state.jobs for task in before)
 
 
 def test_job_refs_journaled_by_earlier_versions_are_polled_after_a_restart(tmp_path: Path) -> None:
