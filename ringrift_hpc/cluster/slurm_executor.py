@@ -139,6 +139,7 @@ class SlurmExecutor:
         query: QueryJobs = query_jobs,
         queue: QueryQueue = query_queue,
         accounting_grace_s: float = DEFAULT_ACCOUNTING_GRACE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.folder = Path(folder)
         self.run_name = run_name
@@ -151,6 +152,8 @@ class SlurmExecutor:
         self._executors: dict[Purpose, submitit.SlurmExecutor] = {}
         self._max_array_size = slurm.max_array_size
         self._final: dict[JobRef, JobState] = {}
+        self._clock = clock
+        self._absent_since: dict[JobRef, float] = {}
 
     @property
     def scheduler_queries(self) -> int:
@@ -241,10 +244,11 @@ class SlurmExecutor:
                 states[ref] = self._final[ref]
                 continue
             if sacct_failure and ref.key not in index:
-                state = self._state_from_files(ref, sacct_failure) or self._state(
-                    ref, index, cancelled_all_at
+                state = self._state_from_files(ref, sacct_failure) or self._absent(
+                    ref, self._state(ref, index, cancelled_all_at), sacct_failure
                 )
             else:
+                self._absent_since.pop(ref, None)
                 state = self._state(ref, index, cancelled_all_at)
             if state.is_terminal:
                 self._final[ref] = state
@@ -268,6 +272,16 @@ class SlurmExecutor:
         if outcome[0] == "success":
             return JobState(JobStatus.COMPLETED, 0, detail=f"left the queue with a result; {sacct_failure}")
         return JobState(JobStatus.FAILED, None, detail=f"left the queue with an error; {sacct_failure}")
+
+    def _absent(self, ref: JobRef, state: JobState, sacct_failure: str) -> JobState:
+        """A job neither squeue nor its files know while sacct is down: lost once it has stayed
+        so for the accounting grace (time for a late result file to appear), unknown before."""
+        if state.status is not JobStatus.UNKNOWN:
+            return state
+        first = self._absent_since.setdefault(ref, self._clock())
+        if self._clock() - first < self.accounting_grace_s:
+            return state
+        return JobState(JobStatus.LOST, None, detail=f"left the queue without a result; {sacct_failure}")
 
     @property
     def _cancel_all_record(self) -> Path:

@@ -7,6 +7,7 @@ answer. The text is parsed in ``slurm_parse``.
 
 from __future__ import annotations
 
+import getpass
 import re
 import subprocess
 from collections.abc import Sequence
@@ -192,20 +193,34 @@ def check_max_array_size(*, timeout_s: float = DEFAULT_TIMEOUT_S) -> CheckResult
 
 
 def check_accounting(*, timeout_s: float = DEFAULT_TIMEOUT_S) -> CheckResult:
-    """Job accounting is configured and its database answers; job states are read through it."""
+    """Job accounting answers; without it, squeue must, because the loop then follows jobs
+    through squeue and the result files their processes write."""
     name = "accounting"
     try:
         storage = read_config(timeout_s=timeout_s).get("AccountingStorageType", "(not set)")
     except (SlurmCommandError, SlurmOutputError) as error:
         return CheckResult(name, False, str(error))
     if storage in ("accounting_storage/none", "(not set)"):
+        problem = f"AccountingStorageType is {storage}"
+    else:
+        try:
+            query_jobs(("1",), timeout_s=timeout_s)
+        except (SlurmCommandError, SlurmOutputError) as error:
+            problem = f"{storage} configured, but {error}"
+        else:
+            return CheckResult(name, True, f"{storage} answers")
+    try:
+        query_queue(getpass.getuser(), timeout_s=timeout_s)
+    except (SlurmCommandError, SlurmOutputError) as error:
         return CheckResult(
             name,
             False,
-            f"AccountingStorageType is {storage}; job states need slurmdbd (accounting_storage/slurmdbd)",
+            f"{problem}, and squeue does not answer either ({error}); job states need one of them: "
+            "configure slurmdbd (AccountingStorageType=accounting_storage/slurmdbd) or fix squeue",
         )
-    try:
-        query_jobs(("1",), timeout_s=timeout_s)
-    except (SlurmCommandError, SlurmOutputError) as error:
-        return CheckResult(name, False, f"{storage} configured, but {error}")
-    return CheckResult(name, True, f"{storage} answers")
+    return CheckResult(
+        name,
+        True,
+        f"{problem}; jobs are followed through squeue and their result files (exit codes and "
+        "node failures of ended jobs are not known; a job gone without a result is rerun)",
+    )

@@ -284,8 +284,10 @@ def test_without_sacct_live_jobs_come_from_squeue_and_ended_ones_from_their_resu
         resolve=resolve_calls,
         query=_refuse("sacct"),
         queue=lambda user: [*queue] if not users.append(user) else [],
-        accounting_grace_s=0,
+        accounting_grace_s=10,
+        clock=lambda: now,
     )
+    now = 0.0
     running, done, failed, vanished = (JobRef("train", str(n)) for n in (7, 8, 9, 10))
     _write_outcome(executor, done, ("success", 42))
     _write_outcome(executor, failed, ("error", "Traceback ... ValueError: bad"))
@@ -294,8 +296,15 @@ def test_without_sacct_live_jobs_come_from_squeue_and_ended_ones_from_their_resu
     assert states[running] == JobState(JobStatus.RUNNING, None, 65, "vm", "RUNNING")
     assert states[done].status is JobStatus.COMPLETED and executor.result(done) == 42
     assert states[failed].status is JobStatus.FAILED and "ValueError: bad" in executor.error_text(failed)
-    # Died without a word while accounting is down: unknown (polled again), never a guess.
+    # Gone from the queue without a word while accounting is down: unknown while a late result
+    # file may still appear, then lost (rerun, not counted as the job's failure).
     assert states[vanished].status is JobStatus.UNKNOWN
+    now = 9.9
+    assert executor.poll([vanished])[vanished].status is JobStatus.UNKNOWN
+    now = 10.0
+    lost = executor.poll([vanished])[vanished]
+    assert lost.status is JobStatus.LOST
+    assert lost.detail.startswith("left the queue without a result; sacct failed")
 
 
 def test_when_neither_sacct_nor_squeue_answers_the_poll_says_so(tmp_path: Path) -> None:

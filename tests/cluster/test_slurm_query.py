@@ -133,24 +133,42 @@ def test_accounting_passes_when_configured_and_answering(fake_bin: Path) -> None
     assert (result.ok, result.detail) == (True, "accounting_storage/slurmdbd answers")
 
 
-def test_accounting_fails_when_the_database_does_not_answer(fake_bin: Path) -> None:
+SACCT_REFUSED = 'echo "sacct: error: Problem talking to the database: Connection refused" >&2; exit 1'
+SQUEUE_ANSWERS = "echo '7|RUNNING|1:05|cpu|vm'"
+SQUEUE_REFUSED = 'echo "squeue: error: Unable to contact slurm controller" >&2; exit 1'
+
+
+def test_accounting_falls_back_to_squeue_when_the_database_does_not_answer(fake_bin: Path) -> None:
     fake_scontrol(fake_bin, str(RECORDED / "scontrol_show_config.txt"))
-    fake_command(
-        fake_bin,
-        "sacct",
-        'echo "sacct: error: Problem talking to the database: Connection refused" >&2; exit 1',
-    )
+    fake_command(fake_bin, "sacct", SACCT_REFUSED)
+    fake_command(fake_bin, "squeue", SQUEUE_ANSWERS)
+    result = check_accounting()
+    assert result.ok
+    assert result.detail.startswith("accounting_storage/slurmdbd configured, but sacct ")
+    assert "Connection refused; jobs are followed through squeue and their result files" in result.detail
+
+
+def test_accounting_fails_when_neither_the_database_nor_squeue_answers(fake_bin: Path) -> None:
+    fake_scontrol(fake_bin, str(RECORDED / "scontrol_show_config.txt"))
+    fake_command(fake_bin, "sacct", SACCT_REFUSED)
+    fake_command(fake_bin, "squeue", SQUEUE_REFUSED)
     result = check_accounting()
     assert not result.ok
-    assert result.detail.startswith("accounting_storage/slurmdbd configured, but sacct ")
-    assert result.detail.endswith("exit 1: sacct: error: Problem talking to the database: Connection refused")
+    assert "and squeue does not answer either" in result.detail
+    assert result.detail.endswith(
+        "configure slurmdbd (AccountingStorageType=accounting_storage/slurmdbd) or fix squeue"
+    )
 
 
-def test_accounting_fails_when_storage_is_none(fake_bin: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("squeue", "ok"), [(SQUEUE_ANSWERS, True), (SQUEUE_REFUSED, False)])
+def test_without_accounting_storage_squeue_decides(
+    fake_bin: Path, tmp_path: Path, squeue: str, ok: bool
+) -> None:
     config = tmp_path / "config.txt"
     text = (RECORDED / "scontrol_show_config.txt").read_text()
     config.write_text(text.replace("accounting_storage/slurmdbd", "accounting_storage/none"))
     fake_scontrol(fake_bin, str(config))
+    fake_command(fake_bin, "squeue", squeue)
     result = check_accounting()
-    assert not result.ok
-    assert "AccountingStorageType is accounting_storage/none" in result.detail
+    assert result.ok is ok
+    assert result.detail.startswith("AccountingStorageType is accounting_storage/none")
