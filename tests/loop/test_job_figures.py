@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tiny_run import make_tiny_run
 
 from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.config import load_config
@@ -15,7 +16,6 @@ from ringrift_hpc.loop.events import Event, IntentTask, JobEnded, ShardIngested,
 from ringrift_hpc.loop.job_figures import JobFigures
 from ringrift_hpc.store import JournalCorruptError, JournalWriter, RunLayout, manifest_path, publish_bytes
 from ringrift_hpc.store.journal import encode_record
-from tests.loop.tiny_run import make_tiny_run
 
 V = "square8_2p"
 Values = dict[str, dict[tuple[tuple[str, str], ...], float]]
