@@ -90,23 +90,27 @@ class Prometheus:
         )
         promtool("check", "config", str(config))
         self.log = folder / "prometheus.log"
-        self.port = free_port()
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={folder / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_for(self._ready, f"Prometheus ready on port {self.port}")
-        except AssertionError:
-            self.close()
-            raise
+        # The free port may be taken between the probe and Prometheus binding it: try another.
+        for attempt in range(3):
+            self.port = free_port()
+            with self.log.open("wb") as log:
+                self.process = subprocess.Popen(
+                    [
+                        binary,
+                        f"--config.file={config}",
+                        f"--storage.tsdb.path={folder / 'data'}",
+                        f"--web.listen-address=127.0.0.1:{self.port}",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                wait_for(self._ready, f"Prometheus ready on port {self.port}")
+                return
+            except AssertionError:
+                self.close()
+                if attempt == 2 or "address already in use" not in self.log.read_text():
+                    raise
 
     def _ready(self) -> bool | None:
         if self.process.poll() is not None:
