@@ -49,7 +49,6 @@ from ringrift_hpc.jobs.seeds import game_seed, task_seed
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, Mover, SearchMover, play_selfplay
 from ringrift_hpc.jobs.slurm_env import available_cpus, job_facts
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
-from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.rules import initial_state
 from ringrift_hpc.store import (
     CorruptArtifactError,
@@ -291,7 +290,6 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
     }
     published = publish_file(shard, writer.finish(), metadata)
     result = SelfplayResult(published.path, writer.games, positions, outcome.stop_reason, play_seconds)
-    _write_metrics(layout, spec, result)
     log.info(
         "selfplay %s gen %d task %s: %d games, %d positions in %.1fs (%s)",
         spec.variant,
@@ -303,28 +301,3 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
         outcome.stop_reason,
     )
     return result
-
-
-def _write_metrics(layout: RunLayout, spec: SelfplaySpec, result: SelfplayResult) -> None:
-    """A Prometheus textfile per (variant, task index); the next generation's same task replaces it."""
-    labels = {"variant": spec.variant.name, "generation": str(spec.generation), "task": spec.task}
-    rate = result.positions / result.seconds if result.seconds > 0 else 0.0
-    families = [
-        family(name, "gauge", help_text, [(labels, value)])
-        for name, help_text, value in (
-            ("ringrift_selfplay_games", "Games the selfplay task finished and published.", result.games),
-            (
-                "ringrift_selfplay_positions",
-                "Training positions the selfplay task published.",
-                result.positions,
-            ),
-            ("ringrift_selfplay_positions_per_second", "Positions per second of selfplay play time.", rate),
-            ("ringrift_selfplay_play_seconds", "Seconds the selfplay task spent playing.", result.seconds),
-            (
-                "ringrift_selfplay_finished_timestamp_seconds",
-                "When the selfplay task published (Unix time).",
-                time.time(),
-            ),
-        )
-    ]
-    write_run_textfile(layout, f"selfplay-{spec.variant}-{spec.task}", families)

@@ -482,7 +482,9 @@ class _Trainer:
         atomic_write_text(self.directory / "result.json", result.to_json())
 
     def _write_metrics(self, validation: tuple[float, float] | None) -> None:
-        labels = {"variant": self.spec.variant.name, "job": self.spec.key}
+        """The variant's one training textfile: each training job of the variant replaces it
+        (a label per job would add series without bound)."""
+        labels = {"variant": self.spec.variant.name}
         policy, value = self.recent[-1] if self.recent else (float("nan"), float("nan"))
         gauges = [
             ("ringrift_train_step", "Optimizer steps done by the training job.", self.step),
@@ -500,6 +502,6 @@ class _Trainer:
             gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))
         write_run_textfile(
             self.layout,
-            f"train-{self.spec.variant.name}-{self.spec.key}",
+            f"train-{self.spec.variant.name}",
             [family(name, "gauge", help_text, [(labels, number)]) for name, help_text, number in gauges],
         )

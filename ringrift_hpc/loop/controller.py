@@ -65,6 +65,7 @@ from ringrift_hpc.loop.events import (
     to_record,
 )
 from ringrift_hpc.loop.ingest import ShardIndex, evaluation_groups, scan_variant
+from ringrift_hpc.loop.job_figures import JobFigures
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
@@ -131,6 +132,7 @@ class Controller:
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
         self.queries_last_tick = 0
+        self.job_figures = JobFigures.for_run(layout, config)
 
     # -- journal ---------------------------------------------------------------------------
 
@@ -626,4 +628,5 @@ class Controller:
                 "1 while RUN/HALT exists.",
                 [({}, 1.0 if self.layout.halt.exists() else 0.0)],
             ),
+            *self.job_figures.follow().families(),
         ]

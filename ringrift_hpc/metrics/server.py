@@ -1,4 +1,4 @@
-"""Serve every textfile of a run, plus the server's own gauges, in the exposition format.
+"""Serve every textfile of a run, its lease and the server's own gauges in the exposition format.
 
 On each scrape the collector reads ``RUN/metrics/*.prom`` and parses every file with
 prometheus_client's parser. A file that does not parse, or that clashes with what other files
@@ -22,13 +22,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from ringrift_hpc.config import MetricsSection
+from ringrift_hpc.metrics.lease_collector import LEASE_EXPIRES, LEASE_HELD, LeaseCollector
 from ringrift_hpc.store import RunLayout, is_temp_name
 
 log = logging.getLogger(__name__)
 
 TEXTFILE_OK = "ringrift_metrics_textfile_ok"
 TEXTFILE_MTIME = "ringrift_metrics_textfile_mtime_seconds"
-OWN_FAMILIES = frozenset({TEXTFILE_OK, TEXTFILE_MTIME})
+OWN_FAMILIES = frozenset({TEXTFILE_OK, TEXTFILE_MTIME, LEASE_HELD, LEASE_EXPIRES})
 
 
 def _series(metric: Metric) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
@@ -100,12 +101,21 @@ class TextfileCollector(Collector):
 
 
 class MetricsServer:
-    """HTTP server of a run's metrics; ``port=0`` picks a free port (see ``port`` after start)."""
+    """HTTP server of a folder's textfiles and any ``extra`` collectors; ``port=0`` picks a free
+    port (see ``port`` after start)."""
 
-    def __init__(self, folder: Path, *, address: str = "127.0.0.1", port: int = 9108) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        address: str = "127.0.0.1",
+        port: int = 9108,
+        extra: tuple[Collector, ...] = (),
+    ) -> None:
         self.collector = TextfileCollector(Path(folder))
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self.collector)
+        for collector in (self.collector, *extra):
+            self.registry.register(collector)
         self.address = address
         self._port = port
         self._server: WSGIServer | None = None
@@ -113,8 +123,14 @@ class MetricsServer:
 
     @classmethod
     def for_run(cls, layout: RunLayout, section: MetricsSection) -> MetricsServer:
-        """The server of a run's ``RUN/metrics/`` at the config's ``metrics.address`` and ``metrics.port``."""
-        return cls(layout.metrics_dir, address=section.address, port=section.port)
+        """The server of a run's ``RUN/metrics/`` and its lease at the config's ``metrics.address``
+        and ``metrics.port``."""
+        return cls(
+            layout.metrics_dir,
+            address=section.address,
+            port=section.port,
+            extra=(LeaseCollector(layout.lease),),
+        )
 
     @property
     def port(self) -> int:

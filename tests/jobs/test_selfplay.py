@@ -1,11 +1,12 @@
 """The selfplay job end to end on tiny budgets (square8, a tiny network, a few short games).
 
-Checks that a task publishes one verified shard with its manifest and metrics textfile and
-that re-running it changes nothing; that seeded selfplay with a network is reproducible bit
-for bit and stores improved-policy targets; that every game replays from the seed in its shard
-and its value targets are rotated to the mover (3 players); that HALT, the walltime and a time
-budget each stop a task with its finished games published; and that a task that finished
-nothing publishes nothing and exits non-zero.
+Checks that a task publishes one verified shard with its manifest (and no metrics textfile:
+the controller counts games and positions per variant) and that re-running it changes
+nothing; that seeded selfplay with a network is reproducible bit for bit and stores
+improved-policy targets; that every game replays from the seed in its shard and its value
+targets are rotated to the mover (3 players); that HALT, the walltime and a time budget each
+stop a task with its finished games published; and that a task that finished nothing
+publishes nothing and exits non-zero.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _load(spec: SelfplaySpec) -> Shard:
     )
 
 
-def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> None:
+def test_bootstrap_task_publishes_shard_and_manifest(tmp_path: Path) -> None:
     spec = _spec(tmp_path, task_index=4)
     result = run_selfplay(spec)
     assert result.games == 3 and result.stop_reason == "games" and not result.already_published
@@ -89,12 +90,7 @@ def test_bootstrap_task_publishes_shard_manifest_and_metrics(tmp_path: Path) -> 
     assert "slurm_job_id" in meta and meta["play_seconds"] >= 0
     # One-hot targets of the bootstrap player's own move.
     assert np.all(np.diff(shard.policy_offsets) == 1) and np.all(shard.policy_probs == 1.0)
-    prom = (tmp_path / "metrics" / "selfplay-square8_2p-000004.prom").read_text()
-    assert (
-        f'ringrift_selfplay_positions{{generation="0",task="000004",variant="square8_2p"}} {shard.samples}'
-        in prom
-    )
-    assert "ringrift_selfplay_positions_per_second" in prom
+    assert not list(tmp_path.glob("metrics/*.prom"))  # a file per task would grow without bound
     again = run_selfplay(spec)
     assert again.already_published and again.positions == result.positions
     assert read_manifest(result.shard).manifest == read_manifest(again.shard).manifest

@@ -130,9 +130,9 @@ def test_first_model_trains_and_publishes_with_provenance(run_root: Path) -> Non
     assert meta["data"] == [list(pair) for pair in result.provenance]
     assert meta["net_config"] == NET.to_dict()
     load(run_root, result.model_id)  # loadable as the variant's network
-    metrics = RunLayout(run_root).metrics_file(f"train-{VARIANT}-{spec.key}").read_text()
+    metrics = RunLayout(run_root).metrics_file(f"train-{VARIANT}").read_text()
     for name in ("samples_per_second", "policy_loss", "value_loss", "validation_policy_loss"):
-        assert f"ringrift_train_{name}{{" in metrics
+        assert f'ringrift_train_{name}{{variant="{VARIANT}"}}' in metrics
     # A finished job is returned as it was, not run again.
     assert run_training(spec) == result
 

@@ -154,6 +154,12 @@ def test_failed_task_is_retried_with_backoff_then_surfaces_as_error(tmp_path: Pa
     assert any("boom" in e["error"] for e in status["errors"])
     assert layout.selfplay_root("square8_2p").exists() is False  # nothing published, nothing ingested
     assert status["variants"]["square8_2p"]["samples_total"] == 0
+    # The controller's job figures count the three failed attempts it journaled itself.
+    prom = layout.metrics_file("controller").read_text()
+    assert 'ringrift_jobs_ended_total{purpose="selfplay",status="failed",variant="square8_2p"} 3\n' in prom
+    # Three attempts of the task, then the next task that took its place in the fleet.
+    assert len(controller.state.jobs) == 2
+    assert 'ringrift_jobs_submitted_total{purpose="selfplay",variant="square8_2p"} 4\n' in prom
 
 
 def test_state_json_is_the_journal_fold_and_orphans_are_resubmitted(tmp_path: Path) -> None:

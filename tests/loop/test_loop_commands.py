@@ -109,6 +109,7 @@ def test_controller_metrics_are_served(tmp_path: Path) -> None:
         text = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics").read().decode()
     assert 'ringrift_controller_jobs{purpose="selfplay",state="pending"} 2.0' in text
     assert "ringrift_controller_scheduler_queries_total 1.0" in text
+    assert 'ringrift_jobs_submitted_total{purpose="selfplay",variant="square8_2p"} 2.0' in text
     assert 'ringrift_metrics_textfile_ok{file="controller.prom"} 1.0' in text
 
 

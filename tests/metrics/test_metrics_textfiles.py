@@ -20,8 +20,9 @@ from ringrift_hpc.metrics import (
     render_textfile,
     write_run_textfile,
 )
+from ringrift_hpc.metrics.lease_collector import LEASE_EXPIRES, LEASE_HELD, LeaseCollector
 from ringrift_hpc.metrics.server import TEXTFILE_OK
-from ringrift_hpc.store import RunLayout
+from ringrift_hpc.store import RunLayout, acquire_lease, release_lease
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -116,13 +117,34 @@ def test_server_serves_good_textfiles_and_reports_broken_ones(tmp_path: Path) ->
     assert "counter here but a gauge" in errors["zz-retyped.prom"]
 
 
-def test_server_on_an_empty_run_serves_nothing_but_answers(tmp_path: Path) -> None:
+def test_server_on_an_empty_run_serves_only_the_lease_and_answers(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path / "run-without-metrics-yet")
     with socket.socket() as probe:  # a port that was free a moment ago (the config refuses 0)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with MetricsServer.for_run(layout, MetricsSection(address="127.0.0.1", port=port)) as server:
         assert server.port == port
-        assert _scrape(server) == {}
+        assert _scrape(server) == {LEASE_HELD: {(): 0.0}}  # no lease file: no controller
         with pytest.raises(RuntimeError, match="already listens"):
             server.start()
+
+
+def _lease_gauges(collector: LeaseCollector) -> dict[str, float]:
+    return {metric.name: metric.samples[0].value for metric in collector.collect() if metric.samples}
+
+
+def test_lease_is_held_only_while_unreleased_and_unexpired(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    layout = RunLayout(tmp_path / "run")
+    lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=60, clock=lambda: 1000.0)
+    assert _lease_gauges(LeaseCollector(layout.lease, clock=lambda: 1059.0)) == {
+        LEASE_HELD: 1.0,
+        LEASE_EXPIRES: 1060.0,
+    }
+    assert _lease_gauges(LeaseCollector(layout.lease, clock=lambda: 1061.0))[LEASE_HELD] == 0.0  # expired
+    release_lease(lease, clock=lambda: 1010.0)
+    assert _lease_gauges(LeaseCollector(layout.lease, clock=lambda: 1011.0))[LEASE_HELD] == 0.0  # released
+    layout.lease.write_text("{torn")
+    assert _lease_gauges(LeaseCollector(layout.lease)) == {LEASE_HELD: 0.0}  # no proof of a controller
+    assert "unreadable" in caplog.text
