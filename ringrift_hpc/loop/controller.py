@@ -64,7 +64,7 @@ from ringrift_hpc.loop.events import (
     read_events,
     to_record,
 )
-from ringrift_hpc.loop.ingest import ShardIndex, evaluation_groups, scan_variant
+from ringrift_hpc.loop.ingest import ArtifactIndex, ShardIndex, evaluation_groups
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
@@ -125,8 +125,10 @@ class Controller:
         self.names = [v.name for v in config.variants]
         self.state: RunState = replay_state(self.names, journal.replayed.records, source=str(journal.path))
         self.shard_index = ShardIndex()
+        self.artifacts = ArtifactIndex(layout)
         for replayed in read_events(journal.replayed.records, source=str(journal.path)):
             self.shard_index.apply(replayed)
+            self.artifacts.apply(replayed)
         self.progress: dict[str, EvaluationProgress | None] = {}
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
@@ -141,6 +143,7 @@ class Controller:
         self.journal.append(to_record(stamped))
         self.state = apply_event(self.state, stamped)
         self.shard_index.apply(stamped)
+        self.artifacts.apply(stamped)
 
     # -- startup ---------------------------------------------------------------------------
 
@@ -252,7 +255,7 @@ class Controller:
     def _ingest(self) -> set[str]:
         new_matches: set[str] = set()
         for name in self.names:
-            for event in scan_variant(self.layout, name, self.state.ingested):
+            for event in self.artifacts.scan(name):
                 self.record(event)
                 if isinstance(event, MatchIngested):
                     new_matches.add(name)
@@ -361,7 +364,7 @@ class Controller:
             and v.eval_id is not None
             and not any(j.in_flight for j in evals)
         ):
-            groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.state.ingested)
+            groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.artifacts.ingested)
             try:
                 progress = progress_of(
                     groups, self._participant(v.variant, v.candidate), self._best(v), self.config.promotion
@@ -482,7 +485,7 @@ class Controller:
     def _decide(self, v: VariantState) -> None:
         assert v.candidate is not None and v.eval_id is not None
         candidate = self._participant(v.variant, v.candidate)
-        groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.state.ingested)
+        groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.artifacts.ingested)
         try:
             decision = decide_promotion(
                 evaluation_of(groups, candidate, self._best(v), self.config.promotion), self.config.promotion

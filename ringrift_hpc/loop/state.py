@@ -139,7 +139,7 @@ class RunState:
 
     variants: Mapping[str, VariantState]
     jobs: Mapping[str, JobRecord] = field(default_factory=dict)
-    ingested: frozenset[str] = frozenset()  # artifact paths relative to the run root
+    ingested: int = 0  # artifacts ingested (which ones: `loop.ingest.ArtifactIndex`)
     quarantined: tuple[dict[str, Any], ...] = ()
     errors: tuple[dict[str, Any], ...] = ()
     ticks: int = 0
@@ -155,7 +155,7 @@ class RunState:
             "format_version": 1,
             "variants": {name: v.to_json() for name, v in self.variants.items()},
             "jobs": [job.to_json() for job in sorted(self.jobs.values(), key=lambda j: j.task)],
-            "ingested": len(self.ingested),
+            "ingested": self.ingested,
             "quarantined": list(self.quarantined),
             "errors": list(self.errors),
             "ticks": self.ticks,
@@ -249,7 +249,7 @@ def _job_cancelled(state: RunState, e: JobCancelled) -> RunState:
 
 
 def _ingested(state: RunState, e: ShardIngested | ModelIngested | MatchIngested) -> RunState:
-    return replace(state, ingested=state.ingested | {e.path})
+    return replace(state, ingested=state.ingested + 1)
 
 
 def _shard_ingested(state: RunState, e: ShardIngested) -> RunState:
