@@ -64,7 +64,7 @@ from ringrift_hpc.loop.events import (
     read_events,
     to_record,
 )
-from ringrift_hpc.loop.ingest import ArtifactIndex, ShardIndex, evaluation_groups
+from ringrift_hpc.loop.ingest import ArtifactIndex, ShardIndex
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
@@ -85,7 +85,7 @@ from ringrift_hpc.loop.variant_machine import (
 )
 from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
 from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
-from ringrift_hpc.rating.leaderboard import refit_ratings, write_leaderboard
+from ringrift_hpc.rating.leaderboard import ratings_of, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
@@ -364,7 +364,7 @@ class Controller:
             and v.eval_id is not None
             and not any(j.in_flight for j in evals)
         ):
-            groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.artifacts.ingested)
+            groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
             try:
                 progress = progress_of(
                     groups, self._participant(v.variant, v.candidate), self._best(v), self.config.promotion
@@ -485,7 +485,7 @@ class Controller:
     def _decide(self, v: VariantState) -> None:
         assert v.candidate is not None and v.eval_id is not None
         candidate = self._participant(v.variant, v.candidate)
-        groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.artifacts.ingested)
+        groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
         try:
             decision = decide_promotion(
                 evaluation_of(groups, candidate, self._best(v), self.config.promotion), self.config.promotion
@@ -510,7 +510,8 @@ class Controller:
 
     def _refit(self, variant: str) -> None:
         try:
-            ratings = refit_ratings(self.layout, variant, confidence=self.config.evaluation.confidence)
+            groups = self.artifacts.match_groups(variant)
+            ratings = ratings_of(variant, groups, confidence=self.config.evaluation.confidence)
             # A long fit may outlast the lease: a controller that lost it must not write.
             self.lease.check()
             write_leaderboard(self.layout, ratings)

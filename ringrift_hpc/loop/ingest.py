@@ -5,19 +5,20 @@ they could not read, and the controller moves it here). `ArtifactIndex.scan` ret
 events (``ingested`` and ``quarantined``) for every artifact not yet ingested: selfplay shards
 (manifest and sha256 verified; what the shard holds is read from its manifest, so the shard is
 hashed but never decoded here), candidate models (manifest verified; a shard their training
-job reported unreadable is read once and quarantined if it fails here too) and match files (manifest verified and decoded). Files
-without a manifest are left alone (their writer may still be running). Ingesting is
-idempotent: the caller journals the events and folds them into the index, and the paths they
-name are skipped on every later scan; the index lists only directories that changed, so a tick
-costs what is new, not what the run holds. `ShardIndex` is the controller's record of the usable ingested shards, the one source of
-the training window.
+job reported unreadable is read once and quarantined if it fails here too) and match files
+(manifest verified and decoded). Files without a manifest are left alone (their writer may
+still be running). Ingesting is idempotent: the caller journals the events and folds them into
+the index, and the paths they name are skipped on every later scan; the index lists only
+directories that changed, so a tick costs what is new, not what the run holds, and it keeps the
+decoded match files for the evaluations and the rating refit. `ShardIndex` is the controller's
+record of the usable ingested shards, the one source of the training window.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from ringrift_hpc.loop.events import (
     ShardIngested,
     UnknownEvent,
 )
-from ringrift_hpc.rating.match_files import ARTIFACT_SUFFIX, MatchFileError, decode_match_file
+from ringrift_hpc.rating.match_files import ARTIFACT_SUFFIX, MatchCache, MatchFileError, decode_match_file
 from ringrift_hpc.rating.records import MatchGroup, MatchRecordError
 from ringrift_hpc.store import (
     CorruptArtifactError,
@@ -138,10 +139,26 @@ class ArtifactIndex:
         self.ingested: set[str] = set()  # artifact paths relative to the run root
         self._known: dict[Path, set[str]] = {}  # directory -> manifest names of ingested artifacts
         self._settled: dict[Path, int] = {}  # directory -> mtime (ns) at its last settled listing
+        self.matches = MatchCache()
+        # variant -> evaluation id -> its ingested match files
+        self._match_files: dict[str, dict[str, set[Path]]] = {}
 
     def apply(self, event: Event | UnknownEvent) -> None:
         if isinstance(event, (ShardIngested, ModelIngested, MatchIngested)):
             self.remember(event.path)
+        if isinstance(event, MatchIngested):
+            evaluation = self._match_files.setdefault(event.variant, {}).setdefault(event.eval_id, set())
+            evaluation.add(self.layout.root / event.path)
+
+    def evaluation_groups(self, variant: str, eval_id: str) -> tuple[MatchGroup, ...]:
+        """The groups of the evaluation's ingested match files, in task order."""
+        files = sorted(self._match_files.get(variant, {}).get(eval_id, ()))
+        return tuple(group for path in files for group in self.matches.groups(path, variant))
+
+    def match_groups(self, variant: str) -> tuple[MatchGroup, ...]:
+        """The groups of every ingested match file of `variant`, by evaluation id, then task."""
+        evaluations = sorted(self._match_files.get(variant, {}))
+        return tuple(group for eval_id in evaluations for group in self.evaluation_groups(variant, eval_id))
 
     def remember(self, path: str) -> None:
         """Count the artifact at `path` (relative to the run root) as ingested."""
@@ -209,7 +226,9 @@ class ArtifactIndex:
                 model_id=item.stem,
                 # A model from elsewhere (no training job of this run) may lack both.
                 job_key=job_key if isinstance(job_key, str) else None,
-                generation=generation if isinstance(generation, int) and not isinstance(generation, bool) else None,
+                generation=generation
+                if isinstance(generation, int) and not isinstance(generation, bool)
+                else None,
             ),
         ]
 
@@ -219,6 +238,7 @@ class ArtifactIndex:
             groups = decode_match_file(item, item.read_bytes(), variant=variant)
         except (CorruptArtifactError, MatchFileError, MatchRecordError) as error:
             return [*_quarantined(self.layout, variant, item, str(error))]
+        self.matches.add(item, groups)  # verified and decoded here: the refit need not decode it again
         path = str(self.layout.relative(item))
         return [MatchIngested(variant=variant, path=path, eval_id=item.parent.name, groups=len(groups))]
 
@@ -252,16 +272,3 @@ class ShardIndex:
             ShardEntry(layout.root / path, generation, samples, ENCODER_VERSION, CODEC_VERSION)
             for path, (generation, samples) in sorted(self.shards.get(variant, {}).items())
         )
-
-
-def evaluation_groups(
-    layout: RunLayout, variant: str, eval_id: str, ingested: Container[str]
-) -> tuple[MatchGroup, ...]:
-    """The groups of the evaluation's ingested match files, in task order."""
-    groups: list[MatchGroup] = []
-    directory = layout.matches_dir(variant, eval_id)
-    for published in list_published(directory, verify=False).published:
-        path = published.path
-        if path.suffix == ARTIFACT_SUFFIX and str(layout.relative(path)) in ingested:
-            groups.extend(decode_match_file(path, path.read_bytes(), variant=variant))
-    return tuple(groups)

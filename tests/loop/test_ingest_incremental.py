@@ -18,10 +18,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ringrift_hpc.loop.ingest as ingest
+from ringrift_hpc.loop import ingest
 from ringrift_hpc.loop.events import to_record
 from ringrift_hpc.loop.ingest import ArtifactIndex, scan_variant
-from ringrift_hpc.rating import GameRecord, MatchGroup, Participant, publish_match_file, random_player
+from ringrift_hpc.rating import (
+    GameRecord,
+    MatchFileError,
+    MatchGroup,
+    Participant,
+    load_match_history,
+    match_files,
+    publish_match_file,
+    random_player,
+)
 from ringrift_hpc.store import RunLayout, publish_bytes, temp_path_for
 
 VARIANT = "square8_2p"
@@ -42,13 +51,13 @@ OPS = st.one_of(
 )
 
 
-def _group() -> MatchGroup:
+def _group(opening_seed: int) -> MatchGroup:
     a, b = random_player(VARIANT), Participant(variant=VARIANT, kind="heuristic")
     games = tuple(
         GameRecord(seats=seats, ranks=(1, 2), moves=40, seed=seed, duration_s=1.0)
         for seed, seats in enumerate(((a.id, b.id), (b.id, a.id)))
     )
-    return MatchGroup(variant=a.variant, lineup=(a, b), opening_seed=7, games=games)
+    return MatchGroup(variant=a.variant, lineup=(a, b), opening_seed=opening_seed, games=games)
 
 
 def _apply(layout: RunLayout, op: Op, aged: int) -> None:
@@ -81,7 +90,9 @@ def _apply(layout: RunLayout, op: Op, aged: int) -> None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "match":
-            publish_match_file(layout, VARIANT, f"eval-{op[1]}", f"task-{op[2]}", [_group()])
+            publish_match_file(
+                layout, VARIANT, f"eval-{op[1]}", f"task-{op[2]}", [_group(10 * op[1] + op[2])]
+            )
         else:
             publish_bytes(path, b"not a match file\n", {"kind": "matches"})
     elif kind == "age":
@@ -147,7 +158,9 @@ def test_only_changed_directories_are_listed_and_no_ingested_manifest_is_read(
 
     read: list[Path] = []
     real_read = ingest.read_manifest
-    monkeypatch.setattr(ingest, "read_manifest", lambda path, **kw: read.append(path) or real_read(path, **kw))
+    monkeypatch.setattr(
+        ingest, "read_manifest", lambda path, **kw: read.append(path) or real_read(path, **kw)
+    )
     _apply(layout, ("shard", 1, 1), 0)
     (event,) = index.scan(VARIANT)
     assert event.path == str(layout.relative(layout.selfplay_shard(VARIANT, 1, "000001")))
@@ -167,3 +180,48 @@ def test_a_directory_with_a_writer_still_running_is_listed_until_it_finishes(
     assert index.scan(VARIANT) == [] and listed == [layout.selfplay_dir(VARIANT, 0)]
     shutil.rmtree(layout.selfplay_dir(VARIANT, 0))
     assert index.scan(VARIANT) == []  # a directory that went away is no error
+
+
+def test_the_refit_groups_come_from_the_cache_in_history_order_and_each_file_is_decoded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = RunLayout(tmp_path)
+    for eval_id, task in ((1, 2), (0, 1), (1, 0), (0, 0)):
+        _apply(layout, ("match", eval_id, task), 0)
+    decoded: list[Path] = []
+    real = match_files.decode_match_file
+
+    def counting(path: Path, data: bytes, **kwargs: Any) -> Any:
+        decoded.append(path)
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(ingest, "decode_match_file", counting)
+    monkeypatch.setattr(match_files, "decode_match_file", counting)
+    index = ArtifactIndex(layout)
+    events = index.scan(VARIANT)
+    for event in events:
+        index.apply(event)
+    assert len(decoded) == 4  # by the ingest, which verifies each file
+    assert index.match_groups(VARIANT) == load_match_history(layout, VARIANT).groups
+    decoded.clear()
+    assert len(index.match_groups(VARIANT)) == 4 and decoded == []  # refits decode nothing again
+    assert len(index.evaluation_groups(VARIANT, "eval-1")) == 2 and decoded == []
+
+    restarted = ArtifactIndex(layout)  # a new controller: the journal's events, an empty cache
+    for event in events:
+        restarted.apply(event)
+    restarted.match_groups(VARIANT)
+    restarted.match_groups(VARIANT)
+    assert sorted(decoded) == sorted(layout.root / e.path for e in events)
+
+
+def test_an_ingested_match_file_that_is_gone_is_a_match_file_error(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    _apply(layout, ("match", 0, 0), 0)
+    index = ArtifactIndex(layout)
+    (event,) = index.scan(VARIANT)
+    restarted = ArtifactIndex(layout)
+    restarted.apply(event)
+    (layout.root / event.path).unlink()
+    with pytest.raises(MatchFileError, match="was ingested but is gone"):
+        restarted.match_groups(VARIANT)
