@@ -67,7 +67,7 @@ from ringrift_hpc.loop.events import (
 from ringrift_hpc.loop.ingest import ArtifactIndex, ShardIndex
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
-from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
+from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, fold_events
 from ringrift_hpc.loop.tournament_plan import tournament_specs
 from ringrift_hpc.loop.variant_machine import (
     Action,
@@ -91,6 +91,7 @@ from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, de
 from ringrift_hpc.rating.sprt import SprtError
 from ringrift_hpc.store import JournalWriter, RunLayout, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json
+from ringrift_hpc.store.journal import gc_paused
 from ringrift_hpc.store.fencing import FencingLease
 
 log = logging.getLogger(__name__)
@@ -123,12 +124,19 @@ class Controller:
         self.journal = journal
         self.clock = clock
         self.names = [v.name for v in config.variants]
-        self.state: RunState = replay_state(self.names, journal.replayed.records, source=str(journal.path))
+        # The journal is parsed once: the state, the indexes and the unrecorded decisions.
+        events = read_events(journal.replayed.records, source=str(journal.path))
+        self.state: RunState = fold_events(RunState.empty(self.names), events)
         self.shard_index = ShardIndex()
         self.artifacts = ArtifactIndex(layout)
-        for replayed in read_events(journal.replayed.records, source=str(journal.path)):
-            self.shard_index.apply(replayed)
-            self.artifacts.apply(replayed)
+        with gc_paused():
+            for replayed in events:
+                self.shard_index.apply(replayed)
+                self.artifacts.apply(replayed)
+        recorded = {(e.variant, e.candidate) for e in events if isinstance(e, DecisionRecorded)}
+        self._unrecorded = [
+            e for e in events if isinstance(e, Decision) and (e.variant, e.candidate) not in recorded
+        ]
         self.progress: dict[str, EvaluationProgress | None] = {}
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
@@ -149,15 +157,12 @@ class Controller:
 
     def recover_decisions(self) -> None:
         """Finish decisions journaled before a crash but not yet written to the promotion history."""
-        events = read_events(self.journal.replayed.records, source=str(self.journal.path))
-        recorded = {(e.variant, e.candidate) for e in events if isinstance(e, DecisionRecorded)}
-        for e in events:
-            if not isinstance(e, Decision) or (e.variant, e.candidate) in recorded:
-                continue
+        for e in self._unrecorded:
             done = any(h.get("candidate") == e.candidate for h in promotion_history(self.layout, e.variant))
             if not done:
                 record_decision(self.layout, self._decision_from(e))
             self.record(DecisionRecorded(variant=e.variant, candidate=e.candidate))
+        self._unrecorded = []
 
     @staticmethod
     def _decision_from(e: Decision) -> PromotionDecision:

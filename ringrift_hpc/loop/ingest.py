@@ -50,10 +50,10 @@ from ringrift_hpc.store import (
     RunLayout,
     UnsafePathError,
     list_published,
-    manifest_path,
     quarantine,
     read_manifest,
 )
+from ringrift_hpc.store.publish import MANIFEST_SUFFIX
 
 MODEL_SUFFIX = ".pt"
 SETTLE_S = 10.0  # a directory changed more recently than this is listed again (see ArtifactIndex)
@@ -137,7 +137,8 @@ class ArtifactIndex:
         self.layout = layout
         self.clock = clock
         self.ingested: set[str] = set()  # artifact paths relative to the run root
-        self._known: dict[Path, set[str]] = {}  # directory -> manifest names of ingested artifacts
+        # directory (relative to the run root) -> manifest names of its ingested artifacts
+        self._known: dict[str, set[str]] = {}
         self._settled: dict[Path, int] = {}  # directory -> mtime (ns) at its last settled listing
         self.matches = MatchCache()
         # variant -> evaluation id -> its ingested match files
@@ -163,8 +164,9 @@ class ArtifactIndex:
     def remember(self, path: str) -> None:
         """Count the artifact at `path` (relative to the run root) as ingested."""
         self.ingested.add(path)
-        full = self.layout.root / path
-        self._known.setdefault(full.parent, set()).add(manifest_path(full).name)
+        # String operations, not Path ones: a restart remembers every artifact of the run.
+        directory, _, name = path.rpartition("/")
+        self._known.setdefault(directory, set()).add(name.rpartition(".")[0] + MANIFEST_SUFFIX)
 
     def scan(self, variant: str) -> list[Event]:
         """Journal events for every new artifact of `variant` (see the module docstring)."""
@@ -185,7 +187,8 @@ class ArtifactIndex:
             return []
         if self._settled.get(directory) == mtime:
             return []
-        listing = list_published(directory, verify=False, skip=self._known.get(directory, ()))
+        known = self._known.get(str(self.layout.relative(directory)), set())
+        listing = list_published(directory, verify=False, skip=known)
         records: list[Event] = []
         for rejected in listing.corrupt:
             records += _quarantined(self.layout, variant, rejected.path.with_suffix(suffix), rejected.reason)
