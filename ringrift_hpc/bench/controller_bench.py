@@ -29,7 +29,7 @@ from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
 from ringrift_hpc.loop.controller import Controller
 from ringrift_hpc.loop.run_init import init_run
 from ringrift_hpc.rating.match_files import encode_match_file, publish_match_file
-from ringrift_hpc.rating.participants import Participant
+from ringrift_hpc.rating.participants import Participant, random_player
 from ringrift_hpc.rating.records import GameRecord, MatchGroup
 from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, publish_bytes
 from ringrift_hpc.store.fencing import FileLease
@@ -228,13 +228,14 @@ def _shard_metadata(generation: int) -> dict[str, Any]:
 
 
 def _group(models: int, index: int) -> MatchGroup:
-    """One colour-swapped pair between two of the run's models."""
-    first, second = (
-        Participant(variant=VARIANT, kind="gumbel", budget=64, model_id=_model_id(k % models))
-        for k in (index, index * 7 + 1)
+    """One colour-swapped pair between two of the run's models, or a model and the random
+    anchor (every fourth group: the fit needs the anchor linked to the models)."""
+    first = Participant(variant=VARIANT, kind="gumbel", budget=64, model_id=_model_id(index % models))
+    second = Participant(
+        variant=VARIANT, kind="gumbel", budget=64, model_id=_model_id((index * 7 + 1) % models)
     )
-    if first == second:
-        second = Participant(variant=VARIANT, kind="heuristic")
+    if first == second or index % 4 == 0:
+        second = random_player(VARIANT)
     games = tuple(
         GameRecord(
             seats=seats, ranks=(1, 2) if (index + turn) % 3 else (2, 1), moves=80, seed=turn, duration_s=9.0
