@@ -6,6 +6,7 @@ import typer
 
 from ringrift_hpc.cli.accounting_cmd import accounting_command
 from ringrift_hpc.cli.bench import bench_app
+from ringrift_hpc.cli.bench_controller import controller_command
 from ringrift_hpc.cli.bench_learn import learn_command
 from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.bench_search import search_command
@@ -57,6 +58,7 @@ app.add_typer(metrics_app, name="metrics")
 bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)
 bench_app.command("learn")(learn_command)
+bench_app.command("controller")(controller_command)
 app.add_typer(bench_app, name="bench")
 
 

@@ -64,11 +64,11 @@ from ringrift_hpc.loop.events import (
     read_events,
     to_record,
 )
-from ringrift_hpc.loop.ingest import ShardIndex, evaluation_groups, scan_variant
+from ringrift_hpc.loop.ingest import ArtifactIndex, ShardIndex
 from ringrift_hpc.loop.job_figures import JobFigures
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
-from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, replay_state
+from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, fold_events
 from ringrift_hpc.loop.tournament_plan import tournament_specs
 from ringrift_hpc.loop.variant_machine import (
     Action,
@@ -86,12 +86,13 @@ from ringrift_hpc.loop.variant_machine import (
 )
 from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
 from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
-from ringrift_hpc.rating.leaderboard import refit_ratings, write_leaderboard
+from ringrift_hpc.rating.leaderboard import ratings_of, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
 from ringrift_hpc.store import JournalWriter, RunLayout, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json
+from ringrift_hpc.store.journal import gc_paused
 from ringrift_hpc.store.fencing import FencingLease
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,19 @@ class Controller:
         self.journal = journal
         self.clock = clock
         self.names = [v.name for v in config.variants]
-        self.state: RunState = replay_state(self.names, journal.replayed.records, source=str(journal.path))
+        # The journal is parsed once: the state, the indexes and the unrecorded decisions.
+        events = read_events(journal.replayed.records, source=str(journal.path))
+        self.state: RunState = fold_events(RunState.empty(self.names), events)
         self.shard_index = ShardIndex()
-        for replayed in read_events(journal.replayed.records, source=str(journal.path)):
-            self.shard_index.apply(replayed)
+        self.artifacts = ArtifactIndex(layout)
+        with gc_paused():
+            for replayed in events:
+                self.shard_index.apply(replayed)
+                self.artifacts.apply(replayed)
+        recorded = {(e.variant, e.candidate) for e in events if isinstance(e, DecisionRecorded)}
+        self._unrecorded = [
+            e for e in events if isinstance(e, Decision) and (e.variant, e.candidate) not in recorded
+        ]
         self.progress: dict[str, EvaluationProgress | None] = {}
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
@@ -143,20 +153,18 @@ class Controller:
         self.journal.append(to_record(stamped))
         self.state = apply_event(self.state, stamped)
         self.shard_index.apply(stamped)
+        self.artifacts.apply(stamped)
 
     # -- startup ---------------------------------------------------------------------------
 
     def recover_decisions(self) -> None:
         """Finish decisions journaled before a crash but not yet written to the promotion history."""
-        events = read_events(self.journal.replayed.records, source=str(self.journal.path))
-        recorded = {(e.variant, e.candidate) for e in events if isinstance(e, DecisionRecorded)}
-        for e in events:
-            if not isinstance(e, Decision) or (e.variant, e.candidate) in recorded:
-                continue
+        for e in self._unrecorded:
             done = any(h.get("candidate") == e.candidate for h in promotion_history(self.layout, e.variant))
             if not done:
                 record_decision(self.layout, self._decision_from(e))
             self.record(DecisionRecorded(variant=e.variant, candidate=e.candidate))
+        self._unrecorded = []
 
     @staticmethod
     def _decision_from(e: Decision) -> PromotionDecision:
@@ -254,7 +262,7 @@ class Controller:
     def _ingest(self) -> set[str]:
         new_matches: set[str] = set()
         for name in self.names:
-            for event in scan_variant(self.layout, name, self.state.ingested):
+            for event in self.artifacts.scan(name):
                 self.record(event)
                 if isinstance(event, MatchIngested):
                     new_matches.add(name)
@@ -363,7 +371,7 @@ class Controller:
             and v.eval_id is not None
             and not any(j.in_flight for j in evals)
         ):
-            groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.state.ingested)
+            groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
             try:
                 progress = progress_of(
                     groups, self._participant(v.variant, v.candidate), self._best(v), self.config.promotion
@@ -484,7 +492,7 @@ class Controller:
     def _decide(self, v: VariantState) -> None:
         assert v.candidate is not None and v.eval_id is not None
         candidate = self._participant(v.variant, v.candidate)
-        groups = evaluation_groups(self.layout, v.variant, v.eval_id, self.state.ingested)
+        groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
         try:
             decision = decide_promotion(
                 evaluation_of(groups, candidate, self._best(v), self.config.promotion), self.config.promotion
@@ -509,7 +517,8 @@ class Controller:
 
     def _refit(self, variant: str) -> None:
         try:
-            ratings = refit_ratings(self.layout, variant, confidence=self.config.evaluation.confidence)
+            groups = self.artifacts.match_groups(variant)
+            ratings = ratings_of(variant, groups, confidence=self.config.evaluation.confidence)
             # A long fit may outlast the lease: a controller that lost it must not write.
             self.lease.check()
             write_leaderboard(self.layout, ratings)

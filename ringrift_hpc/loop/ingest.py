@@ -1,21 +1,24 @@
 """Finding newly published artifacts of a variant, verifying them, and quarantining bad ones.
 
 The controller is the only caller, so this is the only place that quarantines (jobs report what
-they could not read, and the controller moves it here). `scan_variant` returns journal events
-(``ingested`` and ``quarantined``) for every artifact not yet in `ingested`: selfplay shards
+they could not read, and the controller moves it here). `ArtifactIndex.scan` returns journal
+events (``ingested`` and ``quarantined``) for every artifact not yet ingested: selfplay shards
 (manifest and sha256 verified; what the shard holds is read from its manifest, so the shard is
 hashed but never decoded here), candidate models (manifest verified; a shard their training
-job reported unreadable is read once and quarantined if it fails here too) and match files (manifest verified and decoded). Files
-without a manifest are left alone (their writer may still be running). Ingesting is
-idempotent: the caller journals the events, and the paths they name are skipped on every later
-scan. `ShardIndex` is the controller's record of the usable ingested shards, the one source of
-the training window.
+job reported unreadable is read once and quarantined if it fails here too) and match files
+(manifest verified and decoded). Files without a manifest are left alone (their writer may
+still be running). Ingesting is idempotent: the caller journals the events and folds them into
+the index, and the paths they name are skipped on every later scan; the index lists only
+directories that changed, so a tick costs what is new, not what the run holds, and it keeps the
+decoded match files for the evaluations and the rating refit. `ShardIndex` is the controller's
+record of the usable ingested shards, the one source of the training window.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,7 @@ from ringrift_hpc.loop.events import (
     ShardIngested,
     UnknownEvent,
 )
-from ringrift_hpc.rating.match_files import ARTIFACT_SUFFIX, MatchFileError, decode_match_file
+from ringrift_hpc.rating.match_files import ARTIFACT_SUFFIX, MatchCache, MatchFileError, decode_match_file
 from ringrift_hpc.rating.records import MatchGroup, MatchRecordError
 from ringrift_hpc.store import (
     CorruptArtifactError,
@@ -50,8 +53,10 @@ from ringrift_hpc.store import (
     quarantine,
     read_manifest,
 )
+from ringrift_hpc.store.publish import MANIFEST_SUFFIX
 
 MODEL_SUFFIX = ".pt"
+SETTLE_S = 10.0  # a directory changed more recently than this is listed again (see ArtifactIndex)
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +74,6 @@ def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> li
     except FileNotFoundError:
         return []
     return [Quarantined(variant=variant, path=record.original, reason=record.reason)]
-
-
-def _new(
-    layout: RunLayout, directory: Path, suffix: str, ingested: frozenset[str]
-) -> Iterator[Path | tuple[Path, str]]:
-    """Unseen published artifacts of `directory` with `suffix`; (path, reason) for a bad manifest."""
-    listing = list_published(directory, verify=False)
-    for rejected in listing.corrupt:
-        yield rejected.path.with_suffix(suffix), rejected.reason
-    for published in listing.published:
-        if published.path.suffix == suffix and str(layout.relative(published.path)) not in ingested:
-            yield published.path
 
 
 def _shard(variant: str, path: Path) -> ShardEntry:
@@ -127,71 +120,138 @@ def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, An
     return records
 
 
-def scan_variant(layout: RunLayout, variant: str, ingested: frozenset[str]) -> list[Event]:
-    """Journal events for every new artifact of `variant` (see the module docstring)."""
-    records: list[Event] = []
-    for directory in _subdirs(layout.selfplay_root(variant)):
-        for item in _new(layout, directory, SHARD_SUFFIX, ingested):
-            if isinstance(item, tuple):
-                records.extend(_quarantined(layout, variant, *item))
+class ArtifactIndex:
+    """The artifacts the controller ingested (folded from its journal events) and the
+    directories it need not list again.
+
+    A directory is listed only when it may hold something new: its mtime differs from that of
+    its last settled listing. A listing settles when it found nothing pending (no temp file, no
+    artifact without its manifest, none that vanished while read) and the directory had not
+    changed for `SETTLE_S` before it: a file added within the same timestamp granule as the
+    listing leaves the mtime as it was, so a fresh directory is listed again until it is old
+    (this assumes the file server's clock is within `SETTLE_S` of this host's). A listing never
+    reads the manifest of an artifact ingested already.
+    """
+
+    def __init__(self, layout: RunLayout, *, clock: Callable[[], float] = time.time) -> None:
+        self.layout = layout
+        self.clock = clock
+        self.ingested: set[str] = set()  # artifact paths relative to the run root
+        # directory (relative to the run root) -> manifest names of its ingested artifacts
+        self._known: dict[str, set[str]] = {}
+        self._settled: dict[Path, int] = {}  # directory -> mtime (ns) at its last settled listing
+        self.matches = MatchCache()
+        # variant -> evaluation id -> its ingested match files
+        self._match_files: dict[str, dict[str, set[Path]]] = {}
+
+    def apply(self, event: Event | UnknownEvent) -> None:
+        if isinstance(event, (ShardIngested, ModelIngested, MatchIngested)):
+            self.remember(event.path)
+        if isinstance(event, MatchIngested):
+            evaluation = self._match_files.setdefault(event.variant, {}).setdefault(event.eval_id, set())
+            evaluation.add(self.layout.root / event.path)
+
+    def evaluation_groups(self, variant: str, eval_id: str) -> tuple[MatchGroup, ...]:
+        """The groups of the evaluation's ingested match files, in task order."""
+        files = sorted(self._match_files.get(variant, {}).get(eval_id, ()))
+        return tuple(group for path in files for group in self.matches.groups(path, variant))
+
+    def match_groups(self, variant: str) -> tuple[MatchGroup, ...]:
+        """The groups of every ingested match file of `variant`, by evaluation id, then task."""
+        evaluations = sorted(self._match_files.get(variant, {}))
+        return tuple(group for eval_id in evaluations for group in self.evaluation_groups(variant, eval_id))
+
+    def remember(self, path: str) -> None:
+        """Count the artifact at `path` (relative to the run root) as ingested."""
+        self.ingested.add(path)
+        # String operations, not Path ones: a restart remembers every artifact of the run.
+        directory, _, name = path.rpartition("/")
+        self._known.setdefault(directory, set()).add(name.rpartition(".")[0] + MANIFEST_SUFFIX)
+
+    def scan(self, variant: str) -> list[Event]:
+        """Journal events for every new artifact of `variant` (see the module docstring)."""
+        records: list[Event] = []
+        for directory in _subdirs(self.layout.selfplay_root(variant)):
+            records += self._scan_dir(variant, directory, SHARD_SUFFIX, self._shard_events)
+        records += self._scan_dir(variant, self.layout.models_dir(variant), MODEL_SUFFIX, self._model_events)
+        for directory in _subdirs(self.layout.matches_root(variant)):
+            records += self._scan_dir(variant, directory, ARTIFACT_SUFFIX, self._match_events)
+        return records
+
+    def _scan_dir(
+        self, variant: str, directory: Path, suffix: str, read: Callable[[str, Path], list[Event]]
+    ) -> list[Event]:
+        try:
+            mtime = directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if self._settled.get(directory) == mtime:
+            return []
+        known = self._known.get(str(self.layout.relative(directory)), set())
+        listing = list_published(directory, verify=False, skip=known)
+        records: list[Event] = []
+        for rejected in listing.corrupt:
+            records += _quarantined(self.layout, variant, rejected.path.with_suffix(suffix), rejected.reason)
+        pending = bool(listing.unmanifested or listing.temp_files)
+        for published in listing.published:
+            if published.path.suffix != suffix:
                 continue
             try:
-                shard = _shard(variant, item)
-            except ShardRejectedError as error:
-                records.extend(_quarantined(layout, variant, item, error.reason))
-                continue
+                records += read(variant, published.path)
             except NotPublishedError:
-                continue
-            records.append(
-                ShardIngested(
-                    variant=variant,
-                    path=str(layout.relative(item)),
-                    samples=shard.samples,
-                    generation=int(directory.name),
-                )
-            )
-    for item in _new(layout, layout.models_dir(variant), MODEL_SUFFIX, ingested):
-        if isinstance(item, tuple):
-            records.extend(_quarantined(layout, variant, *item))
-            continue
+                pending = True  # moved or not yet whole: look again next tick
+        if not pending and mtime <= (self.clock() - SETTLE_S) * 1e9:
+            self._settled[directory] = mtime
+        else:
+            self._settled.pop(directory, None)
+        return records
+
+    def _shard_events(self, variant: str, item: Path) -> list[Event]:
+        try:
+            shard = _shard(variant, item)
+        except ShardRejectedError as error:
+            return [*_quarantined(self.layout, variant, item, error.reason)]
+        path = str(self.layout.relative(item))
+        generation = int(item.parent.name)
+        return [ShardIngested(variant=variant, path=path, samples=shard.samples, generation=generation)]
+
+    def _model_events(self, variant: str, item: Path) -> list[Event]:
         try:
             meta = read_manifest(item, verify=True).manifest.metadata
         except CorruptArtifactError as error:
-            records.extend(_quarantined(layout, variant, item, str(error)))
-            continue
-        except NotPublishedError:
-            continue
-        records.extend(_reported(layout, variant, item.stem, meta))
+            return [*_quarantined(self.layout, variant, item, str(error))]
         job_key, generation = meta.get("job_key"), meta.get("generation")
-        records.append(
+        return [
+            *_reported(self.layout, variant, item.stem, meta),
             ModelIngested(
                 variant=variant,
-                path=str(layout.relative(item)),
+                path=str(self.layout.relative(item)),
                 model_id=item.stem,
                 # A model from elsewhere (no training job of this run) may lack both.
                 job_key=job_key if isinstance(job_key, str) else None,
-                generation=generation if isinstance(generation, int) and not isinstance(generation, bool) else None,
-            )
-        )
-    for directory in _subdirs(layout.matches_root(variant)):
-        for item in _new(layout, directory, ARTIFACT_SUFFIX, ingested):
-            if isinstance(item, tuple):
-                records.extend(_quarantined(layout, variant, *item))
-                continue
-            try:
-                read_manifest(item, verify=True)
-                groups = decode_match_file(item, item.read_bytes(), variant=variant)
-            except (CorruptArtifactError, MatchFileError, MatchRecordError) as error:
-                records.extend(_quarantined(layout, variant, item, str(error)))
-                continue
-            except NotPublishedError:
-                continue
-            records.append(
-                MatchIngested(
-                    variant=variant, path=str(layout.relative(item)), eval_id=directory.name, groups=len(groups)
-                )
-            )
-    return records
+                generation=generation
+                if isinstance(generation, int) and not isinstance(generation, bool)
+                else None,
+            ),
+        ]
+
+    def _match_events(self, variant: str, item: Path) -> list[Event]:
+        try:
+            read_manifest(item, verify=True)
+            groups = decode_match_file(item, item.read_bytes(), variant=variant)
+        except (CorruptArtifactError, MatchFileError, MatchRecordError) as error:
+            return [*_quarantined(self.layout, variant, item, str(error))]
+        self.matches.add(item, groups)  # verified and decoded here: the refit need not decode it again
+        path = str(self.layout.relative(item))
+        return [MatchIngested(variant=variant, path=path, eval_id=item.parent.name, groups=len(groups))]
+
+
+def scan_variant(layout: RunLayout, variant: str, ingested: Iterable[str]) -> list[Event]:
+    """A full scan: what an index that remembers nothing but the `ingested` paths finds."""
+    index = ArtifactIndex(layout)
+    for path in ingested:
+        index.remember(path)
+    return index.scan(variant)
 
 
 @dataclass
@@ -215,16 +275,3 @@ class ShardIndex:
             ShardEntry(layout.root / path, generation, samples, ENCODER_VERSION, CODEC_VERSION)
             for path, (generation, samples) in sorted(self.shards.get(variant, {}).items())
         )
-
-
-def evaluation_groups(
-    layout: RunLayout, variant: str, eval_id: str, ingested: frozenset[str]
-) -> tuple[MatchGroup, ...]:
-    """The groups of the evaluation's ingested match files, in task order."""
-    groups: list[MatchGroup] = []
-    directory = layout.matches_dir(variant, eval_id)
-    for published in list_published(directory, verify=False).published:
-        path = published.path
-        if path.suffix == ARTIFACT_SUFFIX and str(layout.relative(path)) in ingested:
-            groups.extend(decode_match_file(path, path.read_bytes(), variant=variant))
-    return tuple(groups)

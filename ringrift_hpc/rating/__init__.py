@@ -34,6 +34,7 @@ from ringrift_hpc.rating.leaderboard import (
     write_leaderboard,
 )
 from ringrift_hpc.rating.match_files import (
+    MatchCache,
     MatchFile,
     MatchFileError,
     MatchHistory,
@@ -77,6 +78,7 @@ __all__ = [
     "GameRecord",
     "GameTable",
     "LeaderboardError",
+    "MatchCache",
     "MatchFile",
     "MatchFileError",
     "MatchGroup",

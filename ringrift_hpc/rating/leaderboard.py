@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.rating.fit import RatingRow, Ratings, fit_ratings
 from ringrift_hpc.rating.match_files import load_match_history
 from ringrift_hpc.rating.participants import short_participant_id
+from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import RunLayout, atomic_write_json, atomic_write_text
 from ringrift_hpc.store.versioned_json import parse_versioned_json
@@ -30,8 +32,12 @@ class LeaderboardError(ValueError):
 
 def refit_ratings(layout: RunLayout, variant: str, *, confidence: float) -> Ratings:
     """Ratings fitted to the variant's whole match history (every published match file)."""
-    history = load_match_history(layout, variant)
-    return fit_ratings(table_from_groups(Variant.model_validate(variant), history.groups), confidence=confidence)
+    return ratings_of(variant, load_match_history(layout, variant).groups, confidence=confidence)
+
+
+def ratings_of(variant: str, groups: Iterable[MatchGroup], *, confidence: float) -> Ratings:
+    """Ratings fitted to `groups` of `variant` (the controller's, from its cache of match files)."""
+    return fit_ratings(table_from_groups(Variant.model_validate(variant), groups), confidence=confidence)
 
 
 def _row_json(rank: int, row: RatingRow) -> dict[str, Any]:

@@ -118,6 +118,32 @@ def publish_match_file(
     )
 
 
+class MatchCache:
+    """Decoded groups of published match files, by path: a published match file never changes,
+    so a process decodes each once (a refit reads thousands of files at every new result)."""
+
+    def __init__(self) -> None:
+        self._groups: dict[Path, tuple[MatchGroup, ...]] = {}
+
+    def add(self, path: Path, groups: tuple[MatchGroup, ...]) -> None:
+        """Keep groups decoded elsewhere (by the ingest that verified the file)."""
+        self._groups[path] = groups
+
+    def groups(self, path: Path, variant: str) -> tuple[MatchGroup, ...]:
+        """The file's groups, decoded on the first call (`MatchFileError` when it cannot be read)."""
+        cached = self._groups.get(path)
+        if cached is None:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise MatchFileError(
+                    f"{path}: this match file was ingested but is gone; only the controller may move "
+                    "match files: restore it from a replica or the quarantine"
+                ) from None
+            cached = self._groups[path] = decode_match_file(path, data, variant=variant)
+        return cached
+
+
 @dataclass(frozen=True)
 class MatchFile:
     """The groups of one published match file."""

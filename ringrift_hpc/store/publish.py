@@ -14,7 +14,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -166,8 +166,12 @@ def read_manifest(path: Path, *, verify: bool = True) -> Published:
     return Published(path=path, manifest=manifest)
 
 
-def list_published(directory: Path, *, verify: bool = True) -> Listing:
-    """Classify the files of one directory: published (verified), corrupt, unmanifested, temp."""
+def list_published(directory: Path, *, verify: bool = True, skip: Container[str] = ()) -> Listing:
+    """Classify the files of one directory: published (verified), corrupt, unmanifested, temp.
+
+    Manifests named in `skip` (of artifacts the caller read already) are left out of
+    `published` unread, so a directory's known artifacts cost no reads.
+    """
     if not directory.is_dir():
         return Listing((), (), (), ())
     published: list[Published] = []
@@ -181,6 +185,8 @@ def list_published(directory: Path, *, verify: bool = True) -> Listing:
         if is_temp_name(name):
             temp_files.append(path)
         elif name.endswith(MANIFEST_SUFFIX):
+            if name in skip:
+                continue
             try:
                 manifest = _load_manifest(path, expected_artifact=None)
                 artifact = directory / manifest.artifact

@@ -397,7 +397,7 @@ def test_a_controller_that_lost_its_lease_during_a_refit_writes_no_leaderboard(
         now[0] += 2e6  # the fit outlasted the lease (ttl 1e6 s): another controller may hold it
         return object()
 
-    monkeypatch.setattr("ringrift_hpc.loop.controller.refit_ratings", slow_fit)
+    monkeypatch.setattr("ringrift_hpc.loop.controller.ratings_of", slow_fit)
     monkeypatch.setattr("ringrift_hpc.loop.controller.write_leaderboard", lambda *a: written.append(a))
     with journal, pytest.raises(LeaseLostError, match="expired"):
         controller._refit("square8_2p")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from ringrift_hpc.store import (
     StoreError,
     replay_journal,
 )
+from ringrift_hpc.store.journal import gc_paused
 
 
 def test_appended_records_replay_in_order(tmp_path: Path) -> None:
@@ -128,3 +130,18 @@ def test_writer_killed_mid_stream_loses_only_unacknowledged_records(tmp_path: Pa
     with JournalWriter(path) as writer:
         writer.append({"i": len(numbers)})
     assert [r["i"] for r in replay_journal(path).records] == list(range(len(numbers) + 1))
+
+
+def test_gc_paused_restores_the_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a replay that failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # someone else's pause is not ended by ours
+    finally:
+        gc.enable()

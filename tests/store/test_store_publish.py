@@ -157,6 +157,15 @@ def test_listing_separates_published_corrupt_unmanifested_and_temp(tmp_path: Pat
     assert list_published(tmp_path / "missing").published == ()
 
 
+def test_listing_leaves_out_skipped_manifests_without_reading_them(tmp_path: Path) -> None:
+    known = publish_bytes(tmp_path / "known.h5", b"read before")
+    fresh = publish_bytes(tmp_path / "fresh.h5", b"new")
+    manifest_path(known.path).write_text("not even JSON")  # reading it would reject it
+    listing = list_published(tmp_path, skip={"known.json"})
+    assert listing.published == (fresh,)
+    assert listing.corrupt == () and listing.unmanifested == ()
+
+
 def test_clean_temp_files_removes_only_old_temp_files(tmp_path: Path) -> None:
     publish_bytes(tmp_path / "kept.h5", b"kept")
     old = temp_path_for(tmp_path / "x.h5")
