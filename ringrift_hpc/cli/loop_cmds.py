@@ -14,7 +14,6 @@ from pathlib import Path
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.cluster.executor_choice import make_executor
 from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose
 from ringrift_hpc.config import ConfigError, load_config
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
@@ -91,6 +90,7 @@ def halt_command(
         raise fail(str(error)) from None
     typer.echo(f"halted {layout.root}: {reason}")
     if cancel:
+        from ringrift_hpc.cluster.executor_choice import make_executor
         from ringrift_hpc.jobs.registry import job_callable
 
         make_executor(load_config(layout.run_config), layout, job_callable).cancel_all()

@@ -40,7 +40,7 @@ finally:
 SUBCOMMANDS = (
     "init", "doctor", "loop", "halt", "resume", "status", "watch", "worker", "accounting",
     "tournament", "leaderboard", "gate", "promote", "rollback", "p2p", "sync", "sbatch",
-    "bench", "bench rules", "bench ratings", "bench search", "bench learn",
+    "bench", "bench rules", "bench ratings", "bench search", "bench learn", "bench cli",
 )  # fmt: skip
 
 
