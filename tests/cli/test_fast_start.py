@@ -1,4 +1,5 @@
-"""The operator's commands start without torch, numpy or h5py (issue 14, fast CLI).
+"""The operator's commands start without torch, numpy or h5py (issue 14, fast CLI), nor aiohttp
+and rich, which a plain run's commands do not need either.
 
 Each command runs in a fresh interpreter, exactly as `ringrift-hpc ...` would, and reports which
 heavy modules it had loaded when it finished. An import check, not a timing one: it cannot flake,
@@ -18,7 +19,7 @@ from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.run_init import init_run
 from ringrift_hpc.store import RunLayout
 
-HEAVY = ("torch", "numpy", "h5py")
+HEAVY = ("torch", "numpy", "h5py", "aiohttp", "rich")
 VARIANT = "square8_2p"
 RUN_CONFIG = """\
 version: 1
