@@ -174,6 +174,8 @@ class AgentState:
 
 STATES = (
     AgentState("waiting for a peer", "w", eligible=False, halted=True, reached=lambda _layout, _node: True),
+    # At once after serving, an eligible node is still importing the controller (torch).
+    AgentState("loading the controller", "c", eligible=True, halted=True, reached=lambda _layout, _node: True),
     AgentState(
         "coordinating, idle",
         "c",

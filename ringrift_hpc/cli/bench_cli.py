@@ -16,7 +16,8 @@ def cli_command(
     agent_runs: int = typer.Option(3, "--agent-runs", min=1, help="Agent runs in each state."),
 ) -> None:
     """Start time of --help, status, halt, resume, leaderboard, promote and rollback; the P2P
-    agent's start and its exit after SIGTERM (waiting for a peer, coordinating, running a job)."""
+    agent's start and its exit after SIGTERM (waiting for a peer, loading the controller,
+    coordinating, running a job)."""
     # Imported here: the bench must not slow the start it measures.
     from ringrift_hpc.bench.cli_bench import CliBenchError, run_cli_bench
 

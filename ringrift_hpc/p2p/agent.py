@@ -569,25 +569,28 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    agent.folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        agent_file(agent.folder),
-        AgentFile(
-            node=agent.node_id, url=settings.url, token_file=str(settings.token_file.resolve())
-        ).to_json(),
-    )
-    log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
-    loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]
-    if agent.elector is not None:
-        loops.append(agent.election_loop())
-    elif settings.shared and settings.eligible:
-        loops.append(agent.file_lease_loop())
-    if agent.keepalive is not None:
-        loops.append(agent.keepalive_loop())
-    tasks = [asyncio.create_task(loop) for loop in loops]
+    tasks: list[asyncio.Task[None]] = []
     try:
         if ready is not None:
+            # Before the agent file announces the node: a SIGTERM from then on stops it cleanly
+            # (the CLI's `ready` installs the signal handlers).
             await ready(agent)
+        agent.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            agent_file(agent.folder),
+            AgentFile(
+                node=agent.node_id, url=settings.url, token_file=str(settings.token_file.resolve())
+            ).to_json(),
+        )
+        log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
+        loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]
+        if agent.elector is not None:
+            loops.append(agent.election_loop())
+        elif settings.shared and settings.eligible:
+            loops.append(agent.file_lease_loop())
+        if agent.keepalive is not None:
+            loops.append(agent.keepalive_loop())
+        tasks = [asyncio.create_task(loop) for loop in loops]
         await agent.stopping.wait()
     finally:
         await agent.close()

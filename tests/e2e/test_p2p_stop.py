@@ -1,5 +1,6 @@
 """A P2P agent starts without torch and leaves soon after SIGTERM in every state (issue 14):
-waiting for a peer, coordinating an idle run, and running a job, whose process goes with it.
+waiting for a peer, loading the controller, coordinating an idle run, and running a job, whose
+process goes with it.
 
 The bound here is generous for a loaded 2-core VM; `ringrift-hpc bench cli` measures the
 5-second target."""
@@ -58,6 +59,19 @@ def test_a_worker_waiting_for_its_peer_starts_without_torch_and_stops(tmp_path: 
         maps = Path(f"/proc/{process.pid}/maps").read_text()
         assert "libtorch" not in maps and "h5py" not in maps
         assert _sigterm(cluster, "w") < STOP_BOUND_S
+    finally:
+        cluster.stop_all()
+
+
+def test_an_eligible_node_stops_cleanly_while_it_loads_the_controller(tmp_path: Path) -> None:
+    """SIGTERM as soon as the node serves: its signal handler is in place (exit 0, not killed by
+    the signal), and the controller's import in the background does not hold the exit."""
+    cluster = P2PCluster(tmp_path, node_ids=["c"], eligible=["c"])
+    write_halt(cluster.nodes["c"].layout, "no jobs")
+    cluster.start("c")
+    try:
+        wait_for(lambda: _serving(cluster, "c"), 60, "c to serve", cluster.logs)
+        assert _sigterm(cluster, "c") < STOP_BOUND_S
     finally:
         cluster.stop_all()
 
