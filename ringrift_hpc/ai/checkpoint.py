@@ -10,7 +10,6 @@ is the sha256 of its file bytes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import torch
 from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
 from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, NetConfig, PolicyValueNet
+from ringrift_hpc.store import sha256_file
 
 FORMAT = "ringrift-hpc-checkpoint/1"
 
@@ -77,11 +77,7 @@ def checkpoint_bytes(net: PolicyValueNet) -> bytes:
 
 def model_id(path: Path) -> str:
     """The sha256 of a checkpoint file: the model's identity everywhere in a run."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)[1]
 
 
 def _read_payload(path: Path) -> dict[str, Any]:

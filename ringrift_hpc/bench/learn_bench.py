@@ -38,6 +38,7 @@ from pydantic_core import to_jsonable_python
 import ringrift_hpc
 from ringrift_hpc.ai.players import HeuristicPlayer, Player, RandomPlayer, SearchPlayer, play_games
 from ringrift_hpc.ai.search import SearchConfig
+from ringrift_hpc.bench.learn_settings import TARGET_VS_HEURISTIC, TARGET_VS_RANDOM, LearnSettings
 from ringrift_hpc.config import Config, Variant, load_config
 from ringrift_hpc.config.loading import parse_config
 from ringrift_hpc.jobs.evaluate_players import load_evaluator
@@ -51,71 +52,7 @@ from ringrift_hpc.store import RunLayout
 
 SHIPPED_CONFIG = Path(ringrift_hpc.__file__).resolve().parents[1] / "config" / "unified_loop.yaml"
 WILSON_Z = 1.959964  # two-sided 95%
-TARGET_VS_RANDOM = 0.95
-TARGET_VS_HEURISTIC = 0.5
 OPPONENTS = ("random", "heuristic")
-
-
-@dataclass(frozen=True)
-class LearnSettings:
-    """What the bench runs; the defaults are the configuration recorded in docs/benchmarks.md."""
-
-    variant: Variant = Variant(board="square8", players=2)
-    budget_cpu_minutes: float = 4.0  # selfplay + training CPU; evaluation is not counted
-    max_generations: int = 20
-    channels: int = 32
-    blocks: int = 4
-    value_hidden: int = 64
-    bootstrap_player: str = "heuristic"
-    bootstrap_games: int = 400
-    games_per_generation: int = 64  # search selfplay games per generation, split over the tasks
-    selfplay_tasks: int = 2  # child processes playing at once
-    simulations: int = 16
-    gumbel_actions: int = 8
-    opening_sample_moves: int = 4
-    concurrent_games: int = 16
-    samples_per_new_sample: float = 4.0
-    min_steps: int = 100
-    max_steps: int = 1500
-    batch_size: int = 128
-    lr: float = 2.0e-3
-    window_min_samples: int = 30_000
-    window_max_samples: int = 60_000
-    eval_games: int = 40  # per opponent after each intermediate generation
-    final_eval_games: int = 200  # per opponent for the last model
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        positive = (
-            "max_generations",
-            "channels",
-            "blocks",
-            "value_hidden",
-            "bootstrap_games",
-            "games_per_generation",
-            "selfplay_tasks",
-            "simulations",
-            "gumbel_actions",
-            "concurrent_games",
-            "min_steps",
-            "max_steps",
-            "batch_size",
-        )
-        problems = [
-            f"{name} must be at least 1, got {getattr(self, name)}"
-            for name in positive
-            if getattr(self, name) < 1
-        ]
-        for name in ("eval_games", "final_eval_games"):
-            games = getattr(self, name)
-            if games < 2 or games % 2:
-                problems.append(f"{name} must be an even number of at least 2 (seats alternate), got {games}")
-        if not self.budget_cpu_minutes > 0:
-            problems.append(f"budget_cpu_minutes must be positive, got {self.budget_cpu_minutes}")
-        if self.games_per_generation < self.selfplay_tasks or self.bootstrap_games < self.selfplay_tasks:
-            problems.append("bootstrap_games and games_per_generation must be at least selfplay_tasks")
-        if problems:
-            raise ValueError("invalid learn bench settings:\n  " + "\n  ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import typer
 from ringrift_hpc.cli.accounting_cmd import accounting_command
 from ringrift_hpc.cli.bench import bench_app
 from ringrift_hpc.cli.bench_controller import controller_command
+from ringrift_hpc.cli.bench_cli import cli_command
 from ringrift_hpc.cli.bench_learn import learn_command
 from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.bench_search import search_command
@@ -36,6 +37,8 @@ app = typer.Typer(
     help="Slurm-first AlphaZero-style self-improvement loop for RingRift.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: rich's help renderer alone takes a fifth of a second to import.
+    rich_markup_mode=None,
 )
 app.command("init")(init_command)
 app.command("doctor")(doctor_command)
@@ -59,6 +62,7 @@ bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)
 bench_app.command("learn")(learn_command)
 bench_app.command("controller")(controller_command)
+bench_app.command("cli")(cli_command)
 app.add_typer(bench_app, name="bench")
 
 

@@ -17,6 +17,7 @@ bench_app = typer.Typer(
     help="Measure the speed of parts of the toolkit (ratios against recorded baselines).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # as the main app: plain, fast help
 )
 
 

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ringrift_hpc.bench.learn_bench import (
-    TARGET_VS_HEURISTIC,
-    TARGET_VS_RANDOM,
-    GenerationReport,
-    LearnReport,
-    LearnSettings,
-    evaluated_player_words,
-    plot_learning_curve,
-    run_learn_bench,
-)
+from ringrift_hpc.bench.learn_settings import TARGET_VS_HEURISTIC, TARGET_VS_RANDOM, LearnSettings
 from ringrift_hpc.config.variants import variant_from_name
+
+if TYPE_CHECKING:
+    from ringrift_hpc.bench.learn_bench import GenerationReport, LearnReport
 
 _DEFAULTS = LearnSettings()
 
@@ -63,6 +57,9 @@ def learn_command(
     ] = None,
 ) -> None:
     """Selfplay and training from a heuristic bootstrap for a CPU budget; win rates per generation."""
+    # The bench runs torch: imported here, so registering the command costs nothing.
+    from ringrift_hpc.bench.learn_bench import evaluated_player_words, plot_learning_curve, run_learn_bench
+
     try:
         settings = LearnSettings(
             variant=variant_from_name(variant, where="--variant"),

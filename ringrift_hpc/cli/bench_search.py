@@ -4,20 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import typer
 
-from ringrift_hpc.ai.search import SearchConfig
-from ringrift_hpc.bench.search_bench import (
-    DEFAULT_BATCH_SIZES,
-    DEFAULT_GAME_COUNTS,
-    SMALL_NET,
-    TARGET_GAMES,
-    TARGET_RATIO,
-    SearchBenchResult,
-    run_search_bench,
-)
 from ringrift_hpc.rules import BOARDS
+
+if TYPE_CHECKING:
+    from ringrift_hpc.bench.search_bench import SearchBenchResult
 
 
 def search_command(
@@ -32,13 +26,31 @@ def search_command(
         None, "--games", "-g", help="Concurrent games to measure (repeatable); default 1, 16, 64, 256."
     ),
     seconds: float = typer.Option(5.0, "--seconds", "-s", min=0.01, help="Time per measured setting."),
-    channels: int = typer.Option(SMALL_NET.channels, "--channels", min=1, help="Network width."),
-    blocks: int = typer.Option(SMALL_NET.blocks, "--blocks", min=1, help="Network depth (residual blocks)."),
+    channels: int | None = typer.Option(
+        None, "--channels", min=1, help="Network width; default the bench's small network's."
+    ),
+    blocks: int | None = typer.Option(
+        None, "--blocks", min=1, help="Network depth (residual blocks); default the small network's."
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads; default torch's."),
     seed: int = typer.Option(0, "--seed", help="Seed of the network weights, positions and search."),
 ) -> None:
     """Network evaluations/s against batch size; selfplay positions/s against concurrent games."""
+    # The bench runs torch: imported here, so registering the command costs nothing.
+    from ringrift_hpc.ai.search import SearchConfig
+    from ringrift_hpc.bench.search_bench import (
+        DEFAULT_BATCH_SIZES,
+        DEFAULT_GAME_COUNTS,
+        SMALL_NET,
+        run_search_bench,
+    )
+
+    net_config = dataclasses.replace(
+        SMALL_NET,
+        channels=SMALL_NET.channels if channels is None else channels,
+        blocks=SMALL_NET.blocks if blocks is None else blocks,
+    )
     try:
         result = run_search_bench(
             board,
@@ -46,7 +58,7 @@ def search_command(
             batch_sizes=tuple(batch) if batch else DEFAULT_BATCH_SIZES,
             game_counts=tuple(games) if games else DEFAULT_GAME_COUNTS,
             search_config=SearchConfig(simulations=simulations, gumbel_actions=gumbel_actions),
-            net_config=dataclasses.replace(SMALL_NET, channels=channels, blocks=blocks),
+            net_config=net_config,
             seconds=seconds,
             device=device,
             threads=threads,
@@ -59,6 +71,8 @@ def search_command(
 
 def format_search_result(result: SearchBenchResult) -> str:
     """The report as aligned text tables."""
+    from ringrift_hpc.bench.search_bench import TARGET_GAMES, TARGET_RATIO
+
     net = result.net_config
     lines = [
         (

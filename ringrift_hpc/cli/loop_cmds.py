@@ -1,4 +1,8 @@
-"""`loop`, `halt`, `resume`, `status`, `watch` and `worker`: running and watching a run."""
+"""`loop`, `halt`, `resume`, `status`, `watch` and `worker`: running and watching a run.
+
+`halt`, `resume` and `status` must answer at once, so the module imports nothing heavy: the
+controller, the job functions (torch, h5py) and rich load inside the commands that use them.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,11 @@ import time
 from pathlib import Path
 
 import typer
-from rich.live import Live
-from rich.panel import Panel
-from rich.text import Text
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.cluster.executor_choice import make_executor
 from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose
 from ringrift_hpc.config import ConfigError, load_config
-from ringrift_hpc.jobs.registry import job_callable, run_from_spec_file
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
-from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
 from ringrift_hpc.loop.status import run_status, status_text
 from ringrift_hpc.p2p.agent_link import AgentUnreachableError, ask_agent, p2p_status_text, read_p2p_status
 from ringrift_hpc.p2p.auth import AuthConfigError
@@ -55,6 +53,8 @@ def loop_command(
     max_ticks: int | None = typer.Option(None, "--max-ticks", min=1, help="Exit after this many ticks."),
 ) -> None:
     """Run the controller: selfplay, training, evaluation and promotion until done or halted."""
+    from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
+
     layout = _layout(run)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -90,6 +90,9 @@ def halt_command(
         raise fail(str(error)) from None
     typer.echo(f"halted {layout.root}: {reason}")
     if cancel:
+        from ringrift_hpc.cluster.executor_choice import make_executor
+        from ringrift_hpc.jobs.registry import job_callable
+
         make_executor(load_config(layout.run_config), layout, job_callable).cancel_all()
         typer.echo("cancelled every queued or running job of the run")
 
@@ -125,6 +128,10 @@ def watch_command(
     interval: float = typer.Option(3.0, "--interval", min=0.5, help="Seconds between refreshes."),
 ) -> None:
     """A live view of `status`, refreshed every few seconds; Ctrl-C exits."""
+    from rich.live import Live
+    from rich.panel import Panel
+    from rich.text import Text
+
     layout = _layout(run)
 
     def view() -> Panel:
@@ -146,6 +153,8 @@ def worker_command(
     spec: Path = typer.Option(..., "--spec", help="The job's JSON spec file."),
 ) -> None:
     """Run one job from its spec file (what the sbatch templates call)."""
+    from ringrift_hpc.jobs.registry import run_from_spec_file
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         checked = check_purpose(purpose)

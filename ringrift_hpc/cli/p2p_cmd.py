@@ -6,13 +6,16 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.config import ConfigError
-from ringrift_hpc.p2p.agent import Agent, AgentSetupError, NodeSettings, serve
 from ringrift_hpc.p2p.auth import AuthConfigError
+
+if TYPE_CHECKING:
+    from ringrift_hpc.p2p.agent import Agent
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -45,6 +48,9 @@ def p2p_command(
     ),
 ) -> None:
     """Join the P2P cluster: vote, work, and coordinate when elected (docs/p2p.md)."""
+    # The agent pulls in aiohttp and the controller: imported here, so `--help` stays fast.
+    from ringrift_hpc.p2p.agent import AgentSetupError, NodeSettings, serve
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host, port = _listen(listen)
     if advertise is None and host in ("0.0.0.0", "::"):

@@ -10,42 +10,21 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import typer
 
-from ringrift_hpc.ai.checkpoint import model_id as file_model_id
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
 from ringrift_hpc.config import Config, ConfigError, load_config
-from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.config.gating import PromotionSection
-from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
-from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed
-from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
-from ringrift_hpc.jobs.evaluate_players import (
-    SearchKnobs,
-    build_players,
-    check_playable,
-    run_model_file,
-)
-from ringrift_hpc.jobs.registry import job_callable
-from ringrift_hpc.jobs.slurm_env import available_cpus
+from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
-from ringrift_hpc.loop.tournament_arrays import submitted_rounds
-from ringrift_hpc.loop.tournament_plan import entrants
-from ringrift_hpc.loop.tournament_rounds import (
-    FORMATS,
-    TournamentPlan,
-    one_task_rounds,
-    play_tournament,
-    refit_leaderboard,
-    swiss_rounds,
-)
-from ringrift_hpc.rating.best import promotion_history
-from ringrift_hpc.rating.leaderboard import leaderboard_markdown
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
+
+if TYPE_CHECKING:
+    from ringrift_hpc.jobs.evaluate_games import GroupPlan
+    from ringrift_hpc.jobs.evaluate_gate import GateReport
 
 _SHA256_LENGTH = 64
 
@@ -125,6 +104,27 @@ def tournament_command(
 
     Refused while a controller runs: it holds periodic tournaments itself.
     """
+    # Playing imports torch and numpy: here, not at module level, so `leaderboard`, `promote` and
+    # `rollback` from this module start fast.
+    from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
+    from ringrift_hpc.jobs.evaluate import MatchSpec, run_match
+    from ringrift_hpc.jobs.evaluate_games import group_seed
+    from ringrift_hpc.jobs.evaluate_players import check_playable
+    from ringrift_hpc.jobs.model_files import run_model_file
+    from ringrift_hpc.jobs.registry import job_callable
+    from ringrift_hpc.loop.tournament_arrays import submitted_rounds
+    from ringrift_hpc.loop.tournament_plan import entrants
+    from ringrift_hpc.loop.tournament_rounds import (
+        FORMATS,
+        TournamentPlan,
+        one_task_rounds,
+        play_tournament,
+        refit_leaderboard,
+        swiss_rounds,
+    )
+    from ringrift_hpc.rating.best import promotion_history
+    from ringrift_hpc.rating.leaderboard import leaderboard_markdown
+
     if format_ not in FORMATS:
         raise fail(f"--format {format_!r} is unknown; use one of {', '.join(FORMATS)}")
     layout, config = _run_config(run)
@@ -285,6 +285,14 @@ def _gate(
     concurrent_games: int,
     seed: int,
 ) -> GateReport:
+    # Loading and playing the models imports torch: here, not at module level (see tournament).
+    import torch
+
+    from ringrift_hpc.ai.checkpoint import model_id as file_model_id
+    from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
+    from ringrift_hpc.jobs.evaluate_players import SearchKnobs, build_players
+    from ringrift_hpc.jobs.slurm_env import available_cpus
+
     names = (str(candidate), str(baseline))
     try:
         game = variant_from_name(variant, where="--variant")

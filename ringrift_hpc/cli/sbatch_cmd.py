@@ -19,6 +19,7 @@ sbatch_app = typer.Typer(
     help="sbatch scripts for sites that submit jobs by hand instead of through the controller.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # as the main app: plain, fast help
 )
 
 

@@ -11,8 +11,6 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from ringrift_hpc.cluster.slurm_query import (
     CheckResult,
     check_accounting,
@@ -81,7 +79,10 @@ def _lease(root: Path) -> Line:
 
 
 def _hdf5(root: Path) -> Line:
-    import h5py  # imported here: the doctor must still report other lines if h5py is broken
+    # Imported here: the doctor must still report other lines if h5py is broken, and `init`,
+    # which shares the CLI module, starts without numpy.
+    import h5py
+    import numpy as np
 
     path = root / f".doctor-{secrets.token_hex(4)}.h5"
     data = np.arange(64, dtype=np.float32).reshape(8, 8)

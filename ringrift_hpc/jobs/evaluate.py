@@ -36,12 +36,8 @@ from ringrift_hpc.config.learning import Device
 from ringrift_hpc.config.spec_model import RunRoot, SpecModel
 from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, play_groups
-from ringrift_hpc.jobs.evaluate_players import (
-    SearchKnobs,
-    build_players,
-    check_playable,
-    run_model_file,
-)
+from ringrift_hpc.jobs.evaluate_players import SearchKnobs, build_players, check_playable
+from ringrift_hpc.jobs.model_files import run_model_file
 from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.walltime import StopCheck, StopRule
 from ringrift_hpc.rating.match_files import publish_match_file

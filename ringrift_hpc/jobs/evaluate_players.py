@@ -14,7 +14,6 @@ from pathlib import Path
 from ringrift_hpc.ai.checkpoint import (
     CheckpointHeader,
     load_checkpoint,
-    model_id,
     read_header,
 )
 from ringrift_hpc.ai.net_evaluator import NetEvaluator
@@ -27,7 +26,6 @@ from ringrift_hpc.ai.players import (
 )
 from ringrift_hpc.ai.search import SearchConfig
 from ringrift_hpc.rating.participants import Participant
-from ringrift_hpc.store import RunLayout
 
 PLAYER_KINDS = ("random", "heuristic", "policy", "gumbel")
 _WITHOUT_NETWORK = ("random", "heuristic")
@@ -82,27 +80,6 @@ def load_evaluator(path: Path, board: str, players: int, *, device: str, max_bat
     """A network evaluator for `path`, refused unless it was made for this variant and code version."""
     expected = CheckpointHeader.current(board, players, read_header(path).net_config)
     return NetEvaluator(load_checkpoint(path, expected), device=device, max_batch=max_batch)
-
-
-def run_model_file(layout: RunLayout, variant: str) -> Callable[[str], Path]:
-    """Where a run keeps a variant's model, checked to hold exactly the weights its id names."""
-
-    def find(model: str) -> Path:
-        path = layout.model_weights(variant, model)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} does not exist: {variant} has no model {model}; name a model of this variant "
-                f"(its models lie in {layout.models_dir(variant)})"
-            )
-        found = model_id(path)
-        if found != model:
-            raise ValueError(
-                f"{path} has sha256 {found}, not {model}: a model file is named by its content; "
-                "the file was modified, so re-publish the model"
-            )
-        return path
-
-    return find
 
 
 def build_players(

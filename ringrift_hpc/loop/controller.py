@@ -88,7 +88,8 @@ from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
 from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
 from ringrift_hpc.rating.leaderboard import ratings_of, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
-from ringrift_hpc.rating.promotion import EvaluationError, PromotionDecision, decide_promotion
+from ringrift_hpc.rating.decision import PromotionDecision
+from ringrift_hpc.rating.promotion import EvaluationError, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
 from ringrift_hpc.store import JournalWriter, RunLayout, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json

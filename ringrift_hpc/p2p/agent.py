@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,7 +30,6 @@ from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
 from ringrift_hpc.p2p.artifacts import clean_stale_blobs
 from ringrift_hpc.p2p.auth import Credentials, RequestVerifier, load_secret
 from ringrift_hpc.p2p.client import PeerClient, PeerError
-from ringrift_hpc.p2p.coordinator import CoordinatorTerm
 from ringrift_hpc.p2p.election import Elector, VoteReply, VoteRequest
 from ringrift_hpc.p2p.http_guard import guard_middleware
 from ringrift_hpc.p2p.job_messages import HaltRequest
@@ -44,6 +43,7 @@ from ringrift_hpc.p2p.membership import (
     local_resources,
 )
 from ringrift_hpc.p2p.node_routes import node_routes
+from ringrift_hpc.p2p.preload import preload
 from ringrift_hpc.p2p.replica import LeaderReplication, ReplicaPush, ReplicaReply, apply_push, log_position
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
 from ringrift_hpc.p2p.vote_lease import VoteLease
@@ -63,10 +63,18 @@ from ringrift_hpc.store import (
 )
 from ringrift_hpc.store.fencing import FencingLease, FileLease
 
+if TYPE_CHECKING:
+    from ringrift_hpc.p2p.coordinator import CoordinatorTerm
+
 log = logging.getLogger(__name__)
 
 STATUS_FORMAT = "ringrift-hpc.p2p-status"
 STALE_BLOB_S = 3600.0
+# An open connection must not hold a stopping agent: SIGTERM to exit stays within a few seconds.
+SHUTDOWN_TIMEOUT_S = 1.0
+# The controller brings torch and h5py: an eligible node loads it before it first campaigns (in a
+# thread, so the agent serves at once), a worker-only node never.
+COORDINATOR_CODE = "ringrift_hpc.p2p.coordinator"
 
 
 class AgentSetupError(ValueError):
@@ -382,6 +390,7 @@ class Agent:
         assert self.elector is not None
         p2p = self.config.p2p
         next_renewal = 0.0
+        await preload(COORDINATOR_CODE)
         while not self.stopping.is_set():
             now = time.monotonic()
             if self.is_coordinator():
@@ -407,6 +416,7 @@ class Agent:
         token is the term."""
         p2p = self.config.p2p
         next_renewal = 0.0
+        await preload(COORDINATOR_CODE)
         while not self.stopping.is_set():
             now = time.monotonic()
             if self.file_lease is not None:
@@ -473,6 +483,8 @@ class Agent:
             lease, replication = FileLease(self.file_lease), None
         self.term, self.leader, self.terms_led = lease.token, self.node_id, self.terms_led + 1
         log.warning("node %s coordinates term %d", self.node_id, lease.token)
+        from ringrift_hpc.p2p.coordinator import CoordinatorTerm  # preloaded by the election loops
+
         self.session = CoordinatorTerm(
             self.layout, self.config, self.node_id, lease, replication, self.journal_lock, self.observe_term
         )
@@ -553,29 +565,32 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
     )
     app.add_routes(node_routes(agent))
     app.add_routes(artifact_routes(agent.layout, may_install=agent.may_install, max_body_bytes=max_body))
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    agent.folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        agent_file(agent.folder),
-        AgentFile(
-            node=agent.node_id, url=settings.url, token_file=str(settings.token_file.resolve())
-        ).to_json(),
-    )
-    log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
-    loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]
-    if agent.elector is not None:
-        loops.append(agent.election_loop())
-    elif settings.shared and settings.eligible:
-        loops.append(agent.file_lease_loop())
-    if agent.keepalive is not None:
-        loops.append(agent.keepalive_loop())
-    tasks = [asyncio.create_task(loop) for loop in loops]
+    tasks: list[asyncio.Task[None]] = []
     try:
         if ready is not None:
+            # Before the agent file announces the node: a SIGTERM from then on stops it cleanly
+            # (the CLI's `ready` installs the signal handlers).
             await ready(agent)
+        agent.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            agent_file(agent.folder),
+            AgentFile(
+                node=agent.node_id, url=settings.url, token_file=str(settings.token_file.resolve())
+            ).to_json(),
+        )
+        log.warning("node %s serving %s on %s:%d", agent.node_id, settings.url, settings.host, settings.port)
+        loops = [agent.heartbeat_loop(), agent.worker_loop(), agent.artifact_loop()]
+        if agent.elector is not None:
+            loops.append(agent.election_loop())
+        elif settings.shared and settings.eligible:
+            loops.append(agent.file_lease_loop())
+        if agent.keepalive is not None:
+            loops.append(agent.keepalive_loop())
+        tasks = [asyncio.create_task(loop) for loop in loops]
         await agent.stopping.wait()
     finally:
         await agent.close()

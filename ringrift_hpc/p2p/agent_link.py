@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ringrift_hpc.p2p.auth import Credentials, load_secret
-from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.wire import Name, WireError, WireModel
 from ringrift_hpc.store import RunLayout
 
@@ -77,6 +76,10 @@ def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str
         except WireError as error:
             errors.append(str(error))
             continue
+        # aiohttp takes a fifth of a second to import: only when an agent serves the run, so a
+        # plain run's `halt` and `status` start fast.
+        from ringrift_hpc.p2p.client import PeerError
+
         try:
             return asyncio.run(_post(agent, path, payload))
         except PeerError as error:
@@ -90,6 +93,8 @@ def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str
 
 
 async def _post(agent: AgentFile, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    from ringrift_hpc.p2p.client import PeerClient
+
     creds = Credentials(agent.node, load_secret(Path(agent.token_file)))
     async with PeerClient(agent.url, creds, timeout_s=30.0) as client:
         reply: dict[str, Any] = await client.post_json(path, payload)

@@ -21,10 +21,9 @@ from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.client import PeerClient, PeerError
-from ringrift_hpc.p2p.job_codec import job_inputs, job_outputs
 from ringrift_hpc.p2p.job_messages import ClaimReply, ClaimRequest, JobHeartbeat, JobHeartbeatReply, JobReport
-from ringrift_hpc.p2p.job_process import start_job
 from ringrift_hpc.p2p.membership import Resources
+from ringrift_hpc.p2p.preload import preload
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
 from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.p2p.work_queue import ClaimedJob, Demand
@@ -33,6 +32,10 @@ from ringrift_hpc.store import RunLayout
 log = logging.getLogger(__name__)
 
 MIRRORED_HALT = "halted by the P2P coordinator"
+# A stopping agent gives its running jobs this long after SIGTERM, then kills them: the agent
+# must be gone within a few seconds of its own SIGTERM.
+STOP_GRACE_S = 2.0
+JOB_CODE = "ringrift_hpc.p2p.job_process"  # imports job_codec and every job
 
 
 @dataclass
@@ -78,6 +81,8 @@ class Worker:
         client = self.coordinator()
         if client is None or len(self.running) >= self.max_jobs:
             return
+        # The job code brings torch and h5py: loaded once there is work to ask for, not at start.
+        await preload(JOB_CODE)
         ask = ClaimRequest(node=self.node_id, term_seen=self.known_term(), free=self.free())
         try:
             reply = ClaimReply.from_json(await client.post_json("/v1/jobs/claim", ask.to_json()))
@@ -103,6 +108,8 @@ class Worker:
             clear_halt(self.layout)
 
     async def _run(self, client: PeerClient, claimed: ClaimedJob) -> None:
+        from ringrift_hpc.p2p.job_process import start_job  # preloaded by `step`
+
         job_id, term, job = claimed.job_id, claimed.term, claimed.job
         task = RunningTask(
             job_id, term, claimed.purpose, Demand(cpus=self.threads_per_job, gpus=0, memory_mb=0)
@@ -120,10 +127,16 @@ class Worker:
             (work_dir / "pid").write_text(str(running.pid))
             task.state = "running"
             waiter = asyncio.create_task(running.wait())
-            while not waiter.done():
-                await asyncio.wait({waiter}, timeout=0.5)
-                if task.cancelled and not waiter.done():
-                    await running.terminate()
+            try:
+                while not waiter.done():
+                    await asyncio.wait({waiter}, timeout=0.5)
+                    if task.cancelled and not waiter.done():
+                        await running.terminate()
+            except asyncio.CancelledError:
+                # The agent stops (`close`): the job runs in a session of its own and would
+                # outlive it, keeping its CPUs and writing into the run directory.
+                await running.terminate(grace_s=STOP_GRACE_S)
+                raise
             exit_code, error = waiter.result()
             if exit_code == 0 and not task.cancelled:
                 task.state = "uploading"
@@ -180,10 +193,14 @@ class Worker:
                 task.cancelled = True
 
     async def _fetch_inputs(self, client: PeerClient, purpose: str) -> None:
+        from ringrift_hpc.p2p.job_codec import job_inputs  # preloaded by `step`
+
         folders = tuple(f"/{name}/" for name in job_inputs(purpose))
         await sync_runs(client, self.layout, only=lambda e: any(f in f"/{e.path}" for f in folders))
 
     async def _upload_new(self, client: PeerClient, before: set[str], term: int, purpose: str) -> None:
+        from ringrift_hpc.p2p.job_codec import job_outputs  # preloaded by `step`
+
         # Only what the job made, and only in the folders its purpose publishes into.
         folders = tuple(f"/{name}/" for name in job_outputs(purpose))
         await sync_runs(

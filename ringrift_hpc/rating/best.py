@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ringrift_hpc.rating.participants import parse_participant_id
-from ringrift_hpc.rating.promotion import PromotionDecision
+from ringrift_hpc.rating.decision import PromotionDecision
 from ringrift_hpc.store import JournalWriter, RunLayout, atomic_write_json, replay_journal
 from ringrift_hpc.store.versioned_json import parse_versioned_json
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ringrift_hpc.config.gating import PromotionSection
 from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.rating.decision import PromotionDecision
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.sprt import ACCEPT, CONTINUE, SprtParams, SprtResult
@@ -81,18 +82,6 @@ class Evaluation:
     best: str | None  # participant id of the current best; None for the first model
     sprt: SprtResult | None  # candidate versus best; None exactly when there is no best
     anchors: tuple[AnchorResult, ...]
-
-
-@dataclass(frozen=True)
-class PromotionDecision:
-    """Promote or reject, why, and the statistics it rests on."""
-
-    promote: bool
-    variant: str
-    candidate: str
-    best: str | None
-    reasons: tuple[str, ...]  # why it was rejected; empty when promoted
-    statistics: dict[str, Any]  # plain JSON: the SPRT state and the anchor results
 
 
 def decide_promotion(evaluation: Evaluation, gate: PromotionSection) -> PromotionDecision:

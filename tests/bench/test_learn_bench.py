@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 from ringrift_hpc.bench.learn_bench import (
     OPPONENTS,
     LearnReport,
-    LearnSettings,
     bench_config,
     is_last_generation,
     plot_learning_curve,
     run_learn_bench,
     wilson_interval,
 )
+from ringrift_hpc.bench.learn_settings import LearnSettings
 from ringrift_hpc.cli.app import app
 from ringrift_hpc.cli.bench_learn import format_row, format_verdict
 from ringrift_hpc.store import RunLayout, read_manifest

@@ -27,13 +27,10 @@ from ringrift_hpc.config import Variant
 from ringrift_hpc.config.gating import AnchorGate, PromotionSection, SprtSection
 from ringrift_hpc.jobs.evaluate_games import PlayedGroups
 from ringrift_hpc.jobs.evaluate_gate import ERROR, FAIL, PASS, game_player, run_gate
-from ringrift_hpc.rating import (
-    Participant,
-    load_match_history,
-    promotion_history,
-    read_best,
-    read_leaderboard,
-)
+from ringrift_hpc.rating.best import promotion_history, read_best
+from ringrift_hpc.rating.leaderboard import read_leaderboard
+from ringrift_hpc.rating.match_files import load_match_history
+from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.store import RunLayout, atomic_write_json
 
 VARIANT = "square8_2p"

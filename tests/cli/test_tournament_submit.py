@@ -21,7 +21,8 @@ from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.loop.tournament_arrays import progress_of, round_tasks, submitted_rounds
-from ringrift_hpc.rating import load_match_history, read_leaderboard
+from ringrift_hpc.rating.leaderboard import read_leaderboard
+from ringrift_hpc.rating.match_files import load_match_history
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.store import RunLayout
 

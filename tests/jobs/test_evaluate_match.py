@@ -17,12 +17,9 @@ from ringrift_hpc.jobs.evaluate import (
 )
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, opening
 from ringrift_hpc.jobs.registry import run_from_spec_file
-from ringrift_hpc.rating import (
-    CrossVariantError,
-    Participant,
-    load_match_history,
-    rotation_seats,
-)
+from ringrift_hpc.rating.match_files import load_match_history
+from ringrift_hpc.rating.participants import Participant
+from ringrift_hpc.rating.records import CrossVariantError, rotation_seats
 from ringrift_hpc.store import RunLayout
 
 RANDOM = "random"

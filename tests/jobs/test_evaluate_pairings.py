@@ -10,7 +10,8 @@ from ringrift_hpc.config import Variant
 from ringrift_hpc.jobs.evaluate_games import group_seed, pair_lineup
 from ringrift_hpc.loop.policies import tournament_tasks
 from ringrift_hpc.loop.tournament_rounds import swiss_pairs, swiss_rounds
-from ringrift_hpc.rating import GameRecord, MatchGroup, Participant
+from ringrift_hpc.rating.participants import Participant
+from ringrift_hpc.rating.records import GameRecord, MatchGroup
 
 A, B = Participant("hex8_3p", "random"), Participant("hex8_3p", "heuristic")
 

@@ -21,16 +21,10 @@ from hypothesis import strategies as st
 from ringrift_hpc.loop import ingest
 from ringrift_hpc.loop.events import to_record
 from ringrift_hpc.loop.ingest import ArtifactIndex, scan_variant
-from ringrift_hpc.rating import (
-    GameRecord,
-    MatchFileError,
-    MatchGroup,
-    Participant,
-    load_match_history,
-    match_files,
-    publish_match_file,
-    random_player,
-)
+from ringrift_hpc.rating import match_files
+from ringrift_hpc.rating.match_files import MatchFileError, load_match_history, publish_match_file
+from ringrift_hpc.rating.participants import Participant, random_player
+from ringrift_hpc.rating.records import GameRecord, MatchGroup
 from ringrift_hpc.store import RunLayout, publish_bytes, temp_path_for
 
 VARIANT = "square8_2p"

@@ -17,7 +17,7 @@ from ringrift_hpc.loop.requests import (
     request_from_json,
     submit,
 )
-from ringrift_hpc.rating import promotion_history, read_best
+from ringrift_hpc.rating.best import promotion_history, read_best
 from ringrift_hpc.store import RunLayout, atomic_write_json, read_lease
 
 VARIANT = "square8_2p"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ringrift_hpc.rating import Ratings, fit_ratings, write_leaderboard
+from ringrift_hpc.rating.fit import Ratings, fit_ratings
+from ringrift_hpc.rating.leaderboard import write_leaderboard
 from ringrift_hpc.rating.synthetic import synthetic_table
 from ringrift_hpc.store import RunLayout
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from ringrift_hpc.rating import GameRecord, MatchGroup, Participant, random_player, rotation_seats
+from ringrift_hpc.rating.participants import Participant, random_player
+from ringrift_hpc.rating.records import GameRecord, MatchGroup, rotation_seats
 
 
 def model_id(name: str) -> str:

@@ -12,16 +12,18 @@ import pytest
 from rating_helpers import net, pair, rotated_group
 
 from ringrift_hpc.config import Variant
-from ringrift_hpc.rating import (
+from ringrift_hpc.rating.fit import (
     RatingFitError,
     Ratings,
+    bradley_terry_terms,
     fit_ratings,
-    random_player,
-    table_from_groups,
+    pair_counts,
+    plackett_luce_terms,
+    stage_counts,
 )
-from ringrift_hpc.rating.fit import bradley_terry_terms, pair_counts, plackett_luce_terms, stage_counts
+from ringrift_hpc.rating.participants import random_player
 from ringrift_hpc.rating.synthetic import synthetic_table
-from ringrift_hpc.rating.table import GameTable
+from ringrift_hpc.rating.table import GameTable, table_from_groups
 
 SEEDS = range(24)
 PARTICIPANTS = 8

@@ -18,17 +18,17 @@ import pytest
 from rating_helpers import model_id, net, pair
 
 from ringrift_hpc.config import Variant
-from ringrift_hpc.rating import (
+from ringrift_hpc.rating.fit import fit_ratings
+from ringrift_hpc.rating.leaderboard import (
     LeaderboardError,
-    fit_ratings,
     leaderboard_csv,
     leaderboard_document,
     leaderboard_markdown,
-    random_player,
     read_leaderboard,
-    table_from_groups,
     write_leaderboard,
 )
+from ringrift_hpc.rating.participants import random_player
+from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import RunLayout, is_temp_name
 
 CHILD = Path(__file__).with_name("leaderboard_child.py")

@@ -10,22 +10,23 @@ from rating_helpers import heuristic, net, pair
 
 from ringrift_hpc.config import Variant
 from ringrift_hpc.config.gating import AnchorGate, PromotionSection, SprtSection
-from ringrift_hpc.rating import (
-    AnchorResult,
+from ringrift_hpc.rating.best import (
     BestPointerError,
-    Evaluation,
-    EvaluationError,
-    SprtParams,
-    anchor_result,
-    decide_promotion,
     promotion_history,
-    random_player,
     read_best,
     record_decision,
     repair_best,
     rollback,
-    sprt_test,
 )
+from ringrift_hpc.rating.participants import random_player
+from ringrift_hpc.rating.promotion import (
+    AnchorResult,
+    Evaluation,
+    EvaluationError,
+    anchor_result,
+    decide_promotion,
+)
+from ringrift_hpc.rating.sprt import SprtParams, sprt_test
 from ringrift_hpc.store import RunLayout
 
 V = "square8_2p"

@@ -9,20 +9,20 @@ import pytest
 from rating_helpers import heuristic, net, pair, rotated_group
 
 from ringrift_hpc.config import Variant
-from ringrift_hpc.rating import (
+from ringrift_hpc.rating.match_files import encode_match_file, load_match_history, publish_match_file
+from ringrift_hpc.rating.participants import (
+    Participant,
+    ParticipantError,
+    parse_participant_id,
+    random_player,
+)
+from ringrift_hpc.rating.records import (
     CrossVariantError,
     GameRecord,
     MatchGroup,
     MatchRecordError,
-    Participant,
-    ParticipantError,
-    encode_match_file,
-    load_match_history,
-    parse_participant_id,
-    publish_match_file,
-    random_player,
+    group_from_json,
 )
-from ringrift_hpc.rating.records import group_from_json
 from ringrift_hpc.store import RunLayout, list_quarantined, publish_bytes
 
 V2 = "square8_2p"

@@ -12,7 +12,8 @@ import pytest
 from rating_helpers import net, pair, rotated_group
 
 from ringrift_hpc.config.gating import SprtSection
-from ringrift_hpc.rating import SprtError, SprtParams, expected_score, group_score, random_player, sprt_test
+from ringrift_hpc.rating.participants import random_player
+from ringrift_hpc.rating.sprt import SprtError, SprtParams, expected_score, group_score, sprt_test
 from ringrift_hpc.rating.sprt_sim import measure_error_rates, simulate_group_scores, simulate_sprt
 
 PARAMS = SprtParams(elo0=0.0, elo1=60.0, alpha=0.05, beta=0.1, min_groups=20, max_groups=800)
