@@ -92,5 +92,6 @@ def test_loop_survives_kills_and_decides_two_generations(tmp_path: Path) -> None
     assert [q["path"] for q in status["quarantined"]] == [corrupt]
     assert status["controller"]["alive"] is False
     assert status["variants"][VARIANT]["decisions"] >= 2
-    assert status["variants"][VARIANT]["jobs"] == {"pending": 0, "running": 0, "retrying": 0, "failed": 0}
+    jobs = status["variants"][VARIANT]["jobs"]
+    assert jobs == {"pending": 0, "running": 0, "retrying": 0, "failed": 0, "refused": 0, "awaiting_artifact": 0}
     assert len({r["token"] for r in records}) == KILLS + 1  # every controller fenced its records
