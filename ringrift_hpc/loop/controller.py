@@ -103,6 +103,9 @@ from ringrift_hpc.store.fencing import FencingLease
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# How the controller sees a variant's published artifacts: `scan_variant`, or a test's stand-in
+# for a shared filesystem that shows files late (tests/loop/lagged_fs.py).
+Scan = Callable[[RunLayout, str, frozenset[str]], list[Event]]
 POLLED = ("pending", "running", "unknown")
 
 
@@ -122,6 +125,7 @@ class Controller:
         journal: JournalWriter,
         *,
         clock: Clock = time.time,
+        scan: Scan = scan_variant,
     ) -> None:
         self.layout = layout
         self.config = config
@@ -129,6 +133,7 @@ class Controller:
         self.lease = lease
         self.journal = journal
         self.clock = clock
+        self.scan = scan
         self.names = [v.name for v in config.variants]
         self.state: RunState = replay_state(self.names, journal.replayed.records, source=str(journal.path))
         self.shard_index = ShardIndex()
@@ -260,7 +265,7 @@ class Controller:
     def _ingest(self) -> set[str]:
         new_matches: set[str] = set()
         for name in self.names:
-            for event in scan_variant(self.layout, name, self.state.ingested):
+            for event in self.scan(self.layout, name, self.state.ingested):
                 self.record(event)
                 if isinstance(event, MatchIngested):
                     new_matches.add(name)
