@@ -81,6 +81,12 @@ class LoopSection(Section):
         ge=0,
         description="Wait before the first resubmission; doubles with every further retry.",
     )
+    artifact_grace_s: Float = Field(
+        default=600.0,
+        ge=0,
+        description="How long after a training or match job completed its model or match file may take "
+        "to appear (a shared filesystem's lag) before the job counts as failed.",
+    )
     max_generations: Int | None = Field(
         default=None,
         ge=1,

@@ -56,19 +56,19 @@ from ringrift_hpc.loop.events import (
     MatchIngested,
     RequestHandled,
     SubmitIntent,
+    SubmitRefused,
     Submitted,
-    Tick,
     TournamentStarted,
     TrainingFailed,
     TrainingStarted,
     read_events,
     to_record,
 )
-from ringrift_hpc.loop.ingest import ArtifactIndex, ShardIndex
+from ringrift_hpc.loop.ingest import ArtifactIndex, Lister, ShardIndex
 from ringrift_hpc.loop.job_figures import JobFigures
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
 from ringrift_hpc.loop.requests import apply_pending_requests
-from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, fold_events
+from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, fold_events, train_task
 from ringrift_hpc.loop.tournament_plan import tournament_specs
 from ringrift_hpc.loop.variant_machine import (
     Action,
@@ -86,15 +86,15 @@ from ringrift_hpc.loop.variant_machine import (
 )
 from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
 from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
+from ringrift_hpc.rating.decision import PromotionDecision
 from ringrift_hpc.rating.leaderboard import ratings_of, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
-from ringrift_hpc.rating.decision import PromotionDecision
 from ringrift_hpc.rating.promotion import EvaluationError, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
-from ringrift_hpc.store import JournalWriter, RunLayout, list_quarantined
+from ringrift_hpc.store import JournalWriter, RunLayout, list_published, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json
-from ringrift_hpc.store.journal import gc_paused
 from ringrift_hpc.store.fencing import FencingLease
+from ringrift_hpc.store.journal import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class Controller:
         journal: JournalWriter,
         *,
         clock: Clock = time.time,
+        listing: Lister = list_published,
     ) -> None:
         self.layout = layout
         self.config = config
@@ -130,7 +131,7 @@ class Controller:
         events = read_events(journal.replayed.records, source=str(journal.path))
         self.state: RunState = fold_events(RunState.empty(self.names), events)
         self.shard_index = ShardIndex()
-        self.artifacts = ArtifactIndex(layout)
+        self.artifacts = ArtifactIndex(layout, listing=listing)
         with gc_paused():
             for replayed in events:
                 self.shard_index.apply(replayed)
@@ -144,6 +145,7 @@ class Controller:
         self.weights: dict[str, float] = {}
         self.queries_last_tick = 0
         self.job_figures = JobFigures.for_run(layout, config)
+        self.ticks = 0  # ticks of this process: the journal records events, not ticks
 
     # -- journal ---------------------------------------------------------------------------
 
@@ -197,7 +199,7 @@ class Controller:
         for name in sorted(new_matches):
             self._refit(name)
         self.queries_last_tick = self.executor.scheduler_queries - before
-        self.record(Tick(halted=halted, queries=self.queries_last_tick))
+        self.ticks += 1
         self.write_snapshot()
 
     def done(self) -> bool:
@@ -281,9 +283,15 @@ class Controller:
                 )
 
     def _resubmit(self) -> None:
-        """Orphaned intents (a crash before `submitted`) and failed jobs whose retry time came."""
+        """Orphaned intents (a crash before `submitted`), refused submissions and failed jobs whose
+        retry time came."""
         now = self.clock()
-        orphans = [j for j in self.state.jobs.values() if j.status == "intent"]
+        orphans = [
+            j
+            for j in self.state.jobs.values()
+            if j.status == "intent"
+            or (j.status == "deferred" and j.retry_at is not None and j.retry_at <= now)
+        ]
         due = [
             j
             for j in self.state.jobs.values()
@@ -316,9 +324,18 @@ class Controller:
                 else:
                     refs = [self.executor.submit(purpose, spec) for spec in specs]
             except SubmissionError as error:
-                self.record(Error(error=f"submitting {len(members)} {purpose} job(s): {error}"))
+                self._refused(members, f"submitting {len(members)} {purpose} job(s): {error}")
                 continue
             self.record(Submitted(tasks=tuple(j.task for j in members), refs=tuple(refs)))
+
+    def _refused(self, members: Sequence[JobRecord], error: str) -> None:
+        """Journal a refused submission: submitted again after a backoff, at most
+        `loop.max_job_retries` times, then given up (the tasks show as refused)."""
+        attempt = 1 + max(j.refusals for j in members)
+        loop = self.config.loop
+        retry = policies.retry_at(self.clock(), attempt - 1, loop.max_job_retries, loop.retry_backoff_s)
+        tasks = tuple(j.task for j in members)
+        self.record(SubmitRefused(tasks=tasks, attempt=attempt, error=error[-2000:], retry_at=retry))
 
     def _submit(
         self,
@@ -353,24 +370,66 @@ class Controller:
     def _best(self, v: VariantState) -> Participant | None:
         return parse_participant_id(v.variant, v.best_participant) if v.best_participant else None
 
+    def _overdue(self, job: JobRecord) -> bool:
+        """A completed job whose artifact is still not ingested `loop.artifact_grace_s` after its end."""
+        return job.ended_at is not None and self.clock() - job.ended_at > self.config.loop.artifact_grace_s
+
+    def _training_failure(self, v: VariantState) -> str | None:
+        """Why the variant's training failed; None while it runs or its model is awaited."""
+        if v.phase != "train":
+            return None
+        train = self.state.jobs.get(train_task(v.variant, v.train_key))
+        if train is None or train.status == "error":
+            return f"training job {v.train_key} gave up"
+        if train.status == "refused":
+            return f"training job {v.train_key} was refused by the scheduler {train.refusals} times"
+        if train.status != "completed" or not self._overdue(train):
+            return None  # running, or completed and its model awaited
+        grace = self.config.loop.artifact_grace_s
+        return f"training job {v.train_key} completed but its model was not ingested within {grace:g} s"
+
+    def _evaluations(self, v: VariantState) -> list[JobRecord]:
+        """The jobs of the variant's current evaluation."""
+        prefix = f"evaluate/{v.variant}/{v.eval_id}/"
+        return [
+            j
+            for j in self.state.jobs.values()
+            if v.eval_id and j.purpose == "evaluate" and j.task.startswith(prefix)
+        ]
+
+    def _match_awaited(self, job: JobRecord) -> bool:
+        """A completed match task whose match file is not ingested yet."""
+        _, variant, eval_id, task = job.task.split("/")
+        path = str(self.layout.relative(self.layout.match_file(variant, eval_id, task)))
+        return job.status == "completed" and path not in self.artifacts.ingested
+
+    def _evaluation_failure(self, v: VariantState) -> str | None:
+        """Why the variant's current evaluation failed; None while it can go on."""
+        for job in self._evaluations(v):
+            if job.status == "error":
+                return "a match task gave up"
+            if job.status == "refused":
+                return f"match task {job.task} was refused by the scheduler {job.refusals} times"
+            if self._match_awaited(job) and self._overdue(job):
+                grace = self.config.loop.artifact_grace_s
+                return (
+                    f"match task {job.task} completed but its match file was not ingested within {grace:g} s"
+                )
+        return None
+
     def _observe(self, v: VariantState, halted: bool) -> Observation:
         jobs = self.state.jobs.values()
         mine = [j for j in jobs if j.variant == v.variant]
-        train_task = f"train/{v.variant}/{v.train_key}"
-        train = self.state.jobs.get(train_task)
-        evals = [
-            j
-            for j in mine
-            if j.purpose == "evaluate"
-            and v.eval_id
-            and j.task.startswith(f"evaluate/{v.variant}/{v.eval_id}/")
-        ]
+        train = self.state.jobs.get(train_task(v.variant, v.train_key))
+        # A completed match task whose file is not visible yet is still running as far as the
+        # evaluation is concerned: its games count once its file is ingested.
+        evals_in_flight = sum(1 for j in self._evaluations(v) if j.in_flight or self._match_awaited(j))
         progress = None
         if (
             v.phase == "evaluate"
             and v.candidate is not None
             and v.eval_id is not None
-            and not any(j.in_flight for j in evals)
+            and not evals_in_flight
         ):
             groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
             try:
@@ -386,9 +445,9 @@ class Controller:
             selfplay_target=self.targets.get(v.variant, 0),
             selfplay_in_flight=sum(1 for j in mine if j.purpose == "selfplay" and j.in_flight),
             train_in_flight=train is not None and train.in_flight,
-            train_failed=v.phase == "train" and (train is None or train.status == "error"),
-            eval_in_flight=sum(1 for j in evals if j.in_flight),
-            eval_failed=any(j.status == "error" for j in evals),
+            train_failed=self._training_failure(v) is not None,
+            eval_in_flight=evals_in_flight,
+            eval_failed=self._evaluation_failure(v) is not None,
             progress=progress,
             trigger_samples=self.config.training.trigger_samples,
             max_decisions=self.config.loop.max_generations,
@@ -411,9 +470,11 @@ class Controller:
         elif isinstance(action, Decide):
             self._decide(v)
         elif isinstance(action, FailTraining):
-            self.record(TrainingFailed(variant=v.variant, error=f"training job {v.train_key} gave up"))
+            why = self._training_failure(v) or f"training job {v.train_key} gave up"
+            self.record(TrainingFailed(variant=v.variant, error=why))
         elif isinstance(action, FailEvaluation):
-            self.record(EvaluationFailed(variant=v.variant, eval_id=v.eval_id, error="a match task gave up"))
+            why = self._evaluation_failure(v) or "a match task gave up"
+            self.record(EvaluationFailed(variant=v.variant, eval_id=v.eval_id, error=why))
         elif isinstance(action, SubmitTournament):
             self._submit_tournament(v)
 
@@ -448,7 +509,7 @@ class Controller:
             window=window,
         )
         started = TrainingStarted(job_key=spec.key, samples_total=v.samples_total)
-        self._submit("train", v.variant, [(f"train/{v.variant}/{spec.key}", spec.to_json())], started)
+        self._submit("train", v.variant, [(train_task(v.variant, spec.key), spec.to_json())], started)
 
     def _match_spec(self, variant: str, eval_id: str, task: str, groups: tuple[GroupPlan, ...]) -> MatchSpec:
         return MatchSpec.from_config(
@@ -564,6 +625,7 @@ class Controller:
         doc["halted"] = self.layout.halt.exists()
         doc["scheduler_queries"] = self.executor.scheduler_queries
         doc["queries_last_tick"] = self.queries_last_tick
+        doc["ticks"] = self.ticks
         doc["written_at"] = self.clock()
         doc["lease_token"] = self.lease.token
         return doc
@@ -617,8 +679,8 @@ class Controller:
             family(
                 "ringrift_controller_ticks_total",
                 "counter",
-                "Controller ticks journaled.",
-                [({}, self.state.ticks)],
+                "Ticks of this controller process.",
+                [({}, self.ticks)],
             ),
             family(
                 "ringrift_controller_scheduler_queries_total",

@@ -13,8 +13,12 @@ Journal events (field ``event``):
   submit. A first submission carries ``started``: {job_key, samples_total} for training,
   {eval_id, batch} for an evaluation batch, {eval_id, decisions} for a tournament.
 * ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
+* ``submit_refused`` {tasks: [task], attempt, error, retry_at}: the scheduler refused their
+  submission for the ``attempt``-th time; they are submitted again at ``retry_at`` (backing off
+  as failed jobs do), or, with ``retry_at`` null, marked refused.
 * ``job_ended`` {task, job, status, exit_code, elapsed_s, detail, error?, retry_at?, halted?,
-  lost_rerun?}: a terminal state; a success removes the job, a failure waits for ``retry_at``
+  lost_rerun?}: a terminal state; a success removes the job (or keeps it as completed while
+  its variant awaits its model or match file), a failure waits for ``retry_at``
   or, with ``retry_at`` null, is an error; one under HALT (``halted``) reruns after resume, and
   one lost with its node or preempted (``lost_rerun``) reruns at once, both with the same
   attempt number.
@@ -31,8 +35,9 @@ Journal events (field ``event``):
 * ``leaderboard`` {variant, games}: the variant's leaderboard was refitted.
 * ``request`` {name, applied, detail}: a request file was handled (``detail``: the error, or
   the promotion-history event it recorded).
-* ``tick`` {halted, queries}: the end of a reconcile tick.
-* ``error`` {error}: something the controller could not do (a refused submission, a refit).
+* ``tick`` {halted, queries}: the end of a reconcile tick, written by earlier versions; read,
+  never written now (the journal grows with events, not with ticks).
+* ``error`` {error}: something the controller could not do (a refit).
 """
 
 from __future__ import annotations
@@ -126,6 +131,14 @@ class Submitted(JournalEvent):
     event: Literal["submitted"] = "submitted"
     tasks: tuple[Str, ...]
     refs: tuple[Ref, ...]
+
+
+class SubmitRefused(JournalEvent):
+    event: Literal["submit_refused"] = "submit_refused"
+    tasks: tuple[Str, ...]
+    attempt: Int  # 1 for the first refusal of these tasks
+    error: Str
+    retry_at: Float | None  # None: refused too often, given up
 
 
 class JobEnded(JournalEvent):
@@ -235,6 +248,8 @@ class RequestHandled(JournalEvent):
 
 
 class Tick(JournalEvent):
+    """The end of a tick, written by earlier versions: read from old journals, never written now."""
+
     event: Literal["tick"] = "tick"
     halted: Bool
     queries: Int
@@ -250,6 +265,7 @@ Event = Annotated[
     Coordinator
     | SubmitIntent
     | Submitted
+    | SubmitRefused
     | JobEnded
     | JobCancelled
     | Ingested

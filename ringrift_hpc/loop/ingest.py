@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ringrift_hpc.ai.codec import CODEC_VERSION
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
@@ -53,7 +53,7 @@ from ringrift_hpc.store import (
     quarantine,
     read_manifest,
 )
-from ringrift_hpc.store.publish import MANIFEST_SUFFIX
+from ringrift_hpc.store.publish import MANIFEST_SUFFIX, Listing
 
 MODEL_SUFFIX = ".pt"
 SETTLE_S = 10.0  # a directory changed more recently than this is listed again (see ArtifactIndex)
@@ -120,6 +120,13 @@ def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, An
     return records
 
 
+class Lister(Protocol):
+    """How a directory's artifacts are listed: `list_published`, or a test's stand-in for a shared
+    filesystem that shows files late (tests/loop/lagged_fs.py)."""
+
+    def __call__(self, directory: Path, *, verify: bool = ..., skip: Container[str] = ...) -> Listing: ...
+
+
 class ArtifactIndex:
     """The artifacts the controller ingested (folded from its journal events) and the
     directories it need not list again.
@@ -133,9 +140,12 @@ class ArtifactIndex:
     reads the manifest of an artifact ingested already.
     """
 
-    def __init__(self, layout: RunLayout, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, layout: RunLayout, *, clock: Callable[[], float] = time.time, listing: Lister = list_published
+    ) -> None:
         self.layout = layout
         self.clock = clock
+        self.listing = listing
         self.ingested: set[str] = set()  # artifact paths relative to the run root
         # directory (relative to the run root) -> manifest names of its ingested artifacts
         self._known: dict[str, set[str]] = {}
@@ -188,7 +198,7 @@ class ArtifactIndex:
         if self._settled.get(directory) == mtime:
             return []
         known = self._known.get(str(self.layout.relative(directory)), set())
-        listing = list_published(directory, verify=False, skip=known)
+        listing = self.listing(directory, verify=False, skip=known)
         records: list[Event] = []
         for rejected in listing.corrupt:
             records += _quarantined(self.layout, variant, rejected.path.with_suffix(suffix), rejected.reason)

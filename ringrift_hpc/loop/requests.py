@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 from ringrift_hpc.jobs.model_files import run_model_file
 from ringrift_hpc.rating.best import read_best, record_decision, rollback
-from ringrift_hpc.rating.participants import parse_participant_id
 from ringrift_hpc.rating.decision import PromotionDecision
+from ringrift_hpc.rating.participants import parse_participant_id
 from ringrift_hpc.store import (
     LeaseHeldError,
     RunLayout,

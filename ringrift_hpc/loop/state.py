@@ -18,7 +18,6 @@ from typing import Any, Literal, TypeVar
 
 from ringrift_hpc.cluster.executor import JobRef, JobStatus
 from ringrift_hpc.cluster.purposes import Purpose
-from ringrift_hpc.store.journal import gc_paused
 from ringrift_hpc.loop.events import (
     BestChanged,
     Coordinator,
@@ -38,6 +37,7 @@ from ringrift_hpc.loop.events import (
     RequestHandled,
     ShardIngested,
     SubmitIntent,
+    SubmitRefused,
     Submitted,
     Tick,
     TournamentStarted,
@@ -46,6 +46,7 @@ from ringrift_hpc.loop.events import (
     UnknownEvent,
     read_events,
 )
+from ringrift_hpc.store.journal import gc_paused
 
 Phase = Literal["collect", "train", "evaluate"]
 _T = TypeVar("_T")
@@ -62,16 +63,21 @@ class JobRecord:
     spec: str  # the spec JSON, for resubmission
     attempt: int  # 0 for the first submission
     ref: JobRef | None  # None: intent journaled, submission not confirmed
-    status: str  # intent, pending, running, failed (awaiting retry) or error (gave up)
+    # intent, pending, running, failed (awaiting retry), error (gave up), deferred (refused by
+    # the scheduler, submitted again at retry_at), refused (refused too often) or completed
+    # (ended well; kept while the variant awaits its artifact, see `awaits_artifact`)
+    status: str
     retry_at: float | None = None
     error: str = ""
     not_counted: bool = False  # failed under HALT or lost with its node: the rerun is not a retry
     lost: int = 0  # times its node failed or it was preempted (`policies.MAX_LOST_RERUNS`)
+    refusals: int = 0  # times the scheduler refused this attempt's submission
+    ended_at: float | None = None  # when a completed job's end was journaled
 
     @property
     def in_flight(self) -> bool:
         """Submitted (or about to be) and not yet finished or given up."""
-        return self.status in ("intent", "pending", "running", "unknown", "failed")
+        return self.status in ("intent", "pending", "running", "unknown", "failed", "deferred")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,7 +150,6 @@ class RunState:
     ingested: int = 0  # artifacts ingested (which ones: `loop.ingest.ArtifactIndex`)
     quarantined: tuple[dict[str, Any], ...] = ()
     errors: tuple[dict[str, Any], ...] = ()
-    ticks: int = 0
     events: int = 0
 
     @classmethod
@@ -160,7 +165,6 @@ class RunState:
             "ingested": self.ingested,
             "quarantined": list(self.quarantined),
             "errors": list(self.errors),
-            "ticks": self.ticks,
             "events": self.events,
         }
 
@@ -195,6 +199,33 @@ def _with_jobs(state: RunState, changes: Mapping[str, JobRecord | None]) -> RunS
 
 def _add_error(state: RunState, entry: dict[str, Any]) -> RunState:
     return replace(state, errors=(*state.errors, entry)[-RECENT:])
+
+
+def train_task(variant: str, job_key: str | None) -> str:
+    """The task identity of the training job `job_key` of `variant`."""
+    return f"train/{variant}/{job_key}"
+
+
+def awaits_artifact(state: RunState, job: JobRecord) -> bool:
+    """The variant's phase waits on what `job` publishes: the current training's model or a
+    match file of the current evaluation. Such a job is kept when it completes, so that an
+    artifact seen after the job's end (a shared filesystem's lag) is not taken for a failure."""
+    v = _variant(state, job.variant)
+    if job.purpose == "train":
+        return v.phase == "train" and job.task == train_task(v.variant, v.train_key)
+    if job.purpose == "evaluate":
+        return v.phase == "evaluate" and job.task.startswith(f"evaluate/{v.variant}/{v.eval_id}/")
+    return False
+
+
+def _drop_completed(state: RunState, variant: str, purpose: Purpose) -> RunState:
+    """Forget the completed jobs of `variant` and `purpose`: their phase ended."""
+    done = [
+        t
+        for t, j in state.jobs.items()
+        if j.variant == variant and j.purpose == purpose and j.status == "completed"
+    ]
+    return _with_jobs(state, dict.fromkeys(done)) if done else state
 
 
 def _selfplay_index(task: str) -> int:
@@ -234,12 +265,31 @@ def _submitted(state: RunState, e: Submitted) -> RunState:
     return _with_jobs(state, changes)
 
 
+def _submit_refused(state: RunState, e: SubmitRefused) -> RunState:
+    gave_up = e.retry_at is None
+    changes: dict[str, JobRecord | None] = {}
+    for task in e.tasks:
+        job = state.jobs.get(task)
+        if job is not None and job.ref is None:
+            status = "refused" if gave_up else "deferred"
+            changes[task] = replace(
+                job, status=status, refusals=e.attempt, retry_at=e.retry_at, error=e.error
+            )
+    state = _with_jobs(state, changes)
+    if gave_up:
+        more = f" and {len(e.tasks) - 1} more" if len(e.tasks) > 1 else ""
+        error = f"refused by the scheduler {e.attempt} times: {e.error}"
+        state = _add_error(state, {"task": f"{e.tasks[0]}{more}", "error": error, "time": e.time})
+    return state
+
+
 def _job_ended(state: RunState, e: JobEnded) -> RunState:
     job = state.jobs.get(e.task)
     if job is None:
         return state
     if e.status is JobStatus.COMPLETED:
-        return _with_jobs(state, {job.task: None})
+        kept = replace(job, status="completed", retry_at=None, ended_at=e.time)
+        return _with_jobs(state, {job.task: kept if awaits_artifact(state, job) else None})
     gave_up = e.retry_at is None
     lost = e.status is JobStatus.LOST
     updated = replace(
@@ -275,6 +325,7 @@ def _model_ingested(state: RunState, e: ModelIngested) -> RunState:
     v = _variant(state, e.variant)
     if v.phase != "train" or e.job_key != v.train_key:
         return state
+    state = _drop_completed(state, v.variant, "train")
     return _with_variant(
         state, replace(v, phase="evaluate", candidate=e.model_id, eval_id=None, eval_batches=0)
     )
@@ -288,12 +339,14 @@ def _quarantined(state: RunState, e: Quarantined) -> RunState:
 def _training_failed(state: RunState, e: TrainingFailed) -> RunState:
     v = _variant(state, e.variant)
     state = _add_error(state, {"variant": v.variant, "error": e.error, "time": e.time})
+    state = _drop_completed(state, v.variant, "train")
     return _with_variant(state, replace(v, phase="collect", train_key=None))
 
 
 def _evaluation_failed(state: RunState, e: EvaluationFailed) -> RunState:
     v = _variant(state, e.variant)
     state = _add_error(state, {"variant": v.variant, "error": e.error, "time": e.time})
+    state = _drop_completed(state, v.variant, "evaluate")
     return _with_variant(state, replace(v, phase="collect", candidate=None, eval_id=None, eval_batches=0))
 
 
@@ -319,7 +372,7 @@ def _decision(state: RunState, e: Decision) -> RunState:
     )
     if e.promote:
         v = replace(v, generation=v.generation + 1, best_model=e.model_id, best_participant=e.candidate)
-    return _with_variant(state, v)
+    return _with_variant(_drop_completed(state, v.variant, "evaluate"), v)
 
 
 def _best_changed(state: RunState, e: BestChanged) -> RunState:
@@ -327,10 +380,6 @@ def _best_changed(state: RunState, e: BestChanged) -> RunState:
     return _with_variant(
         state, replace(v, generation=v.generation + 1, best_model=e.model_id, best_participant=e.participant)
     )
-
-
-def _tick(state: RunState, e: Tick) -> RunState:
-    return replace(state, ticks=state.ticks + 1)
 
 
 def _error(state: RunState, e: Error) -> RunState:
@@ -346,6 +395,7 @@ FOLD: Mapping[type[JournalEvent | UnknownEvent], Callable[[RunState, Any], RunSt
     Coordinator: _counted,
     SubmitIntent: _submit_intent,
     Submitted: _submitted,
+    SubmitRefused: _submit_refused,
     JobEnded: _job_ended,
     JobCancelled: _job_cancelled,
     ShardIngested: _shard_ingested,
@@ -359,7 +409,7 @@ FOLD: Mapping[type[JournalEvent | UnknownEvent], Callable[[RunState, Any], RunSt
     BestChanged: _best_changed,
     Leaderboard: _counted,
     RequestHandled: _counted,
-    Tick: _tick,
+    Tick: _counted,  # written by earlier versions at every tick; ticks are no journal events now
     Error: _error,
     UnknownEvent: _counted,  # a newer controller's event: replaying it must not stop an older one
 }

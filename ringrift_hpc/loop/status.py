@@ -93,8 +93,11 @@ def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> 
             "jobs": {
                 "pending": counts["pending"] + counts["intent"] + counts["unknown"],
                 "running": counts["running"],
-                "retrying": counts["failed"],
+                # failed or refused by the scheduler, submitted again after a backoff
+                "retrying": counts["failed"] + counts["deferred"],
                 "failed": counts["error"],
+                "refused": counts["refused"],
+                "awaiting_artifact": counts["completed"],  # ended well; its file not visible yet
             },
         }
     records = replay_journal(layout.journal).records
@@ -150,6 +153,14 @@ def status_text(model: dict[str, Any]) -> str:
         j = v["jobs"]
         lines.append(
             f"  jobs: {j['pending']} pending, {j['running']} running, {j['retrying']} retrying, {j['failed']} failed"
+            + "".join(
+                f", {j[key]} {word}"
+                for key, word in (
+                    ("refused", "refused"),
+                    ("awaiting_artifact", "completed, awaiting artifact"),
+                )
+                if j[key]
+            )
         )
         if v["evaluation"]:
             e = v["evaluation"]

@@ -38,9 +38,9 @@ class Observation:
     selfplay_target: int  # tasks this variant should have in flight (its curriculum share)
     selfplay_in_flight: int
     train_in_flight: bool
-    train_failed: bool  # the training job gave up after its retries
-    eval_in_flight: int  # tasks of the current evaluation not yet finished
-    eval_failed: bool  # a task of the current evaluation gave up after its retries
+    train_failed: bool  # the training job gave up, was refused, or its model never appeared
+    eval_in_flight: int  # tasks of the current evaluation not finished or whose file is awaited
+    eval_failed: bool  # a task of the current evaluation gave up, was refused, or its file never appeared
     progress: EvaluationProgress | None  # None before the first batch
     trigger_samples: int
     max_decisions: int | None

@@ -25,13 +25,22 @@ _CONTROLLER = (
     "from ringrift_hpc.store import RunLayout; "
     "print(run_loop(RunLayout(Path(sys.argv[1])), lease_ttl_s=float(sys.argv[2])))"
 )
+# The same controller behind a shared filesystem's lag (tests/loop/lagged_fs.py): every artifact
+# becomes visible argv[3] listings of its directory (one per tick) after that process first saw it.
+_LAGGED = (
+    "import functools, sys; sys.path.insert(0, sys.argv[4]); from lagged_fs import LaggedListing; "
+    "import ringrift_hpc.loop.runner as runner; "
+    "runner.Controller = functools.partial(runner.Controller, listing=LaggedListing(int(sys.argv[3]))); "
+)
+_LOOP_TESTS = str(Path(__file__).resolve().parents[1] / "loop")
 
 
-def start_controller(layout: RunLayout, log: Path) -> subprocess.Popen[bytes]:
+def start_controller(layout: RunLayout, log: Path, *, lag: int = 0) -> subprocess.Popen[bytes]:
+    """`run_loop` in a child process; with `lag`, behind `LaggedListing(lag)`."""
+    code = _LAGGED + _CONTROLLER if lag else _CONTROLLER
+    argv = [sys.executable, "-c", code, str(layout.root), str(LEASE_TTL_S), str(lag), _LOOP_TESTS]
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", _CONTROLLER, str(layout.root), str(LEASE_TTL_S)], stdout=out, stderr=out
-        )
+        return subprocess.Popen(argv, stdout=out, stderr=out)
 
 
 def kill_controller(process: subprocess.Popen[bytes]) -> None:
