@@ -124,15 +124,15 @@ def test_incremental_ingest_equals_a_full_scan_after_every_tick(ops: list[Op]) -
         assert index.ingested == ingested
 
 
-def _counting_listings(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def _counting_listings(monkeypatch: pytest.MonkeyPatch, index: ArtifactIndex) -> list[Path]:
     listed: list[Path] = []
-    real: Callable[..., Any] = ingest.list_published
+    real: Callable[..., Any] = index.listing
 
     def counting(directory: Path, **kwargs: Any) -> Any:
         listed.append(directory)
         return real(directory, **kwargs)
 
-    monkeypatch.setattr(ingest, "list_published", counting)
+    monkeypatch.setattr(index, "listing", counting)
     return listed
 
 
@@ -147,7 +147,7 @@ def test_only_changed_directories_are_listed_and_no_ingested_manifest_is_read(
     for event in index.scan(VARIANT):
         index.apply(event)
     assert len(index.ingested) == 3
-    listed = _counting_listings(monkeypatch)
+    listed = _counting_listings(monkeypatch, index)
     assert index.scan(VARIANT) == [] and listed == []  # nothing changed: nothing listed
 
     read: list[Path] = []
@@ -170,7 +170,7 @@ def test_a_directory_with_a_writer_still_running_is_listed_until_it_finishes(
     _apply(layout, ("age",), 0)
     index = ArtifactIndex(layout)
     assert index.scan(VARIANT) == []
-    listed = _counting_listings(monkeypatch)
+    listed = _counting_listings(monkeypatch, index)
     assert index.scan(VARIANT) == [] and listed == [layout.selfplay_dir(VARIANT, 0)]
     shutil.rmtree(layout.selfplay_dir(VARIANT, 0))
     assert index.scan(VARIANT) == []  # a directory that went away is no error
