@@ -4,13 +4,18 @@ that becomes visible after the job ended is ingested and evaluated, not journale
 gives up after `loop.max_job_retries`; idle ticks write no journal records; and a whole
 generation run under a shared filesystem's lag (`lagged_fs.LaggedListing`) loses nothing, ingests
 nothing twice, decides nothing twice and records no successful job as failed, also when the
-controller is restarted in the middle."""
+controller is restarted in the middle, and when it dies before a journal record at 24 points
+(half of them mid-write) while some of its jobs are killed. The same under real SIGKILLs and
+child processes: tests/e2e/test_loop_local.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from ringrift_hpc.store import (
     replay_journal,
 )
 from ringrift_hpc.store.fencing import FileLease
+from ringrift_hpc.store.journal import encode_record
 
 V = "square8_2p"
 
@@ -322,3 +328,134 @@ def test_restarts_under_filesystem_lag_lose_and_repeat_nothing(tmp_path: Path) -
         restarts += 1
     assert controller.done() and restarts > 5
     _check_nothing_lost_or_doubled(layout)
+
+
+# -- crashes at many points, jobs killed, under lag ---------------------------------------------
+
+
+class Crash(BaseException):
+    """The controller process dies here (as by SIGKILL): nothing after this point happens."""
+
+
+@dataclass
+class CrashSchedule:
+    """Where the controller dies: before the run's `points`-th journal append (counted over all
+    controllers), and before the append that follows the first record of each event in `after`;
+    every other death leaves half of that record on disk, as a kill in the middle of a write does."""
+
+    points: set[int]
+    after: set[str]
+    appends: int = 0
+    crashes: int = 0
+    last_event: str = ""
+
+    def due(self) -> bool:
+        self.appends += 1
+        if self.appends in self.points:
+            return True
+        if self.last_event in self.after:
+            self.after.discard(self.last_event)
+            return True
+        return False
+
+
+class CrashingJournal(JournalWriter):
+    def __init__(self, path: Path, schedule: CrashSchedule) -> None:
+        super().__init__(path)
+        self.schedule = schedule
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        schedule = self.schedule
+        if schedule.due():
+            schedule.crashes += 1
+            schedule.last_event = ""
+            if schedule.crashes % 2 == 0:
+                encoded = encode_record(record)
+                with self.path.open("ab") as stream:
+                    stream.write(encoded[: len(encoded) // 2])
+            raise Crash
+        super().append(record)
+        schedule.last_event = str(record.get("event"))
+
+
+class KillingExecutor(InProcessExecutor):
+    """Kills the jobs of the chosen submissions before they publish anything: the scheduler
+    reports them lost (a node failure) or failed (killed, exit 137), by turns. A task is killed
+    at most once, so its retries are never used up."""
+
+    def __init__(self, kill_submissions: set[int]) -> None:
+        super().__init__()
+        self.kill_submissions = kill_submissions
+        self.killed: dict[JobRef, JobStatus] = {}
+        self._tasks_killed: set[str] = set()
+        self._count = 0
+
+    def _submitted(self, purpose: Purpose, specs: Sequence[Any], refs: list[JobRef]) -> list[JobRef]:
+        kept_specs, kept_refs = [], []
+        for spec, ref in zip(specs, refs):
+            self._count += 1
+            task = repr(spec)
+            if self._count in self.kill_submissions and task not in self._tasks_killed:
+                self._tasks_killed.add(task)
+                status = JobStatus.LOST if len(self.killed) % 2 == 0 else JobStatus.FAILED
+                self.killed[ref] = status
+                self.states[ref] = JobState(status, None if status is JobStatus.LOST else 137)
+                self.submissions.append((purpose, 1))
+            else:
+                kept_specs.append(spec)
+                kept_refs.append(ref)
+        if kept_refs:
+            super()._submitted(purpose, kept_specs, kept_refs)
+        return refs
+
+
+CRASHES = 24
+
+
+def test_controller_killed_at_many_points_and_jobs_killed_under_lag_lose_and_repeat_nothing(
+    tmp_path: Path,
+) -> None:
+    """The crash-safety suite under a shared filesystem's lag: the controller dies before a
+    record at 24 points chosen by a fixed seed (half of them mid-write), some jobs are killed,
+    and each new controller replays the journal and carries on: nothing lost, nothing ingested
+    or decided twice, no job that succeeded recorded as failed."""
+    rng = random.Random(14)
+    # Random appends, and right after the records that a write of other files follows.
+    after = {"decision", "decision_recorded", "leaderboard"}
+    schedule = CrashSchedule(set(rng.sample(range(1, 160), CRASHES - len(after))), set(after))
+    layout = make_tiny_run(tmp_path / "run", generations=2)
+    lagged = LaggedListing(3)
+    executor = KillingExecutor(set(rng.sample(range(1, 40), 6)))
+    clock = itertools.count(1000.0, 1.0).__next__  # the backoff and grace see time pass
+    for _ in range(400):
+        lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=1e6, clock=clock)
+        config = load_config(layout.run_config)
+        try:
+            with CrashingJournal(layout.journal, schedule) as journal:
+                controller = Controller(
+                    layout, config, executor, FileLease(lease, clock), journal, clock=clock, listing=lagged
+                )
+                controller.recover_decisions()
+                while not controller.done():
+                    controller.tick()
+                _finish(controller, lagged)
+                break
+        except Crash:
+            pass
+        finally:
+            release_lease(lease, clock=clock)
+    assert schedule.crashes == CRASHES and not schedule.after and controller.done()
+    assert executor.killed and lagged.hidden_total > 0
+    # Every torn write was found and set aside by the next controller's journal.
+    assert len(list(layout.journal.parent.glob(f"{layout.journal.name}.torn-*"))) == CRASHES // 2
+    records = _records(layout)
+    ingested = [r["path"] for r in records if r.get("event") == "ingested"]
+    assert len(ingested) == len(set(ingested)) and set(ingested) == _published(layout)
+    decided = Counter(r["candidate"] for r in records if r.get("event") == "decision")
+    assert decided and set(decided.values()) == {1}
+    history = [json.loads(line) for line in layout.promotions(V).read_text().splitlines()]
+    assert Counter(h["candidate"] for h in history if "candidate" in h) == decided
+    killed = {ref.key: status.value for ref, status in executor.killed.items()}
+    for ended in (r for r in records if r.get("event") == "job_ended"):
+        assert ended["status"] == killed.get(ended["job"], "completed")
+    assert not any(r.get("event") in ("training_failed", "evaluation_failed", "error") for r in records)
