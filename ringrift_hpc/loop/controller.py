@@ -183,20 +183,27 @@ class Controller:
     # -- the tick --------------------------------------------------------------------------
 
     def tick(self) -> None:
+        # The lease is renewed before each phase, not once a tick: on a loaded login node one
+        # slow phase (a scheduler query, a first listing after a restart, a refit) must not
+        # outlive it.
         self.lease.renew()
         before = self.executor.scheduler_queries
         halted = self.layout.halt.exists()
         self._poll()
+        self.lease.renew()
         # Cancelled before the scan, so whatever such a task managed to publish is ingested now.
         self._cancel_finished_selfplay()
         new_matches = self._ingest()
+        self.lease.renew()
         self._apply_requests()
         if not halted:
             self._resubmit()
         self._plan_fleet()
         for name in self.names:
+            self.lease.renew()
             self._step_variant(name, halted)
         for name in sorted(new_matches):
+            self.lease.renew()
             self._refit(name)
         self.queries_last_tick = self.executor.scheduler_queries - before
         self.ticks += 1
