@@ -195,7 +195,9 @@ class Checkpoint:
             return False
         check()
         try:
-            atomic_write_bytes(self.layout.replay_snapshot, self._encode(shards, artifacts, figures))
+            with gc_paused():  # a million new objects without cycles: the collector's passes cost most
+                data = self._encode(shards, artifacts, figures)
+            atomic_write_bytes(self.layout.replay_snapshot, data)
         except OSError as error:
             # A cache: the run goes on without it (the previous snapshot, if any, is still whole).
             log.warning(
