@@ -107,6 +107,7 @@ def _snapshot_at(layout: RunLayout, records: int) -> None:
     assert replayed.checkpoint.save(
         replayed.shards, replayed.artifacts, figures, now=1e12, check=lambda: None
     )
+    assert json.loads(layout.replay_snapshot.read_bytes())["job_figures"] is not None
 
 
 def test_the_state_survives_its_json_with_every_field() -> None:
@@ -293,8 +294,8 @@ def test_the_controller_writes_it_when_due_and_restarts_from_it(tmp_path: Path) 
         assert not layout.replay_snapshot.exists()
         now[0] += replay_snapshot.EVERY_S
         controller.tick()
-        assert layout.replay_snapshot.exists()
         snapshot = layout.replay_snapshot.read_bytes()
+        assert json.loads(snapshot)["job_figures"] is not None  # followed by the tick's metrics
         for ref in [j.ref for j in controller.state.jobs.values() if j.ref is not None]:
             executor.states[ref] = JobState(JobStatus.FAILED, exit_code=1)
         controller.tick()  # journals the failures; no snapshot due
