@@ -128,7 +128,7 @@ def state_from_json(doc: Mapping[str, Any]) -> RunState:
     jobs = {}
     for job in doc["jobs"]:
         ref = JobRef.from_json(job["ref"]) if job["ref"] is not None else None
-        jobs[job["task"]] = JobRecord(**{**job, "ref": ref})
+        jobs[job["task"]] = JobRecord(**{**_unplain(job), "ref": ref})
     variants = {name: VariantState(**_unplain(v)) for name, v in doc["variants"].items()}
     return RunState(**{**_unplain(doc), "variants": variants, "jobs": jobs})
 
@@ -216,14 +216,14 @@ class Checkpoint:
         with self.layout.journal.open("rb") as handle:
             handle.seek(max(offset - 1, 0))  # from the newline that ends the last line folded
             data = handle.read()
-        start = 1 if offset else 0
-        if data[:start] != b"\n"[:start]:
+        if offset and not data.startswith(b"\n"):
             # Not the journal this controller appends to: no snapshot is written from now on.
             log.warning(
                 "%s: shorter than the %d bytes folded; no more replay snapshots", self.layout.journal, offset
             )
             self.stopped = True
             return
+        start = 1 if offset else 0
         tail = JournalReplay(self.layout.journal, data, data.rfind(b"\n") + 1)
         records = tail.records_after(start, self.mark.records)
         events = read_events(records, source=f"{self.layout.journal} after line {self.mark.records}")

@@ -284,6 +284,21 @@ def test_a_lost_lease_writes_no_snapshot(tmp_path: Path) -> None:
     assert not layout.replay_snapshot.exists()
 
 
+def test_a_journal_cut_under_a_running_controller_stops_its_snapshots(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    layout = _run(tmp_path)
+    layout.journal.write_bytes(b"".join(LINES))
+    replayed, figures = _restart(layout)
+    layout.journal.write_bytes(b"".join(LINES[:100]))
+    with caplog.at_level(logging.WARNING, logger=replay_snapshot.__name__):
+        assert not replayed.checkpoint.save(
+            replayed.shards, replayed.artifacts, figures, now=1e12, check=lambda: None
+        )
+    assert "no more replay snapshots" in caplog.records[0].getMessage()
+    assert not layout.replay_snapshot.exists()
+
+
 def test_the_controller_writes_it_when_due_and_restarts_from_it(tmp_path: Path) -> None:
     layout = make_tiny_run(tmp_path / "run", changes={"selfplay": {"tasks_in_flight": 3}})
     now = [1000.0]
