@@ -5,13 +5,16 @@ journal that ingested them all, as a run that has been going for weeks holds the
 last changed an hour ago). The timed tick follows a warm-up tick (a restarted controller's first
 tick lists every directory once) and finds one new shard and one new match file, so it polls,
 ingests, refits the leaderboard and writes `state.json` and the metrics. The replay is what a
-restart does before its first tick: read the journal and fold it into the state and indexes.
+restart does before its first tick: read the journal and fold it into the state and indexes,
+from the replay snapshot its predecessor wrote and the journal's tail after it (the restart
+timed against the target), and from the whole journal (for reference).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -27,11 +30,12 @@ from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import Config, parse_config
 from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
 from ringrift_hpc.loop.controller import Controller
+from ringrift_hpc.loop.replay_snapshot import EVERY_RECORDS
 from ringrift_hpc.loop.run_init import init_run
 from ringrift_hpc.rating.match_files import encode_match_file, publish_match_file
 from ringrift_hpc.rating.participants import Participant, random_player
 from ringrift_hpc.rating.records import GameRecord, MatchGroup
-from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, publish_bytes
+from ringrift_hpc.store import JournalWriter, RunLayout, acquire_lease, publish_bytes, release_lease
 from ringrift_hpc.store.fencing import FileLease
 from ringrift_hpc.store.journal import encode_record
 from ringrift_hpc.store.publish import Manifest, manifest_path
@@ -60,11 +64,16 @@ class TickResult:
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """One timed restart over a synthetic journal."""
+    """One timed restart over a synthetic journal: from the replay snapshot a controller wrote
+    `tail` records before the journal's end, and (for reference) without it."""
 
     records: int
     megabytes: float
-    seconds: float
+    seconds: float  # the restart from the snapshot
+    tail: int  # records after the snapshot
+    snapshot_megabytes: float
+    snapshot_write_s: float  # one snapshot write at the end of a tick
+    full_replay_s: float
     target_s: float = REPLAY_TARGET_S
 
 
@@ -308,8 +317,28 @@ def time_tick(*, shards: int, matches: int, models: int) -> TickResult:
     return TickResult(shards, matches, models, records, first, tick)
 
 
+def _stop(controller: Controller, journal: JournalWriter) -> None:
+    """End a controller as its process would: journal closed, lease given up."""
+    journal.close()
+    assert isinstance(controller.lease, FileLease)
+    release_lease(controller.lease.lease)
+
+
+def _timed_restart(layout: RunLayout, config: Config, records: int) -> tuple[Controller, float]:
+    start = time.perf_counter()
+    controller, journal = _controller(layout, config)
+    seconds = time.perf_counter() - start
+    _stop(controller, journal)
+    if controller.state.events != records:
+        raise RuntimeError(f"replayed {controller.state.events} events of the {records} written")
+    return controller, seconds
+
+
 def time_replay(records: int) -> ReplayResult:
-    """Time a restart (journal read, state and indexes folded) over `records` synthetic records."""
+    """Time a restart (journal read, state and indexes folded) over `records` synthetic records:
+    a controller replays all but the last `EVERY_RECORDS` (or a tenth) of them, follows its
+    figures and writes its replay snapshot; the rest are appended, as by ticks after it; then a
+    restart from the snapshot, and one without it, are timed."""
     with tempfile.TemporaryDirectory(prefix="ringrift-bench-") as temp:
         root = Path(temp) / "run"
         config = bench_config(root)
@@ -317,11 +346,33 @@ def time_replay(records: int) -> ReplayResult:
         shards = records // 4 + 1  # a shard brings at least four records
         stream = journal_records(config, layout.root, shards, shards // 10, shards // 100)
         write_journal(layout.journal, (record for _, record in zip(range(records), stream)))
-        size = layout.journal.stat().st_size
-        start = time.perf_counter()
+        data = layout.journal.read_bytes()
+        tail = min(EVERY_RECORDS, records // 10)
+        cut = len(data)
+        for _ in range(tail):
+            cut = data.rfind(b"\n", 0, cut - 1) + 1
+        os.truncate(layout.journal, cut)
         controller, journal = _controller(layout, config)
-        seconds = time.perf_counter() - start
-        journal.close()
-        if controller.state.events != records:
-            raise RuntimeError(f"replayed {controller.state.events} events of the {records} written")
-    return ReplayResult(records, size / 1e6, seconds)
+        controller.job_figures.follow()  # as the first tick's metrics do
+        start = time.perf_counter()
+        written = controller.checkpoint.save(
+            controller.shard_index,
+            controller.artifacts,
+            controller.job_figures,
+            now=math.inf,
+            check=controller.lease.check,
+        )
+        write_s = time.perf_counter() - start
+        _stop(controller, journal)
+        if not written:
+            raise RuntimeError(f"{layout.replay_snapshot}: not written")
+        with layout.journal.open("ab") as out:
+            out.write(data[cut:])
+        size = len(data)
+        snapshot_size = layout.replay_snapshot.stat().st_size
+        restarted, seconds = _timed_restart(layout, config, records)
+        if restarted.checkpoint.written[0] != records - tail:
+            raise RuntimeError(f"{layout.replay_snapshot}: not used by the restart")
+        layout.replay_snapshot.unlink()
+        _, full = _timed_restart(layout, config, records)
+    return ReplayResult(records, size / 1e6, seconds, tail, snapshot_size / 1e6, write_s, full)

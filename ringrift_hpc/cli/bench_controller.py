@@ -21,6 +21,7 @@ def controller_command(
     """Build synthetic runs in a temporary directory; report tick and replay times and targets."""
     # Imported here: the controller brings the job modules, which only this command needs.
     from ringrift_hpc.bench.controller_bench import time_replay, time_tick
+    from ringrift_hpc.loop.replay_snapshot import EVERY_RECORDS, EVERY_S
 
     typer.echo("controller tick: a restarted controller's first tick lists every directory once;")
     typer.echo(
@@ -40,6 +41,11 @@ def controller_command(
     replay = time_replay(records)
     verdict = "meets" if replay.seconds <= replay.target_s else "misses"
     typer.echo(
-        f"journal replay: {replay.records:,} records ({replay.megabytes:.0f} MB) in {replay.seconds:.2f} s; "
-        f"target {replay.target_s:.1f} s ({verdict} it)"
+        f"replay snapshot: {replay.snapshot_megabytes:.0f} MB written in {replay.snapshot_write_s:.2f} s "
+        f"(every {EVERY_RECORDS:,} records or {EVERY_S:.0f} s, at the end of a tick)"
+    )
+    typer.echo(f"full journal replay (no snapshot): {replay.full_replay_s:.2f} s")
+    typer.echo(
+        f"journal replay: {replay.records:,} records ({replay.megabytes:.0f} MB) in {replay.seconds:.2f} s "
+        f"from the snapshot and a {replay.tail:,}-record tail; target {replay.target_s:.1f} s ({verdict} it)"
     )

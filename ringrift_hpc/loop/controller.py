@@ -61,14 +61,14 @@ from ringrift_hpc.loop.events import (
     TournamentStarted,
     TrainingFailed,
     TrainingStarted,
-    read_events,
     to_record,
 )
-from ringrift_hpc.loop.ingest import ArtifactIndex, Lister, ShardIndex
+from ringrift_hpc.loop.ingest import ArtifactIndex, Lister
 from ringrift_hpc.loop.job_figures import JobFigures
 from ringrift_hpc.loop.judge import evaluation_of, progress_of
+from ringrift_hpc.loop.replay_snapshot import restart
 from ringrift_hpc.loop.requests import apply_pending_requests
-from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, fold_events, train_task
+from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, train_task
 from ringrift_hpc.loop.tournament_plan import tournament_specs
 from ringrift_hpc.loop.variant_machine import (
     Action,
@@ -94,7 +94,6 @@ from ringrift_hpc.rating.sprt import SprtError
 from ringrift_hpc.store import JournalWriter, RunLayout, list_published, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json
 from ringrift_hpc.store.fencing import FencingLease
-from ringrift_hpc.store.journal import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -127,24 +126,26 @@ class Controller:
         self.journal = journal
         self.clock = clock
         self.names = [v.name for v in config.variants]
-        # The journal is parsed once: the state, the indexes and the unrecorded decisions.
-        events = read_events(journal.replayed.records, source=str(journal.path))
-        self.state: RunState = fold_events(RunState.empty(self.names), events)
-        self.shard_index = ShardIndex()
-        self.artifacts = ArtifactIndex(layout, listing=listing)
-        with gc_paused():
-            for replayed in events:
-                self.shard_index.apply(replayed)
-                self.artifacts.apply(replayed)
-        recorded = {(e.variant, e.candidate) for e in events if isinstance(e, DecisionRecorded)}
-        self._unrecorded = [
-            e for e in events if isinstance(e, Decision) and (e.variant, e.candidate) not in recorded
-        ]
+        self.job_figures = JobFigures.for_run(layout, config)
+        # The state, the indexes and the unrecorded decisions: the replay snapshot's and the
+        # journal's tail after it, or the whole journal's.
+        replayed = restart(
+            layout,
+            self.names,
+            journal.replayed,
+            lambda: ArtifactIndex(layout, listing=listing),
+            self.job_figures,
+            now=clock(),
+        )
+        self.state: RunState = replayed.state
+        self.shard_index = replayed.shards
+        self.artifacts = replayed.artifacts
+        self._unrecorded = replayed.unrecorded
+        self.checkpoint = replayed.checkpoint
         self.progress: dict[str, EvaluationProgress | None] = {}
         self.targets: dict[str, int] = {}
         self.weights: dict[str, float] = {}
         self.queries_last_tick = 0
-        self.job_figures = JobFigures.for_run(layout, config)
         self.ticks = 0  # ticks of this process: the journal records events, not ticks
 
     # -- journal ---------------------------------------------------------------------------
@@ -208,6 +209,9 @@ class Controller:
         self.queries_last_tick = self.executor.scheduler_queries - before
         self.ticks += 1
         self.write_snapshot()
+        self.checkpoint.save(
+            self.shard_index, self.artifacts, self.job_figures, now=self.clock(), check=self.lease.check
+        )
 
     def done(self) -> bool:
         """Every variant reached `loop.max_generations` and no job of the run is in flight."""

@@ -161,6 +161,25 @@ class ArtifactIndex:
             evaluation = self._match_files.setdefault(event.variant, {}).setdefault(event.eval_id, set())
             evaluation.add(self.layout.root / event.path)
 
+    def memory(self) -> dict[str, Any]:
+        """What `apply` folded, as JSON: the replay snapshot's copy (`restore` reads it back)."""
+        skip = len(str(self.layout.root)) + 1  # string operations: a run holds 10^5 match files
+        return {
+            "ingested": sorted(self.ingested),
+            "match_files": {
+                variant: {e: sorted(str(p)[skip:] for p in files) for e, files in evals.items()}
+                for variant, evals in self._match_files.items()
+            },
+        }
+
+    def restore(self, memory: Mapping[str, Any]) -> None:
+        """Remember what `memory` (from `memory`) holds, as if its events were applied."""
+        for path in memory["ingested"]:
+            self.remember(path)
+        for variant, evals in memory["match_files"].items():
+            for eval_id, files in evals.items():
+                self._match_files.setdefault(variant, {})[eval_id] = {self.layout.root / p for p in files}
+
     def evaluation_groups(self, variant: str, eval_id: str) -> tuple[MatchGroup, ...]:
         """The groups of the evaluation's ingested match files, in task order."""
         files = sorted(self._match_files.get(variant, {}).get(eval_id, ()))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose, resource_kind
@@ -96,6 +97,26 @@ class JobFigures:
         self._line += len(records)
         self._offset += len(complete)
         return self
+
+    def memory(self, offset: int) -> dict[str, Any] | None:
+        """The totals as JSON when they fold exactly the journal's first `offset` bytes (the
+        replay snapshot's copy), else None."""
+        if self._offset != offset:
+            return None
+        return {
+            f.name: [[list(key), value] for key, value in sorted(getattr(self.totals, f.name).items())]
+            for f in fields(Totals)
+        }
+
+    def restore(self, memory: dict[str, Any], *, offset: int, lines: int, inode: int) -> None:
+        """Take the totals of `memory` (from `memory`) as the fold of the journal's first `offset`
+        bytes, its first `lines` lines, in the file `inode`."""
+        totals = Totals()
+        for f in fields(Totals):
+            counts = getattr(totals, f.name)
+            for key, value in memory[f.name]:
+                counts[tuple(str(part) for part in key)] = float(value)
+        self.totals, self._offset, self._line, self._inode = totals, offset, lines, inode
 
     def _fold(self, event: Event | UnknownEvent) -> None:
         t = self.totals

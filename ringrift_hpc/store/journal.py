@@ -13,8 +13,9 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,16 +33,34 @@ from ringrift_hpc.store.errors import JournalCorruptError, StoreError
 
 @dataclass(frozen=True)
 class JournalReplay:
-    """The records of a journal, in order, and what (if anything) was torn off its end."""
+    """A journal's bytes: its complete lines, parsed when asked for (a restart that starts from a
+    snapshot parses only the tail), and what (if anything) was torn off its end."""
 
     path: Path
-    records: tuple[dict[str, Any], ...]
+    data: bytes = field(repr=False)  # the whole file
     valid_size: int  # bytes up to and including the last complete line
-    torn_tail: bytes  # the unterminated last line, empty when the journal ends cleanly
+
+    @property
+    def torn_tail(self) -> bytes:
+        """The unterminated last line, empty when the journal ends cleanly."""
+        return self.data[self.valid_size :]
 
     @property
     def torn(self) -> bool:
-        return bool(self.torn_tail)
+        return self.valid_size < len(self.data)
+
+    @cached_property
+    def records(self) -> tuple[dict[str, Any], ...]:
+        return self.records_after(0, 0)
+
+    def records_after(self, offset: int, lines: int) -> tuple[dict[str, Any], ...]:
+        """The records after the first `lines` lines, which end at byte `offset`."""
+        records: list[dict[str, Any]] = []
+        with gc_paused():
+            chunk = self.data[offset : self.valid_size]
+            for number, line in enumerate(chunk.split(b"\n")[:-1], start=lines + 1):
+                records.append(_parse_line(self.path, number, line))
+        return tuple(records)
 
 
 @contextmanager
@@ -57,18 +76,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def replay_journal(path: Path) -> JournalReplay:
-    """Parse every complete line of `path`; a missing journal is an empty one."""
+def read_journal(path: Path) -> JournalReplay:
+    """Read `path`, leaving its lines unparsed until asked for; a missing journal is an empty one."""
     try:
-        raw = path.read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
-        return JournalReplay(path=path, records=(), valid_size=0, torn_tail=b"")
-    valid_size = raw.rfind(b"\n") + 1
-    records: list[dict[str, Any]] = []
-    with gc_paused():
-        for number, line in enumerate(raw[:valid_size].split(b"\n")[:-1], start=1):
-            records.append(_parse_line(path, number, line))
-    return JournalReplay(path=path, records=tuple(records), valid_size=valid_size, torn_tail=raw[valid_size:])
+        data = b""
+    return JournalReplay(path=path, data=data, valid_size=data.rfind(b"\n") + 1)
+
+
+def replay_journal(path: Path) -> JournalReplay:
+    """Read and parse every complete line of `path`; a missing journal is an empty one."""
+    replay = read_journal(path)
+    _ = replay.records  # parsed now: a damaged line is reported here, naming the file and line
+    return replay
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
@@ -94,8 +115,8 @@ class JournalWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         ensure_dir(path.parent)
-        replay = replay_journal(path)
-        self.replayed = replay
+        replay = read_journal(path)
+        self.replayed = replay  # parsed by whoever asks for its records
         if replay.torn:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
             atomic_write_bytes(path.with_name(f"{path.name}.torn-{stamp}"), replay.torn_tail)

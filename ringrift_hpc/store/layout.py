@@ -60,6 +60,11 @@ class RunLayout:
         return self.root / "state.json"
 
     @property
+    def replay_snapshot(self) -> Path:
+        """The fold of the journal's first records, a restart's cache (`loop.replay_snapshot`)."""
+        return self.root / "replay_snapshot.json"
+
+    @property
     def requests_dir(self) -> Path:
         """Commands from CLI users that the controller applies."""
         return self.root / "requests"

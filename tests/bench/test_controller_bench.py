@@ -24,9 +24,11 @@ def test_the_report_has_a_tick_row_per_size_and_the_replay_with_its_target() -> 
     assert all(re.fullmatch(r"\d+\.\d{3}s", cell) for row in rows for cell in row[4:6])
     assert all(row[6] == "1.0s" for row in rows)
     assert re.search(
-        r"journal replay: 300 records \(\d+ MB\) in \d+\.\d\d s; target 5\.0 s \((meets|misses) it\)",
+        r"journal replay: 300 records \(\d+ MB\) in \d+\.\d\d s from the snapshot and a 30-record tail; "
+        r"target 5\.0 s \((meets|misses) it\)",
         lines[-1],
     )
+    assert re.fullmatch(r"full journal replay \(no snapshot\): \d+\.\d\d s", lines[-2])
 
 
 def test_a_restarted_controller_ingests_only_what_is_new_and_refits(tmp_path: Path) -> None:
