@@ -176,6 +176,7 @@ def journal_records(
             "path": path,
             "samples": 100,
             "generation": generation,
+            "games": 2,
         }
         while match_done < matches * (index + 1) // shards:
             eval_id, name = _match_names(match_done)
@@ -231,6 +232,7 @@ def _shard_metadata(generation: int) -> dict[str, Any]:
         "variant": VARIANT,
         "generation": generation,
         "positions": 100,
+        "games": 2,
         "encoder_version": ENCODER_VERSION,
         "codec_version": CODEC_VERSION,
     }

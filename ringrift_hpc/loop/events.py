@@ -23,7 +23,7 @@ Journal events (field ``event``):
   one lost with its node or preempted (``lost_rerun``) reruns at once, both with the same
   attempt number.
 * ``job_cancelled`` {task, why}: cancelled by the controller because the variant is finished.
-* ``ingested`` {artifact: shard, variant, path, samples, generation}, {artifact: model, variant,
+* ``ingested`` {artifact: shard, variant, path, samples, generation, games?}, {artifact: model, variant,
   path, model_id, job_key, generation} or {artifact: match, variant, path, eval_id, groups}.
 * ``quarantined`` {variant, path, reason}.
 * ``training_failed`` {variant, error}: the candidate's training gave up; back to collecting.
@@ -168,6 +168,7 @@ class ShardIngested(JournalEvent):
     path: Str  # relative to the run root
     samples: Int
     generation: Int
+    games: Int | None = None  # from the manifest; None in journals written before it was recorded
 
 
 class ModelIngested(JournalEvent):

@@ -76,14 +76,17 @@ def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> li
     return [Quarantined(variant=variant, path=record.original, reason=record.reason)]
 
 
-def _shard(variant: str, path: Path) -> ShardEntry:
-    """The verified shard's entry from its manifest (`ShardRejectedError`, `NotPublishedError`)."""
+def _shard(variant: str, path: Path) -> tuple[ShardEntry, int | None]:
+    """The verified shard's entry and game count from its manifest (`ShardRejectedError`,
+    `NotPublishedError`)."""
     try:
-        entry = describe_shard(read_manifest(path, verify=True), variant)
+        published = read_manifest(path, verify=True)
+        entry = describe_shard(published, variant)
         check_versions((entry,), encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
     except (CorruptArtifactError, ReplayWindowError) as error:
         raise ShardRejectedError(path, str(error)) from error
-    return entry
+    games = published.manifest.metadata.get("games")
+    return entry, games if isinstance(games, int) and not isinstance(games, bool) and games >= 0 else None
 
 
 def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, Any]) -> list[Quarantined]:
@@ -237,12 +240,16 @@ class ArtifactIndex:
 
     def _shard_events(self, variant: str, item: Path) -> list[Event]:
         try:
-            shard = _shard(variant, item)
+            shard, games = _shard(variant, item)
         except ShardRejectedError as error:
             return [*_quarantined(self.layout, variant, item, error.reason)]
         path = str(self.layout.relative(item))
         generation = int(item.parent.name)
-        return [ShardIngested(variant=variant, path=path, samples=shard.samples, generation=generation)]
+        return [
+            ShardIngested(
+                variant=variant, path=path, samples=shard.samples, generation=generation, games=games
+            )
+        ]
 
     def _model_events(self, variant: str, item: Path) -> list[Event]:
         try:

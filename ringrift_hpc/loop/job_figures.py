@@ -3,9 +3,10 @@
 Per-task figures would give every selfplay task its own series (a label without bound); these
 totals carry only the labels variant, purpose and status, whose values the config and the code
 fix. `JobFigures.follow` folds only the journal lines appended since its last call (the journal
-is append-only), so the controller pays for each record once. Games come from the manifests of
-the ingested shards, read once per shard; a shard gone from its place since (quarantined)
-counts its positions but not its games.
+is append-only), so the controller pays for each record once. Games come from the shard's
+`ingested` record; for journals written before it carried them, from the shard's manifest, read
+once per shard (a shard gone from its place since, quarantined, then counts its positions but
+not its games).
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ class JobFigures:
         elif isinstance(event, ShardIngested):
             t.positions[event.variant,] += event.samples
             t.shards[event.variant,] += 1
-            t.games[event.variant,] += self._games(event.path)
+            # Journals written before the ingest recorded games: read from the manifest once.
+            t.games[event.variant,] += event.games if event.games is not None else self._games(event.path)
 
     def _games(self, path: str) -> int:
         try:

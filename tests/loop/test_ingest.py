@@ -74,6 +74,7 @@ def test_golden_shard_ingests_from_its_manifest_without_decoding(
             "path": SHARD,
             "samples": 61,
             "generation": 0,
+            "games": 1,
         }
     ]
     assert decoded == []

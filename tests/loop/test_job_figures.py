@@ -97,11 +97,12 @@ def test_totals_per_variant_and_purpose_each_record_once(layout: RunLayout) -> N
         "status",
     }
     assert len(_values(figures)["ringrift_jobs_ended_total"]) == len(ended)
-    _append(layout, _ended(2, JobStatus.LOST, 5))
+    # A record that carries its games is counted without its manifest (which is gone here).
+    _append(layout, gone.model_copy(update={"games": 6}), _ended(2, JobStatus.LOST, 5))
     second = _values(figures)
     assert second["ringrift_jobs_ended_total"][_key(purpose="selfplay", status="lost", variant=V)] == 1
     assert second["ringrift_job_elapsed_seconds_total"][selfplay] == 45
-    assert second["ringrift_selfplay_games_total"][_key(variant=V)] == 4  # not folded twice
+    assert second["ringrift_selfplay_games_total"][_key(variant=V)] == 10  # nothing folded twice
 
 
 def test_torn_line_waits_and_a_replaced_journal_is_folded_anew(layout: RunLayout) -> None:
