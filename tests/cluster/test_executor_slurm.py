@@ -262,10 +262,20 @@ def squeue_state(job_id: str) -> str:
 
 @pytest.fixture
 def node_back_up() -> Iterator[None]:
-    """Whatever a test did to the node, it is usable again afterwards."""
+    """Whatever a test did to the node, it is idle again afterwards: a node just resumed can
+    still be not responding, or drained by a job step it failed to kill, for a while."""
     yield
-    for state in ("resume", "undrain"):
-        run_command(("scontrol", "update", "nodename=vm", f"state={state}"))
+    deadline = time.monotonic() + 90.0
+    while (state := node_state()) != "idle":
+        assert time.monotonic() < deadline, f"node vm is {state!r} 90 s after the test, not idle"
+        for change in ("resume", "undrain"):
+            run_command(("scontrol", "update", "nodename=vm", f"state={change}"))
+        time.sleep(1.0)
+
+
+def node_state() -> str:
+    result = run_command(("sinfo", "--noheader", "--nodes=vm", "--format=%T"))
+    return result.stdout.strip() if result.ok else result.summary
 
 
 def test_a_job_requeued_by_slurm_runs_again_and_is_never_seen_ended_before_it_completes(
