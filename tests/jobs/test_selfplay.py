@@ -127,6 +127,7 @@ def test_manifest_carries_what_ingest_needs(tmp_path: Path) -> None:
         "path": "variants/square8_2p/selfplay/000000/000001.h5",
         "samples": result.positions,
         "generation": 0,
+        "games": result.games,
     }
     meta = read_manifest(result.shard).manifest.metadata
     described = ("variant", "generation", "task", "model_id", "run_seed", "task_seed", "game_seeds", "games")
