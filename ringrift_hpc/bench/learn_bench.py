@@ -142,6 +142,10 @@ def bench_config(settings: LearnSettings, run_dir: Path, base: Path = SHIPPED_CO
         simulations=settings.simulations,
         gumbel_actions=settings.gumbel_actions,
         opening_sample_moves=settings.opening_sample_moves,
+        c_scale=settings.c_scale,
+        full_search_fraction=settings.full_search_fraction,
+        fast_simulations=settings.fast_simulations,
+        value_search_weight=settings.value_search_weight,
         bootstrap_player=settings.bootstrap_player,
         concurrent_games=settings.concurrent_games,
         device="cpu",
@@ -262,6 +266,7 @@ def evaluate_model(
     search = {
         "simulations": settings.simulations,
         "gumbel_actions": settings.gumbel_actions,
+        "c_scale": settings.c_scale,
     }
     calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     for opponent in OPPONENTS:

@@ -28,6 +28,10 @@ class LearnSettings:
     simulations: int = 16
     gumbel_actions: int = 8
     opening_sample_moves: int = 4
+    c_scale: float = 1.0
+    full_search_fraction: float = 1.0
+    fast_simulations: int = 4
+    value_search_weight: float = 0.0
     concurrent_games: int = 16
     samples_per_new_sample: float = 4.0
     min_steps: int = 100

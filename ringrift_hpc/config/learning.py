@@ -36,6 +36,28 @@ class SelfplaySection(Section):
     opening_sample_moves: Int = Field(
         default=4, ge=0, description="Opening moves per game sampled from the improved policy, for diversity."
     )
+    full_search_fraction: Float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Share of moves searched at `simulations` and kept as training samples; the others are "
+            "searched at `fast_simulations` and are not samples (KataGo's playout cap randomization: "
+            "more games, so more value targets, per CPU-hour)."
+        ),
+    )
+    fast_simulations: Int = Field(
+        default=4, ge=1, description="Simulations of the cheap searches (see `full_search_fraction`)."
+    )
+    value_search_weight: Float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Weight of the searched root value in a sample's value target; the game's outcome has "
+            "the rest (0: outcome only)."
+        ),
+    )
     bootstrap_player: Literal["random", "heuristic"] = Field(
         default="heuristic", description="Who plays generation 0, before any model exists."
     )
@@ -137,7 +159,9 @@ class TrainingSection(Section):
     device: Device = Field(default="auto", description=_DEVICE)
     bf16: Bool = Field(default=True, description="bf16 autocast on GPU (ignored on CPU).")
     dataloader_workers: Int = Field(
-        default=2, ge=0, description="Threads building the next batches while a step runs; 0 builds them inline."
+        default=2,
+        ge=0,
+        description="Threads building the next batches while a step runs; 0 builds them inline.",
     )
     replay_window: ReplayWindow = Field(default=ReplayWindow(), description="Replay window.")
 

@@ -89,6 +89,9 @@ class SelfplaySpec(SpecModel):
     c_visit: Float = 50.0
     c_scale: Float = 1.0
     opening_sample_moves: Int = Field(default=4, ge=0)
+    full_search_fraction: Float = Field(default=1.0, gt=0, le=1)
+    fast_simulations: Int = Field(default=4, ge=1)
+    value_search_weight: Float = Field(default=0.0, ge=0, le=1)
     concurrent_games: Int = Field(default=32, ge=1)
     max_batch_size: Int = Field(default=1024, ge=1)
     device: Device = "auto"
@@ -125,6 +128,17 @@ class SelfplaySpec(SpecModel):
             opening_sample_moves=self.opening_sample_moves,
         )
 
+    @property
+    def fast_search_config(self) -> SearchConfig:
+        """The cheap search of playout cap randomization: at most as many root moves as simulations."""
+        return SearchConfig(
+            simulations=self.fast_simulations,
+            gumbel_actions=min(self.gumbel_actions, self.fast_simulations),
+            c_visit=self.c_visit,
+            c_scale=self.c_scale,
+            opening_sample_moves=self.opening_sample_moves,
+        )
+
     @classmethod
     def from_config(
         cls,
@@ -153,6 +167,9 @@ class SelfplaySpec(SpecModel):
                 "c_visit": section.c_visit,
                 "c_scale": section.c_scale,
                 "opening_sample_moves": section.opening_sample_moves,
+                "full_search_fraction": section.full_search_fraction,
+                "fast_simulations": section.fast_simulations,
+                "value_search_weight": section.value_search_weight,
                 "concurrent_games": section.concurrent_games,
                 "max_batch_size": section.max_batch_size,
                 "device": section.device,
@@ -188,7 +205,7 @@ def _mover(spec: SelfplaySpec, layout: RunLayout) -> Mover:
     expected = CheckpointHeader.current(spec.board, spec.num_players, read_header(path).net_config)
     net = load_checkpoint(path, expected)
     evaluator = NetEvaluator(net, device=spec.device, max_batch=spec.max_batch_size)
-    return SearchMover(evaluator, spec.search_config)
+    return SearchMover(evaluator, spec.search_config, spec.fast_search_config, spec.full_search_fraction)
 
 
 class PublishedShardCorruptError(RuntimeError):
@@ -254,6 +271,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
             on_game=writer.add_game,
             hard_stop=stop,
             soft_stop=lambda: budget_end is not None and time.time() >= budget_end,
+            value_search_weight=spec.value_search_weight,
         )
     except BaseException:
         writer.abort()

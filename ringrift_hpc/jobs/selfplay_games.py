@@ -4,7 +4,9 @@ A `Mover` decides the move of every live game in one call (the batched search ma
 network call per simulation step for all of them) and gives the training target with it.
 Two movers exist:
 
-* `SearchMover`: Gumbel search with a network; the target is the improved policy.
+* `SearchMover`: Gumbel search with a network; the target is the improved policy. With playout
+  cap randomization (`full_fraction` < 1) each move is searched at the full budget with that
+  probability and is then a sample; the other moves get the cheap search and are not samples.
 * `BootstrapMover` (generation 0, no network yet): the configured `random` or `heuristic`
   player; the target is the one-hot of the move that player chooses. During the first
   `opening_sample_moves` turns the game plays a uniformly random move instead, for diversity
@@ -39,7 +41,8 @@ class Decision:
 
     move: Move
     moves: tuple[Move, ...]  # legal_moves(state), the order of `target`
-    target: np.ndarray | None  # [len(moves)] probabilities; None: forced, not a sample
+    target: np.ndarray | None  # [len(moves)] probabilities; None: not a sample (forced or cheap)
+    searched: np.ndarray | None = None  # [num_players] the search's root value, absolute seats
 
 
 class Mover(Protocol):
@@ -50,10 +53,24 @@ class Mover(Protocol):
 class SearchMover:
     evaluator: Evaluator
     config: SearchConfig
+    fast_config: SearchConfig | None = None
+    full_fraction: float = 1.0
 
     def decide(self, states: Sequence[GameState], rngs: Sequence[np.random.Generator]) -> list[Decision]:
-        results = search(states, self.evaluator, self.config, rngs)
-        return [Decision(r.move, r.moves, None if r.forced else r.policy) for r in results]
+        # Each game draws from its own generator, so its choices do not depend on its batch.
+        full = [self.fast_config is None or r.random() < self.full_fraction for r in rngs]
+        out: list[Decision | None] = [None] * len(states)
+        for wanted, config in ((True, self.config), (False, self.fast_config)):
+            rows = [i for i, f in enumerate(full) if f is wanted]
+            if not rows or config is None:
+                continue
+            results = search([states[i] for i in rows], self.evaluator, config, [rngs[i] for i in rows])
+            for i, r in zip(rows, results, strict=True):
+                sample = wanted and not r.forced
+                out[i] = Decision(
+                    r.move, r.moves, r.policy if sample else None, r.root_value if sample else None
+                )
+        return [d for d in out if d is not None]
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,17 @@ class BootstrapMover:
         return out
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A position with a real choice, as played: its target and the search's value, if searched."""
+
+    state: GameState
+    ply: int
+    moves: tuple[Move, ...]
+    target: np.ndarray
+    searched: np.ndarray | None
+
+
 @dataclass
 class _Game:
     number: int  # index of the game within the task
@@ -87,7 +115,7 @@ class _Game:
     rng: np.random.Generator
     state: GameState
     moves_played: int = 0
-    samples: list[tuple[GameState, int, tuple[Move, ...], np.ndarray]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
 
 
 def game_record(
@@ -95,28 +123,42 @@ def game_record(
     seed: int,
     final: GameState,
     moves_played: int,
-    samples: list[tuple[GameState, int, tuple[Move, ...], np.ndarray]],
+    samples: Sequence[Sample],
+    value_search_weight: float = 0.0,
 ) -> GameRecord:
-    """The shard record of a finished game: encoded samples, sparse targets, mover-relative values."""
-    states = [s for s, _, _, _ in samples]
+    """The shard record of a finished game: encoded samples, sparse targets, mover-relative values.
+
+    A sample's value target is the outcome, or with `value_search_weight` w and a searched
+    sample, `(1 - w) * outcome + w * searched root value` (the Q+z mix of Connect-4 AlphaZero
+    studies: the outcome is unbiased but one noisy label per game, the search value is per
+    position).
+    """
+    states = [s.state for s in samples]
     n = final.num_players
     outcome = outcome_values(final)
     if states:
         planes, scalars = encode_states(states)
         to_move = np.array([s.current for s in states], dtype=np.int64)
-        values = relative_values(np.repeat(outcome[None, :], len(states), axis=0), to_move)
+        absolute = np.repeat(outcome[None, :], len(states), axis=0)
+        if value_search_weight:
+            for row, sample in enumerate(samples):
+                if sample.searched is not None:
+                    absolute[row] = (
+                        1 - value_search_weight
+                    ) * outcome + value_search_weight * sample.searched
+        values = relative_values(absolute, to_move)
     else:
         shape = encoder_shape(final.geo.board, n)
         planes = np.zeros((0, shape.planes, shape.height, shape.width), dtype=np.float32)
         scalars = np.zeros((0, shape.scalars), dtype=np.float32)
         values = np.zeros((0, n), dtype=np.float32)
     policy_indices, policy_probs, legal_indices = [], [], []
-    for state, _, moves, target in samples:
-        legal = codec.indices(state, moves).astype(np.int32)
+    for sample in samples:
+        legal = codec.indices(sample.state, sample.moves).astype(np.int32)
         # Probabilities that underflowed to zero carry no information; the legal list keeps the move.
-        kept = target > 0
+        kept = sample.target > 0
         policy_indices.append(legal[kept])
-        policy_probs.append((target[kept] / target[kept].sum()).astype(np.float32))
+        policy_probs.append((sample.target[kept] / sample.target[kept].sum()).astype(np.float32))
         legal_indices.append(legal)
     return GameRecord(
         seed=seed,
@@ -128,7 +170,7 @@ def game_record(
         policy_probs=tuple(policy_probs),
         legal_indices=tuple(legal_indices),
         values=values.astype(np.float32),
-        plies=np.array([ply for _, ply, _, _ in samples], dtype=np.int32),
+        plies=np.array([s.ply for s in samples], dtype=np.int32),
     )
 
 
@@ -149,6 +191,7 @@ def play_selfplay(
     on_game: Callable[[GameRecord], None],
     hard_stop: Callable[[], str | None],
     soft_stop: Callable[[], bool],
+    value_search_weight: float = 0.0,
 ) -> PlayOutcome:
     """Play games `0..len(seeds)-1` with at most `concurrent` in flight.
 
@@ -174,11 +217,17 @@ def play_selfplay(
         still: list[_Game] = []
         for game, decision in zip(live, decisions, strict=True):
             if decision.target is not None:
-                game.samples.append((game.state, game.moves_played, decision.moves, decision.target))
+                game.samples.append(
+                    Sample(game.state, game.moves_played, decision.moves, decision.target, decision.searched)
+                )
             game.state = apply_move_unchecked(game.state, decision.move)
             game.moves_played += 1
             if is_terminal(game.state):
-                on_game(game_record(codec, game.seed, game.state, game.moves_played, game.samples))
+                on_game(
+                    game_record(
+                        codec, game.seed, game.state, game.moves_played, game.samples, value_search_weight
+                    )
+                )
                 finished += 1
             elif game.moves_played >= MAX_GAME_MOVES:
                 raise RuntimeError(
