@@ -30,11 +30,17 @@ def _read_json(path: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _rating(layout: RunLayout, variant: str, participant: str | None) -> dict[str, Any] | None:
+def leaderboard_rows(layout: RunLayout, variant: str) -> list[dict[str, Any]]:
+    """The rows of the variant's leaderboard; none before its first refit."""
     board = _read_json(layout.leaderboard_json(variant))
-    if board is None or participant is None:
+    rows = board.get("rows", []) if board is not None else []
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def _rating(layout: RunLayout, variant: str, participant: str | None) -> dict[str, Any] | None:
+    if participant is None:
         return None
-    for row in board.get("rows", []):
+    for row in leaderboard_rows(layout, variant):
         if row.get("participant") == participant:
             return {k: row.get(k) for k in ("rating", "lower", "upper", "games", "rank")}
     return None
