@@ -63,8 +63,10 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
             started={"eval_id": "eval-g0004-cccc", "batch": 1, "sprt": SPRT},
         ),
         [
-            "05:46:40 square8_2p gen 4: SPRT LLR 0.52 in [-1.39, 1.39] after 4 groups (8 games), "
-            "score 0.625: continuing",
+            (
+                "05:46:40 square8_2p gen 4: SPRT LLR 0.52 in [-1.39, 1.39] after 4 groups (8 games), "
+                "score 0.625: continuing"
+            ),
             "05:46:40 square8_2p gen 4: submitted evaluate, 1 task (batch 2 of eval-g0004-cccc)",
         ],
     ),
@@ -159,8 +161,10 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
             "validation_value_loss": 0.5,
         },
         [
-            "05:46:40 square8_2p gen 4: model cccccccccccc ingested, training loss policy 2.346 value 0.432, "
-            "validation policy 2.500 value 0.500"
+            (
+                "05:46:40 square8_2p gen 4: model cccccccccccc ingested, training loss policy 2.346 value 0.432, "
+                "validation policy 2.500 value 0.500"
+            )
         ],
     ),
     (
@@ -202,8 +206,10 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
             "eval_id": "eval-g0004-cccc",
         },
         [
-            "05:46:40 square8_2p gen 4 promoted: 1234 Elo [1180, 1290] vs heuristic 1000 "
-            "(SPRT accept: LLR 1.50 in [-1.39, 1.39] after 6 groups (12 games), score 0.625)"
+            (
+                "05:46:40 square8_2p gen 4 promoted: 1234 Elo [1180, 1290] vs heuristic 1000 "
+                "(SPRT accept: LLR 1.50 in [-1.39, 1.39] after 6 groups (12 games), score 0.625)"
+            )
         ],
     ),
     (
@@ -238,8 +244,10 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
             "eval_id": "eval-g0005-dddd",
         },
         [
-            "05:46:40 square8_2p gen 5 rejected; SPRT rejected after 4 groups; "
-            "score 0.100 against random is below the minimum 0.500"
+            (
+                "05:46:40 square8_2p gen 5 rejected; SPRT rejected after 4 groups; "
+                "score 0.100 against random is below the minimum 0.500"
+            )
         ],
     ),
     ({"event": "decision_recorded", "time": T, "variant": V, "candidate": "x"}, []),
