@@ -1,23 +1,31 @@
 """The lines `loop` prints: one exact line per record type, records of older journals (without
 a shard's games, a model's losses, an evaluation batch's SPRT) still format, the summary, and
-the `loop` command printing the records its ticks appended."""
+the `loop` command printing the records its ticks appended, and the controller journaling an
+evaluation batch's SPRT progress."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
-from test_controller_fake import FakeExecutor
+from test_controller_fake import FakeExecutor, _controller
 from tiny_run import make_tiny_run
 from typer.testing import CliRunner
 
 from ringrift_hpc.cli.loop_cmds import loop_command
+from ringrift_hpc.config import load_config
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.loop.event_lines import EventLines, Rated, Tally, summary_lines
 from ringrift_hpc.loop.events import EvaluationStarted, SprtProgress, parse_event, to_record
 from ringrift_hpc.loop.state import RunState, apply_event
+from ringrift_hpc.rating.participants import Participant
+from ringrift_hpc.rating.records import GameRecord, MatchGroup
+from ringrift_hpc.rating.sprt import SprtParams, sprt_test
+from ringrift_hpc.store import replay_journal
 
 T = 1765000000.0  # 05:46:40 UTC
 V = "square8_2p"
@@ -372,3 +380,49 @@ def test_loop_prints_the_records_its_ticks_appended_and_a_summary(
     # A second loop prints only what it appended itself; --quiet prints no event and no summary.
     again = CliRunner().invoke(_cli(), ["loop", str(layout.root), "--once", "--quiet"])
     assert again.exit_code == 0 and again.output.splitlines() == ["stopped after 1 tick(s)"]
+
+
+def _group(candidate: Participant, best: Participant, won: bool) -> MatchGroup:
+    first, second = (candidate, best) if won else (best, candidate)
+    games = (
+        GameRecord(seats=(first.id, second.id), ranks=(1, 2), moves=10, seed=0, duration_s=0.0),
+        GameRecord(seats=(second.id, first.id), ranks=(2, 1), moves=10, seed=1, duration_s=0.0),
+    )
+    return MatchGroup(
+        variant=Variant.model_validate(V), lineup=(candidate, best), opening_seed=0, games=games
+    )
+
+
+def test_a_later_evaluation_batch_journals_the_sprt_over_the_groups_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = make_tiny_run(tmp_path / "run")
+    controller, journal = _controller(layout, FakeExecutor(), lambda: T)
+    config = load_config(layout.run_config)
+    budget = config.evaluation_simulations
+    candidate = Participant(variant=V, kind="gumbel", budget=budget, model_id="c" * 64)
+    best = Participant(variant=V, kind="gumbel", budget=budget, model_id="b" * 64)
+    played = [_group(candidate, best, won) for won in (True, True, False)]
+    with journal:
+        v = replace(
+            controller.state.variants[V],
+            phase="evaluate",
+            generation=1,
+            best_model="b" * 64,
+            best_participant=best.id,
+            candidate="c" * 64,
+        )
+        controller.state = replace(controller.state, variants={V: v})
+        monkeypatch.setattr(controller.artifacts, "evaluation_groups", lambda variant, eval_id: played)
+        controller._submit_evaluation(v, 0)  # the first batch: nothing played yet
+        controller._submit_evaluation(controller.state.variants[V], 1)
+    first, later = (r for r in replay_journal(layout.journal).records if r["event"] == "submit_intent")
+    assert "sprt" not in first["started"]
+    expected = sprt_test([1.0, 1.0, 0.0], SprtParams.from_section(config.promotion.sprt))
+    assert later["started"]["sprt"] == {
+        "llr": expected.llr,
+        "lower_bound": expected.lower_bound,
+        "upper_bound": expected.upper_bound,
+        "groups": 3,
+        "mean": expected.mean,
+    }
