@@ -19,13 +19,15 @@ from typer.testing import CliRunner
 from ringrift_hpc.cli.loop_cmds import loop_command
 from ringrift_hpc.config import load_config
 from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.loop.event_feed import JournalFeed
 from ringrift_hpc.loop.event_lines import EventLines, Rated, Tally, summary_lines
 from ringrift_hpc.loop.events import EvaluationStarted, SprtProgress, parse_event, to_record
+from ringrift_hpc.loop.halt import clear_halt, write_halt
 from ringrift_hpc.loop.state import RunState, apply_event
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import GameRecord, MatchGroup
 from ringrift_hpc.rating.sprt import SprtParams, sprt_test
-from ringrift_hpc.store import replay_journal
+from ringrift_hpc.store import JournalWriter, replay_journal
 
 T = 1765000000.0  # 05:46:40 UTC
 V = "square8_2p"
@@ -426,3 +428,26 @@ def test_a_later_evaluation_batch_journals_the_sprt_over_the_groups_before_it(
         "groups": 3,
         "mean": expected.mean,
     }
+
+
+def test_the_feed_prints_each_appended_record_once_and_a_halt_as_it_comes_and_goes(tmp_path: Path) -> None:
+    layout = make_tiny_run(tmp_path / "run")
+    board = {"event": "leaderboard", "time": T, "variant": V, "games": 2}
+    layout.journal.write_bytes(json.dumps(board).encode() + b"\n" + b'{"event": "torn')
+    printed: list[str] = []
+    feed = JournalFeed(layout, printed.append)
+    with JournalWriter(layout.journal) as journal:  # cuts the torn line off, as the controller does
+        journal.append({**board, "games": 4})
+        feed.poll()
+        write_halt(layout, "disk full")
+        journal.append({**board, "games": 6})
+        feed.poll()
+        feed.poll()
+        clear_halt(layout)
+        feed.poll()
+    assert printed == [
+        "05:46:40 square8_2p: leaderboard refitted over 4 games",
+        "HALTED: disk full",
+        "05:46:40 square8_2p: leaderboard refitted over 6 games",
+        "resumed: HALT removed",
+    ]
