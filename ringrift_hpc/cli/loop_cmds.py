@@ -78,6 +78,11 @@ def loop_command(
         ) from None
     except ConfigError as error:
         raise fail(str(error)) from None
+    except KeyboardInterrupt:
+        # Ctrl-C stops a loop that runs until done: what it did still deserves its summary.
+        if feed is not None:
+            feed.summary()
+        raise
     verb = "finished (every variant reached loop.max_generations)" if outcome.finished else "stopped"
     typer.echo(f"{verb} after {outcome.ticks} tick(s)")
     if feed is not None:

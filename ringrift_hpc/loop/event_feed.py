@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from ringrift_hpc.loop.event_lines import EventLines, Rated, summary_lines
 from ringrift_hpc.loop.halt import read_halt
-from ringrift_hpc.loop.status import leaderboard_rows, run_status
+from ringrift_hpc.loop.status import leaderboard_rows, variants_status
 from ringrift_hpc.store import RunLayout
 from ringrift_hpc.store.journal import read_journal
 
@@ -67,7 +67,6 @@ class JournalFeed:
     def summary(self) -> None:
         """Print what this loop decided, each variant's best with its rating, and the time taken."""
         self.poll()
-        status = run_status(self.layout)
         wall = self.clock() - self.started
-        for text in summary_lines(status, self.format.tally, wall, self.ratings):
+        for text in summary_lines(variants_status(self.layout), self.format.tally, wall):
             self.echo(text)

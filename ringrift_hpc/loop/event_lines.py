@@ -1,8 +1,8 @@
 """The journal's records as lines a person reads while `ringrift-hpc loop` runs (pure).
 
 `EventLines.lines` turns one journal record into zero or more lines and tallies what the end
-summary needs; `summary_lines` writes that summary from the tally and the status model
-(`loop.status.run_status`). Ratings come from a lookup the caller passes (the leaderboard
+summary needs; `summary_lines` writes that summary from the tally and the variants' status
+(`loop.status.variants_status`). Ratings come from a lookup the caller passes (the leaderboard
 files, read when a line is printed), so nothing here touches a file. Records written by older
 versions, without the fields added since (a shard's games, a model's losses, the SPRT progress
 of an evaluation batch), still read: the line leaves the missing part out.
@@ -262,23 +262,20 @@ class EventLines:
         return []  # submitted, decision_recorded, tick: bookkeeping
 
 
-def summary_lines(
-    status: Mapping[str, Any], tally: Tally, wall_s: float, ratings: Ratings = no_ratings
-) -> list[str]:
-    """The end of a `loop`: decisions made in this run of it, each variant's best and its rating,
-    wall time and the jobs' time by purpose; `status` is `run_status`'s model."""
-    decided = sum(tally.promoted.values()) + sum(tally.rejected.values())
+def summary_lines(variants: Mapping[str, Any], tally: Tally, wall_s: float) -> list[str]:
+    """The end of a `loop`: the decisions made while it ran, each variant's best and its rating,
+    the wall time and the jobs' time by purpose; `variants` is `status.variants_status`'s model."""
+    promoted, rejected = sum(tally.promoted.values()), sum(tally.rejected.values())
     lines = [
         (
-            f"summary: {decided} generations decided in {wall_s:.0f} s "
-            f"({sum(tally.promoted.values())} promoted, {sum(tally.rejected.values())} rejected)"
+            f"summary: {promoted + rejected} generations decided in {wall_s:.0f} s "
+            f"({promoted} promoted, {rejected} rejected)"
         )
     ]
-    for name, v in status.get("variants", {}).items():
-        participant = v.get("best_participant")
-        rated = ratings(name).get(participant) if participant else None
+    for name, v in variants.items():
         best = f"best {str(v['best_model'])[:12]}" if v.get("best_model") else "no model promoted yet"
-        rating = f", {rated.text()}" if rated is not None else ""
+        row = v.get("rating")
+        rating = f", {Rated(row['rating'], row['lower'], row['upper']).text()}" if row else ""
         lines.append(
             f"  {name}: generation {v['generation']}, {v['decisions']} decisions in all "
             f"({v['promotions']} promoted), {best}{rating}"

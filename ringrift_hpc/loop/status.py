@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ringrift_hpc.loop.halt import read_halt
@@ -68,13 +68,10 @@ _SHOWN = (
 )
 
 
-def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
-    """The status model as plain JSON (see the module docstring)."""
-    now = clock()
-    lease = read_lease(layout.lease)
-    live = lease is not None and not lease.released and lease.expires_at > now
-    state = _read_json(layout.state) or {}
-    halt = read_halt(layout)
+def variants_status(layout: RunLayout, state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Per variant: generation, best model and its rating, samples, decisions, jobs by state, the
+    current evaluation and the last decision; from `state` (`state.json`, read when not given)."""
+    state = (_read_json(layout.state) or {}) if state is None else state
     variants: dict[str, Any] = {}
     jobs = state.get("jobs", [])
     for name, v in state.get("variants", {}).items():
@@ -106,6 +103,18 @@ def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> 
                 "awaiting_artifact": counts["completed"],  # ended well; its file not visible yet
             },
         }
+    return variants
+
+
+def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """The status model as plain JSON (see the module docstring)."""
+    now = clock()
+    lease = read_lease(layout.lease)
+    live = lease is not None and not lease.released and lease.expires_at > now
+    state = _read_json(layout.state) or {}
+    halt = read_halt(layout)
+    variants = variants_status(layout, state)
+    jobs = state.get("jobs", [])
     records = replay_journal(layout.journal).records
     events = [_event_line(r) for r in records if r.get("event") not in _QUIET_EVENTS][-LAST_EVENTS:]
     return {

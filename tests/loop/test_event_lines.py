@@ -335,24 +335,22 @@ def test_the_summary_gives_decisions_best_rating_and_job_time() -> None:
     tally.rejected[V] = 1
     tally.job_seconds.update({"selfplay": 300.0, "train": 100.0})
     tally.failures = 1
-    status = {
-        "variants": {
-            V: {
-                "generation": 3,
-                "decisions": 3,
-                "promotions": 2,
-                "best_model": "c" * 64,
-                "best_participant": "gumbel@8#" + "c" * 64,
-            }
+    variants = {
+        V: {
+            "generation": 3,
+            "decisions": 3,
+            "promotions": 2,
+            "best_model": "c" * 64,
+            "rating": {"rating": 1234.4, "lower": 1180.2, "upper": 1290.0, "games": 40, "rank": 1},
         }
     }
-    assert summary_lines(status, tally, 125.4, lambda variant: BOARD) == [
+    assert summary_lines(variants, tally, 125.4) == [
         "summary: 3 generations decided in 125 s (2 promoted, 1 rejected)",
         "  square8_2p: generation 3, 3 decisions in all (2 promoted), best cccccccccccc, 1234 Elo [1180, 1290]",
         "  job time: selfplay 300 s (75%), train 100 s (25%)",
         "  failed job attempts: 1",
     ]
-    assert summary_lines({"variants": {}}, Tally(), 0.0) == [
+    assert summary_lines({}, Tally(), 0.0) == [
         "summary: 0 generations decided in 0 s (0 promoted, 0 rejected)"
     ]
 
