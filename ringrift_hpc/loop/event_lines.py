@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.loop.events import (
     BestChanged,
     Coordinator,
@@ -80,7 +81,7 @@ def _clock(unix: float | None) -> str:
     return "" if unix is None else time.strftime("%H:%M:%S ", time.gmtime(unix))
 
 
-def _first_line(text: str, limit: int = 160) -> str:
+def _gist(text: str, limit: int = 160) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     last = lines[-1].strip() if lines else ""  # a traceback's last line says what went wrong
     return last if len(last) <= limit else last[: limit - 3] + "..."
@@ -120,9 +121,8 @@ def sprt_text(sprt: SprtProgress, players: int) -> str:
 
 
 def _players(variant: str) -> int:
-    """Players per game from the variant's name ("square8_2p"): one game per seat rotation."""
-    found = re.search(r"_(\d+)p$", variant)
-    return int(found.group(1)) if found else 1
+    """Players per game, so games per group (one game per seat rotation)."""
+    return Variant.model_validate(variant).players
 
 
 @dataclass
@@ -194,7 +194,7 @@ class EventLines:
         return [
             (
                 f"job {e.task} ({e.job}) {e.status.value}{exit_code} after {float(e.elapsed_s):.0f} s: "
-                f"{_first_line(e.error)}; {then}"
+                f"{_gist(e.error)}; {then}"
             )
         ]
 
@@ -238,27 +238,27 @@ class EventLines:
             return [
                 (
                     f"submission of {_count(len(e.tasks), 'task')} refused (attempt {e.attempt}): "
-                    f"{_first_line(e.error)}; {_retry(e.retry_at)}"
+                    f"{_gist(e.error)}; {_retry(e.retry_at)}"
                 )
             ]
         if isinstance(e, JobCancelled):
             return [f"job {e.task} cancelled: {e.why}"]
         if isinstance(e, Quarantined):
-            return [f"{e.variant}: quarantined {e.path}: {_first_line(e.reason)}"]
+            return [f"{e.variant}: quarantined {e.path}: {_gist(e.reason)}"]
         if isinstance(e, TrainingFailed):
-            return [f"{e.variant}: training failed: {_first_line(e.error)}"]
+            return [f"{e.variant}: training failed: {_gist(e.error)}"]
         if isinstance(e, EvaluationFailed):
             what = f"evaluation {e.eval_id}" if e.eval_id else "evaluation"
-            return [f"{e.variant}: {what} failed: {_first_line(e.error)}"]
+            return [f"{e.variant}: {what} failed: {_gist(e.error)}"]
         if isinstance(e, BestChanged):
             return [f"{e.variant}: best model is now {e.model_id[:12]} (changed outside a decision)"]
         if isinstance(e, Leaderboard):
             return [f"{e.variant}: leaderboard refitted over {e.games} games"]
         if isinstance(e, RequestHandled):
             verdict = "applied" if e.applied else "refused"
-            return [f"request {e.name} {verdict}: {_first_line(e.detail)}"]
+            return [f"request {e.name} {verdict}: {_gist(e.detail)}"]
         if isinstance(e, Error):
-            return [f"error: {_first_line(e.error)}"]
+            return [f"error: {_gist(e.error)}"]
         return []  # submitted, decision_recorded, tick: bookkeeping
 
 
