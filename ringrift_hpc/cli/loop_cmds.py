@@ -51,14 +51,25 @@ def loop_command(
     run: Path = typer.Argument(..., help="The run directory (created by `init`)."),
     once: bool = typer.Option(False, "--once", help="Run one tick and exit."),
     max_ticks: int | None = typer.Option(None, "--max-ticks", min=1, help="Exit after this many ticks."),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Print no line per journal event and no summary at the end."
+    ),
 ) -> None:
-    """Run the controller: selfplay, training, evaluation and promotion until done or halted."""
+    """Run the controller: selfplay, training, evaluation and promotion until done or halted.
+
+    Prints one line per journal event (submissions, ingested artifacts, SPRT progress,
+    decisions, failures) as it happens, and a summary at the end.
+    """
+    from ringrift_hpc.loop.event_feed import JournalFeed
     from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
 
     layout = _layout(run)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    feed = None if quiet else JournalFeed(layout, typer.echo)
     try:
-        outcome = run_loop(layout, once=once, max_ticks=max_ticks)
+        outcome = run_loop(
+            layout, once=once, max_ticks=max_ticks, after_tick=feed.poll if feed is not None else None
+        )
     except ControllerRunningError as error:
         raise fail(str(error), 3) from None
     except LeaseLostError as error:
@@ -67,8 +78,15 @@ def loop_command(
         ) from None
     except ConfigError as error:
         raise fail(str(error)) from None
+    except KeyboardInterrupt:
+        # Ctrl-C stops a loop that runs until done: what it did still deserves its summary.
+        if feed is not None:
+            feed.summary()
+        raise
     verb = "finished (every variant reached loop.max_generations)" if outcome.finished else "stopped"
     typer.echo(f"{verb} after {outcome.ticks} tick(s)")
+    if feed is not None:
+        feed.summary()
 
 
 def halt_command(
@@ -147,9 +165,7 @@ def watch_command(
 
 
 def worker_command(
-    purpose: str = typer.Argument(
-        ..., metavar="PURPOSE", help=f"The job's purpose: {', '.join(PURPOSES)}."
-    ),
+    purpose: str = typer.Argument(..., metavar="PURPOSE", help=f"The job's purpose: {', '.join(PURPOSES)}."),
     spec: Path = typer.Option(..., "--spec", help="The job's JSON spec file."),
 ) -> None:
     """Run one job from its spec file (what the sbatch templates call)."""

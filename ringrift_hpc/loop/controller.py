@@ -55,6 +55,7 @@ from ringrift_hpc.loop.events import (
     Leaderboard,
     MatchIngested,
     RequestHandled,
+    SprtProgress,
     SubmitIntent,
     SubmitRefused,
     Submitted,
@@ -65,7 +66,7 @@ from ringrift_hpc.loop.events import (
 )
 from ringrift_hpc.loop.ingest import ArtifactIndex, Lister
 from ringrift_hpc.loop.job_figures import JobFigures
-from ringrift_hpc.loop.judge import evaluation_of, progress_of
+from ringrift_hpc.loop.judge import evaluation_of, progress_of, sprt_of
 from ringrift_hpc.loop.replay_snapshot import restart
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, train_task
@@ -545,7 +546,31 @@ class Controller:
             )
             for task, groups in plans.items()
         ]
-        self._submit("evaluate", v.variant, tasks, EvaluationStarted(eval_id=eval_id, batch=batch))
+        started = EvaluationStarted(eval_id=eval_id, batch=batch)
+        progress = self._sprt_progress(v)
+        if progress is not None:  # journaled for `loop` to print; no replay depends on it
+            started = started.model_copy(update={"sprt": progress})
+        self._submit("evaluate", v.variant, tasks, started)
+
+    def _sprt_progress(self, v: VariantState) -> SprtProgress | None:
+        """The SPRT over the groups of the current evaluation so far; None before any."""
+        best = self._best(v)
+        if v.eval_id is None or v.candidate is None or best is None:
+            return None
+        groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
+        try:
+            sprt = sprt_of(groups, self._participant(v.variant, v.candidate), best, self.config.promotion)
+        except SprtError:
+            return None
+        if sprt is None:
+            return None
+        return SprtProgress(
+            llr=sprt.llr,
+            lower_bound=sprt.lower_bound,
+            upper_bound=sprt.upper_bound,
+            groups=sprt.groups,
+            mean=sprt.mean,
+        )
 
     def _submit_tournament(self, v: VariantState) -> None:
         eval_id = f"tournament-{v.decisions:04d}"

@@ -11,7 +11,8 @@ Journal events (field ``event``):
 * ``coordinator`` {node, term}: a P2P coordinator took over the run (written by `p2p.coordinator`).
 * ``submit_intent`` {purpose, variant, tasks: [{task, spec, attempt}], started?}: about to
   submit. A first submission carries ``started``: {job_key, samples_total} for training,
-  {eval_id, batch} for an evaluation batch, {eval_id, decisions} for a tournament.
+  {eval_id, batch, sprt?} for an evaluation batch (``sprt``: {llr, lower_bound, upper_bound,
+  groups, mean} over the groups played before it), {eval_id, decisions} for a tournament.
 * ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
 * ``submit_refused`` {tasks: [task], attempt, error, retry_at}: the scheduler refused their
   submission for the ``attempt``-th time; they are submitted again at ``retry_at`` (backing off
@@ -24,7 +25,8 @@ Journal events (field ``event``):
   attempt number.
 * ``job_cancelled`` {task, why}: cancelled by the controller because the variant is finished.
 * ``ingested`` {artifact: shard, variant, path, samples, generation, games?}, {artifact: model, variant,
-  path, model_id, job_key, generation} or {artifact: match, variant, path, eval_id, groups}.
+  path, model_id, job_key, generation, train_policy_loss?, train_value_loss?,
+  validation_policy_loss?, validation_value_loss?} or {artifact: match, variant, path, eval_id, groups}.
 * ``quarantined`` {variant, path, reason}.
 * ``training_failed`` {variant, error}: the candidate's training gave up; back to collecting.
 * ``evaluation_failed`` {variant, eval_id, error}.
@@ -106,9 +108,21 @@ class TrainingStarted(_Frozen):
     samples_total: Int
 
 
+class SprtProgress(_Frozen):
+    """The SPRT over the groups played before a batch: what `loop` prints as its progress."""
+
+    llr: Float
+    lower_bound: Float
+    upper_bound: Float
+    groups: Int
+    mean: Float  # the candidate's mean group score
+
+
 class EvaluationStarted(_Frozen):
     eval_id: Str
     batch: Int
+    # Journaled with every batch after the first against a best; absent in older journals.
+    sprt: SprtProgress | None = None
 
 
 class TournamentStarted(_Frozen):
@@ -179,6 +193,11 @@ class ModelIngested(JournalEvent):
     model_id: Str
     job_key: Str | None  # the training job that wrote it, from the model's manifest
     generation: Int | None
+    # The training's losses from the manifest; absent in journals written before they were recorded.
+    train_policy_loss: Float | None = None
+    train_value_loss: Float | None = None
+    validation_policy_loss: Float | None = None
+    validation_value_loss: Float | None = None
 
 
 class MatchIngested(JournalEvent):

@@ -17,6 +17,7 @@ record of the usable ingested shards, the one source of the training window.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -268,7 +269,7 @@ class ArtifactIndex:
                 generation=generation
                 if isinstance(generation, int) and not isinstance(generation, bool)
                 else None,
-            ),
+            ).model_copy(update=_losses(meta)),
         ]
 
     def _match_events(self, variant: str, item: Path) -> list[Event]:
@@ -280,6 +281,19 @@ class ArtifactIndex:
         self.matches.add(item, groups)  # verified and decoded here: the refit need not decode it again
         path = str(self.layout.relative(item))
         return [MatchIngested(variant=variant, path=path, eval_id=item.parent.name, groups=len(groups))]
+
+
+_LOSSES = ("train_policy_loss", "train_value_loss", "validation_policy_loss", "validation_value_loss")
+
+
+def _losses(meta: Mapping[str, Any]) -> dict[str, float]:
+    """The finite training losses a model's manifest records (a model from elsewhere may have none)."""
+    found = {key: meta.get(key) for key in _LOSSES}
+    return {
+        key: float(value)
+        for key, value in found.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    }
 
 
 def scan_variant(layout: RunLayout, variant: str, ingested: Iterable[str]) -> list[Event]:

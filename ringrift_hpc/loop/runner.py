@@ -56,10 +56,12 @@ def run_loop(
     executor: Executor | None = None,
     lease_ttl_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    after_tick: Callable[[], None] | None = None,
 ) -> LoopOutcome:
     """Run the controller of the run at `layout` until done, `max_ticks`, or one tick with `once`.
 
-    `lease_ttl_s` overrides the lease's lifetime (tests restart killed controllers quickly).
+    `lease_ttl_s` overrides the lease's lifetime (tests restart killed controllers quickly);
+    `after_tick` is called after each tick (`loop` prints the journal's new records).
     """
     config = load_config(layout.run_config)
     try:
@@ -82,6 +84,8 @@ def run_loop(
             while True:
                 controller.tick()
                 ticks += 1
+                if after_tick is not None:
+                    after_tick()
                 if controller.done():
                     return LoopOutcome(ticks, True)
                 if limit is not None and ticks >= limit:

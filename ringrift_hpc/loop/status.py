@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ringrift_hpc.loop.halt import read_halt
@@ -30,11 +30,17 @@ def _read_json(path: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _rating(layout: RunLayout, variant: str, participant: str | None) -> dict[str, Any] | None:
+def leaderboard_rows(layout: RunLayout, variant: str) -> list[dict[str, Any]]:
+    """The rows of the variant's leaderboard; none before its first refit."""
     board = _read_json(layout.leaderboard_json(variant))
-    if board is None or participant is None:
+    rows = board.get("rows", []) if board is not None else []
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def _rating(layout: RunLayout, variant: str, participant: str | None) -> dict[str, Any] | None:
+    if participant is None:
         return None
-    for row in board.get("rows", []):
+    for row in leaderboard_rows(layout, variant):
         if row.get("participant") == participant:
             return {k: row.get(k) for k in ("rating", "lower", "upper", "games", "rank")}
     return None
@@ -62,13 +68,10 @@ _SHOWN = (
 )
 
 
-def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
-    """The status model as plain JSON (see the module docstring)."""
-    now = clock()
-    lease = read_lease(layout.lease)
-    live = lease is not None and not lease.released and lease.expires_at > now
-    state = _read_json(layout.state) or {}
-    halt = read_halt(layout)
+def variants_status(layout: RunLayout, state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Per variant: generation, best model and its rating, samples, decisions, jobs by state, the
+    current evaluation and the last decision; from `state` (`state.json`, read when not given)."""
+    state = (_read_json(layout.state) or {}) if state is None else state
     variants: dict[str, Any] = {}
     jobs = state.get("jobs", [])
     for name, v in state.get("variants", {}).items():
@@ -100,6 +103,18 @@ def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> 
                 "awaiting_artifact": counts["completed"],  # ended well; its file not visible yet
             },
         }
+    return variants
+
+
+def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """The status model as plain JSON (see the module docstring)."""
+    now = clock()
+    lease = read_lease(layout.lease)
+    live = lease is not None and not lease.released and lease.expires_at > now
+    state = _read_json(layout.state) or {}
+    halt = read_halt(layout)
+    variants = variants_status(layout, state)
+    jobs = state.get("jobs", [])
     records = replay_journal(layout.journal).records
     events = [_event_line(r) for r in records if r.get("event") not in _QUIET_EVENTS][-LAST_EVENTS:]
     return {

@@ -2,7 +2,8 @@
 manifest of earlier selfplay, tests/data/golden, ingests to the same record); a manifest without
 the describing fields is answered by reading the shard once; shards of another encoder are
 quarantined; a training job's report quarantines a shard only when the controller cannot read it
-either, and only a shard of the variant's selfplay directories."""
+either, and only a shard of the variant's selfplay directories. A model's record carries the
+training losses its manifest gives, and only those."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 import ringrift_hpc.data.shard_store as shard_store
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.train import REJECTED_SHARDS
-from ringrift_hpc.loop.events import Quarantined, parse_event, to_record
+from ringrift_hpc.loop.events import ModelIngested, Quarantined, parse_event, to_record
 from ringrift_hpc.loop.ingest import ShardIndex, scan_variant
 from ringrift_hpc.store import RunLayout, list_quarantined, manifest_path, publish_bytes
 
@@ -140,3 +141,27 @@ def test_a_reported_shard_the_controller_cannot_read_either_is_quarantined(tmp_p
     assert [r["event"] for r in records] == ["quarantined", "ingested"]
     assert records[0]["path"] == SHARD and "holds 61 samples but its manifest says 60" in records[0]["reason"]
     assert not (layout.root / SHARD).exists()
+
+
+def test_a_models_record_carries_the_losses_its_manifest_gives(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    weights = layout.model_weights(VARIANT, "ab" * 32)
+    weights.parent.mkdir(parents=True)
+    losses = {"train_policy_loss": 2.5, "train_value_loss": 0.25, "validation_policy_loss": None}
+    publish_bytes(
+        weights, b"weights", {"job_key": "k", "generation": 1, **losses, "validation_value_loss": "x"}
+    )
+    (record,) = _scan(layout, VARIANT, frozenset())
+    assert {k: v for k, v in record.items() if k.endswith("_loss")} == {
+        "train_policy_loss": 2.5,
+        "train_value_loss": 0.25,
+    }
+    model = parse_event(record)
+    assert isinstance(model, ModelIngested) and model.validation_policy_loss is None
+
+
+def test_a_model_without_losses_has_no_loss_keys(tmp_path: Path) -> None:
+    layout = _golden_run(tmp_path)
+    _model_reporting(layout)
+    (record,) = _scan(layout, VARIANT, frozenset({SHARD}))
+    assert not [k for k in record if k.endswith("_loss")]
