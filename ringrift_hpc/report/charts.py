@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ringrift_hpc.report.data import ComputeShare, PromotedModel, VariantReport
 
@@ -28,6 +29,12 @@ def _png(figure: Figure) -> bytes:
 def _figure() -> tuple[Figure, Axes]:
     figure = Figure(figsize=SIZE, layout="constrained")
     return figure, figure.add_subplot()
+
+
+def _generations(axes: Axes) -> None:
+    """Label an axis of generations with whole numbers only."""
+    axes.set_xlabel("generation")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def no_data(title: str, why: str) -> bytes:
@@ -64,7 +71,10 @@ def rating_chart(variant: VariantReport, *, by: str, confidence: float) -> bytes
         if anchor.upper > anchor.lower:
             axes.axhspan(anchor.lower, anchor.upper, color=colour, alpha=0.15)
     axes.set_title(title)
-    axes.set_xlabel("generation" if by == "generation" else "CPU-hours of the variant's jobs")
+    if by == "generation":
+        _generations(axes)
+    else:
+        axes.set_xlabel("CPU-hours of the variant's jobs")
     axes.set_ylabel(f"Elo ({confidence * 100:g}% interval)")
     axes.legend(loc="best", fontsize=8)
     axes.grid(alpha=0.3)
@@ -85,6 +95,7 @@ def selfplay_chart(variant: VariantReport) -> bytes:
     figure, axes = _figure()
     axes.plot([s.generation for s in variant.selfplay], [s.positions_per_s for s in variant.selfplay], "o-")
     axes.set_title(title)
+    _generations(axes)
     axes.set_xlabel("generation of the model playing")
     axes.set_ylabel("positions / s of playing time")
     axes.set_ylim(bottom=0)
@@ -111,7 +122,7 @@ def loss_chart(variant: VariantReport) -> bytes:
         if measured:
             axes.plot([g for g, _ in measured], [v for _, v in measured], "s", label="validation")
         axes.set_title(f"{name} loss")
-        axes.set_xlabel("generation")
+        _generations(axes)
         axes.legend(loc="best", fontsize=8)
         axes.grid(alpha=0.3)
     return _png(figure)
