@@ -106,7 +106,7 @@ class RunReport:
     compute: tuple[ComputeShare, ...]  # sorted by variant and purpose
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Spent:
     """A variant's reserved CPU seconds after each of its jobs ended, in journal order."""
 
@@ -161,7 +161,7 @@ def _selfplay(layout: RunLayout, shards: Sequence[ShardIngested]) -> tuple[Selfp
     for shard in shards:
         meta = _metadata(layout, shard.path)
         played = None if meta is None else _number(meta, "play_seconds")
-        if meta is None or played is None:
+        if played is None:
             continue
         positions[shard.generation] += shard.samples
         seconds[shard.generation] += played

@@ -57,6 +57,10 @@ def _figure(chart: ChartFile) -> str:
     )
 
 
+def _interval(row: Mapping[str, Any], board: Mapping[str, Any]) -> str:
+    return "pinned" if row["participant"] == board["anchor"] else f"{row['lower']:.0f} .. {row['upper']:.0f}"
+
+
 def _leaderboard(board: Mapping[str, Any] | None, variant: str) -> str:
     if board is None:
         return f"<p>No leaderboard for {html.escape(variant)} yet: no tournament or evaluation was rated.</p>"
@@ -65,7 +69,7 @@ def _leaderboard(board: Mapping[str, Any] | None, variant: str) -> str:
     rows = "".join(
         f"<tr><td class=n>{row['rank']}</td><td><code>{e(short_participant_id(row['participant']))}</code>"
         f"{'' if row['anchored'] else ' *'}</td><td class=n>{row['rating']:.0f}</td>"
-        f"<td class=n>{row['lower']:.0f} .. {row['upper']:.0f}</td><td class=n>{row['games']:,}</td>"
+        f"<td class=n>{_interval(row, board)}</td><td class=n>{row['games']:,}</td>"
         f"<td class=n>{row['score']:.3f}</td></tr>"
         for row in board["rows"]
     )

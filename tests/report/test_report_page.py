@@ -64,7 +64,9 @@ def test_the_page_shows_every_chart_from_its_png_with_what_it_shows(tmp_path: Pa
     text = index.read_text()
     assert "Run tiny" in text and str(layout.root) in text
     assert time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(T0 + 100)) in text
-    assert short_participant_id(FIRST.id) in text and "<td><code>heuristic</code>" in text
+    assert (
+        short_participant_id(FIRST.id) in text and "<td><code>heuristic</code>" in text and "pinned" in text
+    )
     assert "<script src" not in text and "<link" not in text  # works offline
 
 
