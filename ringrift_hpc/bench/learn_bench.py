@@ -354,7 +354,7 @@ def run_learn_bench(
 
 def plot_learning_curve(report: LearnReport, path: Path) -> None:
     """Win rate against each opponent per generation, with 95% intervals, over budgeted CPU-minutes
-    (a PNG). matplotlib is a bench-only dependency, imported here."""
+    (a PNG). matplotlib is imported here, where it is used."""
     import matplotlib
 
     matplotlib.use("Agg")

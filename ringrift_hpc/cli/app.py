@@ -6,8 +6,8 @@ import typer
 
 from ringrift_hpc.cli.accounting_cmd import accounting_command
 from ringrift_hpc.cli.bench import bench_app
-from ringrift_hpc.cli.bench_controller import controller_command
 from ringrift_hpc.cli.bench_cli import cli_command
+from ringrift_hpc.cli.bench_controller import controller_command
 from ringrift_hpc.cli.bench_learn import learn_command
 from ringrift_hpc.cli.bench_ratings import ratings_command
 from ringrift_hpc.cli.bench_search import search_command
@@ -28,6 +28,7 @@ from ringrift_hpc.cli.rating_cmds import (
     rollback_command,
     tournament_command,
 )
+from ringrift_hpc.cli.report_cmd import report_command
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
 from ringrift_hpc.cli.sbatch_cmd import sbatch_app
 from ringrift_hpc.cli.sync_cmd import sync_command
@@ -51,6 +52,7 @@ app.command("worker")(worker_command)
 app.command("accounting")(accounting_command)
 app.command("tournament")(tournament_command)
 app.command("leaderboard")(leaderboard_command)
+app.command("report")(report_command)
 app.command("gate")(gate_command)
 app.command("promote")(promote_command)
 app.command("rollback")(rollback_command)

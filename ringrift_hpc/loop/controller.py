@@ -92,6 +92,7 @@ from ringrift_hpc.rating.leaderboard import ratings_of, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, decide_promotion
 from ringrift_hpc.rating.sprt import SprtError
+from ringrift_hpc.report import refresh_report
 from ringrift_hpc.store import JournalWriter, RunLayout, list_published, list_quarantined
 from ringrift_hpc.store.atomic import atomic_write_json
 from ringrift_hpc.store.fencing import FencingLease
@@ -612,6 +613,9 @@ class Controller:
         )
         record_decision(self.layout, decision)
         self.record(DecisionRecorded(variant=v.variant, candidate=decision.candidate))
+        failure = refresh_report(self.layout, self.config, now=self.clock())
+        if failure is not None:
+            self.record(Error(error=failure))
 
     def _refit(self, variant: str) -> None:
         try:

@@ -88,6 +88,11 @@ class RunLayout:
         """Unreadable artifacts moved aside, each with its reason."""
         return self.root / "quarantine"
 
+    @property
+    def report_dir(self) -> Path:
+        """The run report: `index.html` and its chart images (`ringrift-hpc report`)."""
+        return self.root / "report"
+
     def request_file(self, name: str) -> Path:
         return self.requests_dir / f"{check_component(name, what='request name')}.json"
 

@@ -1,5 +1,5 @@
-"""The operator's commands start without torch, numpy or h5py (issue 14, fast CLI), nor aiohttp
-and rich, which a plain run's commands do not need either.
+"""The operator's commands start without torch, numpy or h5py (issue 14, fast CLI), nor aiohttp,
+rich and matplotlib, which a plain run's commands do not need either.
 
 Each command runs in a fresh interpreter, exactly as `ringrift-hpc ...` would, and reports which
 heavy modules it had loaded when it finished. An import check, not a timing one: it cannot flake,
@@ -19,7 +19,7 @@ from ringrift_hpc.config import load_config
 from ringrift_hpc.loop.run_init import init_run
 from ringrift_hpc.store import RunLayout
 
-HEAVY = ("torch", "numpy", "h5py", "aiohttp", "rich")
+HEAVY = ("torch", "numpy", "h5py", "aiohttp", "rich", "matplotlib")
 VARIANT = "square8_2p"
 RUN_CONFIG = """\
 version: 1
@@ -40,7 +40,7 @@ finally:
 """
 SUBCOMMANDS = (
     "init", "doctor", "loop", "halt", "resume", "status", "watch", "worker", "accounting",
-    "tournament", "leaderboard", "gate", "promote", "rollback", "p2p", "sync", "sbatch",
+    "tournament", "leaderboard", "report", "gate", "promote", "rollback", "p2p", "sync", "sbatch",
     "bench", "bench rules", "bench ratings", "bench search", "bench learn", "bench cli",
 )  # fmt: skip
 

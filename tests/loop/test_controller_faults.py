@@ -305,6 +305,7 @@ def test_a_generation_under_filesystem_lag_loses_and_repeats_nothing(tmp_path: P
     _check_nothing_lost_or_doubled(layout)
     # With lag the jobs' ends were seen before their artifacts: the case under test happened.
     assert lagged.hidden_total > 0 and awaited > 0
+    assert (layout.report_dir / "index.html").exists()  # rewritten after the decision
 
 
 def test_restarts_under_filesystem_lag_lose_and_repeat_nothing(tmp_path: Path) -> None:
