@@ -411,7 +411,7 @@ def plot_learning_curve(reports: Sequence[LearnReport], path: Path) -> None:
     for target in targets_for(first.settings.variant, first.settings.budget_cpu_minutes):
         axes.axhline(target.share, linestyle=":" if target.opponent == "random" else "--", color="grey")
     axes.set_xlabel("CPU-minutes of selfplay + training (evaluation not counted)")
-    axes.set_ylabel("first-place share (95% Wilson interval)")
+    axes.set_ylabel("first-place share" + (" (95% Wilson interval)" if len(reports) == 1 else ""))
     axes.set_ylim(0, 1.02)
     seeds = f", {len(reports)} seeds" if len(reports) > 1 else ""
     axes.set_title(f"{first.settings.variant}{seeds}: {first.evaluated_player}", fontsize=8)
