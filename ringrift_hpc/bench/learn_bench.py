@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import resource
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -249,13 +248,14 @@ def play_match(
 def evaluate_model(
     weights: str,
     settings: LearnSettings,
-    generation: int,
+    stream: int,
     games: int,
     workers: int,
     opponents: Mapping[str, str],
 ) -> tuple[Score, ...]:
     """The model against each opponent (label: random, heuristic or weights), `games`
-    seat-rotated games each, played in `workers` child processes."""
+    seat-rotated games each, played in `workers` child processes; `stream` keeps the games' seeds
+    apart: the model's generation, 0 for the match against model 1."""
     search = {
         "simulations": settings.simulations,
         "gumbel_actions": settings.gumbel_actions,
@@ -263,8 +263,8 @@ def evaluate_model(
     seats = model_seats(games, settings.variant.players)
     calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     labels: list[str] = []  # of each call; a label's calls hold its games in order
-    for label, spec in opponents.items():
-        rng = np.random.default_rng([settings.seed, generation, zlib.crc32(label.encode())])
+    for index, (label, spec) in enumerate(opponents.items()):
+        rng = np.random.default_rng([settings.seed, stream, index])
         played = list(zip((int(s) for s in rng.integers(0, 2**62, size=games)), seats, strict=True))
         for part in np.array_split(np.arange(games), workers):
             if len(part):
@@ -358,7 +358,7 @@ def run_learn_bench(
         (first_vs_last,) = evaluate_model(
             weights[-1],
             settings,
-            len(weights),
+            0,
             settings.final_eval_games,
             settings.selfplay_tasks,
             {FIRST_MODEL: weights[0]},
