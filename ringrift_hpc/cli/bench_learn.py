@@ -175,13 +175,13 @@ def format_header(players: int, *, seeded: bool) -> str:
     )
 
 
-_SCORE_WIDTH = 27
+_SCORE_WIDTH = 30
 _RANK_WIDTH = 6
 
 
 def _score(r: Score, players: int) -> str:
     rank = f" {r.mean_rank:5.2f}" if players > 2 else ""
-    return f"{r.points:>5g}/{r.games:<4} {r.rate:5.1%} [{r.low:.2f},{r.high:.2f}]{rank}"
+    return f"{r.points:>5g}/{r.games:<4}{r.rate:6.1%} [{r.low:.2f},{r.high:.2f}]{rank}"
 
 
 def format_row(g: GenerationReport, players: int, *, seed: int | None = None) -> str:
@@ -219,6 +219,8 @@ def format_verdict(report: LearnReport) -> str:
             f"{'' if above else 'not '}significantly above {chance(players):.0%} "
             f"(eval cpu {report.first_vs_last_cpu_minutes:.2f} min)"
         )
+    elif settings.first_vs_last:
+        lines.append(f"{prefix}last model vs model 1: not played (the run made one model)")
     lines.append(
         f"{prefix}targets for {settings.variant} within {settings.budget_cpu_minutes:g} CPU-minutes: "
         f"{'MET' if report.target_met() else 'NOT MET'}"

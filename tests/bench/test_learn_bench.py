@@ -288,6 +288,7 @@ def test_the_command_runs_each_seed_and_summarizes(
     assert {c.variant.name for c in calls} == {variant}
     assert calls[0].final_eval_games == games  # the default, rounded up to rotate the seats
     assert "seed 6: targets for" in result.output
+    assert "seed 6: last model vs model 1: not played" in result.output  # the made-up runs have none
     assert "summary over 2 seeds" in result.output and "vs heuristic: median" in result.output
     assert ("median mean rank" in result.output) == variant.endswith("3p")
     saved = json.loads(out.read_text())
