@@ -7,8 +7,11 @@
   random weights.
 * Generation g >= 1: `run_selfplay` with model g (Gumbel search at the selfplay budget), then
   `run_training` makes model g+1 from its parent model g over the replay window.
-* After each training job the new model, searched at the selfplay budget, plays the random and
-  the heuristic player with seats alternated; win rates get 95% Wilson intervals.
+* After each training job the new model, searched at the selfplay budget, plays N-1 random and
+  N-1 heuristic players in seat-rotated games (each seat of the model equally often); the
+  first-place share gets a 95% Wilson interval, the mean rank is kept (see learn_scores).
+* With `first_vs_last` and two models or more, the last model then plays N-1 copies of model 1,
+  both searched alike, in `final_eval_games` seat-rotated games.
 
 Jobs run in fresh child processes (selfplay tasks two at a time, one torch thread each), so the
 CPU time of the loop is this process's plus its reaped children's (`resource.getrusage`). The
@@ -20,7 +23,6 @@ search generation (after the bootstrap generation: while any budget is left).
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import resource
@@ -38,7 +40,9 @@ from pydantic_core import to_jsonable_python
 import ringrift_hpc
 from ringrift_hpc.ai.players import HeuristicPlayer, Player, RandomPlayer, SearchPlayer, play_games
 from ringrift_hpc.ai.search import SearchConfig
-from ringrift_hpc.bench.learn_settings import TARGET_VS_HEURISTIC, TARGET_VS_RANDOM, LearnSettings
+from ringrift_hpc.bench.learn_scores import Score, model_seats, score_games, summarize_seeds
+from ringrift_hpc.bench.learn_settings import LearnSettings
+from ringrift_hpc.bench.learn_targets import OPPONENTS, Target, judge, targets_for
 from ringrift_hpc.config import Config, Variant, load_config
 from ringrift_hpc.config.loading import parse_config
 from ringrift_hpc.jobs.evaluate_players import load_evaluator
@@ -51,22 +55,7 @@ from ringrift_hpc.rules import initial_state, ranking
 from ringrift_hpc.store import RunLayout
 
 SHIPPED_CONFIG = Path(ringrift_hpc.__file__).resolve().parents[1] / "config" / "unified_loop.yaml"
-WILSON_Z = 1.959964  # two-sided 95%
-OPPONENTS = ("random", "heuristic")
-
-
-@dataclass(frozen=True)
-class WinRate:
-    opponent: str
-    wins: int
-    draws: int
-    games: int
-    low: float  # 95% Wilson interval of the win rate
-    high: float
-
-    @property
-    def rate(self) -> float:
-        return self.wins / self.games
+FIRST_MODEL = "model 1"
 
 
 @dataclass(frozen=True)
@@ -85,7 +74,7 @@ class GenerationReport:
     cpu_minutes: float  # cumulative selfplay + training CPU when the model was published
     wall_minutes: float  # cumulative wall time of selfplay + training
     eval_cpu_minutes: float  # this generation's evaluation
-    results: tuple[WinRate, ...]
+    results: tuple[Score, ...]
 
 
 @dataclass(frozen=True)
@@ -94,32 +83,26 @@ class LearnReport:
     run_dir: str
     evaluated_player: str
     generations: tuple[GenerationReport, ...]
+    first_vs_last: Score | None  # the last model against model 1; None when not played
+    first_vs_last_cpu_minutes: float
+
+    def verdicts(self) -> tuple[tuple[Target, Score, bool], ...]:
+        """The variant's targets for the budget, judged on the last model's final games."""
+        if not self.generations:
+            return ()
+        targets = targets_for(self.settings.variant, self.settings.budget_cpu_minutes)
+        return judge(targets, self.generations[-1].results)
 
     def target_met(self) -> bool:
-        """The last model beat random in >= 95% and heuristic in > 50% of the final games."""
-        if not self.generations:
-            return False
-        last = {r.opponent: r for r in self.generations[-1].results}
+        """The last model had its final games and met every target."""
         return (
-            last["random"].games >= self.settings.final_eval_games
-            and last["random"].rate >= TARGET_VS_RANDOM
-            and last["heuristic"].rate > TARGET_VS_HEURISTIC
+            bool(self.generations)
+            and self.generations[-1].results[0].games >= self.settings.final_eval_games
+            and all(met for _, _, met in self.verdicts())
         )
 
     def to_json(self) -> str:
         return json.dumps(to_jsonable_python(self), indent=2)
-
-
-def wilson_interval(wins: int, games: int, z: float = WILSON_Z) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion."""
-    if games < 1:
-        raise ValueError(f"wilson_interval: games must be at least 1, got {games}")
-    p = wins / games
-    denominator = 1 + z * z / games
-    centre = (p + z * z / (2 * games)) / denominator
-    half = z * math.sqrt(p * (1 - p) / games + z * z / (4 * games * games)) / denominator
-    # The interval always holds p; clamping to it removes rounding (4 of 4 gives high < 1.0 otherwise).
-    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def cpu_seconds() -> float:
@@ -234,56 +217,74 @@ def evaluated_player_words(settings: LearnSettings) -> str:
     )
 
 
+def _opponent(spec: str, variant: Variant, search: SearchConfig) -> Player:
+    if spec == "random":
+        return RandomPlayer()
+    if spec == "heuristic":
+        return HeuristicPlayer()
+    evaluator = load_evaluator(Path(spec), variant.board, variant.players, device="cpu", max_batch=1024)
+    return SearchPlayer(evaluator, search)
+
+
 def play_match(
-    weights: str, variant: Variant, search: Mapping[str, Any], opponent: str, seeds: Sequence[int]
-) -> tuple[int, int]:
-    """(wins, draws) of the searched model against `opponent`, one game per seed; the model takes
-    seat 1 in games with an even index and seat 2 in the others."""
+    weights: str, variant: Variant, search: Mapping[str, Any], opponent: str, games: Sequence[tuple[int, int]]
+) -> list[tuple[int, ...]]:
+    """The final ranking of each game (seed, seat of the model, 0-based): the searched model at
+    its seat, `opponent` (random, heuristic, or a model's weights searched alike) at all others."""
     board, players = variant.board, variant.players
-    evaluator = load_evaluator(Path(weights), board, players, device="cpu", max_batch=1024)
-    model: Player = SearchPlayer(evaluator, SearchConfig(**search))
-    other: Player = RandomPlayer() if opponent == "random" else HeuristicPlayer()
-    wins = draws = 0
-    for seat_of_model in (0, 1):
-        mine = [s for k, s in enumerate(seeds) if k % 2 == seat_of_model]
+    config = SearchConfig(**search)
+    model: Player = SearchPlayer(
+        load_evaluator(Path(weights), board, players, device="cpu", max_batch=1024), config
+    )
+    other = _opponent(opponent, variant, config)
+    rankings: dict[int, tuple[int, ...]] = {}
+    for seat in range(players):
+        mine = [k for k, (_, s) in enumerate(games) if s == seat]
         if not mine:
             continue
-        seats = [model, other] if seat_of_model == 0 else [other, model]
-        finals = play_games(seats, [initial_state(board, players) for _ in mine], [game_rng(s) for s in mine])
-        for final in finals:
-            ranks = ranking(final)
-            if ranks[seat_of_model] == 1 and ranks.count(1) == 1:
-                wins += 1
-            elif ranks.count(1) == players:
-                draws += 1
-    return wins, draws
+        seats = [model if k == seat else other for k in range(players)]
+        starts = [initial_state(board, players) for _ in mine]
+        finals = play_games(seats, starts, [game_rng(games[k][0]) for k in mine])
+        rankings.update(zip(mine, (ranking(f) for f in finals), strict=True))
+    return [rankings[k] for k in range(len(games))]
 
 
 def evaluate_model(
-    weights: str, settings: LearnSettings, generation: int, games: int, workers: int
-) -> tuple[WinRate, ...]:
-    """The model against each opponent, `games` games each, played in `workers` child processes."""
+    weights: str,
+    settings: LearnSettings,
+    stream: int,
+    games: int,
+    workers: int,
+    opponents: Mapping[str, str],
+) -> tuple[Score, ...]:
+    """The model against each opponent (label: random, heuristic or weights), `games`
+    seat-rotated games each, played in `workers` child processes; `stream` keeps the games' seeds
+    apart: the model's generation, 0 for the match against model 1."""
     search = {
         "simulations": settings.simulations,
         "gumbel_actions": settings.gumbel_actions,
         "c_scale": settings.c_scale,
     }
+    seats = model_seats(games, settings.variant.players)
     calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
-    for opponent in OPPONENTS:
-        rng = np.random.default_rng([settings.seed, generation, OPPONENTS.index(opponent)])
-        seeds = [int(s) for s in rng.integers(0, 2**62, size=games)]
-        # Pairs of seeds stay together so each worker alternates seats evenly.
-        for part in np.array_split(np.arange(games // 2), workers):
-            chunk = [seeds[2 * k + j] for k in part for j in (0, 1)]
-            if chunk:
-                calls.append((play_match, (weights, settings.variant, search, opponent, chunk)))
-    outcomes = _in_children(calls, workers)
-    results = []
-    for opponent in OPPONENTS:
-        mine = [o for (_, args), o in zip(calls, outcomes, strict=True) if args[3] == opponent]
-        wins, draws = sum(w for w, _ in mine), sum(d for _, d in mine)
-        results.append(WinRate(opponent, wins, draws, games, *wilson_interval(wins, games)))
-    return tuple(results)
+    labels: list[str] = []  # of each call; a label's calls hold its games in order
+    for index, (label, spec) in enumerate(opponents.items()):
+        rng = np.random.default_rng([settings.seed, stream, index])
+        played = list(zip((int(s) for s in rng.integers(0, 2**62, size=games)), seats, strict=True))
+        for part in np.array_split(np.arange(games), workers):
+            if len(part):
+                chunk = [played[k] for k in part]
+                calls.append((play_match, (weights, settings.variant, search, spec, chunk)))
+                labels.append(label)
+    outcomes: list[list[tuple[int, ...]]] = _in_children(calls, workers)
+    return tuple(
+        score_games(
+            label,
+            [r for of, outcome in zip(labels, outcomes, strict=True) if of == label for r in outcome],
+            seats,
+        )
+        for label in opponents
+    )
 
 
 def run_learn_bench(
@@ -301,6 +302,7 @@ def run_learn_bench(
     spent_cpu = spent_wall = 0.0
     last_cost = 0.0
     parent: str | None = None
+    weights: list[str] = []
     reports: list[GenerationReport] = []
     for generation in range(settings.max_generations):
         cpu0, wall0 = cpu_seconds(), time.monotonic()
@@ -325,7 +327,15 @@ def run_learn_bench(
         final = is_last_generation(generation + 1, settings, spent_cpu, last_cost)
         cpu1 = cpu_seconds()
         games = settings.final_eval_games if final else settings.eval_games
-        results = evaluate_model(trained.weights, settings, generation + 1, games, settings.selfplay_tasks)
+        weights.append(trained.weights)
+        results = evaluate_model(
+            trained.weights,
+            settings,
+            generation + 1,
+            games,
+            settings.selfplay_tasks,
+            dict(zip(OPPONENTS, OPPONENTS)),
+        )
         report = GenerationReport(
             generation=generation + 1,
             model_id=trained.model_id,
@@ -347,33 +357,69 @@ def run_learn_bench(
         parent = trained.model_id
         if final:
             break
-    report_all = LearnReport(settings, str(layout.root), evaluated_player_words(settings), tuple(reports))
+    first_vs_last: Score | None = None
+    cpu2 = cpu_seconds()
+    if settings.first_vs_last and len(weights) >= 2:
+        (first_vs_last,) = evaluate_model(
+            weights[-1],
+            settings,
+            0,
+            settings.final_eval_games,
+            settings.selfplay_tasks,
+            {FIRST_MODEL: weights[0]},
+        )
+    report_all = LearnReport(
+        settings,
+        str(layout.root),
+        evaluated_player_words(settings),
+        tuple(reports),
+        first_vs_last,
+        (cpu_seconds() - cpu2) / 60,
+    )
     (layout.root / "learn_bench.json").write_text(report_all.to_json())
     return report_all
 
 
-def plot_learning_curve(report: LearnReport, path: Path) -> None:
-    """Win rate against each opponent per generation, with 95% intervals, over budgeted CPU-minutes
-    (a PNG). matplotlib is imported here, where it is used."""
+def seeds_json(reports: Sequence[LearnReport]) -> str:
+    """All runs and, per opponent, the summary of their final scores over the seeds."""
+    summary = summarize_seeds([r.generations[-1].results for r in reports])
+    return json.dumps(to_jsonable_python({"runs": reports, "summary": summary}), indent=2)
+
+
+def plot_learning_curve(reports: Sequence[LearnReport], path: Path) -> None:
+    """First-place share (the win rate with 2 players) against each opponent per generation over
+    budgeted CPU-minutes, one curve per run (seed); 95% intervals when there is one run; the
+    targets as grey lines (a PNG). matplotlib is imported here, where it is used."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
+    first = reports[0]
     figure, axes = pyplot.subplots(figsize=(7, 4.2), dpi=120)
-    x = [g.cpu_minutes for g in report.generations]
-    for opponent, marker in zip(OPPONENTS, ("o", "s"), strict=True):
-        rates = [next(r for r in g.results if r.opponent == opponent) for g in report.generations]
-        y = [r.rate for r in rates]
-        below = [r.rate - r.low for r in rates]
-        above = [r.high - r.rate for r in rates]
-        axes.errorbar(x, y, yerr=[below, above], marker=marker, capsize=3, label=f"vs {opponent}")
-    axes.axhline(TARGET_VS_RANDOM, linestyle=":", color="grey")
-    axes.axhline(TARGET_VS_HEURISTIC, linestyle="--", color="grey")
+    for opponent, marker, colour in zip(OPPONENTS, ("o", "s"), ("tab:blue", "tab:orange"), strict=True):
+        for k, report in enumerate(reports):
+            x = [g.cpu_minutes for g in report.generations]
+            scores = [next(r for r in g.results if r.opponent == opponent) for g in report.generations]
+            y = [r.rate for r in scores]
+            errors = [[r.rate - r.low for r in scores], [r.high - r.rate for r in scores]]
+            axes.errorbar(
+                x,
+                y,
+                yerr=errors if len(reports) == 1 else None,
+                marker=marker,
+                color=colour,
+                alpha=1.0 if len(reports) == 1 else 0.6,
+                capsize=3,
+                label=f"vs {opponent}" if k == 0 else None,
+            )
+    for target in targets_for(first.settings.variant, first.settings.budget_cpu_minutes):
+        axes.axhline(target.share, linestyle=":" if target.opponent == "random" else "--", color="grey")
     axes.set_xlabel("CPU-minutes of selfplay + training (evaluation not counted)")
-    axes.set_ylabel("win rate (95% Wilson interval)")
+    axes.set_ylabel("first-place share" + (" (95% Wilson interval)" if len(reports) == 1 else ""))
     axes.set_ylim(0, 1.02)
-    axes.set_title(f"{report.settings.variant}: {report.evaluated_player}", fontsize=8)
+    seeds = f", {len(reports)} seeds" if len(reports) > 1 else ""
+    axes.set_title(f"{first.settings.variant}{seeds}: {first.evaluated_player}", fontsize=8)
     axes.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(path)

@@ -1,14 +1,11 @@
-"""What the learn bench runs and the targets it is judged by; apart from the bench, which
-imports torch, so that `ringrift-hpc bench learn --help` and the other commands start fast."""
+"""What the learn bench runs; apart from the bench, which imports torch, so that
+`ringrift-hpc bench learn --help` and the other commands start fast (targets: learn_targets)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ringrift_hpc.config import Variant
-
-TARGET_VS_RANDOM = 0.95
-TARGET_VS_HEURISTIC = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,7 @@ class LearnSettings:
     window_max_samples: int = 60_000
     eval_games: int = 40  # per opponent after each intermediate generation
     final_eval_games: int = 200  # per opponent for the last model
+    first_vs_last: bool = True  # the last model plays model 1, final_eval_games games (2+ models)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -67,8 +65,12 @@ class LearnSettings:
         ]
         for name in ("eval_games", "final_eval_games"):
             games = getattr(self, name)
-            if games < 2 or games % 2:
-                problems.append(f"{name} must be an even number of at least 2 (seats alternate), got {games}")
+            players = self.variant.players
+            if games < players or games % players:
+                problems.append(
+                    f"{name} must be a positive multiple of {players} (the model takes each of the "
+                    f"{players} seats equally often), got {games}"
+                )
         if not self.budget_cpu_minutes > 0:
             problems.append(f"budget_cpu_minutes must be positive, got {self.budget_cpu_minutes}")
         if self.games_per_generation < self.selfplay_tasks or self.bootstrap_games < self.selfplay_tasks:

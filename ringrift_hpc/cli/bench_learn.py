@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ringrift_hpc.bench.learn_settings import TARGET_VS_HEURISTIC, TARGET_VS_RANDOM, LearnSettings
+from ringrift_hpc.bench.learn_scores import (
+    Score,
+    chance,
+    seat_rotated_games,
+    significantly_above_chance,
+    summarize_seeds,
+)
+from ringrift_hpc.bench.learn_settings import LearnSettings
+from ringrift_hpc.bench.learn_targets import OPPONENTS, targets_for
 from ringrift_hpc.config.variants import variant_from_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from ringrift_hpc.bench.learn_bench import GenerationReport, LearnReport
 
 _DEFAULTS = LearnSettings()
@@ -19,7 +30,10 @@ _DEFAULTS = LearnSettings()
 
 def learn_command(
     variant: Annotated[
-        str, typer.Option("--variant", help="square8_2p or hex8_2p.")
+        str,
+        typer.Option(
+            "--variant", help="Board and players, e.g. square8_2p, hex8_2p, square8_3p, hexagonal_4p."
+        ),
     ] = _DEFAULTS.variant.name,
     minutes: Annotated[
         float, typer.Option("--minutes", "-m", min=0.01, help="CPU-minute budget of selfplay + training.")
@@ -37,82 +51,198 @@ def learn_command(
         int, typer.Option("--games", min=1, help="Search selfplay games per generation.")
     ] = _DEFAULTS.games_per_generation,
     eval_games: Annotated[
-        int, typer.Option("--eval-games", min=2, help="Games per opponent after each intermediate model.")
-    ] = _DEFAULTS.eval_games,
+        int | None,
+        typer.Option(
+            "--eval-games",
+            min=2,
+            help=f"Games per opponent after each intermediate model, a multiple of the player count "
+            f"[default: {_DEFAULTS.eval_games} rounded up to one].",
+            show_default=False,
+        ),
+    ] = None,
     final_eval_games: Annotated[
-        int, typer.Option("--final-eval-games", min=2, help="Games per opponent for the last model.")
-    ] = _DEFAULTS.final_eval_games,
-    seed: Annotated[int, typer.Option("--seed", help="Run seed.")] = _DEFAULTS.seed,
+        int | None,
+        typer.Option(
+            "--final-eval-games",
+            min=2,
+            help=f"Games per opponent for the last model (and for --first-vs-last), a multiple of the "
+            f"player count [default: {_DEFAULTS.final_eval_games} rounded up to one].",
+            show_default=False,
+        ),
+    ] = None,
+    first_vs_last: Annotated[
+        bool,
+        typer.Option(
+            "--first-vs-last/--no-first-vs-last",
+            help="After the run, the last model plays model 1 (when there are two models or more).",
+        ),
+    ] = _DEFAULTS.first_vs_last,
+    seed: Annotated[int, typer.Option("--seed", help="Run seed (of the first run).")] = _DEFAULTS.seed,
+    seeds: Annotated[
+        int,
+        typer.Option("--seeds", min=1, help="Independent runs, seeds SEED, SEED+1, ..., one after another."),
+    ] = 1,
     run_dir: Annotated[
         Path | None,
         typer.Option(
-            "--run-dir", help="Run directory to create (default: a temporary one, removed afterwards)."
+            "--run-dir",
+            help="Run directory to create, with one seed-<S> folder per run when --seeds > 1 "
+            "(default: a temporary one, removed afterwards).",
         ),
     ] = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+        Path | None,
+        typer.Option("--json", help="Also write all runs and the summary over seeds as JSON here."),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Also draw the learning curve as a PNG (needs matplotlib).")
+        Path | None,
+        typer.Option("--plot", help="Also draw the learning curves of all runs as a PNG (needs matplotlib)."),
     ] = None,
 ) -> None:
-    """Selfplay and training from a heuristic bootstrap for a CPU budget; win rates per generation."""
+    """Selfplay and training from a heuristic bootstrap for a CPU budget; first places and ranks per generation."""
     # The bench runs torch: imported here, so registering the command costs nothing.
-    from ringrift_hpc.bench.learn_bench import evaluated_player_words, plot_learning_curve, run_learn_bench
+    from ringrift_hpc.bench.learn_bench import (
+        evaluated_player_words,
+        plot_learning_curve,
+        run_learn_bench,
+        seeds_json,
+    )
 
     try:
+        parsed = variant_from_name(variant, where="--variant")
+        players = parsed.players
         settings = LearnSettings(
-            variant=variant_from_name(variant, where="--variant"),
+            variant=parsed,
             budget_cpu_minutes=minutes,
             max_generations=generations,
             simulations=simulations,
             bootstrap_games=bootstrap_games,
             games_per_generation=games,
-            eval_games=eval_games,
-            final_eval_games=final_eval_games,
+            eval_games=seat_rotated_games(_DEFAULTS.eval_games, players)
+            if eval_games is None
+            else eval_games,
+            final_eval_games=(
+                seat_rotated_games(_DEFAULTS.final_eval_games, players)
+                if final_eval_games is None
+                else final_eval_games
+            ),
+            first_vs_last=first_vs_last,
             seed=seed,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-    typer.echo(f"learn bench: {variant}, budget {minutes:g} CPU-minutes of selfplay + training")
+    runs = f", {seeds} seeds ({seed}..{seed + seeds - 1})" if seeds > 1 else ""
+    typer.echo(f"learn bench: {variant}, budget {minutes:g} CPU-minutes of selfplay + training{runs}")
     typer.echo(f"evaluated player: {evaluated_player_words(settings)}")
-    typer.echo(HEADER)
-    if run_dir is None:
-        with tempfile.TemporaryDirectory(prefix="learn-bench-") as scratch:
+    if players > 2:
+        typer.echo(
+            f"scores: first-place share [95% Wilson] and mean rank against {players - 1} players, seats rotated "
+            f"(chance: {chance(players):.0%}, rank {(players + 1) / 2:.2f})"
+        )
+    typer.echo(format_header(players, seeded=seeds > 1))
+    reports: list[LearnReport] = []
+    with tempfile.TemporaryDirectory(prefix="learn-bench-") as scratch:
+        root = Path(scratch) / "run" if run_dir is None else run_dir
+        for k in range(seeds):
+            run_seed = seed + k
             report = run_learn_bench(
-                settings, Path(scratch) / "run", on_generation=lambda g: typer.echo(format_row(g))
+                replace(settings, seed=run_seed),
+                root / f"seed-{run_seed}" if seeds > 1 else root,
+                on_generation=_printer(players, run_seed if seeds > 1 else None),
             )
-    else:
-        report = run_learn_bench(settings, run_dir, on_generation=lambda g: typer.echo(format_row(g)))
-    typer.echo(format_verdict(report))
+            typer.echo(format_verdict(report))
+            reports.append(report)
+    if seeds > 1:
+        typer.echo(format_summary(reports))
     if json_out is not None:
-        json_out.write_text(report.to_json())
+        json_out.write_text(seeds_json(reports))
     if plot is not None:
-        plot_learning_curve(report, plot)
+        plot_learning_curve(reports, plot)
 
 
-HEADER = (
-    f"{'gen':>4}{'cpu min':>9}{'wall min':>10}{'positions':>11}{'steps':>7}{'p loss':>8}{'v loss':>8}"
-    f"{'vs random':>26}{'vs heuristic':>26}{'eval cpu':>10}"
-)
+def _printer(players: int, seed: int | None) -> Callable[[GenerationReport], None]:
+    return lambda g: typer.echo(format_row(g, players, seed=seed))
 
 
-def _rate(wins: int, games: int, low: float, high: float) -> str:
-    return f"{wins:>3}/{games:<3} {wins / games:5.1%} [{low:.2f},{high:.2f}]"
-
-
-def format_row(g: GenerationReport) -> str:
-    """One generation: cumulative budgeted CPU and wall time, training figures, win rates (95% Wilson)."""
-    rates = "".join(f" {_rate(r.wins, r.games, r.low, r.high):>25}" for r in g.results)
+def format_header(players: int, *, seeded: bool) -> str:
+    ranks = players > 2
+    width = _SCORE_WIDTH + (_RANK_WIDTH if ranks else 0)
     return (
-        f"{g.generation:>4}{g.cpu_minutes:>9.2f}{g.wall_minutes:>10.2f}{g.selfplay_positions:>11}"
-        f"{g.train_steps:>7}{g.policy_loss:>8.3f}{g.value_loss:>8.3f}{rates}{g.eval_cpu_minutes:>10.2f}"
+        (f"{'seed':>5}" if seeded else "")
+        + f"{'gen':>4}{'cpu min':>9}{'wall min':>10}{'positions':>11}{'steps':>7}{'p loss':>8}{'v loss':>8}"
+        + "".join(f"{'vs ' + o + (' (rank)' if ranks else ''):>{width}}" for o in OPPONENTS)
+        + f"{'eval cpu':>10}"
     )
+
+
+_SCORE_WIDTH = 30
+_RANK_WIDTH = 6
+
+
+def _score(r: Score, players: int) -> str:
+    rank = f" {r.mean_rank:5.2f}" if players > 2 else ""
+    return f"{r.points:>5g}/{r.games:<4}{r.rate:6.1%} [{r.low:.2f},{r.high:.2f}]{rank}"
+
+
+def format_row(g: GenerationReport, players: int, *, seed: int | None = None) -> str:
+    """One generation: cumulative budgeted CPU and wall time, training figures, first-place share
+    (95% Wilson) and, with more than 2 players, mean rank."""
+    width = _SCORE_WIDTH + (_RANK_WIDTH if players > 2 else 0)
+    scores = "".join(f"{_score(r, players):>{width}}" for r in g.results)
+    return (
+        (f"{seed:>5}" if seed is not None else "")
+        + f"{g.generation:>4}{g.cpu_minutes:>9.2f}{g.wall_minutes:>10.2f}{g.selfplay_positions:>11}"
+        + f"{g.train_steps:>7}{g.policy_loss:>8.3f}{g.value_loss:>8.3f}{scores}{g.eval_cpu_minutes:>10.2f}"
+    )
+
+
+def _rank_words(r: Score, players: int) -> str:
+    return f", mean rank {r.mean_rank:.2f} (chance {(players + 1) / 2:.2f})" if players > 2 else ""
 
 
 def format_verdict(report: LearnReport) -> str:
-    target = (
-        f"target: >= {TARGET_VS_RANDOM:.0%} wins against random over {report.settings.final_eval_games} games and "
-        f"> {TARGET_VS_HEURISTIC:.0%} against heuristic, within {report.settings.budget_cpu_minutes:g} CPU-minutes"
+    """Each target on the last model's final games, the match against model 1, and last the
+    overall verdict."""
+    settings = report.settings
+    players = settings.variant.players
+    prefix = f"seed {settings.seed}: "
+    lines = [
+        f"{prefix}target {t.words()}: {s.rate:.1%}{_rank_words(s, players)}: {'met' if met else 'not met'}"
+        for t, s, met in report.verdicts()
+    ]
+    match = report.first_vs_last
+    if match is not None:
+        above = significantly_above_chance(match, players)
+        lines.append(
+            f"{prefix}last model vs {match.opponent}: {match.wins} wins, {match.draws} draws of {match.games} "
+            f"games; score {match.rate:.1%} [{match.low:.2f},{match.high:.2f}]{_rank_words(match, players)}: "
+            f"{'' if above else 'not '}significantly above {chance(players):.0%} "
+            f"(eval cpu {report.first_vs_last_cpu_minutes:.2f} min)"
+        )
+    elif settings.first_vs_last:
+        lines.append(f"{prefix}last model vs model 1: not played (the run made one model)")
+    lines.append(
+        f"{prefix}targets for {settings.variant} within {settings.budget_cpu_minutes:g} CPU-minutes: "
+        f"{'MET' if report.target_met() else 'NOT MET'}"
     )
-    return f"{target}: {'MET' if report.target_met() else 'NOT MET'}"
+    return "\n".join(lines)
+
+
+def format_summary(reports: Sequence[LearnReport]) -> str:
+    """Per opponent over the seeds: median and range of the final score, median mean rank, and
+    whether the median meets each target."""
+    settings = reports[0].settings
+    players = settings.variant.players
+    targets = targets_for(settings.variant, settings.budget_cpu_minutes)
+    lines = [f"summary over {len(reports)} seeds (final scores of the last models):"]
+    for s in summarize_seeds([r.generations[-1].results for r in reports]):
+        rank = f", median mean rank {s.median_mean_rank:.2f}" if players > 2 else ""
+        judged = "; ".join(
+            f"target {t.words()}: {'met' if t.met(s.median) else 'not met'}"
+            for t in targets
+            if t.opponent == s.opponent
+        )
+        lines.append(
+            f"  vs {s.opponent}: median {s.median:.1%}, range {s.low:.1%}-{s.high:.1%}{rank}; {judged}"
+        )
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""`bench learn` machinery at a tiny budget: the report's structure and the model lineage.
+"""`bench learn` machinery at a tiny budget (a 3-player run: the report's structure, the model
+lineage, the match against model 1) and its pure parts: seats, scores, targets, seed summaries.
 
 Learning itself is not asserted here (a few games and steps prove nothing); the bench run
 recorded in docs/benchmarks.md is the proof.
@@ -7,26 +8,41 @@ recorded in docs/benchmarks.md is the proof.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from ringrift_hpc.bench import learn_bench
 from ringrift_hpc.bench.learn_bench import (
-    OPPONENTS,
+    FIRST_MODEL,
+    GenerationReport,
     LearnReport,
     bench_config,
     is_last_generation,
     plot_learning_curve,
     run_learn_bench,
+)
+from ringrift_hpc.bench.learn_scores import (
+    Score,
+    first_place_credit,
+    model_seats,
+    score_games,
+    significantly_above_chance,
+    summarize_seeds,
     wilson_interval,
 )
 from ringrift_hpc.bench.learn_settings import LearnSettings
+from ringrift_hpc.bench.learn_targets import OPPONENTS, judge, targets_for
 from ringrift_hpc.cli.app import app
 from ringrift_hpc.cli.bench_learn import format_row, format_verdict
+from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.store import RunLayout, read_manifest
 
 TINY = LearnSettings(
+    variant=variant_from_name("square8_3p", where="TINY"),
     max_generations=2,
     bootstrap_games=2,
     games_per_generation=1,
@@ -40,8 +56,8 @@ TINY = LearnSettings(
     channels=8,
     blocks=1,
     value_hidden=8,
-    eval_games=2,
-    final_eval_games=4,
+    eval_games=3,
+    final_eval_games=6,
 )
 
 
@@ -77,13 +93,20 @@ def test_report_counts_games_and_cpu(report: LearnReport) -> None:
         assert [r.opponent for r in g.results] == list(OPPONENTS)
         for r in g.results:
             assert r.games == games and 0 <= r.wins + r.draws <= games
-            assert (r.low, r.high) == wilson_interval(r.wins, r.games)
+            assert games <= r.rank_sum <= 3 * games
+            assert (r.low, r.high) == wilson_interval(r.points, r.games)
+    match = report.first_vs_last
+    assert match is not None and match.opponent == FIRST_MODEL and match.games == TINY.final_eval_games
+    assert report.first_vs_last_cpu_minutes > 0
     saved = json.loads((Path(report.run_dir) / "learn_bench.json").read_text())
     assert saved["generations"][1]["model_id"] == last.model_id
-    assert saved["settings"]["variant"] == "square8_2p"
+    assert saved["settings"]["variant"] == "square8_3p"
+    assert saved["first_vs_last"]["games"] == TINY.final_eval_games
     assert "search at 2 simulations" in report.evaluated_player
-    assert format_row(last).split()[0] == "2"
-    assert format_verdict(report).endswith("NOT MET") != report.target_met()
+    assert format_row(last, 3).split()[0] == "2"
+    verdict = format_verdict(report)
+    assert verdict.endswith("NOT MET") != report.target_met()
+    assert "last model vs model 1" in verdict and "chance 2.00" in verdict
 
 
 def test_wilson_interval_known_values() -> None:
@@ -97,8 +120,10 @@ def test_wilson_interval_known_values() -> None:
 
 
 def test_settings_and_config_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="final_eval_games must be an even number"):
+    with pytest.raises(ValueError, match="final_eval_games must be a positive multiple of 2"):
         LearnSettings(final_eval_games=3)
+    with pytest.raises(ValueError, match="eval_games must be a positive multiple of 3 .* got 40"):
+        LearnSettings(variant=variant_from_name("square8_3p", where="test"))
     config = bench_config(TINY, tmp_path)
     assert (config.network.channels, config.selfplay.simulations, config.training.max_steps) == (8, 2, 2)
     assert config.run.variants[0] == TINY.variant
@@ -107,7 +132,7 @@ def test_settings_and_config_are_checked(tmp_path: Path) -> None:
 def test_learning_curve_plot_is_a_png(report: LearnReport, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = tmp_path / "curve.png"
-    plot_learning_curve(report, path)
+    plot_learning_curve([report, report], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -124,3 +149,157 @@ def test_the_command_refuses_a_bad_variant_before_running() -> None:
     result = CliRunner().invoke(app, ["bench", "learn", "--variant", "hex8_1p"], terminal_width=200)
     assert result.exit_code == 2
     assert "--variant: hex8 is played by 2, 3 or 4 players, not 1" in result.output
+
+
+@pytest.mark.parametrize(("players", "games"), [(2, 4), (3, 6), (3, 201), (4, 8), (4, 200)])
+def test_the_model_takes_each_seat_equally_often(players: int, games: int) -> None:
+    seats = model_seats(games, players)
+    assert len(seats) == games
+    assert Counter(seats) == dict.fromkeys(range(players), games // players)
+
+
+@pytest.mark.parametrize(("games", "players"), [(4, 3), (2, 4), (0, 2), (7, 2)])
+def test_games_that_cannot_rotate_the_seats_are_refused(games: int, players: int) -> None:
+    with pytest.raises(ValueError, match=f"use a positive multiple of {players}"):
+        model_seats(games, players)
+
+
+def test_first_places_and_ranks_are_scored_with_ties() -> None:
+    assert first_place_credit((1, 2, 3), 0) == 1.0
+    assert first_place_credit((2, 1, 3), 0) == 0.0
+    assert first_place_credit((1, 1, 3), 1) == 0.5  # a shared first place is split
+    assert first_place_credit((1, 1, 1, 4), 2) == pytest.approx(1 / 3)
+    assert first_place_credit((1, 1), 0) == 0.0  # 2 players: a draw is no win, as before
+    rankings = [(1, 2, 3), (3, 1, 2), (1, 1, 3), (2, 3, 1), (1, 2, 2), (1, 1, 1)]
+    score = score_games("heuristic", rankings, [0, 1, 2, 0, 1, 2])
+    # Model ranks: 1 (alone), 1 (alone), 3, 2, 2, 1 (three-way tie).
+    assert (score.wins, score.draws, score.rank_sum, score.games) == (2, 1, 10, 6)
+    assert score.points == pytest.approx(2 + 1 / 3)
+    assert score.mean_rank == pytest.approx(10 / 6)
+    assert (score.low, score.high) == wilson_interval(score.points, 6)
+    two = score_games("random", [(1, 2), (1, 1), (2, 1), (2, 1)], [0, 1, 0, 1])
+    assert (two.wins, two.draws, two.rate) == (2, 1, 0.5)
+    with pytest.raises(ValueError, match="2 rankings for 1 seats"):
+        score_games("random", [(1, 2), (2, 1)], [0])
+
+
+def _score(opponent: str, points: int, games: int = 10, rank_sum: int = 20) -> Score:
+    return Score(opponent, points, 0, points, rank_sum, games, *wilson_interval(points, games))
+
+
+def test_seeds_are_summarized_by_median_and_range() -> None:
+    finals = [
+        (_score("random", 9, rank_sum=11), _score("heuristic", 4, rank_sum=20)),
+        (_score("random", 10, rank_sum=10), _score("heuristic", 7, rank_sum=14)),
+        (_score("random", 6, rank_sum=15), _score("heuristic", 5, rank_sum=19)),
+    ]
+    rand, heur = summarize_seeds(finals)
+    assert (rand.opponent, rand.seeds, rand.median, rand.low, rand.high) == ("random", 3, 0.9, 0.6, 1.0)
+    assert rand.median_mean_rank == pytest.approx(1.1)
+    assert (heur.median, heur.low, heur.high) == (0.5, 0.4, 0.7)
+    assert heur.median_mean_rank == pytest.approx(1.9)
+    even = summarize_seeds(finals[:2])[1]
+    assert even.median == pytest.approx(0.55)  # the mean of the middle two
+    with pytest.raises(ValueError, match="different opponents"):
+        summarize_seeds([finals[0], finals[1][::-1]])
+    with pytest.raises(ValueError, match="no runs"):
+        summarize_seeds([])
+
+
+def _shares(variant: str, minutes: float) -> list[tuple[str, float, bool]]:
+    targets = targets_for(variant_from_name(variant, where="test"), minutes)
+    return [(t.opponent, t.share, t.strict) for t in targets]
+
+
+def test_targets_depend_on_the_variant_and_the_budget() -> None:
+    floor = [("random", 0.95, False), ("heuristic", 0.5, True)]
+    assert _shares("square8_2p", 1.0) == floor
+    assert _shares("square8_2p", 4.0) == [*floor, ("heuristic", 0.55, False)]
+    assert _shares("square8_2p", 30.0) == [*floor, ("heuristic", 0.90, False)]
+    assert _shares("hex8_2p", 4.0) == floor
+    assert _shares("hex8_2p", 30.0) == [*floor, ("heuristic", 0.75, False)]
+    assert _shares("square19_2p", 60.0) == floor
+    chance3 = [("random", 1 / 3, True), ("heuristic", 1 / 3, True)]
+    assert _shares("square8_3p", 4.0) == chance3
+    assert _shares("square8_3p", 30.0) == [*chance3, ("heuristic", 0.55, False)]
+    assert _shares("hexagonal_4p", 30.0) == [("random", 0.25, True), ("heuristic", 0.25, True)]
+
+
+def test_verdicts_judge_the_final_scores() -> None:
+    targets = targets_for(variant_from_name("square8_2p", where="test"), 4.0)
+    judged = judge(targets, [_score("random", 19, games=20), _score("heuristic", 11, games=20)])
+    assert [met for _, _, met in judged] == [True, True, True]  # 95%, 55% > 50%, 55% >= 55%
+    judged = judge(targets, [_score("random", 18, games=20), _score("heuristic", 10, games=20)])
+    assert [met for _, _, met in judged] == [False, False, False]  # 90%; 50% is not > 50%
+    assert significantly_above_chance(_score(FIRST_MODEL, 150, games=200), players=2)
+    assert not significantly_above_chance(_score(FIRST_MODEL, 110, games=200), players=2)
+    assert significantly_above_chance(_score(FIRST_MODEL, 45, games=90), players=3)
+
+
+def _fake_run(calls: list[LearnSettings]) -> Callable[..., LearnReport]:
+    """Stands in for the loop: records the settings, reports made-up scores of 2 generations."""
+
+    def run(
+        settings: LearnSettings, run_dir: Path, *, on_generation: Callable[[GenerationReport], None]
+    ) -> LearnReport:
+        calls.append(settings)
+        players = settings.variant.players
+        generations = []
+        for generation, games in ((1, settings.eval_games), (2, settings.final_eval_games)):
+            seats = model_seats(games, players)
+            # The model ends first in the games with an even index, last in the others.
+            rankings = [
+                tuple(1 if (s == seat) == (k % 2 == 0) else players for s in range(players))
+                for k, seat in enumerate(seats)
+            ]
+            g = GenerationReport(
+                generation,
+                f"m{generation}",
+                None,
+                2,
+                20,
+                2,
+                20,
+                1.0,
+                0.5,
+                0.1 * generation,
+                0.2,
+                0.01,
+                tuple(score_games(o, rankings, seats) for o in OPPONENTS),
+            )
+            on_generation(g)
+            generations.append(g)
+        return LearnReport(settings, str(run_dir), "made up", tuple(generations), None, 0.0)
+
+    return run
+
+
+@pytest.mark.parametrize(("variant", "games"), [("square8_3p", 201), ("hex8_2p", 200)])
+def test_the_command_runs_each_seed_and_summarizes(
+    variant: str, games: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[LearnSettings] = []
+    monkeypatch.setattr(learn_bench, "run_learn_bench", _fake_run(calls))
+    out = tmp_path / "runs.json"
+    args = ["bench", "learn", "--variant", variant, "--seeds", "2", "--seed", "5", "--json", str(out)]
+    result = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "run")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert [c.seed for c in calls] == [5, 6]
+    assert {c.variant.name for c in calls} == {variant}
+    assert calls[0].final_eval_games == games  # the default, rounded up to rotate the seats
+    assert "seed 6: targets for" in result.output
+    assert "seed 6: last model vs model 1: not played" in result.output  # the made-up runs have none
+    assert "summary over 2 seeds" in result.output and "vs heuristic: median" in result.output
+    assert ("median mean rank" in result.output) == variant.endswith("3p")
+    saved = json.loads(out.read_text())
+    assert [r["settings"]["seed"] for r in saved["runs"]] == [5, 6]
+    assert saved["runs"][1]["run_dir"] == str(tmp_path / "run" / "seed-6")
+    assert [s["opponent"] for s in saved["summary"]] == list(OPPONENTS)
+
+
+def test_the_command_refuses_games_that_cannot_rotate_the_seats() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "learn", "--variant", "square8_4p", "--final-eval-games", "202"], terminal_width=200
+    )
+    assert result.exit_code == 2
+    assert "final_eval_games must be a positive multiple of 4" in result.output
