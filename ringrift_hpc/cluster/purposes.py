@@ -24,6 +24,15 @@ _RESOURCE_KIND: Mapping[Purpose, JobKind] = {
 }
 
 
+# The evaluation ids of tournaments start with this; every other match file is an evaluation's.
+TOURNAMENT_ID_PREFIX = "tournament-"
+
+
+def match_purpose(eval_id: str) -> Purpose:
+    """The purpose of the job that played the match files of evaluation `eval_id`."""
+    return "tournament" if eval_id.startswith(TOURNAMENT_ID_PREFIX) else "evaluate"
+
+
 def check_purpose(value: object, *, what: str = "job purpose") -> Purpose:
     """``value`` as a purpose; ``ValueError`` naming it and the purposes there are."""
     for purpose in PURPOSES:

@@ -15,6 +15,7 @@
   groups; the complete groups are published. A task that completed no group raises
   `NoGamesPlayedError` and publishes nothing: a task without games failed.
 * Idempotent: when the task's match file is already published, nothing is played again.
+* CPU: the match file's manifest records the CPU seconds the task used (`jobs.cpu_time`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -35,6 +36,7 @@ from ringrift_hpc.config.base import Float, Int, Str
 from ringrift_hpc.config.learning import Device
 from ringrift_hpc.config.spec_model import RunRoot, SpecModel
 from ringrift_hpc.config.variants import Variant
+from ringrift_hpc.jobs.cpu_time import CpuClock
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, play_groups
 from ringrift_hpc.jobs.evaluate_players import SearchKnobs, build_players, check_playable
 from ringrift_hpc.jobs.model_files import run_model_file
@@ -171,6 +173,7 @@ def run_match(spec: MatchSpec) -> MatchResult:
         meta = read_manifest(path, verify=True).manifest.metadata
         log.info("match %s %s/%s: already published, nothing to do", spec.variant, spec.eval_id, spec.task)
         return MatchResult(path, meta["groups"], meta["games"], None, 0.0, already_published=True)
+    cpu = CpuClock.start()
     torch.set_num_threads(available_cpus(os.environ))
     players = build_players(
         spec.participants,
@@ -198,7 +201,9 @@ def run_match(spec: MatchSpec) -> MatchResult:
             f"(stopped by {played.stopped}); nothing was published. "
             "Remove HALT or give the task more walltime"
         )
-    published = publish_match_file(layout, variant, spec.eval_id, spec.task, played.groups)
+    published = publish_match_file(
+        layout, variant, spec.eval_id, spec.task, played.groups, cpu_seconds=cpu.seconds()
+    )
     games = _games(played.groups)
     log.info(
         "match %s %s/%s: %d groups, %d games in %.1fs%s",

@@ -18,7 +18,8 @@ executor process or `ringrift-hpc worker selfplay --spec FILE` (`jobs.registry.r
   the published record (a requeued array task does not conflict with its first run). One that
   no longer verifies is an error: the controller quarantines it, then a retry plays again.
 * The manifest carries what ingest needs (variant, generation, task, model id, seeds, games,
-  positions, encoder and codec versions), so the controller never opens the shard.
+  positions, encoder and codec versions, the CPU seconds the task used: `jobs.cpu_time`), so
+  the controller never opens the shard.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from ringrift_hpc.config.learning import Device
 from ringrift_hpc.config.spec_model import RunRoot, SpecModel
 from ringrift_hpc.config.variants import Variant
 from ringrift_hpc.data.shards import FORMAT_VERSION, ShardHeader, ShardWriter
+from ringrift_hpc.jobs.cpu_time import CpuClock
 from ringrift_hpc.jobs.seeds import game_seed, task_seed
 from ringrift_hpc.jobs.selfplay_games import BootstrapMover, Mover, SearchMover, play_selfplay
 from ringrift_hpc.jobs.slurm_env import available_cpus, job_facts
@@ -242,6 +244,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
             spec.task,
         )
         return existing
+    cpu = CpuClock.start()
     torch.set_num_threads(available_cpus(os.environ))
     t_setup = time.time()
     mover = _mover(spec, layout)
@@ -304,6 +307,7 @@ def run_selfplay(spec: SelfplaySpec) -> SelfplayResult:
         "spec": spec.model_dump(mode="json"),
         "setup_seconds": round(t_play - t_setup, 3),
         "play_seconds": round(play_seconds, 3),
+        "cpu_seconds": cpu.seconds(),
         **job_facts(os.environ),
     }
     published = publish_file(shard, writer.finish(), metadata)

@@ -6,7 +6,8 @@ reads the very same shards), loads its samples (a shard it cannot read is skippe
 in the candidate's metadata, `REJECTED_SHARDS`, for the controller to quarantine), starts from
 the parent model (never from random weights when a parent was named) or from seeded random
 weights for the first model, trains with periodic resume files, and publishes the candidate
-under its sha256 with a manifest recording its parent, data, steps and losses.
+under its sha256 with a manifest recording its parent, data, steps, losses and the CPU seconds
+of the attempt (`jobs.cpu_time`: the launching process's and every rank's, summed).
 
 Job files live in `RUN/jobs/train/<spec key>/`: `window.json`, `ckpt.pt` (see
 `train_checkpoint`) and `result.json`. A job that finds its `result.json` returns it, so a
@@ -51,6 +52,7 @@ from ringrift_hpc.data.dataset import (
     symmetry_choices,
 )
 from ringrift_hpc.data.shard_store import SHARD_SUFFIX, ShardEntry, ShardRejectedError, describe_shard
+from ringrift_hpc.jobs.cpu_time import CpuClock
 from ringrift_hpc.jobs.replay_window import (
     ReplayWindowError,
     Window,
@@ -58,9 +60,9 @@ from ringrift_hpc.jobs.replay_window import (
     choose_window,
     published_shards,
 )
+from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.train_checkpoint import TrainState, load_train_state, save_train_state
 from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer
-from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.train_spec import TrainResult, TrainSpec
 from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.store import (
@@ -107,15 +109,16 @@ def run_training(spec: TrainSpec) -> TrainResult:
     result_file = directory / "result.json"
     if result_file.exists():
         return TrainResult.from_json(result_file.read_text())
+    cpu = CpuClock.start()
     directory.mkdir(parents=True, exist_ok=True)
     window = pin_window(layout, spec, directory / "window.json")
     if spec.processes == 1:
-        _train(0, 1, spec, window, None)
+        _train(0, 1, spec, window, None, cpu.seconds())
     else:
         # A bad parent or device count fails here with its own exception, not as a worker's crash.
         initial_net(layout, spec)
         _check_devices(spec)
-        args = (spec.processes, spec, window, _free_port())
+        args = (spec.processes, spec, window, _free_port(), cpu.seconds())
         spawn(_train, args=args, nprocs=spec.processes, join=True)  # type: ignore[no-untyped-call]
     return TrainResult.from_json(result_file.read_text())
 
@@ -237,7 +240,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _train(rank: int, world: int, spec: TrainSpec, window: PinnedWindow, port: int | None) -> None:
+def _train(
+    rank: int, world: int, spec: TrainSpec, window: PinnedWindow, port: int | None, launcher_cpu: float
+) -> None:
+    """One rank's training; `launcher_cpu`: the CPU seconds the job spent before starting the ranks."""
+    # A spawned rank is a process of its own, so all of its CPU time is this job's.
+    cpu = CpuClock(0.0) if world > 1 else CpuClock.start()
     training = spec.training_section()
     device = resolve_device(training.device)
     if device.type == "cpu":
@@ -256,7 +264,7 @@ def _train(rank: int, world: int, spec: TrainSpec, window: PinnedWindow, port: i
             world_size=world,
         )
     try:
-        _Trainer(rank, world, spec, window, device).run()
+        _Trainer(rank, world, spec, window, device).run(cpu, launcher_cpu)
     finally:
         if world > 1:
             dist.destroy_process_group()
@@ -318,11 +326,17 @@ class _Trainer:
                 "shard was moved while they read); run the job again"
             )
 
-    def run(self) -> None:
+    def run(self, cpu: CpuClock, launcher_cpu: float) -> None:
         with ThreadPoolExecutor(max_workers=max(1, self.training.dataloader_workers)) as pool:
             self._loop(pool)
+        # Read after the loader threads are joined; rank 0 publishes the sum of every rank's.
+        mine = cpu.seconds()
+        ranks: list[object] = [mine]
+        if self.world > 1:
+            ranks = [None] * self.world
+            dist.all_gather_object(ranks, mine)
         if self.rank == 0:
-            self._finish()
+            self._finish(round(launcher_cpu + sum(u for u in ranks if isinstance(u, float)), 3))
 
     def _cpu_batch(self, step: int) -> Batch:
         """This rank's share of the batch of `step`: a pure function of the step."""
@@ -418,7 +432,7 @@ class _Trainer:
         self.net.train()
         return float(totals[0] / rows.size), float(totals[1] / rows.size)
 
-    def _finish(self) -> None:
+    def _finish(self, cpu_seconds: float) -> None:
         validation = self._validation_losses()
         train_policy = float(np.mean([p for p, _ in self.recent]))
         train_value = float(np.mean([v for _, v in self.recent]))
@@ -452,6 +466,7 @@ class _Trainer:
             "processes": self.world,
             "job_key": self.spec.key,
             "duration_s": round(duration, 3),
+            "cpu_seconds": cpu_seconds,  # of the attempt that published, like duration_s
         }
         if not self.layout.model_manifest(self.spec.variant.name, candidate).exists():
             publish_bytes(weights, data, metadata)

@@ -32,7 +32,7 @@ from ringrift_hpc.cluster.executor import (
     SchedulerUnavailableError,
     SubmissionError,
 )
-from ringrift_hpc.cluster.purposes import Purpose
+from ringrift_hpc.cluster.purposes import TOURNAMENT_ID_PREFIX, Purpose
 from ringrift_hpc.config import Config
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan
@@ -574,7 +574,7 @@ class Controller:
         )
 
     def _submit_tournament(self, v: VariantState) -> None:
-        eval_id = f"tournament-{v.decisions:04d}"
+        eval_id = f"{TOURNAMENT_ID_PREFIX}{v.decisions:04d}"
         specs = tournament_specs(
             self.config,
             promotion_history(self.layout, v.variant),

@@ -24,9 +24,11 @@ Journal events (field ``event``):
   one lost with its node or preempted (``lost_rerun``) reruns at once, both with the same
   attempt number.
 * ``job_cancelled`` {task, why}: cancelled by the controller because the variant is finished.
-* ``ingested`` {artifact: shard, variant, path, samples, generation, games?}, {artifact: model, variant,
-  path, model_id, job_key, generation, train_policy_loss?, train_value_loss?,
-  validation_policy_loss?, validation_value_loss?} or {artifact: match, variant, path, eval_id, groups}.
+* ``ingested`` {artifact: shard, variant, path, samples, generation, games?, cpu_seconds?},
+  {artifact: model, variant, path, model_id, job_key, generation, train_policy_loss?,
+  train_value_loss?, validation_policy_loss?, validation_value_loss?, cpu_seconds?} or
+  {artifact: match, variant, path, eval_id, groups, cpu_seconds?}; ``cpu_seconds``: the CPU time
+  the job that published the artifact used, from its manifest (absent when it recorded none).
 * ``quarantined`` {variant, path, reason}.
 * ``training_failed`` {variant, error}: the candidate's training gave up; back to collecting.
 * ``evaluation_failed`` {variant, eval_id, error}.
@@ -183,6 +185,7 @@ class ShardIngested(JournalEvent):
     samples: Int
     generation: Int
     games: Int | None = None  # from the manifest; None in journals written before it was recorded
+    cpu_seconds: Float | None = None  # the same
 
 
 class ModelIngested(JournalEvent):
@@ -198,6 +201,7 @@ class ModelIngested(JournalEvent):
     train_value_loss: Float | None = None
     validation_policy_loss: Float | None = None
     validation_value_loss: Float | None = None
+    cpu_seconds: Float | None = None  # the training's, from the manifest where it records it
 
 
 class MatchIngested(JournalEvent):
@@ -207,6 +211,7 @@ class MatchIngested(JournalEvent):
     path: Str
     eval_id: Str
     groups: Int
+    cpu_seconds: Float | None = None  # the match task's, from the manifest where it records it
 
 
 class Quarantined(JournalEvent):

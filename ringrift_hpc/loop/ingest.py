@@ -77,8 +77,8 @@ def _quarantined(layout: RunLayout, variant: str, path: Path, reason: str) -> li
     return [Quarantined(variant=variant, path=record.original, reason=record.reason)]
 
 
-def _shard(variant: str, path: Path) -> tuple[ShardEntry, int | None]:
-    """The verified shard's entry and game count from its manifest (`ShardRejectedError`,
+def _shard(variant: str, path: Path) -> tuple[ShardEntry, Mapping[str, Any]]:
+    """The verified shard's entry and its manifest's metadata (`ShardRejectedError`,
     `NotPublishedError`)."""
     try:
         published = read_manifest(path, verify=True)
@@ -86,8 +86,26 @@ def _shard(variant: str, path: Path) -> tuple[ShardEntry, int | None]:
         check_versions((entry,), encoder_version=ENCODER_VERSION, codec_version=CODEC_VERSION)
     except (CorruptArtifactError, ReplayWindowError) as error:
         raise ShardRejectedError(path, str(error)) from error
-    games = published.manifest.metadata.get("games")
-    return entry, games if isinstance(games, int) and not isinstance(games, bool) and games >= 0 else None
+    return entry, published.manifest.metadata
+
+
+def _games(meta: Mapping[str, Any]) -> int | None:
+    games = meta.get("games")
+    return games if isinstance(games, int) and not isinstance(games, bool) and games >= 0 else None
+
+
+def _cpu(meta: Mapping[str, Any]) -> dict[str, float]:
+    """The ``cpu_seconds`` field of an ingested record: the manifest's, when it records a finite,
+    non-negative number (an artifact published before jobs measured it has none)."""
+    value = meta.get("cpu_seconds")
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    ):
+        return {"cpu_seconds": float(value)}
+    return {}
 
 
 def _reported(layout: RunLayout, variant: str, model: str, meta: Mapping[str, Any]) -> list[Quarantined]:
@@ -241,15 +259,15 @@ class ArtifactIndex:
 
     def _shard_events(self, variant: str, item: Path) -> list[Event]:
         try:
-            shard, games = _shard(variant, item)
+            shard, meta = _shard(variant, item)
         except ShardRejectedError as error:
             return [*_quarantined(self.layout, variant, item, error.reason)]
         path = str(self.layout.relative(item))
         generation = int(item.parent.name)
         return [
             ShardIngested(
-                variant=variant, path=path, samples=shard.samples, generation=generation, games=games
-            )
+                variant=variant, path=path, samples=shard.samples, generation=generation, games=_games(meta)
+            ).model_copy(update=_cpu(meta))
         ]
 
     def _model_events(self, variant: str, item: Path) -> list[Event]:
@@ -269,18 +287,19 @@ class ArtifactIndex:
                 generation=generation
                 if isinstance(generation, int) and not isinstance(generation, bool)
                 else None,
-            ).model_copy(update=_losses(meta)),
+            ).model_copy(update={**_losses(meta), **_cpu(meta)}),
         ]
 
     def _match_events(self, variant: str, item: Path) -> list[Event]:
         try:
-            read_manifest(item, verify=True)
+            meta = read_manifest(item, verify=True).manifest.metadata
             groups = decode_match_file(item, item.read_bytes(), variant=variant)
         except (CorruptArtifactError, MatchFileError, MatchRecordError) as error:
             return [*_quarantined(self.layout, variant, item, str(error))]
         self.matches.add(item, groups)  # verified and decoded here: the refit need not decode it again
         path = str(self.layout.relative(item))
-        return [MatchIngested(variant=variant, path=path, eval_id=item.parent.name, groups=len(groups))]
+        match = MatchIngested(variant=variant, path=path, eval_id=item.parent.name, groups=len(groups))
+        return [match.model_copy(update=_cpu(meta))]
 
 
 _LOSSES = ("train_policy_loss", "train_value_loss", "validation_policy_loss", "validation_value_loss")

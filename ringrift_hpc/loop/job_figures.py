@@ -6,7 +6,8 @@ fix. `JobFigures.follow` folds only the journal lines appended since its last ca
 is append-only), so the controller pays for each record once. Games come from the shard's
 `ingested` record; for journals written before it carried them, from the shard's manifest, read
 once per shard (a shard gone from its place since, quarantined, then counts its positions but
-not its games).
+not its games). The CPU seconds the jobs measured come from the ``ingested`` records too
+(`measured_cpu`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose, resource_kind
 from ringrift_hpc.config import Config
 from ringrift_hpc.loop.events import Event, JobEnded, ShardIngested, SubmitIntent, UnknownEvent, read_events
+from ringrift_hpc.loop.measured_cpu import measured
 from ringrift_hpc.metrics import MetricFamily, family
 from ringrift_hpc.store import JournalCorruptError, RunLayout, StoreError, read_manifest
 
@@ -47,6 +49,7 @@ class Totals:
     positions: defaultdict[tuple[str, ...], float] = field(default_factory=_counts)
     shards: defaultdict[tuple[str, ...], float] = field(default_factory=_counts)
     games: defaultdict[tuple[str, ...], float] = field(default_factory=_counts)
+    measured_cpu: defaultdict[tuple[str, ...], float] = field(default_factory=_counts)
 
 
 @dataclass
@@ -121,6 +124,9 @@ class JobFigures:
 
     def _fold(self, event: Event | UnknownEvent) -> None:
         t = self.totals
+        cpu = measured(event)
+        if cpu is not None:
+            t.measured_cpu[cpu[0]] += cpu[1]
         if isinstance(event, SubmitIntent):
             t.submitted[event.variant, event.purpose] += len(event.tasks)
         elif isinstance(event, JobEnded):
@@ -174,6 +180,13 @@ class JobFigures:
                 "counter",
                 "CPU core seconds reserved by ended job attempts (elapsed times slurm.<kind>.cpus).",
                 [({"variant": v, "purpose": p}, t.elapsed[v, p] * self.cpus[p]) for v, p in pairs],
+            ),
+            family(
+                "ringrift_job_measured_cpu_seconds_total",
+                "counter",
+                "CPU seconds (user plus system) the jobs measured, from the artifacts ingested, by "
+                "variant and purpose.",
+                [(labels, t.measured_cpu[key]) for labels, key in per_job],
             ),
             family(
                 "ringrift_job_gpu_seconds_total",

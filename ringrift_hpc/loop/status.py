@@ -3,7 +3,8 @@
 `run_status` gathers: controller liveness from the lease, HALT, and per variant the
 generation, the best model and its leaderboard rating with interval, samples total and since
 the last training, jobs by state, the current evaluation's SPRT state and the last decision;
-plus the last journal events, recent errors and every quarantined artifact.
+plus the CPU time the jobs measured by variant and purpose (`measured_cpu`), the last journal
+events, recent errors and every quarantined artifact.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ringrift_hpc.loop.events import read_events
 from ringrift_hpc.loop.halt import read_halt
+from ringrift_hpc.loop.measured_cpu import CpuSplit
 from ringrift_hpc.rating.best import read_best
 from ringrift_hpc.store import RunLayout, list_quarantined, read_lease, replay_journal
 
@@ -117,6 +120,11 @@ def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> 
     jobs = state.get("jobs", [])
     records = replay_journal(layout.journal).records
     events = [_event_line(r) for r in records if r.get("event") not in _QUIET_EVENTS][-LAST_EVENTS:]
+    # Only the records that carry CPU seconds are typed: a long journal stays quick to read.
+    measured = [r for r in records if r.get("event") == "ingested" and "cpu_seconds" in r]
+    cpu = CpuSplit.of(
+        read_events(measured, source=f"{layout.journal} (its ingested records with cpu_seconds)")
+    )
     return {
         "run": str(layout.root),
         "controller": {
@@ -132,6 +140,8 @@ def run_status(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> 
         "variants": variants,
         "jobs": [j for j in jobs if j["status"] in ("failed", "error")],
         "errors": state.get("errors", []),
+        "measured_cpu_seconds": cpu.to_json(),
+        "evaluation_cpu_share": cpu.evaluation_share(),
         "events": events,
         "quarantined": [
             {"path": q.original, "reason": q.reason, "time": q.time} for q in list_quarantined(layout)
@@ -192,6 +202,7 @@ def status_text(model: dict[str, Any]) -> str:
         lines.append(
             f"error: {error.get('task', error.get('variant', ''))} {str(error.get('error', ''))[:200]}"
         )
+    lines.append(CpuSplit.from_json(model["measured_cpu_seconds"]).line())
     if model["quarantined"]:
         lines.append(f"quarantined: {len(model['quarantined'])}")
         lines.extend(f"  {q['path']}: {q['reason'][:160]}" for q in model["quarantined"][-5:])

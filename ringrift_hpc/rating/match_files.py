@@ -103,19 +103,27 @@ def decode_match_file(path: Path, data: bytes, *, variant: str) -> tuple[MatchGr
 
 
 def publish_match_file(
-    layout: RunLayout, variant: str, eval_id: str, task: str, groups: Sequence[MatchGroup]
+    layout: RunLayout,
+    variant: str,
+    eval_id: str,
+    task: str,
+    groups: Sequence[MatchGroup],
+    *,
+    cpu_seconds: float | None = None,
 ) -> Published:
-    """Publish the groups one task played as its immutable match file.
+    """Publish the groups one task played as its immutable match file; the manifest's metadata
+    records `cpu_seconds`, the CPU time the task used, when given (the file's lines never do).
 
-    Publishing the same groups again is a no-op (the store compares content); different groups
-    under the same task name raise `PublishConflictError`.
+    Publishing the same groups (and CPU seconds) again is a no-op (the store compares content);
+    different groups under the same task name raise `PublishConflictError`.
     """
     data = encode_match_file(variant, groups)
     path = layout.match_file(variant, eval_id, task)
     games = sum(len(group.games) for group in groups)
-    return publish_bytes(
-        path, data, {"kind": "matches", "variant": variant, "groups": len(groups), "games": games}
-    )
+    metadata: dict[str, Any] = {"kind": "matches", "variant": variant, "groups": len(groups), "games": games}
+    if cpu_seconds is not None:
+        metadata["cpu_seconds"] = cpu_seconds
+    return publish_bytes(path, data, metadata)
 
 
 class MatchCache:

@@ -128,9 +128,9 @@ def loss_chart(variant: VariantReport) -> bytes:
     return _png(figure)
 
 
-def compute_chart(shares: Sequence[ComputeShare]) -> bytes:
-    """Reserved CPU-hours by purpose, one stacked segment per variant."""
-    title = "compute split: reserved CPU-hours by job purpose"
+def compute_chart(shares: Sequence[ComputeShare], *, measured: bool) -> bytes:
+    """Measured or reserved CPU-hours by purpose, one stacked segment per variant."""
+    title = f"compute split: {'measured' if measured else 'reserved'} CPU-hours by job purpose"
     if not any(s.cpu_hours > 0 for s in shares):
         return no_data(title, "no job has ended")
     figure, axes = _figure()

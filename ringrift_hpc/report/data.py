@@ -4,10 +4,12 @@ Sources: the journal (each job's wall time, the shards and models ingested), the
 manifests (selfplay throughput, training losses), each variant's `promotions.jsonl` (which models
 were promoted, when) and `leaderboard.json` (ratings with their intervals).
 
-Compute is reserved CPU time: a job's wall time (`elapsed_s` of its `job_ended` record) times the
-cores its kind reserves (`slurm.<kind>.cpus` of the run's config), the figure the scheduler
-charges and the `ringrift_job_cpu_seconds_total` metric counts. Jobs do not measure the CPU time
-their processes use, so the report cannot show it.
+The compute split is the CPU time the jobs measured (`cpu_seconds` of the journal's ``ingested``
+records, `loop.measured_cpu`) when any record carries it, else reserved CPU time: a job's wall
+time (`elapsed_s` of its `job_ended` record) times the cores its kind reserves
+(`slurm.<kind>.cpus` of the run's config), the figure the scheduler charges and the
+`ringrift_job_cpu_seconds_total` metric counts. The CPU-hours at each promotion are reserved ones
+(a job's measured time is known only once its artifact is ingested).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ringrift_hpc.cluster.purposes import Purpose
 from ringrift_hpc.config import Config
 from ringrift_hpc.loop.events import Event, JobEnded, ModelIngested, ShardIngested, UnknownEvent, read_events
 from ringrift_hpc.loop.job_figures import JobFigures, task_purpose
+from ringrift_hpc.loop.measured_cpu import CpuSplit
 from ringrift_hpc.rating.best import PROMOTE, promotion_history
 from ringrift_hpc.rating.leaderboard import read_leaderboard
 from ringrift_hpc.rating.participants import parse_participant_id
@@ -104,6 +107,7 @@ class RunReport:
     confidence: float  # level of the rating intervals
     variants: tuple[VariantReport, ...]
     compute: tuple[ComputeShare, ...]  # sorted by variant and purpose
+    compute_measured: bool  # compute is the CPU time the jobs measured, not the reserved time
 
 
 @dataclass
@@ -234,7 +238,9 @@ def _rated(leaderboard: Mapping[str, Any] | None) -> dict[str, Rated]:
 def read_report(layout: RunLayout, config: Config, *, now: float) -> RunReport:
     """Everything the report shows of the run at `layout`, whose config is `config`."""
     events = _events(layout)
-    spent, totals = _spent(events, JobFigures.for_run(layout, config).cpus)
+    spent, reserved = _spent(events, JobFigures.for_run(layout, config).cpus)
+    measured: dict[tuple[str, str], float] = dict(CpuSplit.of(events).seconds.items())
+    totals = measured or reserved
     shards: dict[str, list[ShardIngested]] = defaultdict(list)
     models: dict[str, list[ModelIngested]] = defaultdict(list)
     for event in events:
@@ -267,4 +273,5 @@ def read_report(layout: RunLayout, config: Config, *, now: float) -> RunReport:
         confidence=config.evaluation.confidence,
         variants=tuple(variants),
         compute=tuple(ComputeShare(v, p, s / HOUR) for (v, p), s in sorted(totals.items())),
+        compute_measured=bool(measured),
     )

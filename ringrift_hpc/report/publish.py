@@ -40,14 +40,20 @@ def draw_charts(report: RunReport) -> list[tuple[ChartFile, bytes]]:
         "Dashed lines: the players without a network (random, pinned at 0, and heuristic), their "
         "intervals shaded."
     )
-    compute = charts.compute_chart(report.compute)
+    compute = charts.compute_chart(report.compute, measured=report.compute_measured)
+    basis = (
+        "CPU-hours the jobs measured (user plus system time of their processes, recorded in the "
+        "shards, models and match files they published; jobs that published nothing count nothing)"
+        if report.compute_measured
+        else "Reserved CPU-hours of the ended jobs (wall time times the cores slurm.<kind>.cpus "
+        "reserves; no job of this run recorded its measured CPU time)"
+    )
     drawn = [
         (
             ChartFile(
                 _file("compute", compute),
                 "Compute split",
-                "Reserved CPU-hours of the ended jobs (wall time times the cores slurm.<kind>.cpus "
-                "reserves) by purpose: selfplay, train, evaluate (gating matches) and tournament, one "
+                f"{basis} by purpose: selfplay, train, evaluate (gating matches) and tournament, one "
                 "segment per variant; the label is the purpose's share of the total.",
                 None,
             ),
