@@ -20,7 +20,7 @@ from ringrift_hpc.jobs.registry import run_from_spec_file
 from ringrift_hpc.rating.match_files import load_match_history
 from ringrift_hpc.rating.participants import Participant
 from ringrift_hpc.rating.records import CrossVariantError, rotation_seats
-from ringrift_hpc.store import RunLayout
+from ringrift_hpc.store import RunLayout, read_manifest
 
 RANDOM = "random"
 HEURISTIC = "heuristic"
@@ -113,6 +113,7 @@ def test_spec_round_trips_and_rerun_is_a_no_op(tmp_path: Path) -> None:
     first = run_from_spec_file("evaluate", path)
     again = run_from_spec_file("evaluate", path)
     assert again.already_published and (again.path, again.games) == (first.path, first.games)
+    assert read_manifest(first.path).manifest.metadata["cpu_seconds"] > 0
 
 
 def test_spec_refuses_unknown_fields_and_unplayable_participants(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def test_bootstrap_task_publishes_shard_and_manifest(tmp_path: Path) -> None:
     assert sorted(shard.game_seeds.tolist()) == sorted(meta["game_seeds"])  # finishing order
     assert (meta["encoder_version"], meta["codec_version"]) == (ENCODER_VERSION, CODEC_VERSION)
     assert meta["games"] == 3 and meta["positions"] == shard.samples and meta["host"]
-    assert "slurm_job_id" in meta and meta["play_seconds"] >= 0
+    assert "slurm_job_id" in meta and meta["play_seconds"] >= 0 and meta["cpu_seconds"] > 0
     # One-hot targets of the bootstrap player's own move.
     assert np.all(np.diff(shard.policy_offsets) == 1) and np.all(shard.policy_probs == 1.0)
     assert not list(tmp_path.glob("metrics/*.prom"))  # a file per task would grow without bound
@@ -120,6 +120,7 @@ def test_manifest_carries_what_ingest_needs(tmp_path: Path) -> None:
     result = run_selfplay(spec)
     layout = RunLayout(tmp_path)
     (record,) = _scan(layout, "square8_2p", frozenset())
+    meta = read_manifest(result.shard).manifest.metadata
     assert record == {
         "event": "ingested",
         "artifact": "shard",
@@ -128,8 +129,8 @@ def test_manifest_carries_what_ingest_needs(tmp_path: Path) -> None:
         "samples": result.positions,
         "generation": 0,
         "games": result.games,
+        "cpu_seconds": meta["cpu_seconds"],
     }
-    meta = read_manifest(result.shard).manifest.metadata
     described = ("variant", "generation", "task", "model_id", "run_seed", "task_seed", "game_seeds", "games")
     assert set(described) <= set(meta)
 

@@ -32,8 +32,8 @@ from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
 from ringrift_hpc.config import Config
 from ringrift_hpc.data.dataset import Batch
 from ringrift_hpc.jobs import train
-from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.registry import run_from_spec_file
+from ringrift_hpc.jobs.selfplay import SelfplaySpec, run_selfplay
 from ringrift_hpc.jobs.train import ParentModelError, TrainJob, job_dir, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
@@ -126,7 +126,7 @@ def test_first_model_trains_and_publishes_with_provenance(run_root: Path) -> Non
     assert result.samples == sum(count for _, count in result.provenance)
     assert result.validation_samples > 0 and result.validation_policy_loss is not None
     meta = read_manifest(Path(result.weights)).manifest.metadata
-    assert meta["parent"] is None and meta["steps"] == 6
+    assert meta["parent"] is None and meta["steps"] == 6 and meta["cpu_seconds"] > 0
     assert meta["data"] == [list(pair) for pair in result.provenance]
     assert meta["net_config"] == NET.to_dict()
     load(run_root, result.model_id)  # loadable as the variant's network
@@ -249,7 +249,8 @@ def test_two_process_gloo_ddp_run(run_root: Path) -> None:
     assert result.steps == 4
     net = load(run_root, result.model_id)
     assert all(torch.isfinite(p).all() for p in net.parameters())
-    assert read_manifest(Path(result.weights)).manifest.metadata["processes"] == 2
+    meta = read_manifest(Path(result.weights)).manifest.metadata
+    assert meta["processes"] == 2 and meta["cpu_seconds"] > 0
     state = torch.load(job_dir(RunLayout(run_root), spec) / "ckpt.pt", weights_only=True)
     assert state["step"] == 4
 

@@ -3,7 +3,8 @@ manifest of earlier selfplay, tests/data/golden, ingests to the same record); a 
 the describing fields is answered by reading the shard once; shards of another encoder are
 quarantined; a training job's report quarantines a shard only when the controller cannot read it
 either, and only a shard of the variant's selfplay directories. A model's record carries the
-training losses its manifest gives, and only those."""
+training losses its manifest gives, and only those; a shard's, model's and match file's record
+carries the CPU seconds its manifest gives when they are a finite, non-negative number."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rating.rating_helpers import pair
 
-import ringrift_hpc.data.shard_store as shard_store
+from ringrift_hpc.data import shard_store
 from ringrift_hpc.data.shards import Shard
 from ringrift_hpc.jobs.train import REJECTED_SHARDS
 from ringrift_hpc.loop.events import ModelIngested, Quarantined, parse_event, to_record
 from ringrift_hpc.loop.ingest import ShardIndex, scan_variant
+from ringrift_hpc.rating.match_files import publish_match_file
+from ringrift_hpc.rating.participants import Participant, random_player
 from ringrift_hpc.store import RunLayout, list_quarantined, manifest_path, publish_bytes
 
 VARIANT = "square8_2p"
@@ -165,3 +169,32 @@ def test_a_model_without_losses_has_no_loss_keys(tmp_path: Path) -> None:
     _model_reporting(layout)
     (record,) = _scan(layout, VARIANT, frozenset({SHARD}))
     assert not [k for k in record if k.endswith("_loss")]
+
+
+@pytest.mark.parametrize(
+    ("value", "carried"),
+    [(12.5, 12.5), (3, 3.0), (-1.0, None), (float("nan"), None), (True, None), ("7", None)],
+)
+def test_a_shards_record_carries_the_cpu_seconds_its_manifest_gives(
+    tmp_path: Path, value: object, carried: float | None
+) -> None:
+    layout = _golden_run(tmp_path)
+    _edit_manifest(layout, {"cpu_seconds": value})
+    (record,) = _scan(layout, VARIANT, frozenset())
+    assert record.get("cpu_seconds") == carried and ("cpu_seconds" in record) == (carried is not None)
+
+
+def test_model_and_match_records_carry_their_cpu_seconds(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    weights = layout.model_weights(VARIANT, "ab" * 32)
+    weights.parent.mkdir(parents=True)
+    publish_bytes(weights, b"weights", {"job_key": "k", "generation": 1, "cpu_seconds": 4.25})
+    group = pair(VARIANT, random_player(VARIANT), Participant(variant=VARIANT, kind="heuristic"), (1, 0))
+    publish_match_file(layout, VARIANT, "tournament-0001", "000000", [group], cpu_seconds=2.0)
+    publish_match_file(layout, VARIANT, "eval-g0001-ab", "000000", [group])  # as before jobs measured
+    records = _scan(layout, VARIANT, frozenset())
+    assert [(r["artifact"], r.get("cpu_seconds")) for r in records] == [
+        ("model", 4.25),
+        ("match", None),
+        ("match", 2.0),
+    ]

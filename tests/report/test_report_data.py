@@ -1,5 +1,5 @@
-"""The report's data, read from a synthetic run: reserved CPU time per purpose and at each
-promotion, the promoted models with their ratings and generations, the anchors, selfplay
+"""The report's data, read from a synthetic run: reserved CPU time per purpose (measured CPU time
+once records carry it) and at each promotion, the promoted models with their ratings and generations, the anchors, selfplay
 throughput per generation and every candidate's losses; an empty run reads as empty."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_run import FIRST, SECOND, T0, V, make_report_run
+from report_run import FIRST, SECOND, T0, V, append, make_report_run, shard
 
 from ringrift_hpc.config import load_config
+from ringrift_hpc.loop.events import MatchIngested
 from ringrift_hpc.loop.run_init import init_run
 from ringrift_hpc.rating.leaderboard import read_leaderboard
 from ringrift_hpc.report import ReportError, RunReport, read_report
@@ -30,6 +31,7 @@ def test_compute_selfplay_and_losses(tmp_path: Path) -> None:
         ComputeShare(V, "tournament", 2.0),
         ComputeShare(V, "train", 1.0),
     )
+    assert not report.compute_measured
     (variant,) = report.variants
     assert variant.selfplay == (SelfplayThroughput(0, 400, 40.0), SelfplayThroughput(1, 500, 25.0))
     assert [s.positions_per_s for s in variant.selfplay] == [10.0, 20.0]
@@ -39,6 +41,18 @@ def test_compute_selfplay_and_losses(tmp_path: Path) -> None:
         (2, 2.0, 0.7),
     ]
     assert variant.losses[0] == TrainingLosses(1, FIRST.model_id or "", 2.5, 0.9, 2.6, None)
+
+
+def test_the_split_is_the_measured_cpu_time_once_records_carry_it(tmp_path: Path) -> None:
+    layout = make_report_run(tmp_path / "run")
+    measured = shard(layout, 2, "000000", 10, 1.0).model_copy(update={"cpu_seconds": 5400.0})
+    match = MatchIngested(variant=V, path="p", eval_id="tournament-0002", groups=1)
+    append(layout, [measured, match.model_copy(update={"cpu_seconds": 1800.0})])
+    report = _read(layout)
+    assert report.compute_measured
+    assert report.compute == (ComputeShare(V, "selfplay", 1.5), ComputeShare(V, "tournament", 0.5))
+    # The CPU-hours at each promotion stay the reserved ones.
+    assert [m.cpu_hours for m in report.variants[0].promoted] == [3.0, 7.0]
 
 
 def test_promoted_models_ratings_and_anchors(tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_run import FIRST, T0, V, make_report_run
+from report_run import FIRST, T0, V, append, make_report_run
 from typer.testing import CliRunner
 
 from ringrift_hpc.cli.app import app
 from ringrift_hpc.config import load_config
+from ringrift_hpc.loop.events import MatchIngested
 from ringrift_hpc.loop.run_init import init_run
 from ringrift_hpc.rating.participants import short_participant_id
 from ringrift_hpc.report import charts, publish, refresh_report, write_report
@@ -68,6 +69,15 @@ def test_the_page_shows_every_chart_from_its_png_with_what_it_shows(tmp_path: Pa
         short_participant_id(FIRST.id) in text and "<td><code>heuristic</code>" in text and "pinned" in text
     )
     assert "<script src" not in text and "<link" not in text  # works offline
+    assert "Reserved CPU-hours of the ended jobs" in text  # no job of this run measured its CPU time
+
+
+def test_the_compute_caption_says_when_the_split_is_measured(tmp_path: Path) -> None:
+    layout = make_report_run(tmp_path / "run")
+    match = MatchIngested(variant=V, path="p", eval_id="eval-9", groups=1)
+    append(layout, [match.model_copy(update={"cpu_seconds": 60.0})])
+    text = _write(layout).read_text()
+    assert "CPU-hours the jobs measured" in text and "Reserved CPU-hours" not in text
 
 
 def test_a_new_run_gets_no_data_images(tmp_path: Path) -> None:
