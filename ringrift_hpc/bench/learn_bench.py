@@ -125,7 +125,6 @@ def bench_config(settings: LearnSettings, run_dir: Path, base: Path = SHIPPED_CO
         simulations=settings.simulations,
         gumbel_actions=settings.gumbel_actions,
         opening_sample_moves=settings.opening_sample_moves,
-        c_scale=settings.c_scale,
         full_search_fraction=settings.full_search_fraction,
         fast_simulations=settings.fast_simulations,
         value_search_weight=settings.value_search_weight,
@@ -213,7 +212,7 @@ def is_last_generation(model: int, settings: LearnSettings, spent_s: float, next
 def evaluated_player_words(settings: LearnSettings) -> str:
     return (
         f"the network with Gumbel search at {settings.simulations} simulations "
-        f"({settings.gumbel_actions} root moves), as in selfplay"
+        f"({settings.gumbel_actions} root moves), as in selfplay's full searches"
     )
 
 
@@ -263,7 +262,6 @@ def evaluate_model(
     search = {
         "simulations": settings.simulations,
         "gumbel_actions": settings.gumbel_actions,
-        "c_scale": settings.c_scale,
     }
     seats = model_seats(games, settings.variant.players)
     calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []

@@ -20,14 +20,13 @@ class LearnSettings:
     value_hidden: int = 64
     bootstrap_player: str = "heuristic"
     bootstrap_games: int = 400
-    games_per_generation: int = 64  # search selfplay games per generation, split over the tasks
+    games_per_generation: int = 128  # search selfplay games per generation, split over the tasks
     selfplay_tasks: int = 2  # child processes playing at once
-    simulations: int = 16
+    simulations: int = 64
     gumbel_actions: int = 8
     opening_sample_moves: int = 4
-    c_scale: float = 1.0
-    full_search_fraction: float = 1.0
-    fast_simulations: int = 4
+    full_search_fraction: float = 0.25  # playout cap randomization: the rest are cheap searches
+    fast_simulations: int = 16
     value_search_weight: float = 0.0
     concurrent_games: int = 16
     samples_per_new_sample: float = 4.0
@@ -52,6 +51,7 @@ class LearnSettings:
             "games_per_generation",
             "selfplay_tasks",
             "simulations",
+            "fast_simulations",
             "gumbel_actions",
             "concurrent_games",
             "min_steps",

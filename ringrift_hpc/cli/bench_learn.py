@@ -50,6 +50,28 @@ def learn_command(
     games: Annotated[
         int, typer.Option("--games", min=1, help="Search selfplay games per generation.")
     ] = _DEFAULTS.games_per_generation,
+    full_search_fraction: Annotated[
+        float,
+        typer.Option(
+            "--full-search-fraction",
+            min=0.01,
+            max=1.0,
+            help="Share of selfplay moves searched at --simulations and kept as samples (playout cap "
+            "randomization; 1 turns it off).",
+        ),
+    ] = _DEFAULTS.full_search_fraction,
+    fast_simulations: Annotated[
+        int, typer.Option("--fast-simulations", min=1, help="Simulations of the other, cheap searches.")
+    ] = _DEFAULTS.fast_simulations,
+    value_search_weight: Annotated[
+        float,
+        typer.Option(
+            "--value-search-weight",
+            min=0.0,
+            max=1.0,
+            help="Weight of the searched root value in the value targets (the outcome has the rest).",
+        ),
+    ] = _DEFAULTS.value_search_weight,
     eval_games: Annotated[
         int | None,
         typer.Option(
@@ -118,6 +140,9 @@ def learn_command(
             simulations=simulations,
             bootstrap_games=bootstrap_games,
             games_per_generation=games,
+            full_search_fraction=full_search_fraction,
+            fast_simulations=fast_simulations,
+            value_search_weight=value_search_weight,
             eval_games=seat_rotated_games(_DEFAULTS.eval_games, players)
             if eval_games is None
             else eval_games,
