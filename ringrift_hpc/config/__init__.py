@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .gating import EvaluationSection as EvaluationSection
     from .gating import PromotionSection as PromotionSection
     from .gating import SprtSection as SprtSection
+    from .job_kinds import JobKind as JobKind
     from .learning import NetworkSection as NetworkSection
     from .learning import ReplayWindow as ReplayWindow
     from .learning import SelfplaySection as SelfplaySection
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from .run import MetricsSection as MetricsSection
     from .run import RunSection as RunSection
     from .slurm import EvaluateJob as EvaluateJob
-    from .slurm import JobKind as JobKind
     from .slurm import SelfplayJob as SelfplayJob
     from .slurm import SlurmJob as SlurmJob
     from .slurm import SlurmSection as SlurmSection
@@ -74,7 +74,7 @@ _HOMES = {
     "MetricsSection": "run",
     "RunSection": "run",
     "EvaluateJob": "slurm",
-    "JobKind": "slurm",
+    "JobKind": "job_kinds",
     "SelfplayJob": "slurm",
     "SlurmJob": "slurm",
     "SlurmSection": "slurm",
