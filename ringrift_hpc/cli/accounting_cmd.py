@@ -11,7 +11,6 @@ import typer
 from ringrift_hpc.cluster.accounting import format_accounting, query_accounting
 from ringrift_hpc.cluster.slurm_parse import SlurmOutputError
 from ringrift_hpc.cluster.slurm_query import SlurmCommandError
-from ringrift_hpc.config import ConfigError
 from ringrift_hpc.store import RunLayout
 
 
@@ -35,7 +34,8 @@ def accounting_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Jobs, states, CPU-hours, GPU-hours, elapsed and queue wait of the run's Slurm jobs, by purpose."""
-    from ringrift_hpc.config import load_config  # builds every section's model: only when used
+    # Here, not at module level: the config's models are no other command's cost.
+    from ringrift_hpc.config import ConfigError, load_config
 
     layout = RunLayout(run)
     try:

@@ -16,7 +16,6 @@ import typer
 
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose
-from ringrift_hpc.config import ConfigError
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.loop.status import run_status, status_text
 from ringrift_hpc.p2p.agent_link import AgentUnreachableError, ask_agent, p2p_status_text, read_p2p_status
@@ -54,6 +53,7 @@ def loop_command(
     max_ticks: int | None = typer.Option(None, "--max-ticks", min=1, help="Exit after this many ticks."),
 ) -> None:
     """Run the controller: selfplay, training, evaluation and promotion until done or halted."""
+    from ringrift_hpc.config import ConfigError
     from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
 
     layout = _layout(run)

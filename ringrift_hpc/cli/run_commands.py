@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.config import ConfigError
 from ringrift_hpc.store import RunLayout
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ def init_command(
 ) -> None:
     """Create a run directory with a frozen copy of its config."""
     # Here, not at module level: the config's models are no other command's cost.
-    from ringrift_hpc.config import load_config
+    from ringrift_hpc.config import ConfigError, load_config
     from ringrift_hpc.loop.run_init import RunConfigMismatchError, init_run
 
     try:
@@ -57,6 +56,7 @@ def doctor_command(
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
     """Preflight: Slurm answers, partitions exist, accounting works, the run root is safe to use."""
+    from ringrift_hpc.config import ConfigError
     from ringrift_hpc.doctor import run_doctor
 
     try:
