@@ -11,7 +11,6 @@ import typer
 from ringrift_hpc.cluster.accounting import format_accounting, query_accounting
 from ringrift_hpc.cluster.slurm_parse import SlurmOutputError
 from ringrift_hpc.cluster.slurm_query import SlurmCommandError
-from ringrift_hpc.config import ConfigError, load_config
 from ringrift_hpc.store import RunLayout
 
 
@@ -35,6 +34,9 @@ def accounting_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Jobs, states, CPU-hours, GPU-hours, elapsed and queue wait of the run's Slurm jobs, by purpose."""
+    # Here, not at module level: the config's models are no other command's cost.
+    from ringrift_hpc.config import ConfigError, load_config
+
     layout = RunLayout(run)
     try:
         config = load_config(layout.run_config)

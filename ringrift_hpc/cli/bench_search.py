@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ringrift_hpc.rules import BOARDS
+from ringrift_hpc.config.variants import BOARDS
 
 if TYPE_CHECKING:
     from ringrift_hpc.bench.search_bench import SearchBenchResult

@@ -1,7 +1,8 @@
 """`loop`, `halt`, `resume`, `status`, `watch` and `worker`: running and watching a run.
 
 `halt`, `resume` and `status` must answer at once, so the module imports nothing heavy: the
-controller, the job functions (torch, h5py) and rich load inside the commands that use them.
+controller, the job functions (torch, h5py), rich and the config's models load inside the commands
+that use them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import typer
 
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose
-from ringrift_hpc.config import ConfigError, load_config
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
 from ringrift_hpc.loop.status import run_status, status_text
 from ringrift_hpc.p2p.agent_link import AgentUnreachableError, ask_agent, p2p_status_text, read_p2p_status
@@ -60,6 +60,7 @@ def loop_command(
     Prints one line per journal event (submissions, ingested artifacts, SPRT progress,
     decisions, failures) as it happens, and a summary at the end.
     """
+    from ringrift_hpc.config import ConfigError
     from ringrift_hpc.loop.event_feed import JournalFeed
     from ringrift_hpc.loop.runner import ControllerRunningError, run_loop
 
@@ -109,6 +110,7 @@ def halt_command(
     typer.echo(f"halted {layout.root}: {reason}")
     if cancel:
         from ringrift_hpc.cluster.executor_choice import make_executor
+        from ringrift_hpc.config import load_config
         from ringrift_hpc.jobs.registry import job_callable
 
         make_executor(load_config(layout.run_config), layout, job_callable).cancel_all()

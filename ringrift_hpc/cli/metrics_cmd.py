@@ -14,8 +14,6 @@ from types import FrameType
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.config import ConfigError, load_config
-from ringrift_hpc.metrics import MetricsServer
 from ringrift_hpc.store import RunLayout
 
 metrics_app = typer.Typer(
@@ -39,6 +37,10 @@ def serve_command(
     ),
 ) -> None:
     """Serve the run's metrics at http://HOST:PORT/metrics until interrupted (Ctrl-C or SIGTERM)."""
+    # Here, not at module level: the server and the config's models are no other command's cost.
+    from ringrift_hpc.config import ConfigError, load_config
+    from ringrift_hpc.metrics import MetricsServer
+
     layout = RunLayout(run)
     if not layout.run_config.exists():
         raise fail(f"{run} is not a run directory (no run.yaml)")

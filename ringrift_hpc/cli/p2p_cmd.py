@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.config import ConfigError
 from ringrift_hpc.p2p.auth import AuthConfigError
 
 if TYPE_CHECKING:
@@ -48,7 +46,11 @@ def p2p_command(
     ),
 ) -> None:
     """Join the P2P cluster: vote, work, and coordinate when elected (docs/p2p.md)."""
-    # The agent pulls in aiohttp and the controller: imported here, so `--help` stays fast.
+    # The agent pulls in aiohttp, the controller and the config's models: imported here, so
+    # `--help` and the other commands stay fast.
+    import asyncio
+
+    from ringrift_hpc.config import ConfigError
     from ringrift_hpc.p2p.agent import AgentSetupError, NodeSettings, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.config import Config, ConfigError, load_config
-from ringrift_hpc.config.gating import PromotionSection
 from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
 
 if TYPE_CHECKING:
+    from ringrift_hpc.config import Config, PromotionSection
     from ringrift_hpc.jobs.evaluate_games import GroupPlan
     from ringrift_hpc.jobs.evaluate_gate import GateReport
 
@@ -30,6 +29,9 @@ _SHA256_LENGTH = 64
 
 
 def _run_config(run: Path) -> tuple[RunLayout, Config]:
+    # Here, not at module level: only the commands that read the run's config pay for its models.
+    from ringrift_hpc.config import ConfigError, load_config
+
     layout = RunLayout(run)
     if not layout.run_config.exists():
         raise fail(
@@ -289,6 +291,7 @@ def _gate(
     import torch
 
     from ringrift_hpc.ai.checkpoint import model_id as file_model_id
+    from ringrift_hpc.config import Config, ConfigError, load_config
     from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
     from ringrift_hpc.jobs.evaluate_players import SearchKnobs, build_players
     from ringrift_hpc.jobs.slurm_env import available_cpus

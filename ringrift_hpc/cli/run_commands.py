@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.config import Config, ConfigError, load_config
-from ringrift_hpc.doctor import Line, run_doctor
-from ringrift_hpc.loop.run_init import RunConfigMismatchError, init_run
 from ringrift_hpc.store import RunLayout
+
+if TYPE_CHECKING:
+    from ringrift_hpc.config import Config
+    from ringrift_hpc.doctor import Line
 
 
 def init_command(
@@ -20,6 +22,10 @@ def init_command(
     config: Path = typer.Option(..., "--config", "-c", help="The YAML config to freeze into RUN/run.yaml."),
 ) -> None:
     """Create a run directory with a frozen copy of its config."""
+    # Here, not at module level: the config's models are no other command's cost.
+    from ringrift_hpc.config import ConfigError, load_config
+    from ringrift_hpc.loop.run_init import RunConfigMismatchError, init_run
+
     try:
         outcome = init_run(run, load_config(config), source=str(config))
     except (ConfigError, RunConfigMismatchError) as error:
@@ -29,6 +35,8 @@ def init_command(
 
 
 def _doctor_config(run: Path | None, config: Path | None) -> Config | None:
+    from ringrift_hpc.config import load_config
+
     if config is not None:
         return load_config(config)
     if run is not None and RunLayout(run).run_config.exists():
@@ -48,6 +56,9 @@ def doctor_command(
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
     """Preflight: Slurm answers, partitions exist, accounting works, the run root is safe to use."""
+    from ringrift_hpc.config import ConfigError
+    from ringrift_hpc.doctor import run_doctor
+
     try:
         cfg = _doctor_config(run, config)
     except ConfigError as error:

@@ -8,8 +8,6 @@ from pathlib import Path, PurePosixPath
 import typer
 
 from ringrift_hpc.cluster.purposes import PURPOSES, Purpose, check_purpose
-from ringrift_hpc.cluster.sbatch_render import TemplateError, render_sbatch, template_file
-from ringrift_hpc.config import ConfigError, load_config
 
 # The templates ship in the repository next to the package (an editable install).
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "sbatch"
@@ -56,6 +54,10 @@ def render_command(
     templates: Path = typer.Option(DEFAULT_TEMPLATES, "--templates", help="Folder holding the templates."),
 ) -> None:
     """Render the sbatch script of each purpose; they run `ringrift-hpc worker <purpose> --spec FILE`."""
+    # Here, not at module level: the config's models are no other command's cost.
+    from ringrift_hpc.cluster.sbatch_render import TemplateError, render_sbatch, template_file
+    from ringrift_hpc.config import ConfigError, load_config
+
     if purpose is None and out is None:
         raise typer.BadParameter(
             f"pass --purpose or --out DIR (all {len(PURPOSES)} scripts)",

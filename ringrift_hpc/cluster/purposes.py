@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, get_args
 
-from ringrift_hpc.config.slurm import JobKind
+from ringrift_hpc.config.job_kinds import JobKind
 
 Purpose = Literal["selfplay", "train", "evaluate", "tournament"]
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)

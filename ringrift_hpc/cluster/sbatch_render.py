@@ -17,7 +17,8 @@ from pathlib import PurePosixPath
 
 from ringrift_hpc.cluster.purposes import Purpose, job_name, resource_kind
 from ringrift_hpc.config import Config
-from ringrift_hpc.config.slurm import EvaluateJob, JobKind, SelfplayJob
+from ringrift_hpc.config.job_kinds import JobKind
+from ringrift_hpc.config.slurm import EvaluateJob, SelfplayJob
 
 TEMPLATE_FILES: Mapping[JobKind, str] = {
     "selfplay": "selfplay.sbatch",

@@ -8,10 +8,11 @@ from pydantic import Field, model_validator
 
 from .base import InvalidValue, Section
 from .gating import CurriculumSection, EvaluationSection, PromotionSection
+from .job_kinds import JobKind
 from .learning import NetworkSection, SelfplaySection, TrainingSection
 from .p2p import P2PSection
 from .run import LocalSection, LoopSection, MetricsSection, RunSection
-from .slurm import JobKind, SlurmSection
+from .slurm import SlurmSection
 from .variants import Variant
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, Strict, field_validator
 
 from .base import Int, InvalidValue, Section, Str
-
-JobKind = Literal["selfplay", "train", "evaluate"]
+from .job_kinds import JobKind
 
 _TIME = re.compile(
     r"^(?:(?P<days>\d+)-(?P<dh>\d+)(?::(?P<dm>\d+)(?::(?P<ds>\d+))?)?"

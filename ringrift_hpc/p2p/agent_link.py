@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -76,8 +75,10 @@ def ask_agent(layout: RunLayout, path: str, payload: dict[str, Any]) -> dict[str
         except WireError as error:
             errors.append(str(error))
             continue
-        # aiohttp takes a fifth of a second to import: only when an agent serves the run, so a
-        # plain run's `halt` and `status` start fast.
+        # aiohttp takes a fifth of a second to import, asyncio a few hundredths: only when an
+        # agent serves the run, so a plain run's `halt` and `status` start fast.
+        import asyncio
+
         from ringrift_hpc.p2p.client import PeerError
 
         try:
