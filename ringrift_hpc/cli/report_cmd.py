@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from ringrift_hpc.cli.errors import fail
-from ringrift_hpc.config import ConfigError, load_config
 from ringrift_hpc.store import RunLayout, StoreError
 
 
@@ -19,7 +18,9 @@ def report_command(run: Path = typer.Argument(..., help="The run directory.")) -
         raise fail(
             f"{run} is not a run directory (no run.yaml); create it with `ringrift-hpc init {run} --config FILE`"
         )
-    # The report reads ratings with numpy and draws with matplotlib: imported here, not at start-up.
+    # The report reads ratings with numpy and draws with matplotlib, and the config builds its
+    # models: imported here, not at start-up.
+    from ringrift_hpc.config import ConfigError, load_config
     from ringrift_hpc.report import write_report
 
     try:
