@@ -123,6 +123,12 @@ class TrainingSection(Section):
         ge=1,
         description="New selfplay samples since the last training that trigger the next one.",
     )
+    bootstrap_trigger_samples: Int | None = Field(
+        default=None,
+        ge=1,
+        description="The trigger while the bootstrap player still plays selfplay (no model promoted "
+        "yet); null uses `trigger_samples`. Its games are cheap, and the first model learns from them alone.",
+    )
     samples_per_new_sample: Float = Field(
         default=4.0,
         gt=0,

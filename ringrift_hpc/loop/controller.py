@@ -462,11 +462,17 @@ class Controller:
             eval_in_flight=evals_in_flight,
             eval_failed=self._evaluation_failure(v) is not None,
             progress=progress,
-            trigger_samples=self.config.training.trigger_samples,
+            trigger_samples=self._trigger_samples(v),
             max_decisions=self.config.loop.max_generations,
             tournament_due=v.promotions > 0 and v.decisions - v.tournaments_at >= every,
             tournament_in_flight=any(j.purpose == "tournament" and j.in_flight for j in mine),
         )
+
+    def _trigger_samples(self, v: VariantState) -> int:
+        training = self.config.training
+        if v.generation == 0 and training.bootstrap_trigger_samples is not None:
+            return training.bootstrap_trigger_samples
+        return training.trigger_samples
 
     def _step_variant(self, name: str, halted: bool) -> None:
         v = self.state.variants[name]

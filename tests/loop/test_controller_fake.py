@@ -402,3 +402,19 @@ def test_a_controller_that_lost_its_lease_during_a_refit_writes_no_leaderboard(
     with journal, pytest.raises(LeaseLostError, match="expired"):
         controller._refit("square8_2p")
     assert written == []
+
+
+@pytest.mark.parametrize(("bootstrap_trigger", "trains"), [(None, False), (1, True)])
+def test_the_bootstrap_trigger_starts_the_first_training(
+    tmp_path: Path, bootstrap_trigger: int | None, trains: bool
+) -> None:
+    training = {"trigger_samples": 10**6, "bootstrap_trigger_samples": bootstrap_trigger}
+    layout = make_tiny_run(tmp_path / "run", changes={"training": training})
+    _publish_shards(layout, 1)
+    executor = FakeExecutor()
+    controller, journal = _controller(layout, executor, lambda: 1000.0)
+    with journal:
+        controller.tick()
+        controller.tick()
+    assert controller.state.variants["square8_2p"].samples_total > 0
+    assert any(purpose == "train" for purpose, _ in executor.submissions) is trains
