@@ -145,7 +145,10 @@ def test_a_selfplay_spec_written_before_versions_reads_field_by_field() -> None:
         max_batch_size=256, device="cpu", walltime_margin_s=120.0,
     )  # fmt: skip
     assert spec.variant == Variant(board="hex8", players=3) and (spec.board, spec.num_players) == ("hex8", 3)
-    assert _without_version(spec, 2) == text
+    # Written back, it is the old file plus the fields added since, at their defaults (which
+    # reproduce the old behaviour: every move fully searched, outcome-only value targets).
+    added = {"fast_simulations": 4, "full_search_fraction": 1.0, "value_search_weight": 0.0}
+    assert json.loads(_without_version(spec, 2)) == {**json.loads(text), **added}
 
 
 def test_a_train_spec_written_before_versions_reads_and_its_key_ignores_the_run_root() -> None:
