@@ -7,10 +7,13 @@ overshooting them makes a sequential test err less often than nominal, never muc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rating_helpers import net, pair, rotated_group
 
+from ringrift_hpc.config import load_config
 from ringrift_hpc.config.gating import SprtSection
 from ringrift_hpc.rating.participants import random_player
 from ringrift_hpc.rating.sprt import SprtError, SprtParams, expected_score, group_score, sprt_test
@@ -110,3 +113,14 @@ def test_the_configured_default_cap_keeps_the_promised_error_rates() -> None:
     assert report.reject_rate <= params.beta + 0.03, report
     null = simulate_sprt(params, params.elo0, runs=2000, seed=6, draw_rate=0.3)
     assert null.accept_rate <= params.alpha + 0.03, null
+
+
+def test_the_embedded_defaults_fast_test_keeps_the_recorded_error_rates() -> None:
+    # config/unified_loop.yaml looks for +120 Elo so that the demo decides in ~21 groups; its
+    # error rates must stay within those recorded for the slow test in docs/benchmarks.md
+    # (2 players, no draws: false accept 0.060, false reject 0.094).
+    shipped = Path(__file__).resolve().parents[2] / "config" / "unified_loop.yaml"
+    params = SprtParams.from_section(load_config(shipped).promotion.sprt)
+    rates = measure_error_rates(params, runs=2000, seed=17)
+    assert rates.false_accept <= 0.060 and rates.false_reject <= 0.094, rates
+    assert rates.at_elo1.mean_groups <= 25, rates
