@@ -195,7 +195,9 @@ def tournament_command(
                 f"  {layout.relative(result.path)}: {result.groups} groups, {result.games} games, "
                 f"{result.seconds:.1f}s"
             )
-        ratings = refit_leaderboard(layout, variant, confidence=config.evaluation.confidence)
+        ratings = refit_leaderboard(
+            layout, variant, confidence=config.evaluation.confidence, zero=config.evaluation.rating_zero
+        )
     except LeaseHeldError as error:
         raise fail(
             f"tournament: the match files are published, but the refit was not done: {error}"
