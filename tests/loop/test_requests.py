@@ -163,14 +163,21 @@ def test_a_gated_request_applies_only_while_its_baseline_is_the_best(tmp_path: P
     )
     record = outcome.record
     assert record is not None and record["best"] == gumbel(first) and record["reasons"] == []
-    assert record["statistics"]["sprt"] == {"status": "accept"} and record["statistics"]["source"] == "/x/second.pt"
+    assert (
+        record["statistics"]["sprt"] == {"status": "accept"}
+        and record["statistics"]["source"] == "/x/second.pt"
+    )
     assert "manual" not in record["statistics"]
     stale = Request.promote(VARIANT, gumbel(third), reason="passed long ago", gate=passed)
     with pytest.raises(ValueError, match="re-evaluate the candidate against the current best"):
         submit(layout, stale)
     assert read_best(layout, VARIANT)["model_id"] == second  # type: ignore[index]
     forced = submit(layout, Request.promote(VARIANT, gumbel(third), reason="trust me", forced=True)).record
-    assert forced is not None and forced["statistics"]["forced"] is True and forced["statistics"]["manual"] is True
+    assert (
+        forced is not None
+        and forced["statistics"]["forced"] is True
+        and forced["statistics"]["manual"] is True
+    )
 
 
 def test_gate_fields_round_trip_and_older_files_without_them_still_read(tmp_path: Path) -> None:
