@@ -1,7 +1,8 @@
 """`tournament`, `leaderboard`, `gate`, `promote` and `rollback`: thin commands over the rating code.
 
-Exit codes: 0 success (for `gate`: pass), 1 `gate` or `promote --candidate` fail, 2 error (bad input, missing model,
-no games, a controller in the way); every error names the file or option and the fix.
+Exit codes: 0 success (for `gate`: pass), 1 `gate` or `promote --candidate` fail, 2 error (bad
+input, missing model, no games, a controller in the way); every error names the file or option and
+the fix.
 """
 
 from __future__ import annotations
@@ -509,10 +510,8 @@ def _promote_candidate(
         current = read_best(layout, variant)
     except (ValueError, OSError, StoreError) as error:
         raise fail(f"--candidate: {error}") from None
-    where = layout.relative(imported.path)
-    typer.echo(
-        f"{source}: model {imported.model_id} {'imported as' if imported.added else 'already in the run as'} {where}"
-    )
+    how = "imported as" if imported.added else "already in the run as"
+    typer.echo(f"{source}: model {imported.model_id} {how} {layout.relative(imported.path)}")
     participant = _participant(variant, imported.model_id, config.evaluation_simulations)
     best = parse_participant_id(variant, current["participant"]) if current is not None else None
     if best is not None and best.model_id == participant.model_id:

@@ -45,13 +45,13 @@ ANCHORS = "  anchors:\n    - {player: random, groups: 1, min_score: 0.0, max_sco
 # Upper Wald bound log(0.5 / 0.9) < 0 and a one-group LLR of at least -0.006 (elo1 - elo0 = 1):
 # the test accepts after the first group, whoever won it.
 ALWAYS_ACCEPT = (
-    "version: 1\npromotion:\n  sprt: {elo0: 0, elo1: 1, alpha: 0.9, beta: 0.5, min_groups: 1, max_groups: 1}\n"
-    + ANCHORS
+    "version: 1\npromotion:\n"
+    "  sprt: {elo0: 0, elo1: 1, alpha: 0.9, beta: 0.5, min_groups: 1, max_groups: 1}\n" + ANCHORS
 )
 # Upper bound log(0.95 / 0.05) = 2.9 and a one-group LLR of at most 0.006: capped, rejected.
 NEVER_ACCEPT = (
-    "version: 1\npromotion:\n  sprt: {elo0: 0, elo1: 1, alpha: 0.05, beta: 0.05, min_groups: 1, max_groups: 1}\n"
-    + ANCHORS
+    "version: 1\npromotion:\n"
+    "  sprt: {elo0: 0, elo1: 1, alpha: 0.05, beta: 0.05, min_groups: 1, max_groups: 1}\n" + ANCHORS
 )
 
 app = typer.Typer()
