@@ -13,6 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
 
 from .base import InvalidValue, unwrap
+from .legacy import legacy_fix
 
 Loc = tuple[str | int, ...]
 Positions = Mapping[Loc, tuple[int, int]]
@@ -95,6 +96,9 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
             loc = loc + tuple(invalid.key.split("."))
         return invalid.problem, invalid.fix, loc
     if kind == "extra_forbidden":
+        old = legacy_fix(".".join(str(part) for part in loc if isinstance(part, str)))
+        if old is not None:
+            return f"unknown key '{name}', a key of the old RingRift loop", f"{old}; see docs/migrating.md", loc
         valid = valid_keys(root, loc[:-1])
         close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
         fix = f"did you mean '{close[0]}'?" if close else f"remove it; valid keys here: {', '.join(valid)}"
