@@ -98,7 +98,11 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
     if kind == "extra_forbidden":
         old = legacy_fix(".".join(str(part) for part in loc if isinstance(part, str)))
         if old is not None:
-            return f"unknown key '{name}', a key of the old RingRift loop", f"{old}; see docs/migrating.md", loc
+            return (
+                f"unknown key '{name}', a key of the old RingRift loop",
+                f"{old}; see docs/migrating.md",
+                loc,
+            )
         valid = valid_keys(root, loc[:-1])
         close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
         fix = f"did you mean '{close[0]}'?" if close else f"remove it; valid keys here: {', '.join(valid)}"

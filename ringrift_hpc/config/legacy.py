@@ -85,7 +85,7 @@ LEGACY_KEYS = MappingProxyType(
         "slurm.log_dir": "remove it: job logs go to RUN/jobs/",
         "slurm.shared_root": "remove it: put run.root on the shared filesystem",
         "slurm.repo_subdir": "remove it: jobs run the installed package, not a checkout",
-        "slurm.venv_activate": "put the activation line in slurm.setup, e.g. [\"source /shared/venv/bin/activate\"]",
+        "slurm.venv_activate": 'put the activation line in slurm.setup, e.g. ["source /shared/venv/bin/activate"]',
         "slurm.venv_activate_arm64": "put the arm64 activation line in the setup of the job kind that runs "
         "on those nodes, e.g. slurm.train.setup",
         "slurm.setup_commands": "use slurm.setup",
