@@ -577,3 +577,10 @@ def test_every_old_key_is_unknown_here() -> None:
     for path in LEGACY_KEYS:
         *section, name = path.split(".")
         assert name not in valid_keys(Config, tuple(section)), path
+
+
+def test_the_migration_guide_lists_every_old_key() -> None:
+    from ringrift_hpc.config.legacy import LEGACY_KEYS
+
+    guide = (Path(__file__).parents[2] / "docs" / "migrating.md").read_text(encoding="utf-8")
+    assert [path for path in LEGACY_KEYS if f"`{path}`" not in guide] == []
