@@ -1,4 +1,5 @@
-"""Copying published artifacts between two run directories, local or behind a peer's HTTP API.
+"""Copying published artifacts between two run directories: local, behind a peer's HTTP API, or
+on another machine through ssh (`ssh_run`).
 
 Every copy is verified by sha256 and installed manifest last, so a sync can be interrupted at any
 point and simply run again: installed artifacts are not copied twice, a blob staged with the
@@ -14,9 +15,10 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import IO, TypeAlias
 
 from ringrift_hpc.p2p.artifacts import (
     ArtifactEntry,
@@ -29,13 +31,14 @@ from ringrift_hpc.p2p.artifacts import (
     missing_entries,
 )
 from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.p2p.ssh_run import SshRun
 from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.store.atomic import ensure_dir, fsync_dir, temp_path_for
 from ringrift_hpc.store.errors import CorruptArtifactError
 from ringrift_hpc.store.layout import RunLayout
 from ringrift_hpc.store.publish import sha256_file
 
-Endpoint: TypeAlias = "RunLayout | PeerClient"
+Endpoint: TypeAlias = "RunLayout | PeerClient | SshRun"
 _CHUNK = 1 << 20
 
 
@@ -45,13 +48,15 @@ class SyncError(Exception):
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a sync copied (or, in a dry run, would copy) and pruned, as artifact paths."""
+    """What a sync copied (or, in a dry run, would copy) and pruned, as paths relative to RUN."""
 
     copied: tuple[str, ...]
     skipped: int  # source artifacts the destination already had
     bytes: int
     pruned: tuple[str, ...]
     dry_run: bool
+    pointers: tuple[str, ...] = ()  # pointer files written (best.json, promotions.jsonl, leaderboards)
+    notes: tuple[str, ...] = ()  # what was left out on purpose, and why
 
 
 async def sync_runs(
@@ -63,26 +68,28 @@ async def sync_runs(
     dry_run: bool = False,
     on_copy: Callable[[ArtifactEntry], None] | None = None,
     only: Callable[[ArtifactEntry], bool] | None = None,
+    scope: Callable[[ArtifactEntry], bool] | None = None,
 ) -> SyncReport:
     """Copy every artifact of `src` that `dst` lacks; with `prune`, delete what `src` lacks.
 
     `only` narrows the copy to the source artifacts it accepts (a worker fetching a job's
     inputs, or pushing just what its job made); pruning still compares whole indexes.
+    `scope` narrows both sides (`sync --what models`): nothing outside it is copied or pruned.
 
     `term` goes with each install request to a remote `dst`, whose coordinator decides whether
     it may install (0: the sender claims no term). `on_copy` is called after each install.
     Raises `ArtifactConflictError` (local) or `SyncError` (remote) when `dst` has another
     artifact at a path, and `SyncError` for pruning a remote `dst`.
     """
-    want = await list_artifacts(src)
-    have = await list_artifacts(dst)
+    want = [entry for entry in await list_artifacts(src) if scope is None or scope(entry)]
+    have = [entry for entry in await list_artifacts(dst) if scope is None or scope(entry)]
     to_copy = missing_entries(have, [e for e in want if only is None or only(e)])
     wanted_paths = {entry.path for entry in want}
     to_prune = [entry for entry in have if entry.path not in wanted_paths] if prune else []
     if to_prune and not isinstance(dst, RunLayout):
         raise SyncError(
             f"pruning {len(to_prune)} artifacts needs a local destination run directory, not "
-            f"{_url(dst)}; run the sync with --prune on that node, with this side as the source"
+            f"{endpoint_name(dst)}; run the sync with --prune on that machine, with this side as the source"
         )
     if dry_run:
         return SyncReport(
@@ -117,6 +124,8 @@ async def list_artifacts(endpoint: Endpoint) -> list[ArtifactEntry]:
     """The published artifacts of a run directory, or of a peer's (validated entry by entry)."""
     if isinstance(endpoint, RunLayout):
         return await asyncio.to_thread(artifact_index, endpoint)
+    if isinstance(endpoint, SshRun):
+        return await asyncio.to_thread(endpoint.artifact_index)
     try:
         return list(ArtifactIndex.from_json(await endpoint.get_json("/v1/artifacts")).artifacts)
     except WireError as error:
@@ -152,7 +161,12 @@ def _staged(stage: Path, entry: ArtifactEntry) -> bool:
 async def _fetch(src: Endpoint, entry: ArtifactEntry, dest: Path) -> None:
     """Put `src`'s bytes of `entry` at `dest`, verified; a partial copy never sits at `dest`."""
     if isinstance(src, RunLayout):
-        await asyncio.to_thread(_copy_verified, src.root / entry.artifact, entry, dest)
+        source = src.root / entry.artifact
+        await asyncio.to_thread(_copy_verified, lambda: source.open("rb"), str(source), entry, dest)
+        return
+    if isinstance(src, SshRun):
+        where = f"{src}/{entry.artifact}"
+        await asyncio.to_thread(_copy_verified, lambda: src.open_artifact(entry), where, entry, dest)
         return
     # get_to_file writes a temp file and renames it only once the hash is right.
     await src.get_to_file(
@@ -160,13 +174,18 @@ async def _fetch(src: Endpoint, entry: ArtifactEntry, dest: Path) -> None:
     )
 
 
-def _copy_verified(source: Path, entry: ArtifactEntry, dest: Path) -> None:
+def _copy_verified(
+    open_source: Callable[[], AbstractContextManager[IO[bytes]]],
+    source: str,
+    entry: ArtifactEntry,
+    dest: Path,
+) -> None:
     ensure_dir(dest.parent)
     temp = temp_path_for(dest)
     digest = hashlib.sha256()
     size = 0
     try:
-        with source.open("rb") as reader, temp.open("xb") as writer:
+        with open_source() as reader, temp.open("xb") as writer:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -185,7 +204,9 @@ def _copy_verified(source: Path, entry: ArtifactEntry, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
-async def _upload(dst: PeerClient, entry: ArtifactEntry, source: Path, term: int) -> bool:
+async def _upload(dst: PeerClient | SshRun, entry: ArtifactEntry, source: Path, term: int) -> bool:
+    if isinstance(dst, SshRun):
+        return await asyncio.to_thread(dst.install, entry, source)
     try:
         await dst.put_file(f"/v1/blobs/{entry.sha256}", source)
         answer = await dst.post_json("/v1/artifacts", InstallRequest(term=term, entry=entry).to_json())
@@ -208,3 +229,10 @@ def _delete(layout: RunLayout, entry: ArtifactEntry) -> None:
 
 def _url(peer: PeerClient) -> str:
     return str(peer.base_url).rstrip("/")
+
+
+def endpoint_name(endpoint: Endpoint) -> str:
+    """How messages name an endpoint: its directory, `host:path` or URL."""
+    if isinstance(endpoint, RunLayout):
+        return str(endpoint.root)
+    return _url(endpoint) if isinstance(endpoint, PeerClient) else str(endpoint)
