@@ -11,12 +11,16 @@ last, linked so an existing one is never replaced.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import shlex
 import shutil
 import subprocess
+import tarfile
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -31,12 +35,95 @@ from ringrift_hpc.p2p.artifacts import (
 
 # scp's syntax: [user@]host:path, the host without '/' (so ./a:b stays a local path).
 _TARGET = re.compile(r"(?P<host>(?:[^@/:\s]+@)?[^@/:\s]+):(?P<path>\S.*)")
-_NO_DIR, _NO_RUN, _HELD = 97, 98, 3
-_CHUNK = 1 << 20
+_NO_DIR, _NO_RUN = 97, 98
+# Every script that gets a tar on its standard input starts by unpacking it into a hidden folder
+# under RUN/p2p/blobs (same filesystem as the run, so renames out of it are atomic).
+_UNPACK = """\
+inc="$blobs/.incoming.$$.tmp"
+trap 'rm -rf "$inc"' EXIT HUP INT TERM
+mkdir -p "$inc" && tar -xf - -C "$inc" || exit 1
+held() { printf '%s\\n%s\\n' "$1" "$(wc -c < "$2" | tr -d ' ')"; cat "$2"; }
+"""
+# `index` lines: number sha256 size artifact manifest; members `<number>` (the blob) and
+# `<number>.manifest`. Each artifact is published as the store does; one whose manifest is
+# already there is left alone and its manifest printed back (framed), for the caller to compare.
+_INSTALL_SCRIPT = """\
+while IFS=' ' read -r n sha size art man; do
+  if [ -f "$man" ]; then held "$n" "$man"; continue; fi
+  got=$(wc -c < "$inc/$n" | tr -d ' ')
+  [ "$got" = "$size" ] || { echo "$art: received $got of $size bytes" >&2; exit 1; }
+  if command -v sha256sum >/dev/null 2>&1; then sum=$(sha256sum < "$inc/$n")
+  elif command -v shasum >/dev/null 2>&1; then sum=$(shasum -a 256 < "$inc/$n")
+  else sum=$sha; fi
+  [ "${sum%% *}" = "$sha" ] || { echo "$art: sha256 does not match its manifest (source or transfer damaged)" >&2; exit 1; }
+  mkdir -p "$(dirname "$art")" || exit 1
+  sync "$inc/$n" 2>/dev/null || sync
+  mv -f "$inc/$n" "$art" || exit 1
+  sync "$(dirname "$art")" 2>/dev/null || sync
+  mtmp="$(dirname "$man")/.$(basename "$man").$$.tmp"
+  mv -f "$inc/$n.manifest" "$mtmp" && { sync "$mtmp" 2>/dev/null || sync; } || exit 1
+  if ln "$mtmp" "$man" 2>/dev/null; then rm -f "$mtmp"; else rm -f "$mtmp"; held "$n" "$man"; fi
+  sync "$(dirname "$man")" 2>/dev/null || sync
+done < "$inc/index"
+"""
+# `index` lines: number path; member `<number>` replaces the file at path.
+_WRITE_SCRIPT = """\
+while IFS=' ' read -r n path; do
+  d=$(dirname "$path"); mkdir -p "$d" || exit 1
+  tmp="$d/.$(basename "$path").$$.tmp"
+  mv -f "$inc/$n" "$tmp" && { sync "$tmp" 2>/dev/null || sync; } && mv -f "$tmp" "$path" || exit 1
+  sync "$d" 2>/dev/null || sync
+done < "$inc/index"
+"""
+# Prints, framed as `path\\nsize\\n<bytes>`: the list of files under variants (as ":files"), the
+# lease, and every .json, promotions.jsonl and leaderboard file. Each is copied to a temp file
+# first: `cp` opens it once, so a pointer file replaced meanwhile (by rename) is read whole.
+_SNAPSHOT_SCRIPT = """\
+test -f run.yaml || exit {no_run}
+t=$(mktemp) && l=$(mktemp) || exit 1
+trap 'rm -f "$t" "$l"' EXIT
+emit() {{ if cp "$2" "$t" 2>/dev/null; then printf '%s\\n%s\\n' "$1" "$(wc -c < "$t" | tr -d ' ')"; cat "$t"; fi; }}
+if [ -d variants ]; then find variants -type f ! -name '.*' > "$l" || exit 1; fi
+emit :files "$l"
+emit controller.lease controller.lease
+while IFS= read -r f; do
+  case "$f" in *.json|*/promotions.jsonl|*/leaderboard.md|*/leaderboard.csv) emit "$f" "$f" ;; esac
+done < "$l"
+"""
+FILES_KEY = ":files"
 
 
 class SshError(Exception):
     """A command on the far side failed, or ssh could not reach it."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A run directory's files as read in one pass: names, and the content of the small ones."""
+
+    files: frozenset[str]  # every regular, non-hidden file under RUN/variants, relative to RUN
+    contents: Mapping[str, bytes]  # manifests, pointer files and controller.lease, by path
+
+    def artifact_index(self) -> list[ArtifactEntry]:
+        """The published artifacts, as `artifacts.artifact_index` lists a local run's."""
+        entries = []
+        for path, raw in self.contents.items():
+            if not is_manifest_relpath(path):
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            entry = entry_from_manifest(path, text, self.files.__contains__)
+            if entry is not None:
+                entries.append(entry)
+        return sorted(entries, key=lambda entry: entry.path)
+
+
+def _snapshot_from(output: bytes, where: str) -> Snapshot:
+    contents = _unframe(output, where=where)
+    listing = contents.pop(FILES_KEY, b"").decode("utf-8", "replace")
+    return Snapshot(files=frozenset(listing.splitlines()), contents=contents)
 
 
 def parse_ssh_target(text: str) -> tuple[str, str] | None:
@@ -72,15 +159,9 @@ class SshRun:
             "sh -c " + shlex.quote(body),
         ]  # fmt: skip
 
-    def _exec(self, script: str, stdin: bytes | IO[bytes]) -> subprocess.CompletedProcess[bytes]:
-        argv = self._argv(script)
-        if isinstance(stdin, bytes):
-            return subprocess.run(argv, input=stdin, capture_output=True, check=False)
-        return subprocess.run(argv, stdin=stdin, capture_output=True, check=False)
-
-    def _run(self, script: str, *, stdin: bytes | IO[bytes] = b"", what: str) -> bytes:
+    def _run(self, script: str, *, what: str) -> bytes:
         """stdout of `script` run in the remote run directory; SshError on a non-zero exit."""
-        done = self._exec(script, stdin)
+        done = subprocess.run(self._argv(script), stdin=subprocess.DEVNULL, capture_output=True, check=False)
         if done.returncode != 0:
             raise self._error(done.returncode, done.stderr, what)
         return done.stdout
@@ -100,52 +181,15 @@ class SshRun:
             )
         return SshError(f"{self}: {what} failed with exit code {code}: {text}")
 
-    def list_files(self) -> list[str]:
-        """Every regular, non-hidden file under RUN/variants, relative to RUN."""
-        script = (
-            f"test -f run.yaml || exit {_NO_RUN}\n"
-            "test -d variants || exit 0\n"
-            "find variants -type f ! -name '.*' -exec printf '%s\\0' {} +\n"
+    def snapshot(self) -> Snapshot:
+        """The run's files, with every manifest, pointer file and the lease read, in one command."""
+        return _snapshot_from(
+            self._run(_SNAPSHOT_SCRIPT.format(no_run=_NO_RUN), what="reading the run"), str(self)
         )
-        out = self._run(script, what="listing the run")
-        return [name.decode("utf-8", "replace") for name in out.split(b"\0") if name]
-
-    def read_files(self, paths: Sequence[str]) -> dict[str, bytes]:
-        """The content of each of `paths` (relative to RUN) that exists.
-
-        Each file is copied to a temp file first: `cp` opens it once, so a pointer file replaced
-        meanwhile (by rename) is read whole, old or new.
-        """
-        if not paths:
-            return {}
-        script = (
-            "t=$(mktemp) || exit 1\n"
-            "trap 'rm -f \"$t\"' EXIT\n"
-            "while IFS= read -r f; do\n"
-            '  if cp "$f" "$t" 2>/dev/null; then\n'
-            '    printf \'%s\\n%s\\n\' "$f" "$(wc -c < "$t" | tr -d \' \')"\n'
-            '    cat "$t"\n'
-            "  fi\n"
-            "done\n"
-        )
-        out = self._run(script, stdin="".join(f"{path}\n" for path in paths).encode(), what="reading files")
-        return _unframe(out, where=str(self))
 
     def artifact_index(self) -> list[ArtifactEntry]:
         """The run's published artifacts, as `artifacts.artifact_index` lists a local run's."""
-        files = self.list_files()
-        present = set(files)
-        texts = self.read_files([name for name in files if is_manifest_relpath(name)])
-        entries = []
-        for path, raw in texts.items():
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            entry = entry_from_manifest(path, text, present.__contains__)
-            if entry is not None:
-                entries.append(entry)
-        return sorted(entries, key=lambda entry: entry.path)
+        return self.snapshot().artifact_index()
 
     @contextlib.contextmanager
     def open_artifact(self, entry: ArtifactEntry) -> Iterator[IO[bytes]]:
@@ -162,61 +206,83 @@ class SshRun:
             if code != 0:
                 raise self._error(code, stderr, f"reading {entry.artifact}")
 
-    def install(self, entry: ArtifactEntry, source: Path) -> bool:
-        """Upload `source` as `entry`'s artifact and publish it there; False if it was already."""
-        artifact = check_relpath(entry.artifact).as_posix()
-        manifest = check_relpath(entry.path).as_posix()
-        quoted = {
-            "art": shlex.quote(artifact),
-            "man": shlex.quote(manifest),
-            "blobs": shlex.quote(BLOBS_DIR.as_posix()),
-            "text": shlex.quote(entry.manifest),
-        }
-        script = (
-            f"art={quoted['art']}; man={quoted['man']}; blobs={quoted['blobs']}\n"
-            f'if [ -f "$man" ]; then cat "$man"; exit {_HELD}; fi\n'
-            'mkdir -p "$blobs" "$(dirname "$art")" || exit 1\n'
-            f'tmp="$blobs/.{entry.sha256}.$$.tmp"; mtmp="$(dirname "$man")/.$(basename "$man").$$.tmp"\n'
-            'trap \'rm -f "$tmp" "$mtmp"\' EXIT\n'
-            'cat > "$tmp" || exit 1\n'
-            'size=$(wc -c < "$tmp" | tr -d " ")\n'
-            f'[ "$size" = {entry.size} ] || {{ echo "received $size of {entry.size} bytes" >&2; exit 1; }}\n'
-            'if command -v sha256sum >/dev/null 2>&1; then sum=$(sha256sum < "$tmp")\n'
-            'elif command -v shasum >/dev/null 2>&1; then sum=$(shasum -a 256 < "$tmp")\n'
-            f"else sum={entry.sha256}; fi\n"
-            f'[ "${{sum%% *}}" = {entry.sha256} ] || {{ echo "sha256 mismatch after transfer" >&2; exit 1; }}\n'
-            # Durable before it is renamed, renamed (and the rename durable) before the manifest.
-            'sync "$tmp" 2>/dev/null || sync\n'
-            'mv -f "$tmp" "$art" || exit 1\n'
-            'sync "$(dirname "$art")" 2>/dev/null || sync\n'
-            f'printf %s {quoted["text"]} > "$mtmp" || exit 1\n'
-            'sync "$mtmp" 2>/dev/null || sync\n'
-            f'ln "$mtmp" "$man" 2>/dev/null || {{ cat "$man"; exit {_HELD}; }}\n'
-            'sync "$(dirname "$man")" 2>/dev/null || sync\n'
-        )
-        with source.open("rb") as reader:
-            done = self._exec(script, reader)
-        if done.returncode == _HELD:
-            held = done.stdout.decode("utf-8", "replace")
-            check_same_artifact(held, entry, where=f"{self}/{manifest}")
-            return False
-        if done.returncode != 0:
-            raise self._error(done.returncode, done.stderr, f"installing {entry.artifact}")
-        return True
+    @contextlib.contextmanager
+    def open_tar(self, paths: Sequence[str]) -> Iterator[IO[bytes]]:
+        """A tar stream of the files at `paths` (relative to RUN); SshError once read if tar failed."""
+        listing = "".join(f"{check_relpath(path).as_posix()}\n" for path in paths).encode("utf-8")
+        with subprocess.Popen(
+            self._argv("exec tar -cf - -T -"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+            # Fed from a thread: tar writes while it reads the list, and both pipes are bounded.
+            feeder = threading.Thread(target=_feed, args=(proc.stdin, listing), daemon=True)
+            feeder.start()
+            try:
+                yield proc.stdout
+            finally:
+                proc.stdout.close()
+                feeder.join()
+                stderr = proc.stderr.read()
+                code = proc.wait()
+            if code != 0:
+                raise self._error(code, stderr, "reading the artifacts")
 
-    def write_file(self, path: str, data: bytes) -> None:
-        """Replace the file at `path` (relative to RUN) with `data`, atomically and durably."""
-        script = (
-            f'f={shlex.quote(path)}; d=$(dirname "$f")\n'
-            'mkdir -p "$d" || exit 1\n'
-            'tmp="$d/.$(basename "$f").$$.tmp"\n'
-            "trap 'rm -f \"$tmp\"' EXIT\n"
-            'cat > "$tmp" || exit 1\n'
-            'sync "$tmp" 2>/dev/null || sync\n'
-            'mv -f "$tmp" "$f" || exit 1\n'
-            'sync "$d" 2>/dev/null || sync\n'
+    def install_many(self, uploads: Sequence[tuple[ArtifactEntry, Path]]) -> list[bool]:
+        """Upload each (entry, local file) and publish it there, in one command; for each, whether
+        it was installed (False: it was already there). Stops at the first one that fails."""
+        index = "".join(
+            f"{number} {entry.sha256} {entry.size} {check_relpath(entry.artifact).as_posix()} "
+            f"{check_relpath(entry.path).as_posix()}\n"
+            for number, (entry, _) in enumerate(uploads)
         )
-        self._run(script, stdin=data, what=f"writing {path}")
+        members: list[tuple[str, bytes | Path]] = [("index", index.encode("utf-8"))]
+        for number, (entry, source) in enumerate(uploads):
+            members += [(f"{number}.manifest", entry.manifest.encode("utf-8")), (str(number), source)]
+        done = self._send_bundle(_INSTALL_SCRIPT, members)
+        if done.returncode != 0:
+            raise self._error(done.returncode, done.stderr, "installing the artifacts")
+        held = _unframe(done.stdout, where=str(self))
+        results = []
+        for number, (entry, _) in enumerate(uploads):
+            existing = held.get(str(number))
+            if existing is not None:
+                check_same_artifact(existing.decode("utf-8", "replace"), entry, where=f"{self}/{entry.path}")
+            results.append(existing is None)
+        return results
+
+    def write_files(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Replace each file (path relative to RUN, content) atomically and durably, in order."""
+        index = "".join(
+            f"{number} {check_relpath(path).as_posix()}\n" for number, (path, _) in enumerate(files)
+        )
+        members: list[tuple[str, bytes | Path]] = [("index", index.encode("utf-8"))]
+        members += [(str(number), data) for number, (_, data) in enumerate(files)]
+        done = self._send_bundle(_WRITE_SCRIPT, members)
+        if done.returncode != 0:
+            raise self._error(done.returncode, done.stderr, "writing the pointer files")
+
+    def _send_bundle(
+        self, script: str, members: Sequence[tuple[str, bytes | Path]]
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run `script` (in RUN, with `$blobs` set) with a tar of `members` on its standard input."""
+        failures: list[BaseException] = []
+        argv = self._argv(f"blobs={shlex.quote(BLOBS_DIR.as_posix())}\n{_UNPACK}{script}")
+        with subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+            # Streamed from a thread while this one reads the answers: no local copy of the bundle.
+            writer = threading.Thread(target=_write_bundle, args=(proc.stdin, members, failures), daemon=True)
+            writer.start()
+            stdout = proc.stdout.read()
+            writer.join()
+            done = subprocess.CompletedProcess(proc.args, proc.wait(), stdout, proc.stderr.read())
+        if failures:
+            raise failures[0]
+        return done
 
     def close(self) -> None:
         """End the master connection (if one was opened) and remove its socket directory."""
@@ -228,6 +294,39 @@ class SshRun:
                 check=False,
             )
         shutil.rmtree(self._control, ignore_errors=True)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        pipe.write(data)
+    with contextlib.suppress(BrokenPipeError):
+        pipe.close()
+
+
+def _write_bundle(
+    pipe: IO[bytes], members: Sequence[tuple[str, bytes | Path]], failures: list[BaseException]
+) -> None:
+    """Write the tar the far side unpacks; a failure here (a missing local file) goes to `failures`."""
+    try:
+        with tarfile.open(fileobj=pipe, mode="w|") as tar:
+            for name, content in members:
+                if isinstance(content, Path):
+                    tar.add(content, arcname=name, recursive=False)
+                else:
+                    _add_bytes(tar, name, content)
+    except BrokenPipeError:
+        pass  # the far side stopped early; its exit status and message say why
+    except BaseException as error:  # noqa: BLE001 - handed to the calling thread, which raises it
+        failures.append(error)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            pipe.close()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
 
 
 def _unframe(data: bytes, *, where: str) -> dict[str, bytes]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from ringrift_hpc.store.publish import sha256_file
 
 Endpoint: TypeAlias = "RunLayout | PeerClient | SshRun"
 _CHUNK = 1 << 20
+_BATCH_FILES, _BATCH_BYTES = 256, 1 << 30
 
 
 class SyncError(Exception):
@@ -100,11 +102,10 @@ async def sync_runs(
             dry_run=True,
         )
     copied: list[str] = []
-    for entry in to_copy:
-        if await _copy(src, dst, entry, term):
-            copied.append(entry.artifact)
-            if on_copy is not None:
-                on_copy(entry)
+    async for entry in _copy_all(src, dst, to_copy, term):
+        copied.append(entry.artifact)
+        if on_copy is not None:
+            on_copy(entry)
     pruned = []
     for entry in to_prune:
         assert isinstance(dst, RunLayout)  # refused above otherwise
@@ -130,6 +131,66 @@ async def list_artifacts(endpoint: Endpoint) -> list[ArtifactEntry]:
         return list(ArtifactIndex.from_json(await endpoint.get_json("/v1/artifacts")).artifacts)
     except WireError as error:
         raise SyncError(f"{_url(endpoint)}/v1/artifacts sent an invalid artifact index: {error}") from None
+
+
+async def _copy_all(
+    src: Endpoint, dst: Endpoint, entries: Sequence[ArtifactEntry], term: int
+) -> AsyncIterator[ArtifactEntry]:
+    """Copy `entries`, yielding each once it is installed (not those `dst` had meanwhile).
+
+    Over ssh, artifacts go in batches, one remote command each (a tar stream), since every
+    command costs a round trip and a session on the far side.
+    """
+    if isinstance(src, SshRun) and isinstance(dst, RunLayout):
+        for batch in _batches(entries):
+            await asyncio.to_thread(_prefetch, src, dst, batch)
+            for entry in batch:  # each is staged now: installing it copies nothing more
+                if await _copy(src, dst, entry, term):
+                    yield entry
+    elif isinstance(src, RunLayout) and isinstance(dst, SshRun):
+        for batch in _batches(entries):
+            uploads = [(entry, src.root / entry.artifact) for entry in batch]
+            installed = await asyncio.to_thread(dst.install_many, uploads)
+            for entry, done in zip(batch, installed, strict=True):
+                if done:
+                    yield entry
+    else:
+        for entry in entries:
+            if await _copy(src, dst, entry, term):
+                yield entry
+
+
+def _batches(entries: Sequence[ArtifactEntry]) -> Iterator[list[ArtifactEntry]]:
+    batch: list[ArtifactEntry] = []
+    size = 0
+    for entry in entries:
+        if batch and (len(batch) >= _BATCH_FILES or size + entry.size > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry.size
+    if batch:
+        yield batch
+
+
+def _prefetch(src: SshRun, dst: RunLayout, entries: Sequence[ArtifactEntry]) -> None:
+    """Stage the blobs of `entries` at `dst` from one tar stream, each verified by sha256."""
+    wanted = {entry.artifact: entry for entry in entries if not _staged(blob_path(dst, entry.sha256), entry)}
+    if not wanted:
+        return
+    with src.open_tar(list(wanted)) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            entry = wanted.get(member.name)
+            if entry is not None and member.isfile():
+                _stage_member(tar, member, entry, f"{src}/{entry.artifact}", blob_path(dst, entry.sha256))
+
+
+def _stage_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, entry: ArtifactEntry, where: str, dest: Path
+) -> None:
+    reader = tar.extractfile(member)
+    assert reader is not None  # a regular file's member always has its data
+    _copy_verified(lambda: reader, where, entry, dest)
 
 
 async def _copy(src: Endpoint, dst: Endpoint, entry: ArtifactEntry, term: int) -> bool:
@@ -206,7 +267,7 @@ def _copy_verified(
 
 async def _upload(dst: PeerClient | SshRun, entry: ArtifactEntry, source: Path, term: int) -> bool:
     if isinstance(dst, SshRun):
-        return await asyncio.to_thread(dst.install, entry, source)
+        return (await asyncio.to_thread(dst.install_many, [(entry, source)]))[0]
     try:
         await dst.put_file(f"/v1/blobs/{entry.sha256}", source)
         answer = await dst.post_json("/v1/artifacts", InstallRequest(term=term, entry=entry).to_json())

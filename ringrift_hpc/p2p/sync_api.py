@@ -17,7 +17,7 @@ from ringrift_hpc.p2p.artifacts import ArtifactEntry
 from ringrift_hpc.p2p.auth import AuthConfigError, Credentials, load_secret
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.ssh_run import SshError, SshRun, parse_ssh_target
-from ringrift_hpc.p2p.sync import Endpoint, SyncError, SyncReport, list_artifacts, sync_runs
+from ringrift_hpc.p2p.sync import Endpoint, SyncError, SyncReport, sync_runs
 from ringrift_hpc.p2p.sync_pointers import BEST, HISTORY, POINTER_NAMES, check_no_controller, sync_pointers
 from ringrift_hpc.store.layout import RunLayout
 
@@ -153,6 +153,5 @@ async def sync_endpoints(
     pointers: tuple[str, ...] = ()
     if names:
         assert not isinstance(src, PeerClient) and not isinstance(dst, PeerClient)
-        models = {entry.artifact for entry in await list_artifacts(dst)} | set(report.copied)
-        pointers = await sync_pointers(src, dst, names, models, dry_run=dry_run)
+        pointers = await sync_pointers(src, dst, names, copied=report.copied, dry_run=dry_run)
     return dataclasses.replace(report, pointers=pointers, notes=tuple(notes))

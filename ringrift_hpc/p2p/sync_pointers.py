@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
+from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.replica import check_pointer_relpath
 from ringrift_hpc.p2p.ssh_run import SshRun
 from ringrift_hpc.p2p.sync import SyncError, endpoint_name
@@ -31,13 +32,16 @@ POINTER_NAMES = (HISTORY, BEST, "leaderboard.json", "leaderboard.md", "leaderboa
 LocalOrSsh = RunLayout | SshRun
 
 
-async def read_pointers(endpoint: LocalOrSsh, names: Sequence[str]) -> dict[str, bytes]:
-    """relpath -> content of each pointer file called one of `names` under RUN/variants/*/."""
+async def read_side(endpoint: LocalOrSsh, names: Sequence[str]) -> tuple[dict[str, bytes], set[str]]:
+    """(relpath -> content of each pointer file called one of `names`, published artifact paths)."""
     if isinstance(endpoint, RunLayout):
-        return await asyncio.to_thread(_local_pointers, endpoint, names)
-    files = await asyncio.to_thread(endpoint.list_files)
-    wanted = [path for path in files if _is_pointer(path, names)]
-    return await asyncio.to_thread(endpoint.read_files, wanted)
+        pointers = await asyncio.to_thread(_local_pointers, endpoint, names)
+        artifacts = await asyncio.to_thread(artifact_index, endpoint)
+    else:
+        snapshot = await asyncio.to_thread(endpoint.snapshot)
+        pointers = {path: data for path, data in snapshot.contents.items() if _is_pointer(path, names)}
+        artifacts = snapshot.artifact_index()
+    return pointers, {entry.artifact for entry in artifacts}
 
 
 def _local_pointers(layout: RunLayout, names: Sequence[str]) -> dict[str, bytes]:
@@ -57,10 +61,10 @@ def _is_pointer(path: str, names: Sequence[str]) -> bool:
 
 
 async def controller_lease(endpoint: LocalOrSsh) -> LeaseRecord | None:
-    """The destination's controller lease, if it has one."""
+    """The run's controller lease, if it has one."""
     if isinstance(endpoint, RunLayout):
         return await asyncio.to_thread(read_lease, endpoint.lease)
-    raw = (await asyncio.to_thread(endpoint.read_files, ["controller.lease"])).get("controller.lease")
+    raw = (await asyncio.to_thread(endpoint.snapshot)).contents.get("controller.lease")
     return None if raw is None else parse_lease(raw, Path(f"{endpoint}/controller.lease"))
 
 
@@ -126,23 +130,26 @@ async def check_no_controller(dst: LocalOrSsh) -> None:
 
 
 async def sync_pointers(
-    src: LocalOrSsh, dst: LocalOrSsh, names: Sequence[str], models_at_dst: set[str], *, dry_run: bool
+    src: LocalOrSsh, dst: LocalOrSsh, names: Sequence[str], *, copied: Sequence[str], dry_run: bool
 ) -> tuple[str, ...]:
-    """Copy `src`'s pointer files called one of `names` that differ at `dst`; the paths written
-    (or, in a dry run, that would be)."""
+    """Copy `src`'s pointer files called one of `names` that differ at `dst`, after the artifacts
+    (`copied`: those the sync copied, or in a dry run would copy); the paths written (or, in a dry
+    run, that would be)."""
     if not names:
         return ()
+    src_pointers, _ = await read_side(src, names)
+    dst_pointers, dst_artifacts = await read_side(dst, names)
     plan = plan_pointers(
-        await read_pointers(src, names),
-        await read_pointers(dst, names),
-        models_at_dst,
+        src_pointers,
+        dst_pointers,
+        dst_artifacts | set(copied),
         src_name=endpoint_name(src),
         dst_name=endpoint_name(dst),
     )
-    if not dry_run:
-        for relpath, data in plan:
-            if isinstance(dst, RunLayout):
+    if plan and not dry_run:
+        if isinstance(dst, RunLayout):
+            for relpath, data in plan:
                 await asyncio.to_thread(atomic_write_bytes, dst.root / relpath, data)
-            else:
-                await asyncio.to_thread(dst.write_file, relpath, data)
+        else:
+            await asyncio.to_thread(dst.write_files, plan)
     return tuple(relpath for relpath, _ in plan)

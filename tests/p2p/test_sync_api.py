@@ -47,7 +47,12 @@ def test_sync_copies_artifacts_then_pointer_files_and_a_second_sync_nothing(tmp_
         ("data", {"selfplay/000003/task-0.h5", "selfplay/000003/task-0.json"}),
         (
             "ratings",
-            {"matches/eval-1/task-0.jsonl", "matches/eval-1/task-0.json", "leaderboard.json", "leaderboard.md"},
+            {
+                "matches/eval-1/task-0.jsonl",
+                "matches/eval-1/task-0.json",
+                "leaderboard.json",
+                "leaderboard.md",
+            },
         ),
     ],
 )
@@ -135,5 +140,7 @@ def test_importing_the_package_stays_light() -> None:
         "import sys, ringrift_hpc; assert callable(ringrift_hpc.sync); "
         "print(','.join(m for m in ('pydantic', 'aiohttp', 'torch', 'numpy', 'ringrift_hpc.p2p') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.strip() == ""

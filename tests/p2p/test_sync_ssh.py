@@ -22,7 +22,10 @@ from typer.testing import CliRunner
 
 import ringrift_hpc
 from ringrift_hpc.cli.app import app
+from ringrift_hpc.p2p import sync as sync_module
+from ringrift_hpc.p2p import sync_api
 from ringrift_hpc.p2p.artifacts import ArtifactConflictError, artifact_index
+from ringrift_hpc.p2p.ssh_run import SshRun
 from ringrift_hpc.p2p.sync import SyncError
 from ringrift_hpc.store import CorruptArtifactError, publish_bytes
 from tests.p2p.run_samples import MODEL, VARIANT, empty_run, sample_run, tree
@@ -82,7 +85,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(home / "sshd_config")], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 30
-        while subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", HOST, "true"], check=False).returncode:
+        while subprocess.run(
+            ["ssh", "-F", str(config), "-o", "BatchMode=yes", HOST, "true"], check=False
+        ).returncode:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"sshd did not come up: {(home / 'sshd.log').read_text()}", pytrace=False)
             time.sleep(0.2)
@@ -109,7 +114,15 @@ def test_push_and_pull_through_ssh_copy_everything_once(tmp_path: Path, sshd: Ss
 
 def test_cli_syncs_through_ssh(tmp_path: Path, sshd: Sshd) -> None:
     src, far = sample_run(tmp_path / "src"), empty_run(tmp_path / "far")
-    args = ["sync", str(src.root), f"{HOST}:{far.root}", "--what", "models", "--ssh-command", " ".join(sshd.ssh)]
+    args = [
+        "sync",
+        str(src.root),
+        f"{HOST}:{far.root}",
+        "--what",
+        "models",
+        "--ssh-command",
+        " ".join(sshd.ssh),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert f"wrote variants/{VARIANT}/best.json" in result.output
@@ -144,3 +157,38 @@ def test_far_paths_that_are_no_run_and_unreachable_hosts_are_named(tmp_path: Pat
     closed = ("ssh", "-F", str(sshd.config), "-p", str(_free_port()))
     with pytest.raises(SyncError, match="ssh to rrtest failed"):
         ringrift_hpc.sync(src.root, f"{HOST}:{tmp_path / 'plain'}", ssh_command=closed)
+
+
+def test_artifacts_travel_in_batches_both_ways(
+    tmp_path: Path, sshd: Sshd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_module, "_BATCH_FILES", 2)  # three artifacts: two batches
+    src, far, back = sample_run(tmp_path / "src"), empty_run(tmp_path / "far"), empty_run(tmp_path / "back")
+    seen: list[str] = []
+    up = ringrift_hpc.sync(src.root, f"{HOST}:{far.root}", ssh_command=sshd.ssh)
+    down = sync_api.sync(
+        f"{HOST}:{far.root}", back.root, ssh_command=sshd.ssh, on_copy=lambda e: seen.append(e.artifact)
+    )
+    assert up.copied == down.copied == tuple(seen) and len(seen) == 3
+    assert tree(back.variants_dir) == tree(src.variants_dir)
+
+
+def test_an_upload_the_far_side_already_holds_is_not_installed_again(tmp_path: Path, sshd: Sshd) -> None:
+    src, far = sample_run(tmp_path / "src"), empty_run(tmp_path / "far")
+    ringrift_hpc.sync(src.root, f"{HOST}:{far.root}", "models", ssh_command=sshd.ssh)
+    entry = next(e for e in artifact_index(src) if e.sha256 == MODEL)
+    remote = SshRun(HOST, str(far.root), ssh_command=sshd.ssh)
+    try:
+        assert remote.install_many([(entry, src.root / entry.artifact)]) == [False]
+    finally:
+        remote.close()
+
+
+def test_dry_run_and_prune_over_ssh(tmp_path: Path, sshd: Sshd) -> None:
+    src, far = sample_run(tmp_path / "src"), empty_run(tmp_path / "far")
+    before = tree(far.root)
+    plan = ringrift_hpc.sync(src.root, f"{HOST}:{far.root}", dry_run=True, ssh_command=sshd.ssh)
+    assert len(plan.copied) == 3 and len(plan.pointers) == 4 and tree(far.root) == before
+    publish_bytes(far.selfplay_shard(VARIANT, 9, "task-7"), b"only there")
+    with pytest.raises(SyncError, match="needs a local destination run directory"):
+        ringrift_hpc.sync(src.root, f"{HOST}:{far.root}", prune=True, ssh_command=sshd.ssh)
