@@ -91,6 +91,9 @@ while IFS= read -r f; do
 done < "$l"
 """
 FILES_KEY = ":files"
+# Characters that a login shell or sh's double quotes would act on, as `printf %b` escapes: `\0`
+# and always three octal digits, so a digit after the escape stays a digit.
+_ESCAPES = {char: f"\\0{ord(char):03o}" for char in "\\'\"$`!"} | {"\n": "\\n"}
 
 
 class SshError(Exception):
@@ -126,6 +129,18 @@ def _snapshot_from(output: bytes, where: str) -> Snapshot:
     return Snapshot(files=frozenset(listing.splitlines()), contents=contents)
 
 
+def remote_command(script: str) -> str:
+    """A one-line command that runs `script` with `sh`, whatever the login shell there is.
+
+    ssh hands its command to the remote user's login shell, which may be csh or fish: those
+    cannot take a quoted newline (csh) or read `$(...)` and `!` as sh does. So the script
+    travels as octal and newline escapes that `printf %b` decodes inside `sh`, in single quotes
+    that every one of those shells passes on untouched.
+    """
+    escaped = "".join(_ESCAPES.get(char, char) for char in script)
+    return f'sh -c \'eval "$(printf %b "{escaped}")"\''
+
+
 def parse_ssh_target(text: str) -> tuple[str, str] | None:
     """(`[user@]host`, path) of `user@host:/path`; None for a local path or a URL."""
     if "://" in text:
@@ -156,7 +171,7 @@ class SshRun:
             "-o", f"ControlPath={self._control}/master",
             "-o", "ControlPersist=300",
             self.host,
-            "sh -c " + shlex.quote(body),
+            remote_command(body),
         ]  # fmt: skip
 
     def _run(self, script: str, *, what: str) -> bytes:

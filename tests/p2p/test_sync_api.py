@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ringrift_hpc
-from ringrift_hpc.p2p.ssh_run import parse_ssh_target
+from ringrift_hpc.p2p.ssh_run import parse_ssh_target, remote_command
 from ringrift_hpc.p2p.sync import SyncError
 from ringrift_hpc.p2p.sync_pointers import plan_pointers
 from ringrift_hpc.store import publish_bytes
@@ -144,3 +145,19 @@ def test_importing_the_package_stays_light() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("login_shell", ["sh", "bash", "tcsh", "fish"])
+def test_the_remote_command_survives_any_login_shell(login_shell: str) -> None:
+    """ssh runs its command with the far user's login shell; the script must reach sh intact."""
+    if shutil.which(login_shell) is None:
+        pytest.skip(f"{login_shell} is not installed")
+    # Digits after each escaped character: `$1` must not become another character.
+    script = (
+        "set -- one\nx=\"a b\"; echo \"$x\" '$x' \"$1\" `echo 7`7 done!1 \\\\2 'it''s'\nprintf '%s\\n' 100%\n"
+    )
+    direct = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    through = subprocess.run(
+        [login_shell, "-c", remote_command(script)], capture_output=True, text=True, check=False
+    )
+    assert (through.returncode, through.stdout) == (0, direct)
