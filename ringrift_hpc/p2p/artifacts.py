@@ -289,7 +289,9 @@ def entry_from_manifest(path: str, text: str, artifact_exists: Callable[[str], b
         artifact = (PurePosixPath(path).parent / manifest.artifact).as_posix()
         if not artifact_exists(artifact):
             return None
-        return ArtifactEntry(path=path, artifact=artifact, sha256=manifest.sha256, size=manifest.size, manifest=text)
+        return ArtifactEntry(
+            path=path, artifact=artifact, sha256=manifest.sha256, size=manifest.size, manifest=text
+        )
     except ValueError:
         return None
 
