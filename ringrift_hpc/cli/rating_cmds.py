@@ -1,13 +1,16 @@
 """`tournament`, `leaderboard`, `gate`, `promote` and `rollback`: thin commands over the rating code.
 
-Exit codes: 0 success (for `gate`: pass), 1 `gate` fail, 2 error (bad input, missing model,
-no games, a controller in the way); every error names the file or option and the fix.
+Exit codes: 0 success (for `gate`: pass), 1 `gate` or `promote --candidate` fail, 2 error (bad
+input, missing model, no games, a controller in the way); every error names the file or option and
+the fix.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +19,8 @@ import typer
 
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.config.variants import variant_from_name
-from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
+from ringrift_hpc.loop.requests import DONE_DIR, Request, controller_holds_lease, requester, submit
+from ringrift_hpc.rating.best import best_path, promotion_history, read_best
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
 
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     from ringrift_hpc.config import Config, PromotionSection
     from ringrift_hpc.jobs.evaluate_games import GroupPlan
     from ringrift_hpc.jobs.evaluate_gate import GateReport
+    from ringrift_hpc.jobs.evaluate_players import SearchKnobs
 
 _SHA256_LENGTH = 64
 
@@ -124,7 +129,6 @@ def tournament_command(
         refit_leaderboard,
         swiss_rounds,
     )
-    from ringrift_hpc.rating.best import promotion_history
     from ringrift_hpc.rating.leaderboard import leaderboard_markdown
 
     if format_ not in FORMATS:
@@ -195,7 +199,9 @@ def tournament_command(
                 f"  {layout.relative(result.path)}: {result.groups} groups, {result.games} games, "
                 f"{result.seconds:.1f}s"
             )
-        ratings = refit_leaderboard(layout, variant, confidence=config.evaluation.confidence)
+        ratings = refit_leaderboard(
+            layout, variant, confidence=config.evaluation.confidence, zero=config.evaluation.rating_zero
+        )
     except LeaseHeldError as error:
         raise fail(
             f"tournament: the match files are published, but the refit was not done: {error}"
@@ -287,18 +293,15 @@ def _gate(
     concurrent_games: int,
     seed: int,
 ) -> GateReport:
-    # Loading and playing the models imports torch: here, not at module level (see tournament).
-    import torch
-
+    # Loading the models imports torch: here, not at module level (see tournament).
     from ringrift_hpc.ai.checkpoint import model_id as file_model_id
     from ringrift_hpc.config import Config, ConfigError, load_config
-    from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
-    from ringrift_hpc.jobs.evaluate_players import SearchKnobs, build_players
-    from ringrift_hpc.jobs.slurm_env import available_cpus
+    from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport
+    from ringrift_hpc.jobs.evaluate_players import SearchKnobs
 
     names = (str(candidate), str(baseline))
     try:
-        game = variant_from_name(variant, where="--variant")
+        variant_from_name(variant, where="--variant")
         cfg = load_config(config) if config is not None else Config()
         gate = _gate_section(cfg.promotion, groups)
         if player not in ("gumbel", "policy"):
@@ -312,21 +315,68 @@ def _gate(
             model = file_model_id(path)
             files[model] = path
             rated.append(Participant(variant=variant, kind=player, budget=budget, model_id=model))
-        anchors = [Participant(variant=variant, kind=a.player) for a in gate.anchors]
+    except (ConfigError, ValueError, OSError) as error:
+        return GateReport(ERROR, variant, *names, reasons=(str(error),))
+    setup = _GateSetup(
+        model_file=files.__getitem__,
+        knobs=SearchKnobs(),
+        device=device,
+        max_batch=1024,
+        opening_moves=4,
+        concurrent_games=concurrent_games,
+        seed=seed,
+    )
+    return _play_gate(rated[0], rated[1], gate, setup, names=names)
+
+
+@dataclass(frozen=True)
+class _GateSetup:
+    """How the gate's games are played: where the models lie and the search and play settings."""
+
+    model_file: Callable[[str], Path]
+    knobs: SearchKnobs
+    device: str
+    max_batch: int
+    opening_moves: int
+    concurrent_games: int
+    seed: int
+
+
+def _play_gate(
+    candidate: Participant,
+    baseline: Participant | None,
+    gate: PromotionSection,
+    setup: _GateSetup,
+    *,
+    names: tuple[str, str | None],
+) -> GateReport:
+    """The one gate (`jobs.evaluate_gate.run_gate`) played here; `names` label an error report."""
+    import torch
+
+    from ringrift_hpc.jobs.evaluate_gate import ERROR, GateReport, game_player, run_gate
+    from ringrift_hpc.jobs.evaluate_players import build_players
+    from ringrift_hpc.jobs.slurm_env import available_cpus
+
+    game = candidate.variant
+    rated = [candidate] if baseline is None else [candidate, baseline]
+    anchors = [Participant(variant=game, kind=a.player) for a in gate.anchors]
+    try:
         players = build_players(
             [*rated, *anchors],
             game.board,
             game.players,
-            model_file=files.__getitem__,
-            knobs=SearchKnobs(),
-            device=device,
-            max_batch=1024,
+            model_file=setup.model_file,
+            knobs=setup.knobs,
+            device=setup.device,
+            max_batch=setup.max_batch,
         )
-    except (ConfigError, ValueError, OSError) as error:
-        return GateReport(ERROR, variant, *names, reasons=(str(error),))
+    except (ValueError, OSError) as error:
+        return GateReport(ERROR, game.name, *names, reasons=(str(error),))
     torch.set_num_threads(available_cpus(os.environ))
-    play = game_player(game, players, opening_moves=4, concurrent_games=concurrent_games)
-    return run_gate(rated[0], rated[1], gate, play, seed=seed)
+    play = game_player(
+        game, players, opening_moves=setup.opening_moves, concurrent_games=setup.concurrent_games
+    )
+    return run_gate(candidate, baseline, gate, play, seed=setup.seed)
 
 
 def _gate_section(section: PromotionSection, groups: int | None) -> PromotionSection:
@@ -339,9 +389,12 @@ def _gate_section(section: PromotionSection, groups: int | None) -> PromotionSec
 
 
 def _gate_text(report: GateReport) -> str:
+    against = report.baseline or "the anchors alone (no baseline)"
     lines = [
-        f"gate {report.verdict.upper()}: {report.candidate} against {report.baseline} ({report.variant}), "
-        f"{report.games} games in {report.seconds:.1f}s"
+        (
+            f"gate {report.verdict.upper()}: {report.candidate} against {against} ({report.variant}), "
+            f"{report.games} games in {report.seconds:.1f}s"
+        )
     ]
     sprt = report.statistics.get("sprt")
     if sprt:
@@ -368,21 +421,138 @@ def _controller_message(layout: RunLayout, what: str) -> str:
 def promote_command(
     run: Path = typer.Argument(..., help="The run directory."),
     variant: str = typer.Option(..., "--variant", "-v", help="The variant, e.g. square8_2p."),
-    model: str = typer.Option(
-        ..., "--model", help="Model id (searched at the evaluation budget) or a full participant id."
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model id of the run (searched at the evaluation budget) or a full participant id; "
+        "promoted without the gate (recorded as manual).",
     ),
-    reason: str = typer.Option("manual promotion", "--reason", help="Why; recorded in promotions.jsonl."),
+    candidate: Path | None = typer.Option(
+        None,
+        "--candidate",
+        help="A checkpoint file, e.g. trained elsewhere: validated, imported into the run's model store "
+        "and promoted only if it passes the gate against the current best.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="With --candidate: promote without the gate (recorded as forced)."
+    ),
+    gate_config: Path | None = typer.Option(
+        None,
+        "--gate-config",
+        help="With --candidate: a gate file (e.g. config/promotion_daemon.yaml) whose promotion section "
+        "judges it; default the run's promotion section.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="With --candidate: seed of the gate's openings."),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why; recorded in promotions.jsonl (default: how it was promoted)."
+    ),
 ) -> None:
-    """Make a model the variant's best, bypassing the gate (recorded as manual).
+    """Make a model the variant's best: --model ID as is (recorded as manual), or --candidate FILE
+    after the SPRT and anchor gate against the current best, the one the loop plays (--force skips it).
 
-    Applied at once when no controller runs; otherwise queued in RUN/requests/ for the controller."""
+    Exit 0 promoted (or queued), 1 the candidate failed the gate, 2 error. The change is applied at
+    once when no controller runs; otherwise queued in RUN/requests/ for the controller."""
+    if (model is None) == (candidate is None):
+        raise fail(
+            "name the model to promote: --model ID (a model of the run) or --candidate FILE (a checkpoint)"
+        )
+    if model is not None and (force or gate_config is not None):
+        raise fail("--force and --gate-config go with --candidate; --model is promoted without the gate")
+    if force and gate_config is not None:
+        raise fail("--force skips the gate, so --gate-config would judge nothing; drop one of them")
     layout, config = _run_config(run)
     variant = _run_variant(config, variant, run)
+    if candidate is not None:
+        _promote_candidate(layout, config, variant, candidate, force, gate_config, seed, reason)
+        return
+    assert model is not None  # exactly one of --model and --candidate
+    if model.endswith(".pt") or Path(model).is_file():
+        raise fail(
+            f"--model {model} looks like a file, but --model takes a model id of the run; "
+            f"to bring in a checkpoint file use --candidate {model}"
+        )
     try:
         participant = _participant(variant, model, config.evaluation_simulations)
-        request = Request.promote(variant, participant.id, reason=reason)
+        request = Request.promote(variant, participant.id, reason=reason or "manual promotion")
     except ValueError as error:
         raise fail(f"--model: {error}") from None
+    _submit(layout, request)
+
+
+def _promote_candidate(
+    layout: RunLayout,
+    config: Config,
+    variant: str,
+    source: Path,
+    force: bool,
+    gate_config: Path | None,
+    seed: int,
+    reason: str | None,
+) -> None:
+    # Checking and playing the checkpoint imports torch: here, so `promote --model` starts fast.
+    from ringrift_hpc.ai.net import NetConfig
+    from ringrift_hpc.config import ConfigError
+    from ringrift_hpc.config.gate_file import load_gate_file
+    from ringrift_hpc.jobs.evaluate_gate import ERROR, FAIL
+    from ringrift_hpc.jobs.evaluate_players import SearchKnobs
+    from ringrift_hpc.jobs.model_files import run_model_file
+    from ringrift_hpc.jobs.model_import import import_checkpoint
+
+    try:
+        gate = load_gate_file(gate_config) if gate_config is not None else config.promotion
+    except ConfigError as error:
+        raise fail(f"--gate-config: {error}") from None
+    game = next(v for v in config.variants if v.name == variant)
+    try:
+        imported = import_checkpoint(
+            layout, game, source, NetConfig.from_section(config.network), imported_by=requester()
+        )
+        current = read_best(layout, variant)
+    except (ValueError, OSError, StoreError) as error:
+        raise fail(f"--candidate: {error}") from None
+    how = "imported as" if imported.added else "already in the run as"
+    typer.echo(f"{source}: model {imported.model_id} {how} {layout.relative(imported.path)}")
+    participant = _participant(variant, imported.model_id, config.evaluation_simulations)
+    best = parse_participant_id(variant, current["participant"]) if current is not None else None
+    if best is not None and best.model_id == participant.model_id:
+        raise fail(f"--candidate {source}: model {imported.model_id} is already the best of {variant}")
+    if force:
+        request = Request.promote(
+            variant, participant.id, reason=reason or "forced promotion", forced=True, source=str(source)
+        )
+        _submit(layout, request)
+        return
+    selfplay = config.selfplay
+    setup = _GateSetup(
+        model_file=run_model_file(layout, variant),
+        knobs=SearchKnobs(
+            gumbel_actions=selfplay.gumbel_actions, c_visit=selfplay.c_visit, c_scale=selfplay.c_scale
+        ),
+        device=config.evaluation.device,
+        max_batch=selfplay.max_batch_size,
+        opening_moves=selfplay.opening_sample_moves,
+        concurrent_games=config.evaluation.concurrent_games,
+        seed=seed,
+    )
+    against = best.id if best is not None else None
+    typer.echo(
+        f"gate: {participant.id} against {against or 'the anchors alone (no best yet)'}, "
+        f"{'gate file ' + str(gate_config) if gate_config else 'the run config'}'s promotion settings"
+    )
+    report = _play_gate(participant, best, gate, setup, names=(participant.id, against))
+    typer.echo(_gate_text(report))
+    if report.exit_code == ERROR:
+        raise fail(f"--candidate {source}: the gate could not judge it; nothing was promoted")
+    if report.exit_code == FAIL:
+        typer.echo(
+            f"not promoted: {variant} best stays {against}; the model stays in the run as "
+            f"{imported.model_id} (--force promotes it without the gate)"
+        )
+        raise typer.Exit(1)
+    gate_record = {"baseline": report.baseline, "statistics": report.statistics}
+    request = Request.promote(
+        variant, participant.id, reason=reason or "passed the gate", gate=gate_record, source=str(source)
+    )
     _submit(layout, request)
 
 
@@ -390,12 +560,13 @@ def rollback_command(
     run: Path = typer.Argument(..., help="The run directory."),
     variant: str = typer.Option(..., "--variant", "-v", help="The variant, e.g. square8_2p."),
     to: str | None = typer.Option(
-        None, "--to", help="Model id of an earlier best; default: the best before the current one."
+        None, "--to", help="Model id of any earlier best; default: one step back along the promotion path."
     ),
     reason: str = typer.Option("manual rollback", "--reason", help="Why; recorded in promotions.jsonl."),
 ) -> None:
     """Repoint the variant's best to an earlier best, exactly as it was installed.
 
+    Each rollback steps one promotion back (twice: two steps); --to jumps to any earlier best.
     Applied at once when no controller runs; otherwise queued in RUN/requests/ for the controller."""
     layout, config = _run_config(run)
     variant = _run_variant(config, variant, run)
@@ -412,15 +583,33 @@ def _submit(layout: RunLayout, request: Request) -> None:
     except (ValueError, FileNotFoundError, StoreError) as error:
         raise fail(f"{request.kind}: {error}") from None
     if outcome.how == "queued":
+        before = read_best(layout, request.variant)
+        was = before["participant"] if before is not None else "nothing"
+        assert outcome.request_file is not None  # submit: a queued request has its file
+        done = outcome.request_file.parent / DONE_DIR / outcome.request_file.name
         typer.echo(
             _controller_message(
-                layout, f"queued {outcome.request_file}; it applies the request on its next tick"
+                layout,
+                f"queued {outcome.request_file}; it applies the request on its next tick "
+                f"(best now: {was}; the result will be in {done})",
             )
         )
         return
     record = outcome.record or {}
-    best = record.get("best_document", {})
-    typer.echo(
-        f"{request.kind}: {request.variant} best is now {best.get('participant')} "
-        "(recorded in promotions.jsonl)"
-    )
+    now = record.get("best_document", {}).get("participant")
+    was = record.get("best") if request.kind == "promote" else record.get("from_participant")
+    was = was or "nothing"
+    if request.kind == "promote":
+        how = "forced" if request.forced else "manual" if request.gate is None else "passed the gate"
+        typer.echo(
+            f"promote: {request.variant} best was {was}, is now {now} (recorded in promotions.jsonl: {how})"
+        )
+    else:
+        typer.echo(f"rollback: {request.variant} best was {was}, is now {now} (recorded in promotions.jsonl)")
+        path = best_path(promotion_history(layout, request.variant))
+        further = path[-2]["participant"] if len(path) > 1 else None
+        typer.echo(
+            f"  a further rollback would return to {further}"
+            if further
+            else "  this is the first best on the promotion path; --to names any other earlier best"
+        )

@@ -250,10 +250,49 @@ class SlurmExecutor:
             else:
                 self._absent_since.pop(ref, None)
                 state = self._state(ref, index, cancelled_all_at)
+            states[ref] = state
+        states.update(self._settle_cancelled(states, cancelled_all_at))
+        for ref, state in states.items():
             if state.is_terminal:
                 self._final[ref] = state
-            states[ref] = state
         return states
+
+    def _settle_cancelled(
+        self, states: dict[JobRef, JobState], cancelled_all_at: float
+    ) -> dict[JobRef, JobState]:
+        """Jobs ``cancel_all`` ended that accounting still shows queued or running.
+
+        slurmdbd records a cancellation some seconds after ``scancel`` (longer for array tasks
+        that never started), so ``halt --cancel`` would leave them "running" in ``status``.
+        ``squeue`` asks the controller daemon itself: a job it no longer lists has ended. One
+        call, made only while such jobs exist.
+        """
+        live = [
+            ref
+            for ref, state in states.items()
+            if state.status in (JobStatus.PENDING, JobStatus.RUNNING)
+            and self._submitted_before(ref, cancelled_all_at)
+        ]
+        if not live:
+            return {}
+        self._queries += 1
+        try:
+            queued = index_by_task(self._queue(getpass.getuser()))
+        except SlurmCommandError:
+            return {}
+        detail = "cancelled with all jobs of the run (accounting not caught up)"
+        return {
+            ref: self._state_from_files(ref, "left the queue after cancel_all")
+            or JobState(JobStatus.CANCELLED, None, states[ref].elapsed_s, states[ref].node, detail)
+            for ref in live
+            if ref.key not in queued
+        }
+
+    def _submitted_before(self, ref: JobRef, moment: float) -> bool:
+        try:
+            return self._paths(ref).submitted_pickle.stat().st_mtime < moment
+        except FileNotFoundError:
+            return False
 
     def _queue_index(self, sacct_failure: str) -> dict[str, JobRecord]:
         try:
@@ -305,7 +344,7 @@ class SlurmExecutor:
             return JobState(JobStatus.CANCELLED, detail="cancelled before it started")
         if record is None:
             submitted = self._paths(ref).submitted_pickle
-            if submitted.exists() and submitted.stat().st_mtime < cancelled_all_at:
+            if self._submitted_before(ref, cancelled_all_at):
                 return JobState(JobStatus.CANCELLED, detail="cancelled with all jobs of the run")
             if submitted.exists() and time.time() - submitted.stat().st_mtime < self.accounting_grace_s:
                 return JobState(JobStatus.PENDING, detail="submitted; not in accounting yet")

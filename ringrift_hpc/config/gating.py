@@ -42,6 +42,13 @@ class EvaluationSection(Section):
     confidence: Float = Field(
         default=0.95, gt=0, lt=1, description="Level of the rating confidence intervals."
     )
+    rating_zero: Literal["random", "heuristic"] = Field(
+        default="random",
+        description="The player pinned at 0 Elo on the leaderboards. A model that always beats random "
+        "has no upper bound on its rating above random, so its interval is wide; with `heuristic` "
+        "models are rated against the player they are measured against, and their intervals shrink "
+        "with the anchor games.",
+    )
 
 
 class SprtSection(Section):

@@ -8,6 +8,9 @@ function, `rating.decide_promotion`:
 2. against each configured anchor (random, heuristic), `groups` groups of the candidate and as
    many of the baseline, whose score is the reference of the allowed score drop.
 
+Without a baseline (a variant's first model) only the anchor gate is played, as the loop
+judges a first candidate.
+
 The outcome is a `GateReport`: pass (the candidate would be promoted over the baseline), fail
 (it would be rejected, with the reasons) or error (nothing could be judged: no games, a model
 that does not load, an undecided test). An error is never a pass.
@@ -41,7 +44,7 @@ class GateReport:
     exit_code: int  # PASS, FAIL or ERROR
     variant: str
     candidate: str
-    baseline: str
+    baseline: str | None  # None: no baseline, the anchor gate alone
     reasons: tuple[str, ...] = ()  # why it failed, or the error
     statistics: dict[str, Any] = field(default_factory=dict)
     games: int = 0  # games actually played, SPRT and anchors together
@@ -84,7 +87,7 @@ def game_player(
 
 def run_gate(
     candidate: Participant,
-    baseline: Participant,
+    baseline: Participant | None,
     gate: PromotionSection,
     play: PlayFn,
     *,
@@ -101,6 +104,7 @@ def run_gate(
         played.extend(len(group.games) for group in result.groups)
         return result
 
+    baseline_id = baseline.id if baseline is not None else None
     try:
         evaluation = _evaluate(candidate, baseline, gate, counted, batch_groups=batch_groups, seed=seed)
         decision = decide_promotion(evaluation, gate)
@@ -109,7 +113,7 @@ def run_gate(
             ERROR,
             variant,
             candidate.id,
-            baseline.id,
+            baseline_id,
             (str(error),),
             {},
             sum(played),
@@ -119,7 +123,7 @@ def run_gate(
         PASS if decision.promote else FAIL,
         variant,
         candidate.id,
-        baseline.id,
+        baseline_id,
         decision.reasons,
         decision.statistics,
         sum(played),
@@ -129,25 +133,29 @@ def run_gate(
 
 def _evaluate(
     candidate: Participant,
-    baseline: Participant,
+    baseline: Participant | None,
     gate: PromotionSection,
     play: PlayFn,
     *,
     batch_groups: int,
     seed: int,
 ) -> Evaluation:
-    if baseline.variant != candidate.variant:
-        raise CrossVariantError(
-            f"candidate {candidate} and baseline {baseline} are of different variants; "
-            "gate models of one variant"
-        )
-    if baseline.id == candidate.id:
-        raise ValueError(
-            f"candidate and baseline are the same participant {candidate.id}; gate two different models"
-        )
     variant = Variant.model_validate(candidate.variant)
     players = variant.players
-    sprt = _sprt(candidate, baseline, SprtParams.from_section(gate.sprt), play, players, batch_groups, seed)
+    sprt = None
+    if baseline is not None:
+        if baseline.variant != candidate.variant:
+            raise CrossVariantError(
+                f"candidate {candidate} and baseline {baseline} are of different variants; "
+                "gate models of one variant"
+            )
+        if baseline.id == candidate.id:
+            raise ValueError(
+                f"candidate and baseline are the same participant {candidate.id}; gate two different models"
+            )
+        sprt = _sprt(
+            candidate, baseline, SprtParams.from_section(gate.sprt), play, players, batch_groups, seed
+        )
     anchors: list[AnchorResult] = []
     for number, anchor_gate in enumerate(gate.anchors, start=1):
         anchor = Participant(variant=candidate.variant, kind=anchor_gate.player)
@@ -155,18 +163,20 @@ def _evaluate(
             [
                 GroupPlan(pair_lineup(who, anchor, players, k), group_seed(seed, f"anchor{number}", k))
                 for who in (candidate, baseline)
+                if who is not None
                 for k in range(anchor_gate.groups)
             ]
         )
         ours = [g for g in both.groups if candidate in g.lineup]
         theirs = [g for g in both.groups if baseline in g.lineup]
         best_score = (
-            anchor_result(theirs, baseline, anchor, best_score=None).candidate_score if theirs else None
+            anchor_result(theirs, baseline, anchor, best_score=None).candidate_score
+            if baseline is not None and theirs
+            else None
         )
         anchors.append(anchor_result(ours, candidate, anchor, best_score=best_score))
-    return Evaluation(
-        variant=variant, candidate=candidate.id, best=baseline.id, sprt=sprt, anchors=tuple(anchors)
-    )
+    best = baseline.id if baseline is not None else None
+    return Evaluation(variant=variant, candidate=candidate.id, best=best, sprt=sprt, anchors=tuple(anchors))
 
 
 def _sprt(

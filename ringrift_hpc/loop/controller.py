@@ -88,6 +88,7 @@ from ringrift_hpc.loop.variant_machine import (
 from ringrift_hpc.metrics import MetricFamily, family, write_run_textfile
 from ringrift_hpc.rating.best import promotion_history, read_best, record_decision
 from ringrift_hpc.rating.decision import PromotionDecision
+from ringrift_hpc.rating.fit import ZeroPointMissingError
 from ringrift_hpc.rating.leaderboard import ratings_of, write_leaderboard
 from ringrift_hpc.rating.participants import Participant, parse_participant_id
 from ringrift_hpc.rating.promotion import EvaluationError, decide_promotion
@@ -624,12 +625,17 @@ class Controller:
             self.record(Error(error=failure))
 
     def _refit(self, variant: str) -> None:
+        evaluation = self.config.evaluation
         try:
             groups = self.artifacts.match_groups(variant)
-            ratings = ratings_of(variant, groups, confidence=self.config.evaluation.confidence)
+            ratings = ratings_of(
+                variant, groups, confidence=evaluation.confidence, zero=evaluation.rating_zero
+            )
             # A long fit may outlast the lease: a controller that lost it must not write.
             self.lease.check()
             write_leaderboard(self.layout, ratings)
+        except ZeroPointMissingError:
+            return  # the zero point's first match file is still to come (tasks finish in any order)
         except ValueError as error:
             self.record(Error(error=f"{variant}: leaderboard refit failed: {error}"))
             return

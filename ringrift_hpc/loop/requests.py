@@ -15,7 +15,16 @@ A request file is one JSON object, written atomically under a unique name
      "to_model": "<sha256>" | null, "reason": "...", "created_at": "...", "requested_by": "..."}
 
 `participant` is set for a promotion (the participant to install as best), `to_model` for a
-rollback (null: the best before the current one). Once applied, or refused, the request moves
+rollback (null: one step back along the promotion path, `rating.best.best_path`). A promotion
+may carry three more fields (absent in older files, read as null/false):
+
+* `"gate": {"baseline": "<participant id>" | null, "statistics": {...}}`: the gate the candidate
+  passed (`promote --candidate`), against that baseline; applied only while the baseline is
+  still the best, and recorded with the gate's statistics;
+* `"forced": true`: a candidate promoted without the gate (`promote --candidate --force`);
+* `"source": "<path>"`: the checkpoint file the model was imported from.
+
+A promotion without a gate is recorded as manual. Once applied, or refused, the request moves
 to `RUN/requests/done/<same name>` with a `result` field (`{"status": "applied", "record": ...}`
 or `{"status": "failed", "error": ...}`); the result is written before the request is removed,
 so a crash in between leaves the request done, never applied twice.
@@ -89,6 +98,9 @@ class Request:
     reason: str
     created_at: str
     requested_by: str
+    gate: dict[str, Any] | None = None  # promote: the gate passed, {"baseline": id | None, "statistics"}
+    forced: bool = False  # promote: a candidate promoted without the gate
+    source: str | None = None  # promote: the checkpoint file the model was imported from
 
     def __post_init__(self) -> None:
         check_variant(self.variant)
@@ -99,17 +111,43 @@ class Request:
                 raise RequestError(
                     f"promote: {self.participant} has no model; only network players can be the best"
                 )
+            if self.gate is not None:
+                self._check_gate(self.gate)
         elif self.kind == ROLLBACK:
             if self.participant is not None:
                 raise RequestError("a rollback request names to_model (or null), not a participant")
             if self.to_model is not None:
                 check_model_id(self.to_model)
+            if self.gate is not None or self.forced or self.source is not None:
+                raise RequestError("a rollback request has no gate, forced or source field")
         else:
             raise RequestError(f"request kind {self.kind!r} is unknown; use {PROMOTE!r} or {ROLLBACK!r}")
 
+    def _check_gate(self, gate: dict[str, Any]) -> None:
+        if self.forced:
+            raise RequestError("a promote request is either forced or gated; drop 'gate' or 'forced'")
+        if set(gate) != {"baseline", "statistics"} or not isinstance(gate["statistics"], dict):
+            raise RequestError(
+                'field \'gate\' must be {"baseline": <participant id or null>, "statistics": {...}}'
+            )
+        baseline = gate["baseline"]
+        if baseline is not None:
+            if not isinstance(baseline, str):
+                raise RequestError("field 'gate.baseline' must be a participant id or null")
+            parse_participant_id(self.variant, baseline)
+
     @classmethod
-    def promote(cls, variant: str, participant: str, *, reason: str) -> Request:
-        return cls(PROMOTE, variant, participant, None, reason, _now(), requester())
+    def promote(
+        cls,
+        variant: str,
+        participant: str,
+        *,
+        reason: str,
+        gate: dict[str, Any] | None = None,
+        forced: bool = False,
+        source: str | None = None,
+    ) -> Request:
+        return cls(PROMOTE, variant, participant, None, reason, _now(), requester(), gate, forced, source)
 
     @classmethod
     def rollback(cls, variant: str, to_model: str | None, *, reason: str) -> Request:
@@ -126,6 +164,9 @@ class Request:
             "reason": self.reason,
             "created_at": self.created_at,
             "requested_by": self.requested_by,
+            "gate": self.gate,
+            "forced": self.forced,
+            "source": self.source,
         }
 
 
@@ -145,11 +186,20 @@ def request_from_json(doc: Any, *, where: str) -> Request:
     for name in ("kind", "variant", "reason", "created_at", "requested_by"):
         if not isinstance(doc[name], str):
             raise RequestError(f"{where}: field {name!r} must be a string")
-    for name in ("participant", "to_model"):
-        if doc[name] is not None and not isinstance(doc[name], str):
+    for name in ("participant", "to_model", "source"):
+        if doc.get(name) is not None and not isinstance(doc[name], str):
             raise RequestError(f"{where}: field {name!r} must be a string or null")
+    if doc.get("gate") is not None and not isinstance(doc["gate"], dict):
+        raise RequestError(f"{where}: field 'gate' must be an object or null")
+    if not isinstance(doc.get("forced", False), bool):
+        raise RequestError(f"{where}: field 'forced' must be true or false")
     try:
-        return Request(**{name: doc[name] for name in fields})
+        return Request(
+            **{name: doc[name] for name in fields},
+            gate=doc.get("gate"),
+            forced=doc.get("forced", False),
+            source=doc.get("source"),
+        )
     except ValueError as error:
         raise RequestError(f"{where}: {error}") from None
 
@@ -181,18 +231,26 @@ def apply_request(layout: RunLayout, request: Request) -> dict[str, Any]:
     best = current["participant"] if current is not None else None
     if best == request.participant:
         raise RequestError(f"{variant}: {request.participant} is already the best")
+    asked: dict[str, Any] = {
+        "reason": request.reason,
+        "requested_by": request.requested_by,
+        "requested_at": request.created_at,
+    }
+    if request.source is not None:
+        asked["source"] = request.source
+    if request.gate is None:
+        # Against the best found now: a manual or forced promotion replaces whatever is best.
+        against, statistics = best, {"manual": True, "forced": request.forced, **asked}
+    else:
+        # Against the best the gate played: record_decision refuses it once another best is in.
+        against, statistics = request.gate["baseline"], {**request.gate["statistics"], **asked}
     decision = PromotionDecision(
         promote=True,
         variant=variant,
         candidate=request.participant,
-        best=best,
+        best=against,
         reasons=(),
-        statistics={
-            "manual": True,
-            "reason": request.reason,
-            "requested_by": request.requested_by,
-            "requested_at": request.created_at,
-        },
+        statistics=statistics,
     )
     return record_decision(layout, decision)
 

@@ -146,14 +146,14 @@ def one_task_rounds(
     return lambda task, plans: [run_task(make_spec(task, plans))]
 
 
-def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float) -> Ratings:
+def refit_leaderboard(layout: RunLayout, variant: str, *, confidence: float, zero: str) -> Ratings:
     """Refit from the variant's full match history and rewrite its leaderboard files, under the lease.
 
     Raises `LeaseHeldError` when a controller (the single writer) holds the lease.
     """
     lease = acquire_lease(layout.lease, layout.fence_dir, ttl_s=REFIT_LEASE_TTL_S)
     try:
-        ratings = refit_ratings(layout, variant, confidence=confidence)
+        ratings = refit_ratings(layout, variant, confidence=confidence, zero=zero)
         write_leaderboard(layout, ratings)
     finally:
         release_lease(lease)

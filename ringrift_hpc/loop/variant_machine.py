@@ -4,7 +4,9 @@
        ^                                   │                                 │
        └──────(training gave up)───────────┘      (decided or failed) ───────┘
 
-Selfplay runs in every phase, with the current best, at the variant's share of the fleet.
+Selfplay runs in every phase, with the current best, at the variant's share of the fleet; the
+bootstrap player (no best yet) stops once the first training has its samples, until that model
+is decided.
 Evaluation submits SPRT batches (the first batch also plays the anchor gate) and asks for a
 decision once the test has decided, its cap is reached, or there is no best to test against.
 The machine only proposes actions; the controller journals them and carries them out, and the
@@ -111,13 +113,21 @@ def next_actions(state: VariantState, seen: Observation) -> list[Action]:
             actions.append(FailTraining())
     elif state.phase == "evaluate":
         actions.extend(_evaluation_actions(state, seen))
-    if not done and seen.selfplay_in_flight < seen.selfplay_target:
+    if not done and not _bootstrap_complete(state, seen) and seen.selfplay_in_flight < seen.selfplay_target:
         actions.append(SubmitSelfplay(seen.selfplay_target - seen.selfplay_in_flight))
     if seen.tournament_due and not seen.tournament_in_flight:
         actions.append(SubmitTournament())
     if seen.halted:
         return [a for a in actions if isinstance(a, (Decide, FailTraining, FailEvaluation))]
     return actions
+
+
+def _bootstrap_complete(state: VariantState, seen: Observation) -> bool:
+    """The bootstrap player has given the first training its data: until the first model is
+    decided, more of its games would only crowd that model's own out of the replay window."""
+    if state.best_model is not None:
+        return False
+    return state.phase != "collect" or state.samples_since_training >= seen.trigger_samples
 
 
 def _evaluation_actions(state: VariantState, seen: Observation) -> list[Action]:

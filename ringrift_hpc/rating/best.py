@@ -6,6 +6,11 @@ before `best.json` is replaced, so after a crash between the two the history is 
 pointer, never behind, and `repair_best` (or any later promotion or rollback) makes them agree.
 A rollback writes back a document taken verbatim from the history, so the pointer is restored
 byte for byte.
+
+Rollback walks back along the *promotion path* (`best_path`): the bests that led to the current
+one, each promotion stacked on the one before and each rollback cutting the stack back to its
+target. So two rollbacks go two steps back (never back and forth between two models), and a
+later promotion continues from wherever the rollbacks left the path.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ringrift_hpc.rating.participants import parse_participant_id
 from ringrift_hpc.rating.decision import PromotionDecision
+from ringrift_hpc.rating.participants import parse_participant_id
 from ringrift_hpc.store import JournalWriter, RunLayout, atomic_write_json, replay_journal
 from ringrift_hpc.store.versioned_json import parse_versioned_json
 
@@ -112,6 +117,29 @@ def record_decision(
     return record
 
 
+def best_path(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `best.json` documents on the way to the current best, oldest first; the last is the best.
+
+    A promotion adds its document. A rollback to a model on the path cuts the path back to that
+    model's last place on it; a rollback to a model off the path (an earlier best that a rollback
+    had left) adds the target as a promotion would.
+    """
+    path: list[dict[str, Any]] = []
+    for record in history:
+        event = record.get("event")
+        if event == PROMOTE:
+            path.append(record["best_document"])
+        elif event == ROLLBACK:
+            target = record["best_document"]
+            places = [i for i, doc in enumerate(path) if doc["model_id"] == target["model_id"]]
+            if places:
+                del path[places[-1] + 1 :]
+                path[-1] = target
+            else:
+                path.append(target)
+    return path
+
+
 def rollback(
     layout: RunLayout,
     variant: str,
@@ -122,9 +150,12 @@ def rollback(
 ) -> dict[str, Any]:
     """Repoint `best.json` to an earlier best, exactly as it was installed; returns the record.
 
-    `to_model` is the model id of an earlier best; None means the best before the current one.
+    `to_model` is the model id of any earlier best; None means one step back along the promotion
+    path (`best_path`). The record names the best left (`from`, `from_participant`) and the one
+    installed (`to`, `best_document`).
     """
-    states = best_states(promotion_history(layout, variant))
+    history = promotion_history(layout, variant)
+    states = best_states(history)
     current = read_best(layout, variant)
     if current is None or not states:
         raise BestPointerError(f"{variant}: nothing has been promoted yet, so there is nothing to roll back")
@@ -133,10 +164,15 @@ def rollback(
             f"{layout.best(variant)} does not match the last promotion record; run repair_best first"
         )
     if to_model is None:
-        earlier = [doc for doc in states if doc["model_id"] != current["model_id"]]
-        if not earlier:
-            raise BestPointerError(f"{variant}: no earlier best than {current['model_id']} to roll back to")
-        target = earlier[-1]
+        path = best_path(history)
+        if len(path) < 2:
+            others = sorted({doc["model_id"] for doc in states} - {current["model_id"]})
+            hint = f"; name one with --to: {', '.join(others)}" if others else ""
+            raise BestPointerError(
+                f"{variant}: no earlier best than {current['model_id']} on the promotion path to roll "
+                f"back to{hint}"
+            )
+        target = path[-2]
     else:
         candidates = [doc for doc in states if doc["model_id"] == to_model]
         if not candidates:
@@ -152,6 +188,7 @@ def rollback(
         "time": clock(),
         "variant": variant,
         "from": current["model_id"],
+        "from_participant": current["participant"],
         "to": target["model_id"],
         "reason": reason,
         "best_document": target,

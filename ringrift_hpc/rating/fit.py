@@ -58,6 +58,10 @@ class RatingFitError(ValueError):
     """The ratings cannot be fitted from these games (no anchor, no games, no convergence)."""
 
 
+class ZeroPointMissingError(RatingFitError):
+    """The player pinned at 0 has no recorded game yet (nothing is wrong; the fit must wait)."""
+
+
 @dataclass(frozen=True, eq=False)
 class PairCounts:
     """Bradley-Terry sufficient statistics: per unordered pair, games and the first one's points."""
@@ -342,9 +346,9 @@ def _fit(table: GameTable, *, anchor: str, confidence: float, prior_sd_elo: floa
     if not prior_sd_elo > 0.0:
         raise RatingFitError(f"prior_sd_elo {prior_sd_elo} must be positive, e.g. {DEFAULT_PRIOR_SD_ELO:g}")
     if anchor not in table.participants:
-        raise RatingFitError(
+        raise ZeroPointMissingError(
             f"{table.variant}: the anchor {anchor!r} played no recorded game, so ratings have no "
-            "zero point; include the random player in the tournament"
+            f"zero point; include the {anchor} player in the tournament"
         )
     size = len(table.participants)
     anchor_index = table.participants.index(anchor)

@@ -30,14 +30,16 @@ class LeaderboardError(ValueError):
     """A leaderboard file is not one this version reads."""
 
 
-def refit_ratings(layout: RunLayout, variant: str, *, confidence: float) -> Ratings:
+def refit_ratings(layout: RunLayout, variant: str, *, confidence: float, zero: str) -> Ratings:
     """Ratings fitted to the variant's whole match history (every published match file)."""
-    return ratings_of(variant, load_match_history(layout, variant).groups, confidence=confidence)
+    return ratings_of(variant, load_match_history(layout, variant).groups, confidence=confidence, zero=zero)
 
 
-def ratings_of(variant: str, groups: Iterable[MatchGroup], *, confidence: float) -> Ratings:
-    """Ratings fitted to `groups` of `variant` (the controller's, from its cache of match files)."""
-    return fit_ratings(table_from_groups(Variant.model_validate(variant), groups), confidence=confidence)
+def ratings_of(variant: str, groups: Iterable[MatchGroup], *, confidence: float, zero: str) -> Ratings:
+    """Ratings fitted to `groups` of `variant` (the controller's, from its cache of match files),
+    with the player `zero` pinned at 0 Elo."""
+    table = table_from_groups(Variant.model_validate(variant), groups)
+    return fit_ratings(table, anchor=zero, confidence=confidence)
 
 
 def _row_json(rank: int, row: RatingRow) -> dict[str, Any]:

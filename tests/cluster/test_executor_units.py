@@ -13,6 +13,7 @@ import pytest
 from job_calls import resolve_calls
 from submitit.core.utils import JobPaths
 
+from ringrift_hpc.cluster import slurm_executor
 from ringrift_hpc.cluster.executor import (
     JobRef,
     JobState,
@@ -256,6 +257,54 @@ def test_completed_in_slurm_without_a_result_file_is_a_failure(tmp_path: Path) -
     )
     state = executor.poll([JobRef("train", "9")])[JobRef("train", "9")]
     assert (state.status, state.detail) == (JobStatus.FAILED, "COMPLETED without a result file")
+
+
+def test_jobs_cancel_all_ended_are_cancelled_while_accounting_still_shows_them_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sacct = FakeSacct(_array_rows("60", 2, 2))
+    queue: list[JobRecord] = []
+    queue_calls: list[str] = []
+
+    def squeue(user: str) -> list[JobRecord]:
+        queue_calls.append(user)
+        return [*queue]
+
+    executor = SlurmExecutor(
+        tmp_path,
+        run_name="rr",
+        slurm=SlurmSection(),
+        resolve=resolve_calls,
+        query=sacct,
+        queue=squeue,
+    )
+    refs = [JobRef("selfplay", "60", task) for task in range(4)]
+    for ref in refs:
+        submitted = JobPaths(
+            tmp_path / resource_kind(ref.purpose), job_id=ref.key, task_id=0
+        ).submitted_pickle
+        submitted.parent.mkdir(parents=True, exist_ok=True)
+        submitted.write_bytes(b"")
+    # Before any cancel_all, live jobs cost no squeue call.
+    assert {state.status for state in executor.poll(refs).values()} == {JobStatus.RUNNING, JobStatus.PENDING}
+    assert queue_calls == []
+    cancelled: list[tuple[str, ...]] = []
+    monkeypatch.setattr(slurm_executor, "_scancel", lambda arguments: cancelled.append(tuple(arguments)))
+    executor.cancel_all()
+    assert cancelled
+    # Task 0 is still being killed (squeue lists it); the others left the queue, sacct lags.
+    queue.append(JobRecord("60_0", "100", "60", (0,), "COMPLETING", 0, 0, 3, "cpu", "vm"))
+    states = executor.poll(refs)
+    assert len(queue_calls) == 1
+    assert states[refs[0]].status is JobStatus.RUNNING
+    assert [states[ref].status for ref in refs[1:]] == [JobStatus.CANCELLED] * 3
+    assert "accounting not caught up" in states[refs[1]].detail
+    queue.clear()
+    assert executor.poll(refs)[refs[0]].status is JobStatus.CANCELLED
+    # Ended states are final: no more queries of either kind.
+    calls = (len(sacct.calls), len(queue_calls))
+    executor.poll(refs)
+    assert (len(sacct.calls), len(queue_calls)) == calls
 
 
 def _refuse(what: str) -> Callable[..., Sequence[JobRecord]]:

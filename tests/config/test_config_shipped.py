@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ringrift_hpc.config import Config, Variant, dump_config, load_config
+from ringrift_hpc.config import Config, PromotionSection, Variant, dump_config, load_config
+from ringrift_hpc.config.gate_file import load_gate_file
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 SHIPPED = ["unified_loop.yaml", "unified_loop.slurm.yaml"]
@@ -47,3 +48,7 @@ def test_slurm_example_uses_kind_specific_partitions_and_a_venv() -> None:
     assert config.slurm.train.gpus >= 1 and config.training.device == "cuda"
     assert config.slurm.job("evaluate") is config.slurm.evaluate
     assert config.slurm.train.time_minutes == 12 * 60
+
+
+def test_the_example_gate_file_is_the_built_in_gate_written_out() -> None:
+    assert load_gate_file(CONFIG_DIR / "promotion_daemon.yaml") == PromotionSection()

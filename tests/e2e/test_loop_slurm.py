@@ -83,6 +83,10 @@ def test_loop_on_slurm_decides_two_generations_with_jobs_in_sacct(tmp_path: Path
 
 @pytest.mark.slurm
 @pytest.mark.timeout(300)
+def _live_in_state(layout: RunLayout) -> list[dict[str, object]]:
+    return [job for job in snapshot(layout)["jobs"] if job["status"] in ("pending", "running")]
+
+
 def test_halt_with_cancel_leaves_no_job_and_loses_nothing(tmp_path: Path) -> None:
     name = f"halt{os.getpid()}"
     layout = _slurm_run(tmp_path, name)
@@ -99,9 +103,9 @@ def test_halt_with_cancel_leaves_no_job_and_loses_nothing(tmp_path: Path) -> Non
         print(f"halt --cancel to no queued or running job: {time.monotonic() - began:.2f}s")
         ticks = snapshot(layout)["ticks"]
         wait_for(lambda: snapshot(layout).get("ticks", 0) >= ticks + 5, 30, "ticks while halted")
-        halted = snapshot(layout)
-        assert halted["halted"] is True
-        assert not [j for j in halted["jobs"] if j["status"] in ("pending", "running")]
+        # The state follows squeue, not only sacct (whose record of a cancellation can lag).
+        wait_for(lambda: not _live_in_state(layout), 60, "no job pending or running in state.json")
+        assert snapshot(layout)["halted"] is True
         after = published(layout)
         assert all(before[kind] <= after[kind] for kind in before)
         status = CliRunner().invoke(_cli(), ["status", str(layout.root)])

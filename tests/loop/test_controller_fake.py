@@ -418,3 +418,19 @@ def test_the_bootstrap_trigger_starts_the_first_training(
         controller.tick()
     assert controller.state.variants["square8_2p"].samples_total > 0
     assert any(purpose == "train" for purpose, _ in executor.submissions) is trains
+
+
+def test_a_refit_before_the_zero_points_first_match_waits_without_an_error(tmp_path: Path) -> None:
+    """Match tasks finish in any order: the heuristic anchor's file may come before random's."""
+    from rating.rating_helpers import heuristic, net, pair
+
+    layout = make_tiny_run(tmp_path / "run")
+    controller, journal = _controller(layout, FakeExecutor(), lambda: 1000.0)
+    v = "square8_2p"
+    groups = [pair(v, net(v, "m"), heuristic(v), (1, 0))]
+    controller.artifacts.match_groups = lambda variant: groups  # type: ignore[method-assign]
+    with journal:
+        controller._refit(v)
+    events = [record["event"] for record in replay_journal(layout.journal).records]
+    assert "error" not in events and "leaderboard" not in events
+    assert not layout.leaderboard_json(v).exists()

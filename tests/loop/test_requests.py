@@ -150,3 +150,51 @@ def test_request_documents_are_validated_by_field(tmp_path: Path) -> None:
         request_from_json({**doc, "participant": "heuristic"}, where="f.json")
     with pytest.raises(RequestError, match="kind"):
         request_from_json({**doc, "kind": "demote"}, where="f.json")
+
+
+def test_a_gated_request_applies_only_while_its_baseline_is_the_best(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    first, second, third = (add_model(layout, name) for name in (b"first", b"second", b"third"))
+    submit(layout, Request.promote(VARIANT, gumbel(first), reason="bootstrap"))
+    statistics = {"sprt": {"status": "accept"}, "anchors": [], "games": 12, "first_model": False}
+    passed = {"baseline": gumbel(first), "statistics": statistics}
+    outcome = submit(
+        layout, Request.promote(VARIANT, gumbel(second), reason="passed", gate=passed, source="/x/second.pt")
+    )
+    record = outcome.record
+    assert record is not None and record["best"] == gumbel(first) and record["reasons"] == []
+    assert (
+        record["statistics"]["sprt"] == {"status": "accept"}
+        and record["statistics"]["source"] == "/x/second.pt"
+    )
+    assert "manual" not in record["statistics"]
+    stale = Request.promote(VARIANT, gumbel(third), reason="passed long ago", gate=passed)
+    with pytest.raises(ValueError, match="re-evaluate the candidate against the current best"):
+        submit(layout, stale)
+    assert read_best(layout, VARIANT)["model_id"] == second  # type: ignore[index]
+    forced = submit(layout, Request.promote(VARIANT, gumbel(third), reason="trust me", forced=True)).record
+    assert (
+        forced is not None
+        and forced["statistics"]["forced"] is True
+        and forced["statistics"]["manual"] is True
+    )
+
+
+def test_gate_fields_round_trip_and_older_files_without_them_still_read(tmp_path: Path) -> None:
+    gate = {"baseline": None, "statistics": {"first_model": True}}
+    request = Request.promote(VARIANT, gumbel("a" * 64), reason="r", gate=gate, source="/m.pt")
+    assert request_from_json(json.loads(json.dumps(request.to_json())), where="f.json") == request
+    old = {k: v for k, v in request.to_json().items() if k not in ("gate", "forced", "source")}
+    older = request_from_json(old, where="f.json")
+    assert (older.gate, older.forced, older.source) == (None, False, None)
+    assert older.participant == request.participant and older.reason == "r"
+    doc = request.to_json()
+    with pytest.raises(RequestError, match="either forced or gated"):
+        request_from_json({**doc, "forced": True}, where="f.json")
+    with pytest.raises(RequestError, match="f.json: field 'gate' must be"):
+        request_from_json({**doc, "gate": {"baseline": None}}, where="f.json")
+    with pytest.raises(RequestError, match="f.json: field 'forced' must be true or false"):
+        request_from_json({**doc, "gate": None, "forced": "yes"}, where="f.json")
+    rollback = Request.rollback(VARIANT, None, reason="r").to_json()
+    with pytest.raises(RequestError, match="no gate, forced or source"):
+        request_from_json({**rollback, "source": "/m.pt"}, where="f.json")

@@ -113,6 +113,36 @@ CASES = [
         replace(SEEN, max_decisions=2, selfplay_in_flight=0),
         [],
     ),
+    (
+        "bootstrap data complete: the bootstrap player stops",
+        replace(V, samples_total=100),
+        replace(SEEN, selfplay_in_flight=1),
+        [SubmitTraining(100)],
+    ),
+    (
+        "first model training: no bootstrap selfplay",
+        replace(V, phase="train", samples_total=100, samples_at_training=100),
+        replace(SEEN, selfplay_in_flight=0),
+        [],
+    ),
+    (
+        "first model evaluated: no bootstrap selfplay",
+        replace(EVALUATING, best_model=None, eval_batches=0),
+        replace(SEEN, selfplay_in_flight=0),
+        [SubmitEvaluationBatch(0)],
+    ),
+    (
+        "first candidate rejected: the bootstrap player plays again",
+        replace(V, decisions=1, samples_total=100, samples_at_training=100),
+        replace(SEEN, selfplay_in_flight=1),
+        [SubmitSelfplay(3)],
+    ),
+    (
+        "with a best, selfplay goes on while training",
+        replace(V, phase="train", best_model="b" * 64, samples_total=100, samples_at_training=100),
+        replace(SEEN, selfplay_in_flight=1),
+        [SubmitSelfplay(3)],
+    ),
     ("tournament due", V, replace(SEEN, tournament_due=True), [SubmitTournament()]),
     ("tournament already running", V, replace(SEEN, tournament_due=True, tournament_in_flight=True), []),
 ]

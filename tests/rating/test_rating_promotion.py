@@ -12,6 +12,7 @@ from ringrift_hpc.config import Variant
 from ringrift_hpc.config.gating import AnchorGate, PromotionSection, SprtSection
 from ringrift_hpc.rating.best import (
     BestPointerError,
+    best_path,
     promotion_history,
     read_best,
     record_decision,
@@ -204,6 +205,46 @@ def test_rollback_restores_the_previous_best_exactly(tmp_path: Path) -> None:
         rollback(layout, V, to_model=A.split("#")[1], reason="x")
     with pytest.raises(BestPointerError, match="was never the best"):
         rollback(layout, V, to_model="0" * 64, reason="x")
+
+
+def test_repeated_rollbacks_walk_back_instead_of_toggling(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    a, b, c = (p.split("#")[1] for p in (A, B, C))
+    _promote(layout, A, None, "t1")
+    _promote(layout, B, A, "t2")
+    _promote(layout, C, B, "t3")
+    first = rollback(layout, V, reason="one step", clock=lambda: "t4")
+    second = rollback(layout, V, reason="two steps", clock=lambda: "t5")
+    assert (first["from"], first["to"]) == (c, b) and (second["from"], second["to"]) == (b, a)
+    assert second["from_participant"] == B
+    assert read_best(layout, V)["participant"] == A  # type: ignore[index]
+    with pytest.raises(BestPointerError, match=f"no earlier best than {a} on the promotion path") as refused:
+        rollback(layout, V, reason="three steps")
+    assert f"--to: {', '.join(sorted([b, c]))}" in str(refused.value)
+    # A jump to a best off the path puts it back on; the next step back leaves it again.
+    assert rollback(layout, V, to_model=c, reason="jump", clock=lambda: "t6")["to"] == c
+    assert [doc["model_id"] for doc in best_path(promotion_history(layout, V))] == [a, c]
+    assert rollback(layout, V, reason="step", clock=lambda: "t7")["to"] == a
+
+
+def test_the_promotion_path_follows_promotions_and_rollbacks(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    a, b, c = (p.split("#")[1] for p in (A, B, C))
+
+    def path() -> list[str]:
+        return [doc["model_id"] for doc in best_path(promotion_history(layout, V))]
+
+    _promote(layout, A, None, "t1")
+    _promote(layout, B, A, "t2")
+    rejected = decide_promotion(_evaluation(C, B, sprt=REJECTED), GATE)
+    record_decision(layout, rejected, clock=lambda: "t3")
+    assert path() == [a, b]  # a rejection is no step
+    rollback(layout, V, reason="x", clock=lambda: "t4")
+    _promote(layout, C, A, "t5")
+    assert path() == [a, c]  # B was left by the rollback: a later promotion continues from A
+    _promote(layout, B, C, "t6")
+    rollback(layout, V, to_model=a, reason="x", clock=lambda: "t7")
+    assert path() == [a]
 
 
 def test_rollback_before_any_promotion_is_refused(tmp_path: Path) -> None:

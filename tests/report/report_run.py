@@ -90,5 +90,5 @@ def make_report_run(root: Path, *, rated: bool = True) -> RunLayout:
             pair(V, SECOND, heuristic(V), (1, 1), seed=4),
             pair(V, heuristic(V), random_player(V), (1, 0.5), seed=5),
         ]
-        write_leaderboard(layout, ratings_of(V, groups, confidence=0.95))
+        write_leaderboard(layout, ratings_of(V, groups, confidence=0.95, zero="random"))
     return layout
