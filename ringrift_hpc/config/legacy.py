@@ -120,8 +120,3 @@ LEGACY_KEYS = MappingProxyType(
         "curriculum.ema_alpha": "use curriculum.smoothing, the share of the old weight kept (1 - ema_alpha)",
     }
 )
-
-
-def legacy_fix(path: str) -> str | None:
-    """The fix for a key path of the old system's config, or None when it is not one."""
-    return LEGACY_KEYS.get(path)

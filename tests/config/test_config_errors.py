@@ -584,3 +584,15 @@ def test_the_migration_guide_lists_every_old_key() -> None:
 
     guide = (Path(__file__).parents[2] / "docs" / "migrating.md").read_text(encoding="utf-8")
     assert [path for path in LEGACY_KEYS if f"`{path}`" not in guide] == []
+
+
+def test_old_keys_get_their_hint_only_in_a_run_config(tmp_path: Path) -> None:
+    """A gate file has no executor: pointing an old key there at `executor` would mislead."""
+    from ringrift_hpc.config.gate_file import load_gate_file
+
+    path = tmp_path / "gate.yaml"
+    path.write_text("execution_backend: slurm\npromotion: {}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_gate_file(path)
+    assert "unknown key 'execution_backend'\n" in str(caught.value)
+    assert "old RingRift loop" not in str(caught.value)
