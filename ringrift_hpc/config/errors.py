@@ -56,9 +56,17 @@ def key_path(loc: Loc) -> str:
 
 
 def problems_from_validation(
-    errors: Sequence[ErrorDetails], root: type[BaseModel], positions: Positions
+    errors: Sequence[ErrorDetails],
+    root: type[BaseModel],
+    positions: Positions,
+    *,
+    old_keys: Mapping[str, str] | None = None,
 ) -> list[Problem]:
-    """One Problem per pydantic error, with line and column where the YAML gave them."""
+    """One Problem per pydantic error, with line and column where the YAML gave them.
+
+    `old_keys` maps key paths of an older format (list indices left out) to their fix: such an
+    unknown key gets that fix instead of a spelling suggestion.
+    """
     problems = []
     item_locs = [tuple(error["loc"]) for error in errors]
     for error in errors:
@@ -67,7 +75,7 @@ def problems_from_validation(
             len(other) > len(loc) and other[: len(loc)] == loc for other in item_locs
         ):
             continue  # pydantic counts only the valid items; the item errors already say what is wrong
-        problem, fix, loc = _explain(error, loc, root)
+        problem, fix, loc = _explain(error, loc, root, old_keys or {})
         line, column = _position(loc, positions)
         problems.append(Problem(key_path(loc) or None, problem, fix, line, column))
     # File order reads best next to the file; problems about keys the file lacks come last.
@@ -83,7 +91,9 @@ def _position(loc: Loc, positions: Positions) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str, str, Loc]:
+def _explain(
+    error: ErrorDetails, loc: Loc, root: type[BaseModel], old_keys: Mapping[str, str]
+) -> tuple[str, str, Loc]:
     kind = error["type"]
     value = error["input"]
     ctx = error.get("ctx", {})
@@ -95,6 +105,13 @@ def _explain(error: ErrorDetails, loc: Loc, root: type[BaseModel]) -> tuple[str,
             loc = loc + tuple(invalid.key.split("."))
         return invalid.problem, invalid.fix, loc
     if kind == "extra_forbidden":
+        old = old_keys.get(".".join(str(part) for part in loc if isinstance(part, str)))
+        if old is not None:
+            return (
+                f"unknown key '{name}', a key of the old RingRift loop",
+                f"{old}; see docs/migrating.md",
+                loc,
+            )
         valid = valid_keys(root, loc[:-1])
         close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
         fix = f"did you mean '{close[0]}'?" if close else f"remove it; valid keys here: {', '.join(valid)}"

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, Positions, Problem, problems_from_validation
+from .legacy import LEGACY_KEYS
 from .root import Config
 from .yaml_io import dump_yaml, parse_yaml
 
@@ -77,5 +78,9 @@ def _validate(data: Any, source: str, positions: Positions, root: type[ModelT], 
     try:
         return root.model_validate(data)
     except ValidationError as error:
-        problems = problems_from_validation(error.errors(include_url=False), root, positions)
+        # Keys of the old RingRift loop's unified_loop.yaml only make sense in a run config.
+        old_keys = LEGACY_KEYS if root is Config else None
+        problems = problems_from_validation(
+            error.errors(include_url=False), root, positions, old_keys=old_keys
+        )
         raise ConfigError(source, problems) from None

@@ -262,7 +262,7 @@ def _why(request: Request) -> str:
 def controller_holds_lease(layout: RunLayout, *, clock: Callable[[], float] = time.time) -> bool:
     """True while a live (unreleased, unexpired) controller lease exists."""
     record = read_lease(layout.lease)
-    return record is not None and not record.released and record.expires_at > clock()
+    return record is not None and record.live(clock())
 
 
 @dataclass(frozen=True)

@@ -253,11 +253,7 @@ def install_artifact(layout: RunLayout, entry: ArtifactEntry, blob: Path) -> boo
 def _already_installed(artifact: Path, manifest: Manifest) -> bool:
     existing = read_manifest(artifact, verify=True).manifest
     if _manifest_identity(existing) != _manifest_identity(manifest):
-        raise ArtifactConflictError(
-            f"{artifact} is already published with sha256 {existing.sha256[:16]}... size {existing.size}, "
-            f"the copy has sha256 {manifest.sha256[:16]}... size {manifest.size}; published artifacts are "
-            "immutable: find out which node published the other one (the run directories have diverged)"
-        )
+        raise ArtifactConflictError(_conflict(str(artifact), existing, manifest))
     return False
 
 
@@ -278,21 +274,54 @@ def _local_entry(layout: RunLayout, manifest_file: Path) -> ArtifactEntry | None
     """The entry of one manifest, or None when it is not a valid published artifact."""
     try:
         text = manifest_file.read_text(encoding="utf-8")
-        manifest = parse_manifest_text(text, where=str(manifest_file))
-        artifact = manifest_file.parent / manifest.artifact
-        if not artifact.is_file():
+    except (OSError, UnicodeDecodeError):
+        return None  # quarantined meanwhile or unreadable: not published, so not listed
+    return entry_from_manifest(
+        layout.relative(manifest_file).as_posix(), text, lambda artifact: (layout.root / artifact).is_file()
+    )
+
+
+def entry_from_manifest(path: str, text: str, artifact_exists: Callable[[str], bool]) -> ArtifactEntry | None:
+    """The entry of the manifest at `path` (relative to RUN) with content `text`, or None when it is
+    not a valid published artifact (corrupt manifest, or `artifact_exists` says its artifact is gone)."""
+    try:
+        manifest = parse_manifest_text(text, where=path)
+        artifact = (PurePosixPath(path).parent / manifest.artifact).as_posix()
+        if not artifact_exists(artifact):
             return None
-        entry = ArtifactEntry(
-            path=layout.relative(manifest_file).as_posix(),
-            artifact=layout.relative(artifact).as_posix(),
-            sha256=manifest.sha256,
-            size=manifest.size,
-            manifest=text,
+        return ArtifactEntry(
+            path=path, artifact=artifact, sha256=manifest.sha256, size=manifest.size, manifest=text
         )
-    except (OSError, UnicodeDecodeError, ValueError):
-        # Quarantined meanwhile, unreadable or corrupt: not published, so not listed.
+    except ValueError:
         return None
-    return entry
+
+
+def is_manifest_relpath(path: str) -> bool:
+    """Whether `path` (relative to RUN, posix) lies where a published artifact's manifest lies."""
+    parts = PurePosixPath(path).parts
+    return (
+        len(parts) > 2
+        and parts[0] == "variants"
+        and _ARTIFACT_DIRS.get(parts[2]) == len(parts)
+        and path.endswith(MANIFEST_SUFFIX)
+        and not is_temp_name(parts[-1])
+    )
+
+
+def check_same_artifact(existing_manifest: str, entry: ArtifactEntry, *, where: str) -> None:
+    """Raise `ArtifactConflictError` unless the manifest published at `where` is `entry`'s artifact."""
+    existing = parse_manifest_text(existing_manifest, where=where)
+    manifest = parse_manifest_text(entry.manifest, where=entry.path)
+    if _manifest_identity(existing) != _manifest_identity(manifest):
+        raise ArtifactConflictError(_conflict(where, existing, manifest))
+
+
+def _conflict(where: str, existing: Manifest, manifest: Manifest) -> str:
+    return (
+        f"{where} is already published with sha256 {existing.sha256[:16]}... size {existing.size}, "
+        f"the copy has sha256 {manifest.sha256[:16]}... size {manifest.size}; published artifacts are "
+        "immutable: find out which node published the other one (the run directories have diverged)"
+    )
 
 
 def _manifest_identity(manifest: Manifest) -> tuple[str, str, int, str]:

@@ -1,4 +1,5 @@
-"""Copying published artifacts between two run directories, local or behind a peer's HTTP API.
+"""Copying published artifacts between two run directories: local, behind a peer's HTTP API, or
+on another machine through ssh (`ssh_run`).
 
 Every copy is verified by sha256 and installed manifest last, so a sync can be interrupted at any
 point and simply run again: installed artifacts are not copied twice, a blob staged with the
@@ -12,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import IO, TypeAlias
 
 from ringrift_hpc.p2p.artifacts import (
     ArtifactEntry,
@@ -29,14 +32,16 @@ from ringrift_hpc.p2p.artifacts import (
     missing_entries,
 )
 from ringrift_hpc.p2p.client import PeerClient, PeerError
+from ringrift_hpc.p2p.ssh_run import SshRun
 from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.store.atomic import ensure_dir, fsync_dir, temp_path_for
 from ringrift_hpc.store.errors import CorruptArtifactError
 from ringrift_hpc.store.layout import RunLayout
 from ringrift_hpc.store.publish import sha256_file
 
-Endpoint: TypeAlias = "RunLayout | PeerClient"
+Endpoint: TypeAlias = "RunLayout | PeerClient | SshRun"
 _CHUNK = 1 << 20
+_BATCH_FILES, _BATCH_BYTES = 256, 1 << 30
 
 
 class SyncError(Exception):
@@ -45,13 +50,15 @@ class SyncError(Exception):
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a sync copied (or, in a dry run, would copy) and pruned, as artifact paths."""
+    """What a sync copied (or, in a dry run, would copy) and pruned, as paths relative to RUN."""
 
     copied: tuple[str, ...]
     skipped: int  # source artifacts the destination already had
     bytes: int
     pruned: tuple[str, ...]
     dry_run: bool
+    pointers: tuple[str, ...] = ()  # pointer files written (best.json, promotions.jsonl, leaderboards)
+    notes: tuple[str, ...] = ()  # what was left out on purpose, and why
 
 
 async def sync_runs(
@@ -63,26 +70,28 @@ async def sync_runs(
     dry_run: bool = False,
     on_copy: Callable[[ArtifactEntry], None] | None = None,
     only: Callable[[ArtifactEntry], bool] | None = None,
+    scope: Callable[[ArtifactEntry], bool] | None = None,
 ) -> SyncReport:
     """Copy every artifact of `src` that `dst` lacks; with `prune`, delete what `src` lacks.
 
     `only` narrows the copy to the source artifacts it accepts (a worker fetching a job's
     inputs, or pushing just what its job made); pruning still compares whole indexes.
+    `scope` narrows both sides (`sync --what models`): nothing outside it is copied or pruned.
 
     `term` goes with each install request to a remote `dst`, whose coordinator decides whether
     it may install (0: the sender claims no term). `on_copy` is called after each install.
     Raises `ArtifactConflictError` (local) or `SyncError` (remote) when `dst` has another
     artifact at a path, and `SyncError` for pruning a remote `dst`.
     """
-    want = await list_artifacts(src)
-    have = await list_artifacts(dst)
+    want = [entry for entry in await list_artifacts(src) if scope is None or scope(entry)]
+    have = [entry for entry in await list_artifacts(dst) if scope is None or scope(entry)]
     to_copy = missing_entries(have, [e for e in want if only is None or only(e)])
     wanted_paths = {entry.path for entry in want}
     to_prune = [entry for entry in have if entry.path not in wanted_paths] if prune else []
     if to_prune and not isinstance(dst, RunLayout):
         raise SyncError(
             f"pruning {len(to_prune)} artifacts needs a local destination run directory, not "
-            f"{_url(dst)}; run the sync with --prune on that node, with this side as the source"
+            f"{endpoint_name(dst)}; run the sync with --prune on that machine, with this side as the source"
         )
     if dry_run:
         return SyncReport(
@@ -93,11 +102,10 @@ async def sync_runs(
             dry_run=True,
         )
     copied: list[str] = []
-    for entry in to_copy:
-        if await _copy(src, dst, entry, term):
-            copied.append(entry.artifact)
-            if on_copy is not None:
-                on_copy(entry)
+    async for entry in _copy_all(src, dst, to_copy, term):
+        copied.append(entry.artifact)
+        if on_copy is not None:
+            on_copy(entry)
     pruned = []
     for entry in to_prune:
         assert isinstance(dst, RunLayout)  # refused above otherwise
@@ -117,10 +125,72 @@ async def list_artifacts(endpoint: Endpoint) -> list[ArtifactEntry]:
     """The published artifacts of a run directory, or of a peer's (validated entry by entry)."""
     if isinstance(endpoint, RunLayout):
         return await asyncio.to_thread(artifact_index, endpoint)
+    if isinstance(endpoint, SshRun):
+        return await asyncio.to_thread(endpoint.artifact_index)
     try:
         return list(ArtifactIndex.from_json(await endpoint.get_json("/v1/artifacts")).artifacts)
     except WireError as error:
         raise SyncError(f"{_url(endpoint)}/v1/artifacts sent an invalid artifact index: {error}") from None
+
+
+async def _copy_all(
+    src: Endpoint, dst: Endpoint, entries: Sequence[ArtifactEntry], term: int
+) -> AsyncIterator[ArtifactEntry]:
+    """Copy `entries`, yielding each once it is installed (not those `dst` had meanwhile).
+
+    Over ssh, artifacts go in batches, one remote command each (a tar stream), since every
+    command costs a round trip and a session on the far side.
+    """
+    if isinstance(src, SshRun) and isinstance(dst, RunLayout):
+        for batch in _batches(entries):
+            await asyncio.to_thread(_prefetch, src, dst, batch)
+            for entry in batch:  # each is staged now: installing it copies nothing more
+                if await _copy(src, dst, entry, term):
+                    yield entry
+    elif isinstance(src, RunLayout) and isinstance(dst, SshRun):
+        for batch in _batches(entries):
+            uploads = [(entry, src.root / entry.artifact) for entry in batch]
+            installed = await asyncio.to_thread(dst.install_many, uploads)
+            for entry, done in zip(batch, installed, strict=True):
+                if done:
+                    yield entry
+    else:
+        for entry in entries:
+            if await _copy(src, dst, entry, term):
+                yield entry
+
+
+def _batches(entries: Sequence[ArtifactEntry]) -> Iterator[list[ArtifactEntry]]:
+    batch: list[ArtifactEntry] = []
+    size = 0
+    for entry in entries:
+        if batch and (len(batch) >= _BATCH_FILES or size + entry.size > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry.size
+    if batch:
+        yield batch
+
+
+def _prefetch(src: SshRun, dst: RunLayout, entries: Sequence[ArtifactEntry]) -> None:
+    """Stage the blobs of `entries` at `dst` from one tar stream, each verified by sha256."""
+    wanted = {entry.artifact: entry for entry in entries if not _staged(blob_path(dst, entry.sha256), entry)}
+    if not wanted:
+        return
+    with src.open_tar(list(wanted)) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            entry = wanted.get(member.name)
+            if entry is not None and member.isfile():
+                _stage_member(tar, member, entry, f"{src}/{entry.artifact}", blob_path(dst, entry.sha256))
+
+
+def _stage_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, entry: ArtifactEntry, where: str, dest: Path
+) -> None:
+    reader = tar.extractfile(member)
+    assert reader is not None  # a regular file's member always has its data
+    _copy_verified(lambda: reader, where, entry, dest)
 
 
 async def _copy(src: Endpoint, dst: Endpoint, entry: ArtifactEntry, term: int) -> bool:
@@ -152,7 +222,12 @@ def _staged(stage: Path, entry: ArtifactEntry) -> bool:
 async def _fetch(src: Endpoint, entry: ArtifactEntry, dest: Path) -> None:
     """Put `src`'s bytes of `entry` at `dest`, verified; a partial copy never sits at `dest`."""
     if isinstance(src, RunLayout):
-        await asyncio.to_thread(_copy_verified, src.root / entry.artifact, entry, dest)
+        source = src.root / entry.artifact
+        await asyncio.to_thread(_copy_verified, lambda: source.open("rb"), str(source), entry, dest)
+        return
+    if isinstance(src, SshRun):
+        where = f"{src}/{entry.artifact}"
+        await asyncio.to_thread(_copy_verified, lambda: src.open_artifact(entry), where, entry, dest)
         return
     # get_to_file writes a temp file and renames it only once the hash is right.
     await src.get_to_file(
@@ -160,13 +235,18 @@ async def _fetch(src: Endpoint, entry: ArtifactEntry, dest: Path) -> None:
     )
 
 
-def _copy_verified(source: Path, entry: ArtifactEntry, dest: Path) -> None:
+def _copy_verified(
+    open_source: Callable[[], AbstractContextManager[IO[bytes]]],
+    source: str,
+    entry: ArtifactEntry,
+    dest: Path,
+) -> None:
     ensure_dir(dest.parent)
     temp = temp_path_for(dest)
     digest = hashlib.sha256()
     size = 0
     try:
-        with source.open("rb") as reader, temp.open("xb") as writer:
+        with open_source() as reader, temp.open("xb") as writer:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -185,7 +265,9 @@ def _copy_verified(source: Path, entry: ArtifactEntry, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
-async def _upload(dst: PeerClient, entry: ArtifactEntry, source: Path, term: int) -> bool:
+async def _upload(dst: PeerClient | SshRun, entry: ArtifactEntry, source: Path, term: int) -> bool:
+    if isinstance(dst, SshRun):
+        return (await asyncio.to_thread(dst.install_many, [(entry, source)]))[0]
     try:
         await dst.put_file(f"/v1/blobs/{entry.sha256}", source)
         answer = await dst.post_json("/v1/artifacts", InstallRequest(term=term, entry=entry).to_json())
@@ -208,3 +290,10 @@ def _delete(layout: RunLayout, entry: ArtifactEntry) -> None:
 
 def _url(peer: PeerClient) -> str:
     return str(peer.base_url).rstrip("/")
+
+
+def endpoint_name(endpoint: Endpoint) -> str:
+    """How messages name an endpoint: its directory, `host:path` or URL."""
+    if isinstance(endpoint, RunLayout):
+        return str(endpoint.root)
+    return _url(endpoint) if isinstance(endpoint, PeerClient) else str(endpoint)

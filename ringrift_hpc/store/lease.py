@@ -81,6 +81,10 @@ class LeaseRecord:
     def describe(self) -> str:
         return f"host {self.host} pid {self.pid} token {self.token}"
 
+    def live(self, now: float) -> bool:
+        """Whether a controller holds it at `now`: neither released nor expired."""
+        return not self.released and self.expires_at > now
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -102,6 +106,11 @@ def read_lease(path: Path) -> LeaseRecord | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    return parse_lease(raw, path)
+
+
+def parse_lease(raw: bytes, path: Path) -> LeaseRecord:
+    """A lease file's bytes as a record; `path` names it in errors (it may be another machine's)."""
     fix = "if no controller of this run is running anywhere, delete the file and start again"
     doc = parse_versioned_json(
         raw,

@@ -535,3 +535,64 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
             fix: save it as UTF-8
         """
     )
+
+
+def test_keys_of_the_old_system_name_their_replacement(tmp_path: Path) -> None:
+    message = _message(
+        tmp_path,
+        """\
+        execution_backend: slurm
+        slurm:
+          enabled: true
+          partition_training: gpu-train
+          selfplay:
+            partiton: cpu
+        configurations:
+          - {board_type: square8, num_players: [2]}
+        """,
+    )
+    assert message == _golden(
+        """\
+        invalid config DIR/cfg.yaml (5 problems):
+          - execution_backend, line 1, column 1: unknown key 'execution_backend', a key of the old RingRift loop
+            fix: use executor: slurm, local or auto (the old ssh and p2p backends: run `ringrift-hpc p2p` on each machine); see docs/migrating.md
+          - slurm.enabled, line 3, column 3: unknown key 'enabled', a key of the old RingRift loop
+            fix: remove it and set executor: slurm (or auto: Slurm when sbatch is found); see docs/migrating.md
+          - slurm.partition_training, line 4, column 3: unknown key 'partition_training', a key of the old RingRift loop
+            fix: use slurm.train.partition; see docs/migrating.md
+          - slurm.selfplay.partiton, line 6, column 5: unknown key 'partiton'
+            fix: did you mean 'partition'?
+          - configurations, line 7, column 1: unknown key 'configurations', a key of the old RingRift loop
+            fix: use run.variants, a list of <board>_<players>p names such as [square8_2p, hex8_3p]; see docs/migrating.md
+        """
+    )
+
+
+def test_every_old_key_is_unknown_here() -> None:
+    """A mapped old key that became valid would never reach its hint: the table would lie."""
+    from ringrift_hpc.config.errors import valid_keys
+    from ringrift_hpc.config.legacy import LEGACY_KEYS
+    from ringrift_hpc.config.root import Config
+
+    for path in LEGACY_KEYS:
+        *section, name = path.split(".")
+        assert name not in valid_keys(Config, tuple(section)), path
+
+
+def test_the_migration_guide_lists_every_old_key() -> None:
+    from ringrift_hpc.config.legacy import LEGACY_KEYS
+
+    guide = (Path(__file__).parents[2] / "docs" / "migrating.md").read_text(encoding="utf-8")
+    assert [path for path in LEGACY_KEYS if f"`{path}`" not in guide] == []
+
+
+def test_old_keys_get_their_hint_only_in_a_run_config(tmp_path: Path) -> None:
+    """A gate file has no executor: pointing an old key there at `executor` would mislead."""
+    from ringrift_hpc.config.gate_file import load_gate_file
+
+    path = tmp_path / "gate.yaml"
+    path.write_text("execution_backend: slurm\npromotion: {}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_gate_file(path)
+    assert "unknown key 'execution_backend'\n" in str(caught.value)
+    assert "old RingRift loop" not in str(caught.value)

@@ -339,9 +339,11 @@ def test_cli_syncs_local_runs_and_prune_needs_yes(tmp_path: Path) -> None:
     first = runner.invoke(cli, [str(src.root), str(dst.root)])
     assert first.exit_code == 0, first.output
     assert f"copied variants/{VARIANT}/models/{MODEL}.pt (7 bytes)" in first.output
-    assert "copied 3 artifacts (5019 bytes), pruned 0, 0 already present" in first.output
+    assert (
+        "copied 3 artifacts (5019 bytes), pruned 0, wrote 0 pointer files, 0 already present" in first.output
+    )
     second = runner.invoke(cli, [str(src.root), str(dst.root)])
-    assert "copied 0 artifacts (0 bytes), pruned 0, 3 already present" in second.output
+    assert "copied 0 artifacts (0 bytes), pruned 0, wrote 0 pointer files, 3 already present" in second.output
     extra = dst.selfplay_shard(VARIANT, 9, "task-7")
     publish_bytes(extra, b"only at dst")
     dry = runner.invoke(cli, [str(src.root), str(dst.root), "--prune", "--dry-run"])
