@@ -43,6 +43,7 @@ from ringrift_hpc.p2p.membership import (
     local_resources,
 )
 from ringrift_hpc.p2p.node_routes import node_routes
+from ringrift_hpc.p2p.open_status import unsigned_status_allowed
 from ringrift_hpc.p2p.preload import preload
 from ringrift_hpc.p2p.replica import LeaderReplication, ReplicaPush, ReplicaReply, apply_push, log_position
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
@@ -560,7 +561,18 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
     p2p = agent.config.p2p
     max_body = p2p.max_body_mb << 20
     app = web.Application(
-        middlewares=[guard_middleware(agent.verifier, max_body_bytes=max_body, streaming=is_streaming)],
+        middlewares=[
+            guard_middleware(
+                agent.verifier,
+                max_body_bytes=max_body,
+                streaming=is_streaming,
+                unsigned=lambda request: unsigned_status_allowed(
+                    request.method, request.path, request.remote, public=p2p.public_status
+                ),
+                unsigned_hint="only GET /status is answered without a signature, from this machine or, with "
+                "p2p.public_status: true, from anywhere",
+            )
+        ],
         client_max_size=max_body,
     )
     app.add_routes(node_routes(agent))

@@ -25,6 +25,7 @@ from ringrift_hpc.p2p.job_messages import (
     JobReportReply,
 )
 from ringrift_hpc.p2p.membership import NodeView
+from ringrift_hpc.p2p.open_status import public_status
 from ringrift_hpc.p2p.replica import ReplicaPush
 from ringrift_hpc.p2p.wire import WireError, WireModel
 from ringrift_hpc.p2p.work_queue import StaleTermError, WorkQueue
@@ -54,7 +55,9 @@ async def _parse(request: web.Request, document: type[_D]) -> _D | web.Response:
 
 def node_routes(agent: Agent) -> list[web.RouteDef]:
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(agent.status_document())
+        doc = agent.status_document()
+        # Unsigned (a status read the guard let through): only what anyone may see.
+        return web.json_response(doc if PEER_NODE in request else public_status(doc))
 
     async def heartbeat(request: web.Request) -> web.Response:
         view = await _parse(request, NodeView)
