@@ -158,7 +158,8 @@ def test_the_api_refuses_strangers_forgers_other_configs_and_stale_terms(tmp_pat
 
                 await x.post_json("/v1/heartbeat", _view(agent, "x"))
                 claim = await x.post_json("/v1/jobs/claim", {"node": "x", "term_seen": agent.term, "free": {"cpus": 1, "gpus": 0, "memory_mb": 0}})
-                assert claim == {"v": 1, "job": None, "halted": True}  # halted: nothing was submitted
+                # Halted: nothing was submitted.
+                assert claim == {"v": 1, "job": None, "halted": True, "node_state": "active"}
 
                 entry = {"path": "variants/square8_2p/models/x.json"}
                 with pytest.raises(PeerError) as fenced:
