@@ -20,7 +20,7 @@ from ringrift_hpc.cli.loop_cmds import (
     worker_command,
 )
 from ringrift_hpc.cli.metrics_cmd import metrics_app
-from ringrift_hpc.cli.p2p_cmd import p2p_command
+from ringrift_hpc.cli.p2p_cmd import p2p_app
 from ringrift_hpc.cli.rating_cmds import (
     gate_command,
     leaderboard_command,
@@ -56,10 +56,10 @@ app.command("report")(report_command)
 app.command("gate")(gate_command)
 app.command("promote")(promote_command)
 app.command("rollback")(rollback_command)
-app.command("p2p")(p2p_command)
 app.command("sync")(sync_command)
 app.add_typer(sbatch_app, name="sbatch")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(p2p_app, name="p2p")
 bench_app.command("ratings")(ratings_command)
 bench_app.command("search")(search_command)
 bench_app.command("learn")(learn_command)

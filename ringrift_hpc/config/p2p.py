@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Float, Int, InvalidValue, Section, Str
+from .base import Bool, Float, Int, InvalidValue, Section, Str
 
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
@@ -56,6 +56,11 @@ class P2PSection(Section):
         default=30.0,
         gt=0,
         description="Signed requests older or newer than this (by the receiver's clock) are refused as stale.",
+    )
+    public_status: Bool = Field(
+        default=False,
+        description="Answer GET /status without a signature from any address (read-only, no secrets). "
+        "false: only from this machine (loopback); every other request is always signed.",
     )
     max_body_mb: Int = Field(
         default=1024, ge=1, description="Largest request body accepted (artifact uploads), in MiB."

@@ -43,6 +43,17 @@ from ringrift_hpc.p2p.membership import (
     local_resources,
 )
 from ringrift_hpc.p2p.node_routes import node_routes
+from ringrift_hpc.p2p.node_states import (
+    DRAINING,
+    RETIRED,
+    NodeStateBook,
+    NodeStateRequest,
+    NodeStatesError,
+    Setting,
+    node_states_path,
+    shown_state,
+)
+from ringrift_hpc.p2p.open_status import unsigned_status_allowed
 from ringrift_hpc.p2p.preload import preload
 from ringrift_hpc.p2p.replica import LeaderReplication, ReplicaPush, ReplicaReply, apply_push, log_position
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
@@ -123,6 +134,11 @@ class Agent:
                 "the ids of the 1, 3 or 5 nodes that may (the same list on every node)"
             )
         self.folder = node_dir(self.layout, settings.node_id, shared=settings.shared)
+        try:
+            self.node_states = NodeStateBook(node_states_path(self.layout))
+        except NodeStatesError as error:
+            raise AgentSetupError(str(error)) from None
+        self.node_states_lock = asyncio.Lock()
         self.creds = Credentials(settings.node_id, load_secret(settings.token_file))
         self.verifier = RequestVerifier(self.creds.secret, window_s=p2p.request_window_s)
         self.peers = PeerTable(
@@ -251,6 +267,31 @@ class Agent:
             return f"node {node} has sent no heartbeat to the coordinator yet; wait a moment"
         return incompatibility(view, self.own_view()) or ""
 
+    def holds_node_states(self) -> bool:
+        """Whether this node's copy of the node states is the coordinator's: its own, a replica
+        (eligible nodes) or the one shared file. A worker-only node learns only its own state."""
+        return self.is_coordinator() or self.settings.eligible or self.settings.shared
+
+    def shown_state(self, node: str) -> str:
+        """active, draining, drained or retired, by this node's copy of the node states."""
+        setting = self.node_states.current().setting(node)
+        if setting != DRAINING:
+            return setting
+        view = self.own_view() if node == self.node_id else self.peers.view(node)
+        running = set(view.running_jobs) if view is not None else set()
+        if self.is_coordinator() and self.session is not None:
+            running |= {
+                job["id"]
+                for job in self.session.queue.snapshot()
+                if job["node"] == node and job["state"] == "running"
+            }
+        return shown_state(setting, len(running))
+
+    def own_state(self) -> str:
+        if self.holds_node_states():
+            return self.shown_state(self.node_id)
+        return shown_state(self.worker.node_state, len(self.worker.running))
+
     def coordinator_queue(self) -> tuple[WorkQueue | None, str]:
         if self.is_coordinator() and self.session is not None:
             return self.session.queue, ""
@@ -304,6 +345,41 @@ class Agent:
             return {"resumed": clear_halt(self.layout), "coordinator": self.node_id}
         return await self._forward("/v1/resume", {})
 
+    async def set_node_state(self, ask: NodeStateRequest) -> dict[str, Any]:
+        """Drain, retire or unretire a node: written by the coordinator, forwarded by the others."""
+        if not (self.is_coordinator() and self.session is not None):
+            return await self._forward("/v1/nodes/state", ask.to_json())
+        term = self.session.term
+        async with self.node_states_lock:
+            before = self.node_states.current()
+            previous: Setting = before.setting(ask.target)
+            after = before.changed(
+                ask.target,
+                ask.state,
+                reason=ask.reason,
+                requested_by=ask.requested_by,
+                at=time.time(),
+                term=term,
+            )
+            await asyncio.to_thread(self.node_states.write, after)
+        log.warning(
+            "node %s: %s -> %s, requested by %s (%s)",
+            ask.target,
+            previous,
+            ask.state,
+            ask.requested_by,
+            ask.reason,
+        )
+        known = ask.target == self.node_id or self.peers.view(ask.target) is not None
+        return {
+            "node": ask.target,
+            "state": self.shown_state(ask.target),
+            "previous": previous,
+            "coordinator": self.node_id,
+            "term": term,
+            "known": known,
+        }
+
     async def _forward(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         client = self.leader_client()
         if client is None or self.leader == self.node_id:
@@ -322,6 +398,12 @@ class Agent:
         deadline = self.elector.deadline if self.elector is not None else self.file_lease_until
         lease_left = max(0.0, deadline - now) if coordinating else None
         session = self.session
+        held = self.holds_node_states()
+        peers = self.peers.peers(now, coordinator=self.own_view() if coordinating else None)
+        for row in peers:
+            if row.get("node") is not None:
+                row["state"] = self.shown_state(str(row["node"])) if held else None
+        states = self.node_states.current()
         return {
             "format": STATUS_FORMAT,
             "format_version": 1,
@@ -341,7 +423,16 @@ class Agent:
             "code_version": self.code_version,
             "config_version": self.config_version,
             "resources": self.resources.to_json(),
-            "peers": self.peers.peers(now, coordinator=self.own_view() if coordinating else None),
+            "state": self.own_state(),
+            "node_states": (
+                {
+                    node: {**entry.to_json(), "shown": self.shown_state(node)}
+                    for node, entry in states.nodes.items()
+                }
+                if held
+                else None
+            ),
+            "peers": peers,
             "controller": (
                 {
                     "term": session.term,
@@ -532,7 +623,10 @@ class Agent:
         while not self.stopping.is_set():
             if self.is_coordinator():
                 now = time.monotonic()
+                states = self.node_states.current()
                 for view in self.peers.views():
+                    if states.setting(view.node) == RETIRED:
+                        continue  # switched off on purpose: reviving it would undo the operator's retire
                     if self.peers.liveness(view.node, now) == "dead":
                         await self.keepalive.tend(view.node, view.url)
                     else:
@@ -560,7 +654,18 @@ async def serve(settings: NodeSettings, *, ready: Callable[[Agent], Awaitable[No
     p2p = agent.config.p2p
     max_body = p2p.max_body_mb << 20
     app = web.Application(
-        middlewares=[guard_middleware(agent.verifier, max_body_bytes=max_body, streaming=is_streaming)],
+        middlewares=[
+            guard_middleware(
+                agent.verifier,
+                max_body_bytes=max_body,
+                streaming=is_streaming,
+                unsigned=lambda request: unsigned_status_allowed(
+                    request.method, request.path, request.remote, public=p2p.public_status
+                ),
+                unsigned_hint="only GET /status is answered without a signature, from this machine or, with "
+                "p2p.public_status: true, from anywhere",
+            )
+        ],
         client_max_size=max_body,
     )
     app.add_routes(node_routes(agent))

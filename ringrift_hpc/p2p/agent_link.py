@@ -106,8 +106,9 @@ def p2p_status_text(doc: dict[str, Any], *, now: float | None = None) -> str:
     """The P2P part of `ringrift-hpc status`: the same facts as GET /v1/status."""
     now = time.time() if now is None else now
     coordinator = doc.get("coordinator") or {}
+    state = f", {doc['state']}" if doc.get("state") else ""
     lines = [
-        f"P2P node {doc.get('node')} ({doc.get('role')}), term {doc.get('term')}, "
+        f"P2P node {doc.get('node')} ({doc.get('role')}{state}), term {doc.get('term')}, "
         f"coordinator {coordinator.get('node') or 'none known'}"
         + (f" at {coordinator.get('url')}" if coordinator.get("url") else "")
         + f"; status written {max(0.0, now - float(doc.get('written_at', now))):.0f}s ago",
@@ -116,9 +117,17 @@ def p2p_status_text(doc: dict[str, Any], *, now: float | None = None) -> str:
         lines.append("  halted (HALT mirrored from the coordinator)")
     for peer in doc.get("peers", []):
         problem = f"  refused work: {peer['problem']}" if peer.get("problem") else ""
+        shown = f", {peer['state']}" if peer.get("state") else ""
         lines.append(
-            f"  peer {peer.get('node') or '?'} {peer.get('url', '')}: {peer.get('liveness')}, "
+            f"  peer {peer.get('node') or '?'} {peer.get('url', '')}: {peer.get('liveness')}{shown}, "
             f"term {peer.get('term')}, jobs {len(peer.get('running_jobs') or [])}{problem}"
+        )
+    for node, entry in sorted((doc.get("node_states") or {}).items()):
+        why = f": {entry['reason']}" if entry.get("reason") else ""
+        lines.append(
+            f"  node {node} {entry.get('shown', entry.get('state'))} since "
+            f"{max(0.0, now - float(entry.get('changed_at', now))):.0f}s ago "
+            f"(by {entry.get('requested_by') or '?'}{why})"
         )
     jobs = doc.get("jobs") or []
     if jobs:

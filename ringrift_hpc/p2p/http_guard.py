@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from ringrift_hpc.p2p.auth import BODY_SHA256_HEADER, RequestVerifier, body_sha256
+from ringrift_hpc.p2p.auth import BODY_SHA256_HEADER, SIGNED_HEADERS, RequestVerifier, body_sha256
 from ringrift_hpc.p2p.verified_file import HashMismatchError, TooLargeError, VerifiedFile
 
 _log = logging.getLogger("ringrift_hpc.p2p.auth")
@@ -48,19 +48,28 @@ def guard_middleware(
     max_body_bytes: int,
     max_json_bytes: int = 4 << 20,
     streaming: Callable[[web.Request], bool],
+    unsigned: Callable[[web.Request], bool] | None = None,
+    unsigned_hint: str = "",
 ) -> Middleware:
     """Authenticate every request; read and hash-check bodies, except where `streaming(request)`.
 
     Handlers find the verified body in `request[BODY]` (use `read_json`) and the sender in
     `request[PEER_NODE]`; streaming handlers read their body with `read_verified_stream`.
+    A request without any signature header for which `unsigned(request)` holds reaches its
+    handler as it is, with neither key set (its body unread); any other request without one is
+    refused with `unsigned_hint` added to the reason.
     """
     json_limit = min(max_json_bytes, max_body_bytes)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        bare = not any(name in request.headers for name in SIGNED_HEADERS)
+        if bare and unsigned is not None and unsigned(request):
+            return await handler(request)
         verdict = verifier.verify(request.method, request.raw_path, request.headers)
         if not verdict.ok:
-            return _refuse(request, 401, verdict.reason)
+            hint = f"; {unsigned_hint}" if bare and unsigned_hint else ""
+            return _refuse(request, 401, verdict.reason + hint)
         is_stream = streaming(request)
         limit = max_body_bytes if is_stream else json_limit
         length = request.content_length

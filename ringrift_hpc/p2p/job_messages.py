@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Strict
 
 from ringrift_hpc.cluster.executor import JobStatus
+from ringrift_hpc.p2p.node_states import ACTIVE, SettingField
 from ringrift_hpc.p2p.wire import WIRE_VERSION, Count, Flag, Name, Text, Version, WireModel, expected
 from ringrift_hpc.p2p.work_queue import ClaimedJob, Demand, JobId
 
@@ -26,12 +27,14 @@ class ClaimRequest(WireModel):
 
 
 class ClaimReply(WireModel):
-    """The job handed out (None: none fits or none waits)."""
+    """The job handed out (None: none fits, none waits, or the node is not active) and the
+    claiming node's state (drain, retire)."""
 
     WHAT = "claim reply"
     v: Version = WIRE_VERSION
     job: ClaimedJob | None
     halted: Flag
+    node_state: SettingField = ACTIVE
 
 
 class JobHeartbeat(WireModel):

@@ -1,4 +1,5 @@
-"""The node agent's own HTTP handlers: status, heartbeats, votes, replicas, jobs, halt/resume.
+"""The node agent's own HTTP handlers: status, heartbeats, votes, replicas, jobs, halt/resume,
+node states (drain, retire).
 
 Thin: each handler parses the verified JSON body into its wire document (400 naming every bad
 field), checks that the sender it names signed the request, asks the agent, and answers JSON.
@@ -25,6 +26,8 @@ from ringrift_hpc.p2p.job_messages import (
     JobReportReply,
 )
 from ringrift_hpc.p2p.membership import NodeView
+from ringrift_hpc.p2p.node_states import ACTIVE, NodeStateRequest
+from ringrift_hpc.p2p.open_status import public_status
 from ringrift_hpc.p2p.replica import ReplicaPush
 from ringrift_hpc.p2p.wire import WireError, WireModel
 from ringrift_hpc.p2p.work_queue import StaleTermError, WorkQueue
@@ -54,7 +57,9 @@ async def _parse(request: web.Request, document: type[_D]) -> _D | web.Response:
 
 def node_routes(agent: Agent) -> list[web.RouteDef]:
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(agent.status_document())
+        doc = agent.status_document()
+        # Unsigned (a status read the guard let through): only what anyone may see.
+        return web.json_response(doc if PEER_NODE in request else public_status(doc))
 
     async def heartbeat(request: web.Request) -> web.Response:
         view = await _parse(request, NodeView)
@@ -104,6 +109,11 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         problem = agent.refusal_for(ask.node)
         if problem:
             return json_error(403, problem, **agent.leader_hint())
+        setting = agent.node_states.current().setting(ask.node)
+        if setting != ACTIVE:  # drained or retired: no new job; running ones go on
+            return web.json_response(
+                ClaimReply(job=None, halted=agent.halted(), node_state=setting).to_json()
+            )
         try:
             job = queue.claim(ask.node, ask.free, term_seen=ask.term_seen)
         except StaleTermError as error:
@@ -147,6 +157,12 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
     async def resume(request: web.Request) -> web.Response:
         return web.json_response(await agent.resume())
 
+    async def node_state(request: web.Request) -> web.Response:
+        ask = await _parse(request, NodeStateRequest)
+        if isinstance(ask, web.Response):
+            return ask
+        return web.json_response(await agent.set_node_state(ask))
+
     return [
         web.get("/v1/status", status),
         web.get("/status", status),  # unversioned alias: what an operator types first
@@ -158,4 +174,5 @@ def node_routes(agent: Agent) -> list[web.RouteDef]:
         web.post("/v1/jobs/report", report),
         web.post("/v1/halt", halt),
         web.post("/v1/resume", resume),
+        web.post("/v1/nodes/state", node_state),
     ]

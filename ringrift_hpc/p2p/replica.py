@@ -58,6 +58,9 @@ _VARIANT_POINTERS: Mapping[str, Callable[[RunLayout, str], Path]] = MappingProxy
     }
 )
 STATE_RELPATH = "state.json"
+NODE_STATES_RELPATH = "p2p/node_states.json"  # drained and retired nodes (`p2p.node_states`)
+# The run-wide files only the coordinator writes, by their path under the run directory.
+_RUN_POINTERS = (STATE_RELPATH, NODE_STATES_RELPATH)
 DEFAULT_MAX_PUSH_BYTES = 8 << 20
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -137,11 +140,11 @@ def log_position(journal: Path) -> LogPosition:
 def check_pointer_relpath(text: str) -> str:
     """Return `text` if it names a replicated pointer file, else raise `ValueError`.
 
-    Only `state.json` and `variants/<variant>/<pointer>` qualify, so a push can never write
-    anywhere else in (or outside) the run directory.
+    Only `state.json`, `p2p/node_states.json` and `variants/<variant>/<pointer>` qualify, so a
+    push can never write anywhere else in (or outside) the run directory.
     """
     parts = text.split("/")
-    if text == STATE_RELPATH:
+    if text in _RUN_POINTERS:
         return text
     if len(parts) == 3 and parts[0] == "variants" and parts[2] in _VARIANT_POINTERS:
         try:
@@ -150,15 +153,16 @@ def check_pointer_relpath(text: str) -> str:
             raise ValueError(f"pointer file path {text!r}: {error}") from None
         return text
     raise ValueError(
-        f"pointer file path {text!r} is not a replicated pointer file: use {STATE_RELPATH!r} or "
-        f"'variants/<variant>/<name>' with <name> one of {', '.join(_VARIANT_POINTERS)}"
+        f"pointer file path {text!r} is not a replicated pointer file: use "
+        f"{' or '.join(map(repr, _RUN_POINTERS))} or 'variants/<variant>/<name>' with <name> one of "
+        f"{', '.join(_VARIANT_POINTERS)}"
     )
 
 
 def _pointer_path(layout: RunLayout, relpath: str) -> Path:
     check_pointer_relpath(relpath)
-    if relpath == STATE_RELPATH:
-        return layout.state
+    if relpath in _RUN_POINTERS:
+        return layout.root / relpath
     _, variant, name = relpath.split("/")
     return _VARIANT_POINTERS[name](layout, variant)
 
@@ -166,7 +170,7 @@ def _pointer_path(layout: RunLayout, relpath: str) -> Path:
 def _pointer_bytes(layout: RunLayout) -> dict[str, bytes]:
     """relpath -> content of every pointer file present (the controller replaces them atomically)."""
     found: dict[str, bytes] = {}
-    candidates = [STATE_RELPATH]
+    candidates = list(_RUN_POINTERS)
     if layout.variants_dir.is_dir():
         for entry in sorted(layout.variants_dir.iterdir()):
             try:

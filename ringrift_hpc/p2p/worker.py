@@ -23,6 +23,7 @@ from ringrift_hpc.p2p.artifacts import artifact_index
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.job_messages import ClaimReply, ClaimRequest, JobHeartbeat, JobHeartbeatReply, JobReport
 from ringrift_hpc.p2p.membership import Resources
+from ringrift_hpc.p2p.node_states import ACTIVE, Setting
 from ringrift_hpc.p2p.preload import preload
 from ringrift_hpc.p2p.sync import SyncError, sync_runs
 from ringrift_hpc.p2p.wire import WireError
@@ -64,6 +65,7 @@ class Worker:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     last_refusal: str = ""
     completed: int = 0  # jobs this node ran to an end (any end), for the status document
+    node_state: Setting = ACTIVE  # as the coordinator's last claim reply said (drain, retire)
 
     def free(self) -> Demand:
         used_cpus = sum(t.demand.cpus for t in self.running.values())
@@ -93,6 +95,7 @@ class Worker:
             self.last_refusal = f"the coordinator's answer to a claim is malformed: {error}"
             return
         self.last_refusal = ""
+        self.node_state = reply.node_state
         self.mirror_halt(reply.halted)
         if reply.job is not None:
             task = asyncio.create_task(self._run(client, reply.job))

@@ -44,7 +44,7 @@ finally:
 """
 SUBCOMMANDS = (
     "init", "doctor", "loop", "halt", "resume", "status", "watch", "worker", "accounting",
-    "tournament", "leaderboard", "report", "gate", "promote", "rollback", "p2p", "sync", "sbatch",
+    "tournament", "leaderboard", "report", "gate", "promote", "rollback", "p2p", "p2p drain", "sync", "sbatch",
     "bench", "bench rules", "bench ratings", "bench search", "bench learn", "bench cli",
 )  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -99,8 +100,21 @@ def test_the_api_refuses_strangers_forgers_other_configs_and_stale_terms(tmp_pat
         async with _running(settings) as agent:
             url = settings.url
             async with aiohttp.ClientSession() as plain:
-                async with plain.get(f"{url}/status") as response:
+                # The operator's `curl` on this machine: read-only, unsigned, and nothing secret in it.
+                for path in ("/status", "/v1/status"):
+                    async with plain.get(f"{url}{path}") as response:
+                        assert response.status == 200
+                        text = await response.text()
+                    assert SECRET not in text and str(settings.token_file) not in text
+                    assert json.loads(text)["role"] == "coordinator"
+                # Everything else stays signed, from loopback too.
+                async with plain.get(f"{url}/v1/artifacts") as response:
                     assert response.status == 401
+                async with plain.post(f"{url}/v1/halt", json={"reason": "x", "cancel": False}) as response:
+                    assert response.status == 401
+                    refusal = (await response.json())["error"]
+                    assert "only GET /status is answered without a signature" in refusal
+                assert "no jobs here" in agent.layout.halt.read_text()  # the unsigned halt changed nothing
             async with PeerClient(url, Credentials("x", b"another secret of 32 characters!")) as wrong:
                 with pytest.raises(PeerError) as refused:
                     await wrong.get_json("/v1/status")
@@ -144,7 +158,8 @@ def test_the_api_refuses_strangers_forgers_other_configs_and_stale_terms(tmp_pat
 
                 await x.post_json("/v1/heartbeat", _view(agent, "x"))
                 claim = await x.post_json("/v1/jobs/claim", {"node": "x", "term_seen": agent.term, "free": {"cpus": 1, "gpus": 0, "memory_mb": 0}})
-                assert claim == {"v": 1, "job": None, "halted": True}  # halted: nothing was submitted
+                # Halted: nothing was submitted.
+                assert claim == {"v": 1, "job": None, "halted": True, "node_state": "active"}
 
                 entry = {"path": "variants/square8_2p/models/x.json"}
                 with pytest.raises(PeerError) as fenced:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ringrift_hpc.p2p.election import LogPosition
+from ringrift_hpc.p2p.node_states import ACTIVE, RETIRED, NodeStateBook, NodeStates, node_states_path
 from ringrift_hpc.p2p.replica import (
     EMPTY_SHA256,
     LeaderReplication,
@@ -209,6 +210,8 @@ def test_a_stale_term_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
         "variants/Hex8/best.json",
         "journal.jsonl",
         "./state.json",
+        "p2p/agent.json",
+        "p2p/../state.json",
         "",
     ],
 )
@@ -229,7 +232,7 @@ def test_pointer_relpath_outside_the_list_is_refused(relpath: str) -> None:
 
 @pytest.mark.parametrize(
     "relpath",
-    ["state.json"]
+    ["state.json", "p2p/node_states.json"]
     + [f"variants/{VARIANT}/{n}" for n in ("best.json", "promotions.jsonl", "leaderboard.json")]
     + [f"variants/square19_4p/{n}" for n in ("leaderboard.md", "leaderboard.csv")],
 )
@@ -244,10 +247,14 @@ def test_pointer_files_lists_only_pointer_files_and_keeps_line_endings(tmp_path:
     layout.best(VARIANT).write_text('{"model": "m"}\n')
     layout.leaderboard_csv(VARIANT).write_bytes(b"model,elo\r\nm,1500\r\n")
     layout.state.write_text("{}\n")
+    (layout.root / "p2p").mkdir()
+    (layout.root / "p2p" / "node_states.json").write_text("{}\n")
+    (layout.root / "p2p" / "status.json").write_text("{}\n")
     layout.journal.write_bytes(line(1, 0))
     (layout.variants_dir / ".hex8_2p.abc.tmp").write_text("x")
     assert pointer_files(layout) == {
         "state.json": "{}\n",
+        "p2p/node_states.json": "{}\n",
         f"variants/{VARIANT}/best.json": '{"model": "m"}\n',
         f"variants/{VARIANT}/leaderboard.csv": "model,elo\r\nm,1500\r\n",
     }
@@ -398,6 +405,22 @@ def test_unchanged_pointer_files_are_not_resent(tmp_path: Path) -> None:
     asyncio.run(leader.replicate(1))
     assert [dict(p.files) for _, p in cluster.pushes] == [{"state.json": '{"tick": 2}\n'}] * 2
     assert pointer_files(cluster.layouts["c"]) == pointer_files(lead)
+
+
+def test_the_node_state_table_reaches_the_followers_and_a_new_coordinator_reads_it(tmp_path: Path) -> None:
+    nodes = ["a", "b", "c"]
+    cluster = Cluster(tmp_path, nodes)
+    lead = cluster.layouts["a"]
+    append(lead, 1, 1)
+    book = NodeStateBook(node_states_path(lead))
+    book.write(NodeStates().changed("gpu3", RETIRED, reason="gone", requested_by="ops", at=1.0, term=1))
+    asyncio.run(cluster.leader(nodes).replicate(1))
+    for node in ("b", "c"):
+        assert NodeStateBook(node_states_path(cluster.layouts[node])).current() == book.current()
+    # Unretired on the coordinator: the table empties everywhere.
+    book.write(book.current().changed("gpu3", ACTIVE, reason="", requested_by="ops", at=2.0, term=1))
+    asyncio.run(cluster.leader(nodes).replicate(1))
+    assert NodeStateBook(node_states_path(cluster.layouts["c"])).current().nodes == {}
 
 
 def test_a_follower_that_lost_its_journal_is_no_longer_counted(tmp_path: Path) -> None:
