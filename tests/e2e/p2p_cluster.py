@@ -129,8 +129,11 @@ class P2PCluster:
             _kill_job(node.layout, job_id)
 
     def stop_all(self) -> None:
-        for node_id, node in self.nodes.items():
-            if node.alive():
+        """The coordinator last: while it waits for its exit the others could elect a new one
+        and write records it never saw; with them gone first, no election can start."""
+        leaders = set(self.coordinators())
+        for node_id in sorted(self.nodes, key=lambda n: n in leaders):
+            if self.nodes[node_id].alive():
                 self.kill(node_id, signal.SIGTERM)
 
     def coordinators(self) -> list[str]:
