@@ -17,15 +17,13 @@ import typer
 from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.loop.requests import Request, controller_holds_lease, submit
-from ringrift_hpc.rating.participants import Participant, parse_participant_id
+from ringrift_hpc.rating.participants import Participant, participant_from_text
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
 
 if TYPE_CHECKING:
     from ringrift_hpc.config import Config, PromotionSection
     from ringrift_hpc.jobs.evaluate_games import GroupPlan
     from ringrift_hpc.jobs.evaluate_gate import GateReport
-
-_SHA256_LENGTH = 64
 
 
 def _run_config(run: Path) -> tuple[RunLayout, Config]:
@@ -48,13 +46,6 @@ def _run_variant(config: Config, variant: str, run: Path) -> str:
     if variant not in names:
         raise fail(f"--variant {variant}: run {run} plays {', '.join(names)}; pick one of them")
     return variant
-
-
-def _participant(variant: str, text: str, budget: int) -> Participant:
-    """A participant id, or a bare model id meaning that model searched at the evaluation budget."""
-    if len(text) == _SHA256_LENGTH and "#" not in text:
-        return Participant(variant=variant, kind="gumbel", budget=budget, model_id=text)
-    return parse_participant_id(variant, text)
 
 
 def tournament_command(
@@ -115,7 +106,7 @@ def tournament_command(
     from ringrift_hpc.jobs.model_files import run_model_file
     from ringrift_hpc.jobs.registry import job_callable
     from ringrift_hpc.loop.tournament_arrays import submitted_rounds
-    from ringrift_hpc.loop.tournament_plan import entrants
+    from ringrift_hpc.loop.tournament_plan import entrants, tournament_id
     from ringrift_hpc.loop.tournament_rounds import (
         FORMATS,
         TournamentPlan,
@@ -141,7 +132,7 @@ def tournament_command(
         )
     budget = config.evaluation_simulations
     try:
-        chosen = [_participant(variant, text, budget) for text in participants]
+        chosen = [participant_from_text(variant, text, budget) for text in participants]
         everyone = entrants(
             config, variant, promotion_history(layout, variant), chosen=chosen, recent=recent_bests
         )
@@ -158,7 +149,7 @@ def tournament_command(
             find(model)
     except (ValueError, FileNotFoundError) as error:
         raise fail(f"tournament: {error}") from None
-    eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    eval_id = tournament_id(datetime.now(timezone.utc))
     plan = TournamentPlan(
         variant=variant,
         eval_id=eval_id,
@@ -379,7 +370,7 @@ def promote_command(
     layout, config = _run_config(run)
     variant = _run_variant(config, variant, run)
     try:
-        participant = _participant(variant, model, config.evaluation_simulations)
+        participant = participant_from_text(variant, model, config.evaluation_simulations)
         request = Request.promote(variant, participant.id, reason=reason)
     except ValueError as error:
         raise fail(f"--model: {error}") from None
