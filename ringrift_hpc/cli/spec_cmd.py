@@ -44,8 +44,10 @@ RUN = typer.Argument(..., help="The run directory (created by `init`).")
 VARIANT = typer.Option(None, "--variant", "-v", help="The variant; default: the run's only one.")
 
 
-def _built(run: Path, variant: str | None, build: Callable[[RunLayout, Config, VariantFiles], T]) -> T:
-    """`build` on the run's files; refusals exit 2 with their message."""
+def _built(
+    run: Path, variant: str | None, build: Callable[[RunLayout, Config, VariantFiles], T]
+) -> tuple[Config, T]:
+    """The run's config and `build` on the run's files; refusals exit 2 with their message."""
     # Building specs imports the job modules (torch): here, not at module level.
     from ringrift_hpc.config import ConfigError, load_config
     from ringrift_hpc.loop.hand_specs import variant_files
@@ -56,12 +58,12 @@ def _built(run: Path, variant: str | None, build: Callable[[RunLayout, Config, V
         raise fail(f"{run} is not a run directory (no run.yaml); create it with `ringrift-hpc init`")
     try:
         config = load_config(layout.run_config)
-        return build(layout, config, variant_files(layout, config, variant))
+        return config, build(layout, config, variant_files(layout, config, variant))
     except (ConfigError, StoreError, ValueError) as error:
         raise fail(f"spec: {error}") from None
 
 
-def _write_array(out: Path, specs: Mapping[str, SpecModel], submit: str) -> None:
+def _write_array(out: Path, specs: Mapping[str, SpecModel], script: str, parallelism: int) -> None:
     from ringrift_hpc.store import atomic_write_text
 
     if out.exists() and not out.is_dir():
@@ -75,7 +77,7 @@ def _write_array(out: Path, specs: Mapping[str, SpecModel], submit: str) -> None
     # The list last: a SPECS file names only specs that exist.
     atomic_write_text(out / SPECS_LIST, "\n".join(paths) + "\n")
     typer.echo(f"wrote {len(paths)} spec(s) and {out / SPECS_LIST}")
-    typer.echo(f"submit: sbatch --array=0-{len(paths) - 1} {submit} {out / SPECS_LIST}")
+    typer.echo(f"submit: sbatch --array=0-{len(paths) - 1}%{parallelism} {script} {out / SPECS_LIST}")
 
 
 @spec_app.command("selfplay")
@@ -100,7 +102,7 @@ def selfplay_command(
     """Specs of selfplay array tasks, each publishing one shard."""
     from ringrift_hpc.loop.hand_specs import selfplay_specs
 
-    specs = _built(
+    config, specs = _built(
         run,
         variant,
         lambda layout, config, files: selfplay_specs(
@@ -114,7 +116,7 @@ def selfplay_command(
             games=games,
         ),
     )
-    _write_array(out, specs, "selfplay.sbatch")
+    _write_array(out, specs, "selfplay.sbatch", config.slurm.selfplay.array_parallelism)
 
 
 @spec_app.command("train")
@@ -141,7 +143,7 @@ def train_command(
     from ringrift_hpc.loop.hand_specs import train_spec
     from ringrift_hpc.store import atomic_write_text
 
-    spec = _built(
+    _, spec = _built(
         run,
         variant,
         lambda layout, config, files: train_spec(
@@ -181,14 +183,15 @@ def evaluate_command(
     """Specs of one batch of an evaluation's match tasks (candidate against best, and the anchors)."""
     from ringrift_hpc.loop.hand_specs import evaluate_specs
 
-    found, specs = _built(
+    config, (found, specs) = _built(
         run,
         variant,
         lambda layout, config, files: evaluate_specs(
             layout, config, files, candidate=candidate, best=best, batch=batch, eval_id=eval_id
         ),
     )
-    _write_array(out, {f"{found}-{task}": spec for task, spec in specs.items()}, "evaluate.sbatch")
+    named = {f"{found}-{task}": spec for task, spec in specs.items()}
+    _write_array(out, named, "evaluate.sbatch", config.slurm.evaluate.array_parallelism)
 
 
 @spec_app.command("tournament")
@@ -221,7 +224,7 @@ def tournament_command(
     the leaderboard."""
     from ringrift_hpc.loop.hand_specs import tournament_specs_by_hand
 
-    found, specs = _built(
+    config, (found, specs) = _built(
         run,
         variant,
         lambda layout, config, files: tournament_specs_by_hand(
@@ -236,4 +239,5 @@ def tournament_command(
             seed=seed,
         ),
     )
-    _write_array(out, {f"{found}-{task}": spec for task, spec in specs.items()}, "tournament.sbatch")
+    named = {f"{found}-{task}": spec for task, spec in specs.items()}
+    _write_array(out, named, "tournament.sbatch", config.slurm.evaluate.array_parallelism)

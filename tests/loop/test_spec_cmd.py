@@ -50,7 +50,7 @@ def test_selfplay_specs_are_the_controllers_tasks_listed_in_array_order(
     out = tmp_path / "sp"
     code, output = _spec("selfplay", str(run.root), "--tasks", "3", "--first-task", "2", "--out", str(out))
     assert code == 0, output
-    assert "sbatch --array=0-2 selfplay.sbatch" in output
+    assert "sbatch --array=0-2%64 selfplay.sbatch" in output
     config = load_config(run.run_config)
     listed = _listed(out)
     assert [p.name for p in listed] == [f"selfplay-g000000-{i:06d}.json" for i in (2, 3, 4)]
