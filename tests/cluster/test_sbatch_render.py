@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -176,7 +177,8 @@ def test_render_command_takes_templates_of_your_own(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_built_wheel_ships_the_templates_and_renders_without_the_source_tree(tmp_path: Path) -> None:
-    """Build the wheel, install it alone into a folder and render from there, away from the repository."""
+    """Build the wheel (and check the sdist holds the templates too), install the wheel alone into a
+    folder and render from there, away from the repository."""
     repo = Path(__file__).resolve().parents[2]
     # pip builds in the source folder (build/, *.egg-info): build a copy, not the checkout.
     source = tmp_path / "source"
@@ -191,7 +193,19 @@ def test_a_built_wheel_ships_the_templates_and_renders_without_the_source_tree(t
     (wheel,) = (tmp_path / "dist").glob("ringrift_hpc-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = {name for name in archive.namelist() if name.startswith("ringrift_hpc/cluster/templates/")}
-    assert shipped == {f"ringrift_hpc/cluster/templates/{template_file(s)}" for s in SCRIPTS}
+    templates = {f"ringrift_hpc/cluster/templates/{template_file(s)}" for s in SCRIPTS}
+    assert shipped == templates
+    sdist = "from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; {sdist}", str(tmp_path / "sdist")],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    with tarfile.open(tmp_path / "sdist" / done.stdout.split()[-1]) as archive:
+        assert templates <= {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, timeout=300)
     probe = (
