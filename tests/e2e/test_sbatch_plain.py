@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import typer
-from loop_checks import wait_for
+from loop_checks import check_consistent, wait_for
 from tiny_run import make_tiny_run
 from typer.testing import CliRunner
 
@@ -22,6 +22,7 @@ from ringrift_hpc.cli.sbatch_cmd import sbatch_app
 from ringrift_hpc.cli.spec_cmd import spec_app
 from ringrift_hpc.cluster.sbatch_render import log_dir
 from ringrift_hpc.loop.halt import write_halt
+from ringrift_hpc.loop.runner import run_loop
 from ringrift_hpc.store import LeaseRecord, RunLayout, list_published, read_lease
 
 VARIANT = "square8_2p"
@@ -109,6 +110,12 @@ def test_every_job_script_makes_its_artifact_from_the_specs_of_spec(tmp_path: Pa
     _array(layout, scripts / "tournament.sbatch", tmp_path / "tournament" / "specs.txt")
     (tournament,) = [d for d in layout.matches_root(VARIANT).iterdir() if d.name.startswith("tournament-")]
     assert _published(tournament)
+
+    # A controller ingests what was published by hand, each artifact once, and rates the games.
+    write_halt(layout, "only look")
+    run_loop(layout, once=True)
+    check_consistent(layout)
+    assert layout.leaderboard_json(VARIANT).exists()
 
 
 def _squeue(job: str) -> str:
