@@ -31,6 +31,7 @@ from ringrift_hpc.cli.rating_cmds import (
 from ringrift_hpc.cli.report_cmd import report_command
 from ringrift_hpc.cli.run_commands import doctor_command, init_command
 from ringrift_hpc.cli.sbatch_cmd import sbatch_app
+from ringrift_hpc.cli.spec_cmd import spec_app
 from ringrift_hpc.cli.sync_cmd import sync_command
 
 app = typer.Typer(
@@ -58,6 +59,7 @@ app.command("promote")(promote_command)
 app.command("rollback")(rollback_command)
 app.command("sync")(sync_command)
 app.add_typer(sbatch_app, name="sbatch")
+app.add_typer(spec_app, name="spec")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(p2p_app, name="p2p")
 bench_app.command("ratings")(ratings_command)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 from pathlib import Path
+from types import FrameType
 
 import typer
 
@@ -47,6 +49,22 @@ def _via_p2p_agent(layout: RunLayout, path: str, payload: dict[str, object]) -> 
     return True
 
 
+# The exit status of a controller stopped by SIGTERM (128 + the signal, as the shell reports it).
+TERMINATED_EXIT = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM reached the controller. A BaseException, as KeyboardInterrupt: no `except Exception`
+    of a tick may swallow it on its way to the `finally` that releases the lease."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Once: a second SIGTERM (Slurm signals every process, the batch shell passes one on) must
+    # not interrupt the lease's release.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def loop_command(
     run: Path = typer.Argument(..., help="The run directory (created by `init`)."),
     once: bool = typer.Option(False, "--once", help="Run one tick and exit."),
@@ -59,6 +77,9 @@ def loop_command(
 
     Prints one line per journal event (submissions, ingested artifacts, SPRT progress,
     decisions, failures) as it happens, and a summary at the end.
+
+    SIGTERM (scancel, preemption) stops it as Ctrl-C does: the lease is released, so a restart
+    takes over at once and resumes from the run directory; the exit status is 143.
     """
     from ringrift_hpc.config import ConfigError
     from ringrift_hpc.loop.event_feed import JournalFeed
@@ -67,6 +88,7 @@ def loop_command(
     layout = _layout(run)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     feed = None if quiet else JournalFeed(layout, typer.echo)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         outcome = run_loop(
             layout, once=once, max_ticks=max_ticks, after_tick=feed.poll if feed is not None else None
@@ -84,6 +106,11 @@ def loop_command(
         if feed is not None:
             feed.summary()
         raise
+    except Terminated:
+        if feed is not None:
+            feed.summary()
+        typer.echo(f"stopped by SIGTERM; the lease is released and `loop {run}` resumes the run")
+        raise typer.Exit(TERMINATED_EXIT) from None
     verb = "finished (every variant reached loop.max_generations)" if outcome.finished else "stopped"
     typer.echo(f"{verb} after {outcome.ticks} tick(s)")
     if feed is not None:

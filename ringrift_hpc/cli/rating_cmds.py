@@ -21,7 +21,7 @@ from ringrift_hpc.cli.errors import fail
 from ringrift_hpc.config.variants import variant_from_name
 from ringrift_hpc.loop.requests import DONE_DIR, Request, controller_holds_lease, requester, submit
 from ringrift_hpc.rating.best import best_path, promotion_history, read_best
-from ringrift_hpc.rating.participants import Participant, parse_participant_id
+from ringrift_hpc.rating.participants import Participant, parse_participant_id, participant_from_text
 from ringrift_hpc.store import LeaseHeldError, RunLayout, StoreError, read_lease
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from ringrift_hpc.jobs.evaluate_games import GroupPlan
     from ringrift_hpc.jobs.evaluate_gate import GateReport
     from ringrift_hpc.jobs.evaluate_players import SearchKnobs
-
-_SHA256_LENGTH = 64
 
 
 def _run_config(run: Path) -> tuple[RunLayout, Config]:
@@ -53,13 +51,6 @@ def _run_variant(config: Config, variant: str, run: Path) -> str:
     if variant not in names:
         raise fail(f"--variant {variant}: run {run} plays {', '.join(names)}; pick one of them")
     return variant
-
-
-def _participant(variant: str, text: str, budget: int) -> Participant:
-    """A participant id, or a bare model id meaning that model searched at the evaluation budget."""
-    if len(text) == _SHA256_LENGTH and "#" not in text:
-        return Participant(variant=variant, kind="gumbel", budget=budget, model_id=text)
-    return parse_participant_id(variant, text)
 
 
 def tournament_command(
@@ -120,7 +111,7 @@ def tournament_command(
     from ringrift_hpc.jobs.model_files import run_model_file
     from ringrift_hpc.jobs.registry import job_callable
     from ringrift_hpc.loop.tournament_arrays import submitted_rounds
-    from ringrift_hpc.loop.tournament_plan import entrants
+    from ringrift_hpc.loop.tournament_plan import entrants, tournament_id
     from ringrift_hpc.loop.tournament_rounds import (
         FORMATS,
         TournamentPlan,
@@ -145,7 +136,7 @@ def tournament_command(
         )
     budget = config.evaluation_simulations
     try:
-        chosen = [_participant(variant, text, budget) for text in participants]
+        chosen = [participant_from_text(variant, text, budget) for text in participants]
         everyone = entrants(
             config, variant, promotion_history(layout, variant), chosen=chosen, recent=recent_bests
         )
@@ -162,7 +153,7 @@ def tournament_command(
             find(model)
     except (ValueError, FileNotFoundError) as error:
         raise fail(f"tournament: {error}") from None
-    eval_id = "tournament-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    eval_id = tournament_id(datetime.now(timezone.utc))
     plan = TournamentPlan(
         variant=variant,
         eval_id=eval_id,
@@ -472,7 +463,7 @@ def promote_command(
             f"to bring in a checkpoint file use --candidate {model}"
         )
     try:
-        participant = _participant(variant, model, config.evaluation_simulations)
+        participant = participant_from_text(variant, model, config.evaluation_simulations)
         request = Request.promote(variant, participant.id, reason=reason or "manual promotion")
     except ValueError as error:
         raise fail(f"--model: {error}") from None
@@ -512,7 +503,7 @@ def _promote_candidate(
         raise fail(f"--candidate: {error}") from None
     how = "imported as" if imported.added else "already in the run as"
     typer.echo(f"{source}: model {imported.model_id} {how} {layout.relative(imported.path)}")
-    participant = _participant(variant, imported.model_id, config.evaluation_simulations)
+    participant = participant_from_text(variant, imported.model_id, config.evaluation_simulations)
     best = parse_participant_id(variant, current["participant"]) if current is not None else None
     if best is not None and best.model_id == participant.model_id:
         raise fail(f"--candidate {source}: model {imported.model_id} is already the best of {variant}")

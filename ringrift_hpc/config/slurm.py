@@ -189,6 +189,25 @@ class EvaluateJob(SlurmJob):
     array_parallelism: Int = _parallelism_field(32)
 
 
+class ControllerJob(SlurmJob):
+    """Resources of the controller run as a Slurm job itself (`sbatch render --purpose controller`).
+
+    Only the rendered controller script uses them; the controller does not submit itself.
+    """
+
+    partition: Str | None = Field(
+        default=None,
+        description="Partition (`--partition`), usually a long-running service partition; "
+        "null uses the cluster's default.",
+    )
+    time: Str = Field(
+        default="7-00:00:00",
+        description="Walltime limit (`--time`) in Slurm format; a bare integer means minutes. Stored as "
+        "`HH:MM:SS` or `D-HH:MM:SS`. 90 s before it runs out the job requeues itself.",
+    )
+    cpus: Int = _cpus_field(2)
+
+
 class SlurmSection(Section):
     """How jobs are submitted when the executor is Slurm."""
 
@@ -206,6 +225,9 @@ class SlurmSection(Section):
     selfplay: SelfplayJob = Field(default=SelfplayJob(), description="Selfplay array tasks.")
     train: TrainJob = Field(default=TrainJob(), description="Training jobs.")
     evaluate: EvaluateJob = Field(default=EvaluateJob(), description="Evaluation array tasks.")
+    controller: ControllerJob = Field(
+        default=ControllerJob(), description="The controller as a Slurm job (plain sbatch sites)."
+    )
 
     def job(self, kind: JobKind) -> SlurmJob:
         """Resources for one job kind."""

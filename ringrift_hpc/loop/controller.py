@@ -34,8 +34,6 @@ from ringrift_hpc.cluster.executor import (
 )
 from ringrift_hpc.cluster.purposes import TOURNAMENT_ID_PREFIX, Purpose
 from ringrift_hpc.config import Config
-from ringrift_hpc.jobs.evaluate import MatchSpec
-from ringrift_hpc.jobs.evaluate_games import GroupPlan
 from ringrift_hpc.jobs.registry import job_entry, spec_from_json
 from ringrift_hpc.jobs.replay_window import choose_window
 from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
@@ -70,7 +68,7 @@ from ringrift_hpc.loop.judge import evaluation_of, progress_of, sprt_of
 from ringrift_hpc.loop.replay_snapshot import restart
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, train_task
-from ringrift_hpc.loop.tournament_plan import tournament_specs
+from ringrift_hpc.loop.tournament_plan import evaluation_id, evaluation_specs, tournament_specs
 from ringrift_hpc.loop.variant_machine import (
     Action,
     Decide,
@@ -525,35 +523,24 @@ class Controller:
             parent_model=v.best_model,
             generation=v.generation + 1,
             new_samples=new_samples,
-            seed=self.config.run.seed + v.decisions + 1,
+            seed=policies.training_seed(self.config.run.seed, v.decisions),
             window=window,
         )
         started = TrainingStarted(job_key=spec.key, samples_total=v.samples_total)
         self._submit("train", v.variant, [(train_task(v.variant, spec.key), spec.to_json())], started)
 
-    def _match_spec(self, variant: str, eval_id: str, task: str, groups: tuple[GroupPlan, ...]) -> MatchSpec:
-        return MatchSpec.from_config(
-            self.config, run_root=self.layout.root, variant=variant, eval_id=eval_id, task=task, groups=groups
-        )
-
     def _submit_evaluation(self, v: VariantState, batch: int) -> None:
         assert v.candidate is not None  # the machine evaluates only with a candidate
-        eval_id = v.eval_id or f"eval-g{v.generation + 1:04d}-{v.candidate[:16]}"
-        plans = policies.evaluation_batch(
-            self._participant(v.variant, v.candidate),
-            self._best(v),
-            batch,
-            evaluation=self.config.evaluation,
-            promotion=self.config.promotion,
-            seed=self.config.run.seed,
+        eval_id = v.eval_id or evaluation_id(v.generation + 1, v.candidate)
+        specs = evaluation_specs(
+            self.config,
+            run_root=self.layout.root,
+            candidate=self._participant(v.variant, v.candidate),
+            best=self._best(v),
+            eval_id=eval_id,
+            batch=batch,
         )
-        tasks = [
-            (
-                f"evaluate/{v.variant}/{eval_id}/{task}",
-                self._match_spec(v.variant, eval_id, task, groups).to_json(),
-            )
-            for task, groups in plans.items()
-        ]
+        tasks = [(f"evaluate/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
         started = EvaluationStarted(eval_id=eval_id, batch=batch)
         progress = self._sprt_progress(v)
         if progress is not None:  # journaled for `loop` to print; no replay depends on it

@@ -74,6 +74,11 @@ def retry_at(now: float, attempt: int, max_retries: int, backoff_s: float) -> fl
     return now + backoff_s * float(2**attempt)
 
 
+def training_seed(run_seed: int, decisions: int) -> int:
+    """The seed of the training that follows a variant's `decisions` promotion decisions."""
+    return run_seed + decisions + 1
+
+
 def _chunks(plans: Sequence[GroupPlan], size: int) -> list[tuple[GroupPlan, ...]]:
     return [tuple(plans[i : i + size]) for i in range(0, len(plans), size)]
 

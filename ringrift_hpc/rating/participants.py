@@ -137,6 +137,17 @@ def parse_participant_id(variant: Variant | str, participant_id: str) -> Partici
     )
 
 
+_SHA256_LENGTH = 64
+
+
+def participant_from_text(variant: Variant | str, text: str, budget: int) -> Participant:
+    """A participant id, or a bare model id meaning that model searched at `budget` (what commands
+    take from a person)."""
+    if len(text) == _SHA256_LENGTH and "#" not in text:
+        return Participant(variant=variant, kind="gumbel", budget=budget, model_id=text)
+    return parse_participant_id(variant, text)
+
+
 def participant_from_json(doc: Any, *, where: str) -> Participant:
     """Parse a participant object; `where` (file and field) prefixes every error."""
     if not isinstance(doc, dict):

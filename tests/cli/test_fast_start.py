@@ -45,6 +45,7 @@ finally:
 SUBCOMMANDS = (
     "init", "doctor", "loop", "halt", "resume", "status", "watch", "worker", "accounting",
     "tournament", "leaderboard", "report", "gate", "promote", "rollback", "p2p", "p2p drain", "sync", "sbatch",
+    "sbatch render", "spec", "spec selfplay", "spec train", "spec evaluate", "spec tournament",
     "bench", "bench rules", "bench ratings", "bench search", "bench learn", "bench cli",
 )  # fmt: skip
 
