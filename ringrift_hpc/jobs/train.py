@@ -20,6 +20,7 @@ resubmits the same call, which resumes from the last resume file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -38,10 +39,16 @@ import torch.distributed as dist
 from torch.multiprocessing.spawn import spawn
 from torch.nn.parallel import DistributedDataParallel
 
-from ringrift_hpc.ai.checkpoint import CheckpointHeader, checkpoint_bytes, load_checkpoint, model_id
+from ringrift_hpc.ai.checkpoint import (
+    CheckpointHeader,
+    checkpoint_bytes,
+    load_checkpoint,
+    model_id,
+    read_header,
+)
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
-from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, PolicyValueNet
+from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, AUX_HEADS, PolicyValueNet
 from ringrift_hpc.ai.net_evaluator import resolve_device
 from ringrift_hpc.data.dataset import (
     Batch,
@@ -205,7 +212,9 @@ def _described(shards: tuple[tuple[Path, int], ...], variant: str) -> tuple[Shar
 
 
 def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
-    """The parent model, verified by content; seeded random weights only when no parent is named."""
+    """The parent model, verified by content; seeded random weights only when no parent is named.
+    A parent that differs from the spec's network in the auxiliary heads alone is adapted
+    (`_with_aux_heads`); any other difference is refused."""
     header = CheckpointHeader.current(spec.board, spec.num_players, spec.net_config())
     if spec.parent_model is None:
         torch.manual_seed(spec.seed)
@@ -222,7 +231,31 @@ def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
             f"{path}: its sha256 is {found}, not the parent id {spec.parent_model} its name claims; "
             "the file is damaged: quarantine it and name another parent"
         )
-    return load_checkpoint(path, header)
+    return _with_aux_heads(load_checkpoint(path, _parent_header(path, header)), header, spec.seed)
+
+
+def _parent_header(path: Path, wanted: CheckpointHeader) -> CheckpointHeader:
+    """The header to load the parent with: `wanted`, or the parent's own when the two differ in
+    the auxiliary head flags alone (so `training.aux_*_weight` can be changed within a run)."""
+    found = read_header(path).net_config
+    if dataclasses.replace(found, **{name: getattr(wanted.net_config, name) for name in AUX_HEADS}) == (
+        wanted.net_config
+    ):
+        return dataclasses.replace(wanted, net_config=found)
+    return wanted
+
+
+def _with_aux_heads(parent: PolicyValueNet, header: CheckpointHeader, seed: int) -> PolicyValueNet:
+    """`parent` with the auxiliary heads `header` asks for: a head it lacks starts from seeded
+    random weights, a head it has and the header does not is dropped."""
+    if parent.config == header.net_config:
+        return parent
+    torch.manual_seed(seed)
+    net = PolicyValueNet(header.net_config, header.board, header.num_players)
+    inherited = parent.state_dict()
+    # Everything but the auxiliary heads comes from the parent; the keys are the same modules.
+    net.load_state_dict({key: inherited.get(key, value) for key, value in net.state_dict().items()})
+    return net
 
 
 def _check_devices(spec: TrainSpec) -> None:

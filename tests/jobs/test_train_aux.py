@@ -15,12 +15,13 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, training
 
 from ringrift_hpc.ai.checkpoint import CheckpointHeader, load_checkpoint
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.config import Config
-from ringrift_hpc.jobs.train import run_training
+from ringrift_hpc.jobs.train import initial_net, run_training
 from ringrift_hpc.jobs.train_spec import TrainSpec, TrainSpecError
 from ringrift_hpc.store import RunLayout, read_manifest
 
@@ -109,3 +110,23 @@ def test_default_training_is_unchanged_by_the_auxiliary_targets(tmp_path: Path) 
     assert new.train_ownership_loss is None and new.validation_score_loss is None
     meta = read_manifest(Path(new.weights)).manifest.metadata
     assert not any("ownership" in key or "score" in key for key in meta)
+
+
+def test_a_parent_without_the_heads_gets_them_and_one_with_them_loses_them(tmp_path: Path) -> None:
+    """Turning the weights on or off within a run keeps the parent's trunk and main heads."""
+    root = _root(tmp_path, "switch")
+    plain = run_training(_spec(root, NET))
+    child_spec = TrainSpec.model_validate(
+        {**_spec(root, AUX_NET, **WEIGHTS).model_dump(), "parent_model": plain.model_id}
+    )
+    layout = RunLayout(root)
+    parent = load_checkpoint(Path(plain.weights), CheckpointHeader.current(BOARD, PLAYERS, NET))
+    start = initial_net(layout, child_spec)
+    assert start.config == AUX_NET
+    shared = parent.state_dict()
+    assert all(torch.equal(value, start.state_dict()[key]) for key, value in shared.items())
+    child = run_training(child_spec)
+    assert child.train_ownership_loss is not None
+    back = TrainSpec.model_validate({**_spec(root, NET).model_dump(), "parent_model": child.model_id})
+    again = initial_net(layout, back)
+    assert again.config == NET and set(again.state_dict()) == set(shared)
