@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,8 @@ def _differences(found: CheckpointHeader, expected: CheckpointHeader) -> list[st
         if ours != theirs:
             lines.append(f"{name}: checkpoint {ours!r}, expected {theirs!r}")
     if found.net_config != expected.net_config:
-        ours_cfg, theirs_cfg = found.net_config.to_dict(), expected.net_config.to_dict()
+        # Every field, the auxiliary head flags too (`to_dict` leaves them out while off).
+        ours_cfg, theirs_cfg = asdict(found.net_config), asdict(expected.net_config)
         changed = ", ".join(
             f"{key} {ours_cfg[key]} vs {theirs_cfg[key]}"
             for key in ours_cfg

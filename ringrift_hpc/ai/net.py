@@ -16,19 +16,25 @@ Heads:
   codec, flattened as `plane*H*W + row*W + col`, followed by a small MLP on pooled features
   for the codec's non-spatial choices; together exactly `codec.size` logits in index order;
 * value: one value per seat in [-1, 1], RELATIVE to the player to move (slot 0 = the player to
-  move, slot k = the k-th seat after it in turn order), trained on `outcome_values`.
+  move, slot k = the k-th seat after it in turn order), trained on `outcome_values`;
+* optional training-only auxiliary heads (`NetConfig.ownership_head`, `score_head`; KataGo's
+  dense targets, `ai.aux_targets`), both reading the value head's features so that what they
+  teach reaches the value: ownership, a 1x1 convolution giving per cell logits over {none, slot
+  0, ..., slot N-1}; score, an MLP on the pooled value features giving [2, N] shares in [0, 1].
+  Only `forward(..., aux=True)` computes them; search (`legal_forward`, `ai.fused`) never does.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ringrift_hpc.ai.aux_targets import SCORE_MEASURES
 from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.encoding import board_grid, encoder_shape
 from ringrift_hpc.ai.fused import FusedNet, fuse, fused_heads
@@ -37,6 +43,8 @@ from ringrift_hpc.config.learning import NetworkSection
 # Bumped whenever the module structure changes in a way a NetConfig does not describe.
 ARCHITECTURE_VERSION = "preact-resnet-gpool/1"
 
+# NetConfig's flags of the training-only auxiliary heads.
+AUX_HEADS = ("ownership_head", "score_head")
 # What a masked log-probability reads: finite, so `0 * log_prob` in a cross-entropy is 0, not NaN.
 MASKED_LOGIT = -1.0e9
 _POOL_FILL = -1.0e4
@@ -54,16 +62,26 @@ class NetConfig:
     nonspatial_hidden: int = 64
     value_channels: int = 32
     value_hidden: int = 128
+    # Training-only auxiliary heads; absent from `to_dict` while off, so a network without them
+    # has the same checkpoint header as before they existed.
+    ownership_head: bool = False
+    score_head: bool = False
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if type(value) is not int or value < 1:
+            if field.name in AUX_HEADS:
+                if type(value) is not bool:
+                    raise ValueError(f"NetConfig.{field.name} must be a bool, got {value!r}")
+            elif type(value) is not int or value < 1:
                 raise ValueError(f"NetConfig.{field.name} must be a positive int, got {value!r}")
 
     @classmethod
-    def from_section(cls, section: NetworkSection) -> NetConfig:
-        """The config's `network` section; the head widths follow the trunk width."""
+    def from_section(
+        cls, section: NetworkSection, *, ownership_head: bool = False, score_head: bool = False
+    ) -> NetConfig:
+        """The config's `network` section; the head widths follow the trunk width. The auxiliary
+        heads are asked for by training (a positive loss weight), not by the section."""
         head = max(8, section.channels // 2)
         return cls(
             channels=section.channels,
@@ -73,17 +91,21 @@ class NetConfig:
             nonspatial_hidden=max(16, section.channels),
             value_channels=head,
             value_hidden=section.value_hidden,
+            ownership_head=ownership_head,
+            score_head=score_head,
         )
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, int | bool]:
+        return {key: value for key, value in asdict(self).items() if key not in AUX_HEADS or value}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetConfig:
-        """Inverse of `to_dict`; unknown or missing keys are errors, not defaults."""
+        """Inverse of `to_dict`; unknown or missing keys are errors, not defaults (the auxiliary
+        head flags alone may be missing: off)."""
         expected = {field.name for field in fields(cls)}
-        if set(data) != expected:
-            missing = sorted(expected - set(data))
+        required = expected - set(AUX_HEADS)
+        if not required <= set(data) <= expected:
+            missing = sorted(required - set(data))
             unknown = sorted(set(data) - expected)
             raise ValueError(f"NetConfig keys do not match: missing {missing}, unknown {unknown}")
         return cls(**data)
@@ -201,6 +223,14 @@ class ResidualBlock(nn.Module):
         return x + cells.zero_invalid(h)
 
 
+@dataclass(frozen=True, eq=False)
+class AuxOutputs:
+    """The auxiliary heads' outputs; None for a head the network does not have."""
+
+    ownership: torch.Tensor | None  # [B, 1 + N, H, W] logits: none, slot 0, ..., slot N-1
+    score: torch.Tensor | None  # [B, 2, N] in [0, 1]: territory and eliminated-ring shares
+
+
 @dataclass(frozen=True)
 class NetShape:
     """The tensor shapes of one variant, from the encoder and the codec."""
@@ -307,13 +337,51 @@ class PolicyValueNet(nn.Module):
             nn.ReLU(),
             nn.Linear(config.value_hidden, num_players),
         )
+        self.ownership_out = (
+            _conv1(config.value_channels, 1 + num_players, bias=True) if config.ownership_head else None
+        )
+        self.score_mlp = (
+            nn.Sequential(
+                nn.Linear(2 * config.value_channels, config.value_hidden),
+                nn.ReLU(),
+                nn.Linear(config.value_hidden, len(SCORE_MEASURES) * num_players),
+            )
+            if config.score_head
+            else None
+        )
 
-    def forward(self, planes: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        policy, tail, values = self.heads(planes, scalars)
+    @overload
+    def forward(
+        self, planes: torch.Tensor, scalars: torch.Tensor, aux: Literal[False] = False
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    @overload
+    def forward(
+        self, planes: torch.Tensor, scalars: torch.Tensor, aux: Literal[True]
+    ) -> tuple[torch.Tensor, torch.Tensor, AuxOutputs]: ...
+
+    def forward(
+        self, planes: torch.Tensor, scalars: torch.Tensor, aux: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, AuxOutputs]:
+        """(policy logits, values), and with `aux` the auxiliary heads' outputs (training only:
+        DDP sees every parameter used in the call it wraps)."""
+        x = self.trunk(planes, scalars)
+        policy, tail, values, value_features = self._heads(x)
         logits = self.policy_out(policy).flatten(1)
         if tail is not None:
             logits = torch.cat((logits, tail), dim=1)
-        return logits, values
+        if not aux:
+            return logits, values
+        return logits, values, self._aux(value_features)
+
+    def _aux(self, value_features: torch.Tensor) -> AuxOutputs:
+        ownership = score = None
+        if self.ownership_out is not None:
+            ownership = self.ownership_out(value_features)
+        if self.score_mlp is not None:
+            raw = self.score_mlp(self.cells.pool(value_features))
+            score = torch.sigmoid(raw).view(-1, len(SCORE_MEASURES), self.num_players)
+        return AuxOutputs(ownership, score)
 
     def legal_forward(
         self, planes: torch.Tensor, scalars: torch.Tensor, rows: torch.Tensor, index: torch.Tensor
@@ -364,6 +432,11 @@ class PolicyValueNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Trunk and heads up to the policy output convolution: (policy features [B, Cp, H, W],
         non-spatial logits [B, T] or None, values [B, N])."""
+        policy, tail, values, _ = self._heads(self.trunk(planes, scalars))
+        return policy, tail, values
+
+    def trunk(self, planes: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
+        """The trunk's output features [B, C, H, W], zero outside the board."""
         cells = self.cells
         x = self.stem(cells.zero_invalid(planes))
         if self.scalar_bias is not None:
@@ -371,12 +444,15 @@ class PolicyValueNet(nn.Module):
         x = cells.zero_invalid(x)
         for block in self.blocks:
             x = block(x, cells)
-        x = cells.zero_invalid(F.relu(self.trunk_norm(x)))
+        return cells.zero_invalid(F.relu(self.trunk_norm(x)))
 
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """`heads` from the trunk's features, plus the value head's features [B, Cv, H, W]."""
+        cells = self.cells
         p = self.policy_conv(x) + self.policy_gpool(x, cells)
         p = cells.zero_invalid(F.relu(self.policy_norm(p)))
         tail = self.nonspatial(cells.pool(x)) if self.nonspatial is not None else None
 
         v = F.relu(self.value_norm(self.value_conv(x)))
         values = torch.tanh(self.value_mlp(cells.pool(v)))
-        return p, tail, values
+        return p, tail, values, v

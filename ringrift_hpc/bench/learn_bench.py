@@ -75,6 +75,8 @@ class GenerationReport:
     wall_minutes: float  # cumulative wall time of selfplay + training
     eval_cpu_minutes: float  # this generation's evaluation
     results: tuple[Score, ...]
+    ownership_loss: float | None = None  # auxiliary losses; None while that head is off
+    score_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def bench_config(settings: LearnSettings, run_dir: Path, base: Path = SHIPPED_CO
         max_steps=settings.max_steps,
         batch_size=settings.batch_size,
         lr=settings.lr,
+        aux_ownership_weight=settings.aux_ownership_weight,
+        aux_score_weight=settings.aux_score_weight,
         device="cpu",
         dataloader_workers=0,
     )
@@ -348,6 +352,8 @@ def run_learn_bench(
             wall_minutes=spent_wall / 60,
             eval_cpu_minutes=(cpu_seconds() - cpu1) / 60,
             results=results,
+            ownership_loss=trained.train_ownership_loss,
+            score_loss=trained.train_score_loss,
         )
         reports.append(report)
         if on_generation is not None:

@@ -28,6 +28,8 @@ class LearnSettings:
     full_search_fraction: float = 0.25  # playout cap randomization: the rest are cheap searches
     fast_simulations: int = 16
     value_search_weight: float = 0.0
+    aux_ownership_weight: float = 0.0  # training.aux_ownership_weight: 0 = no ownership head
+    aux_score_weight: float = 0.0  # training.aux_score_weight: 0 = no score head
     concurrent_games: int = 16
     samples_per_new_sample: float = 4.0
     min_steps: int = 100
@@ -71,6 +73,9 @@ class LearnSettings:
                     f"{name} must be a positive multiple of {players} (the model takes each of the "
                     f"{players} seats equally often), got {games}"
                 )
+        for name in ("aux_ownership_weight", "aux_score_weight"):
+            if not getattr(self, name) >= 0:
+                problems.append(f"{name} must be at least 0, got {getattr(self, name)}")
         if not self.budget_cpu_minutes > 0:
             problems.append(f"budget_cpu_minutes must be positive, got {self.budget_cpu_minutes}")
         if self.games_per_generation < self.selfplay_tasks or self.bootstrap_games < self.selfplay_tasks:

@@ -72,6 +72,22 @@ def learn_command(
             help="Weight of the searched root value in the value targets (the outcome has the rest).",
         ),
     ] = _DEFAULTS.value_search_weight,
+    aux_ownership_weight: Annotated[
+        float,
+        typer.Option(
+            "--aux-ownership-weight",
+            min=0.0,
+            help="training.aux_ownership_weight: weight of the auxiliary ownership loss (0: no ownership head).",
+        ),
+    ] = _DEFAULTS.aux_ownership_weight,
+    aux_score_weight: Annotated[
+        float,
+        typer.Option(
+            "--aux-score-weight",
+            min=0.0,
+            help="training.aux_score_weight: weight of the auxiliary score loss (0: no score head).",
+        ),
+    ] = _DEFAULTS.aux_score_weight,
     eval_games: Annotated[
         int | None,
         typer.Option(
@@ -143,6 +159,8 @@ def learn_command(
             full_search_fraction=full_search_fraction,
             fast_simulations=fast_simulations,
             value_search_weight=value_search_weight,
+            aux_ownership_weight=aux_ownership_weight,
+            aux_score_weight=aux_score_weight,
             eval_games=seat_rotated_games(_DEFAULTS.eval_games, players)
             if eval_games is None
             else eval_games,
@@ -164,7 +182,7 @@ def learn_command(
             f"scores: first-place share [95% Wilson] and mean rank against {players - 1} players, seats rotated "
             f"(chance: {chance(players):.0%}, rank {(players + 1) / 2:.2f})"
         )
-    typer.echo(format_header(players, seeded=seeds > 1))
+    typer.echo(format_header(players, seeded=seeds > 1, aux=aux_ownership_weight > 0 or aux_score_weight > 0))
     reports: list[LearnReport] = []
     with tempfile.TemporaryDirectory(prefix="learn-bench-") as scratch:
         root = Path(scratch) / "run" if run_dir is None else run_dir
@@ -189,7 +207,8 @@ def _printer(players: int, seed: int | None) -> Callable[[GenerationReport], Non
     return lambda g: typer.echo(format_row(g, players, seed=seed))
 
 
-def format_header(players: int, *, seeded: bool) -> str:
+def format_header(players: int, *, seeded: bool, aux: bool = False) -> str:
+    """Column titles; with `aux`, the auxiliary ownership and score losses close each row."""
     ranks = players > 2
     width = _SCORE_WIDTH + (_RANK_WIDTH if ranks else 0)
     return (
@@ -197,6 +216,7 @@ def format_header(players: int, *, seeded: bool) -> str:
         + f"{'gen':>4}{'cpu min':>9}{'wall min':>10}{'positions':>11}{'steps':>7}{'p loss':>8}{'v loss':>8}"
         + "".join(f"{'vs ' + o + (' (rank)' if ranks else ''):>{width}}" for o in OPPONENTS)
         + f"{'eval cpu':>10}"
+        + (f"{'o loss':>8}{'s loss':>8}" if aux else "")
     )
 
 
@@ -214,10 +234,13 @@ def format_row(g: GenerationReport, players: int, *, seed: int | None = None) ->
     (95% Wilson) and, with more than 2 players, mean rank."""
     width = _SCORE_WIDTH + (_RANK_WIDTH if players > 2 else 0)
     scores = "".join(f"{_score(r, players):>{width}}" for r in g.results)
+    aux = ""
+    if g.ownership_loss is not None or g.score_loss is not None:
+        aux = "".join(f"{'-' if x is None else f'{x:.3f}':>8}" for x in (g.ownership_loss, g.score_loss))
     return (
         (f"{seed:>5}" if seed is not None else "")
         + f"{g.generation:>4}{g.cpu_minutes:>9.2f}{g.wall_minutes:>10.2f}{g.selfplay_positions:>11}"
-        + f"{g.train_steps:>7}{g.policy_loss:>8.3f}{g.value_loss:>8.3f}{scores}{g.eval_cpu_minutes:>10.2f}"
+        + f"{g.train_steps:>7}{g.policy_loss:>8.3f}{g.value_loss:>8.3f}{scores}{g.eval_cpu_minutes:>10.2f}{aux}"
     )
 
 

@@ -153,6 +153,20 @@ class TrainingSection(Section):
     value_loss_weight: Float = Field(
         default=1.0, gt=0, description="Weight of the value loss next to the policy loss."
     )
+    aux_ownership_weight: Float = Field(
+        default=0.0,
+        ge=0,
+        description="Weight of the auxiliary ownership loss (KataGo): per cell cross-entropy against who "
+        "owns it as territory at the game's end. Positive: the network gets the ownership head (training "
+        "only; a parent without it gets a fresh one, search never runs it); 0: off.",
+    )
+    aux_score_weight: Float = Field(
+        default=0.0,
+        ge=0,
+        description="Weight of the auxiliary score loss: squared error of each seat's final territory "
+        "and eliminated-ring shares. Positive: the network gets the score head (as for "
+        "`aux_ownership_weight`); 0: off.",
+    )
     validation_fraction: Float = Field(
         default=0.05, ge=0, lt=0.5, description="Share of the window held out to report validation losses."
     )

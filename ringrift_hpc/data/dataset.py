@@ -48,6 +48,9 @@ class SampleSet:
     legal_indices: np.ndarray  # [L] int32
     values: np.ndarray  # [N, num_players] float32, slot 0 = player to move
     game_keys: np.ndarray  # [N] int64: one key per (shard, game) of the set
+    ownership: np.ndarray  # [N, H, W] int8 (shards.py); zeros where `has_aux` is False
+    score: np.ndarray  # [N, 2, num_players] float32; zeros where `has_aux` is False
+    has_aux: np.ndarray  # [N] bool: the sample has auxiliary targets (format 2 shards)
 
     @property
     def samples(self) -> int:
@@ -75,6 +78,9 @@ class Batch:
     target_cols: torch.Tensor  # [M] int64
     target_probs: torch.Tensor  # [M] float32
     values: torch.Tensor  # [B, num_players] float32
+    ownership: torch.Tensor  # [B, H, W] int64 class labels (shards.py)
+    score: torch.Tensor  # [B, 2, num_players] float32
+    has_aux: torch.Tensor  # [B] bool: which samples the auxiliary losses count
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
@@ -146,6 +152,14 @@ def _take(shard: Shard, rows: np.ndarray, *, shard_index: int) -> SampleSet:
         shard.policy_offsets, (shard.policy_indices, shard.policy_probs), rows
     )
     legal_offsets, legal_indices = _take_csr(shard.legal_offsets, (shard.legal_indices,), rows)
+    n = shard.header.num_players
+    if shard.ownership is None or shard.score is None:
+        # A version 1 shard: no auxiliary targets, so these samples get no auxiliary loss.
+        ownership = np.zeros((rows.size, *shard.planes.shape[2:]), dtype=np.int8)
+        score = np.zeros((rows.size, 2, n), dtype=np.float32)
+        has_aux = np.zeros(rows.size, dtype=bool)
+    else:
+        ownership, score, has_aux = shard.ownership[rows], shard.score[rows], np.ones(rows.size, dtype=bool)
     return SampleSet(
         planes=shard.planes[rows],
         scalars=shard.scalars[rows],
@@ -156,6 +170,9 @@ def _take(shard: Shard, rows: np.ndarray, *, shard_index: int) -> SampleSet:
         legal_indices=legal_indices,
         values=shard.values[rows],
         game_keys=(np.int64(shard_index) << 32) + shard.game[rows].astype(np.int64),
+        ownership=ownership,
+        score=score,
+        has_aux=has_aux,
     )
 
 
@@ -178,6 +195,9 @@ def _concatenate(parts: Sequence[SampleSet]) -> SampleSet:
         legal_indices=joined("legal_indices"),
         values=joined("values"),
         game_keys=joined("game_keys"),
+        ownership=joined("ownership"),
+        score=joined("score"),
+        has_aux=joined("has_aux"),
     )
 
 
@@ -225,6 +245,7 @@ def symmetry_choices(board: str, count: int, *, seed: int, step: int, rank: int)
 def make_batch(data: SampleSet, rows: np.ndarray, codec: ActionCodec, sym_ids: np.ndarray | None) -> Batch:
     """The samples `rows`, each moved by its symmetry `sym_ids[i]` (None: as stored)."""
     planes = data.planes[rows].astype(np.float32)
+    ownership = data.ownership[rows].astype(np.int64)
     policy_offsets, policy_indices, policy_probs = _take_csr(
         data.policy_offsets, (data.policy_indices, data.policy_probs), rows
     )
@@ -241,6 +262,7 @@ def make_batch(data: SampleSet, rows: np.ndarray, codec: ActionCodec, sym_ids: n
             if not selected.any():
                 continue
             planes[selected] = transform_planes(sym, planes[selected])
+            ownership[selected] = transform_planes(sym, ownership[selected])
             table = codec.symmetry_table(sym.index)
             moved = selected[policy_rows]
             policy_cols[moved] = table[policy_cols[moved]]
@@ -256,4 +278,7 @@ def make_batch(data: SampleSet, rows: np.ndarray, codec: ActionCodec, sym_ids: n
         target_cols=torch.from_numpy(policy_cols),
         target_probs=torch.from_numpy(policy_probs.astype(np.float32)),
         values=torch.from_numpy(data.values[rows].astype(np.float32)),
+        ownership=torch.from_numpy(ownership),
+        score=torch.from_numpy(data.score[rows].astype(np.float32)),
+        has_aux=torch.from_numpy(data.has_aux[rows]),
     )

@@ -1,10 +1,13 @@
 """Selfplay shards: one HDF5 file per selfplay task, written once by one writer.
 
-The layout (format version 1) is documented field by field in docs/data-format.md. In short:
+The layout (format version 2) is documented field by field in docs/data-format.md. In short:
 N samples (positions with a real choice; forced single-move positions are not samples) with
 `planes` [N, C, H, W] float16, `scalars` [N, S], a sparse improved-policy target and the legal
-codec indices per sample as CSR arrays, and `values` [N, num_players] relative to the player to
-move (slot 0 = mover, as the network predicts). Per game: its seed, length and final ranks.
+codec indices per sample as CSR arrays, `values` [N, num_players] relative to the player to
+move (slot 0 = mover, as the network predicts) and the auxiliary targets of the final position
+(`ownership` [N, H, W], `score` [N, 2, num_players], see `ai.aux_targets`). Per game: its seed,
+length and final ranks. Version 1 shards (without the auxiliary targets) still read, with
+`ownership` and `score` None.
 
 Every dataset carries the Fletcher-32 checksum filter, so a flipped byte anywhere in the data
 is a read error instead of a silently wrong sample. HDF5 file locking is off: a shard has one
@@ -23,7 +26,9 @@ import numpy as np
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
 from ringrift_hpc.ai.encoding import ENCODER_VERSION, encoder_shape
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this code reads; 1 lacks the auxiliary targets.
+READABLE_VERSIONS = (1, 2)
 # How far a target's probabilities may sum away from 1 (float32 softmax outputs).
 _SUM_TOLERANCE = 1e-3
 _CHUNK_ROWS = 256
@@ -46,6 +51,7 @@ ATTRS = (
 SAMPLE_DATASETS = ("planes", "scalars", "values", "game", "ply")
 CSR_DATASETS = ("policy_offsets", "policy_indices", "policy_probs", "legal_offsets", "legal_indices")
 GAME_DATASETS = ("game_seeds", "game_lengths", "game_ranks")
+AUX_DATASETS = ("ownership", "score")  # from format version 2
 
 
 class ShardFormatError(ValueError):
@@ -99,6 +105,8 @@ class GameRecord:
     legal_indices: tuple[np.ndarray, ...]  # K x [l_k] codec indices of the legal moves
     values: np.ndarray  # [K, num_players] outcome scores relative to the mover
     plies: np.ndarray  # [K] move number of each sample within the game
+    ownership: np.ndarray  # [K, H, W] int8: 0 none, 1 + slot of the final territory owner
+    score: np.ndarray  # [K, 2, num_players] float32 in [0, 1], relative to the mover
 
     @property
     def samples(self) -> int:
@@ -124,6 +132,8 @@ class Shard:
     game_seeds: np.ndarray  # [G] int64
     game_lengths: np.ndarray  # [G] int32
     game_ranks: np.ndarray  # [G, num_players] int8
+    ownership: np.ndarray | None = None  # [N, H, W] int8; None in a version 1 shard
+    score: np.ndarray | None = None  # [N, 2, num_players] float32; None in a version 1 shard
 
     @property
     def samples(self) -> int:
@@ -155,6 +165,8 @@ class ShardWriter:
         self._create("values", (n,), np.float32)
         self._create("game", (), np.int32)
         self._create("ply", (), np.int32)
+        self._create("ownership", (shape.height, shape.width), np.int8, gzip=True)
+        self._create("score", (2, n), np.float32)
         for name in ("policy_offsets", "legal_offsets"):
             self._create(name, (), np.int64)
             self._append(name, np.zeros(1, dtype=np.int64))
@@ -200,6 +212,9 @@ class ShardWriter:
         lists = (record.policy_indices, record.policy_probs, record.legal_indices)
         if record.scalars.shape[0] != k or record.values.shape != (k, n) or record.plies.shape != (k,):
             raise ValueError(f"game record (seed {record.seed}): per-sample arrays disagree on {k} samples")
+        shape = encoder_shape(self.header.board, n)
+        if record.ownership.shape != (k, shape.height, shape.width) or record.score.shape != (k, 2, n):
+            raise ValueError(f"game record (seed {record.seed}): auxiliary targets do not match {k} samples")
         if any(len(items) != k for items in lists) or record.ranks.shape != (n,):
             raise ValueError(f"game record (seed {record.seed}): CSR lists or ranks do not match {k} samples")
         policy_lengths = np.array([len(p) for p in record.policy_indices], dtype=np.int64)
@@ -209,6 +224,8 @@ class ShardWriter:
         self._append("values", record.values.astype(np.float32))
         self._append("game", np.full(k, self.games, dtype=np.int32))
         self._append("ply", record.plies.astype(np.int32))
+        self._append("ownership", record.ownership.astype(np.int8))
+        self._append("score", record.score.astype(np.float32))
         self._append("policy_offsets", self._policy_total + np.cumsum(policy_lengths))
         self._append("legal_offsets", self._legal_total + np.cumsum(legal_lengths))
         if k:
@@ -249,7 +266,8 @@ def read_shard(path: Path, *, expect_encoder: str, expect_codec: str, expect_var
     with handle:
         header = _read_header(path, handle, expect_encoder, expect_codec, expect_variant)
         arrays: dict[str, np.ndarray] = {}
-        for name in SAMPLE_DATASETS + CSR_DATASETS + GAME_DATASETS:
+        aux = AUX_DATASETS if header.format_version >= 2 else ()
+        for name in SAMPLE_DATASETS + CSR_DATASETS + GAME_DATASETS + aux:
             if name not in handle or not isinstance(handle[name], h5py.Dataset):
                 raise _fail(path, name, "dataset is missing")
             try:
@@ -269,11 +287,11 @@ def _read_header(
             raise _fail(path, name, "file attribute is missing")
     values = {name: attrs[name] for name in ATTRS}
     version = int(values["format_version"])
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise _fail(
             path,
             "format_version",
-            f"is {version}, this ringrift-hpc reads version {FORMAT_VERSION}",
+            f"is {version}, this ringrift-hpc reads versions {', '.join(map(str, READABLE_VERSIONS))}",
             "read it with the ringrift-hpc version that wrote it, or regenerate the data",
         )
     text = {
@@ -381,3 +399,19 @@ def _validate(path: Path, header: ShardHeader, a: dict[str, np.ndarray]) -> None
     ranks = a["game_ranks"]
     if ranks.size and (ranks.min() < 1 or ranks.max() > n_players):
         raise _fail(path, "game_ranks", f"ranks must lie in [1, {n_players}]")
+    if "ownership" in a:
+        _validate_aux(path, a, n, n_players, (shape.height, shape.width))
+
+
+def _validate_aux(
+    path: Path, a: dict[str, np.ndarray], n: int, n_players: int, grid: tuple[int, int]
+) -> None:
+    ownership, score = a["ownership"], a["score"]
+    if ownership.shape != (n, *grid):
+        raise _fail(path, "ownership", f"shape {ownership.shape}, expected {(n, *grid)}")
+    if ownership.size and (ownership.min() < 0 or ownership.max() > n_players):
+        raise _fail(path, "ownership", f"labels must lie in [0, {n_players}] (0 none, 1 + slot)")
+    if score.shape != (n, 2, n_players):
+        raise _fail(path, "score", f"shape {score.shape}, expected {(n, 2, n_players)}")
+    if not np.all(np.isfinite(score)) or np.any(score < 0) or np.any(score > 1):
+        raise _fail(path, "score", "holds scores outside [0, 1] or non-finite scores")

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ringrift_hpc.ai.aux_targets import aux_targets
 from ringrift_hpc.ai.codec import ActionCodec
 from ringrift_hpc.ai.encoding import encode_states, encoder_shape
 from ringrift_hpc.ai.evaluation import Evaluator, outcome_values
@@ -126,7 +127,8 @@ def game_record(
     samples: Sequence[Sample],
     value_search_weight: float = 0.0,
 ) -> GameRecord:
-    """The shard record of a finished game: encoded samples, sparse targets, mover-relative values.
+    """The shard record of a finished game: encoded samples, sparse targets, mover-relative values
+    and the auxiliary targets of the final position (`ai.aux_targets`).
 
     A sample's value target is the outcome, or with `value_search_weight` w and a searched
     sample, `(1 - w) * outcome + w * searched root value` (the Q+z mix of Connect-4 AlphaZero
@@ -136,9 +138,10 @@ def game_record(
     states = [s.state for s in samples]
     n = final.num_players
     outcome = outcome_values(final)
+    to_move = np.array([s.current for s in states], dtype=np.int64)
+    ownership, score = aux_targets(final, to_move)
     if states:
         planes, scalars = encode_states(states)
-        to_move = np.array([s.current for s in states], dtype=np.int64)
         absolute = np.repeat(outcome[None, :], len(states), axis=0)
         if value_search_weight:
             for row, sample in enumerate(samples):
@@ -171,6 +174,8 @@ def game_record(
         legal_indices=tuple(legal_indices),
         values=values.astype(np.float32),
         plies=np.array([s.ply for s in samples], dtype=np.int32),
+        ownership=ownership,
+        score=score,
     )
 
 

@@ -20,6 +20,7 @@ resubmits the same call, which resumes from the last resume file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -38,10 +39,16 @@ import torch.distributed as dist
 from torch.multiprocessing.spawn import spawn
 from torch.nn.parallel import DistributedDataParallel
 
-from ringrift_hpc.ai.checkpoint import CheckpointHeader, checkpoint_bytes, load_checkpoint, model_id
+from ringrift_hpc.ai.checkpoint import (
+    CheckpointHeader,
+    checkpoint_bytes,
+    load_checkpoint,
+    model_id,
+    read_header,
+)
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
 from ringrift_hpc.ai.encoding import ENCODER_VERSION
-from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, PolicyValueNet
+from ringrift_hpc.ai.net import ARCHITECTURE_VERSION, AUX_HEADS, PolicyValueNet
 from ringrift_hpc.ai.net_evaluator import resolve_device
 from ringrift_hpc.data.dataset import (
     Batch,
@@ -62,7 +69,7 @@ from ringrift_hpc.jobs.replay_window import (
 )
 from ringrift_hpc.jobs.slurm_env import available_cpus
 from ringrift_hpc.jobs.train_checkpoint import TrainState, load_train_state, save_train_state
-from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer
+from ringrift_hpc.jobs.train_objective import aux_losses, learning_rate, losses, make_optimizer
 from ringrift_hpc.jobs.train_spec import TrainResult, TrainSpec
 from ringrift_hpc.metrics import family, write_run_textfile
 from ringrift_hpc.store import (
@@ -205,7 +212,9 @@ def _described(shards: tuple[tuple[Path, int], ...], variant: str) -> tuple[Shar
 
 
 def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
-    """The parent model, verified by content; seeded random weights only when no parent is named."""
+    """The parent model, verified by content; seeded random weights only when no parent is named.
+    A parent that differs from the spec's network in the auxiliary heads alone is adapted
+    (`_with_aux_heads`); any other difference is refused."""
     header = CheckpointHeader.current(spec.board, spec.num_players, spec.net_config())
     if spec.parent_model is None:
         torch.manual_seed(spec.seed)
@@ -222,7 +231,31 @@ def initial_net(layout: RunLayout, spec: TrainSpec) -> PolicyValueNet:
             f"{path}: its sha256 is {found}, not the parent id {spec.parent_model} its name claims; "
             "the file is damaged: quarantine it and name another parent"
         )
-    return load_checkpoint(path, header)
+    return _with_aux_heads(load_checkpoint(path, _parent_header(path, header)), header, spec.seed)
+
+
+def _parent_header(path: Path, wanted: CheckpointHeader) -> CheckpointHeader:
+    """The header to load the parent with: `wanted`, or the parent's own when the two differ in
+    the auxiliary head flags alone (so `training.aux_*_weight` can be changed within a run)."""
+    found = read_header(path).net_config
+    if dataclasses.replace(found, **{name: getattr(wanted.net_config, name) for name in AUX_HEADS}) == (
+        wanted.net_config
+    ):
+        return dataclasses.replace(wanted, net_config=found)
+    return wanted
+
+
+def _with_aux_heads(parent: PolicyValueNet, header: CheckpointHeader, seed: int) -> PolicyValueNet:
+    """`parent` with the auxiliary heads `header` asks for: a head it lacks starts from seeded
+    random weights, a head it has and the header does not is dropped."""
+    if parent.config == header.net_config:
+        return parent
+    torch.manual_seed(seed)
+    net = PolicyValueNet(header.net_config, header.board, header.num_players)
+    inherited = parent.state_dict()
+    # Everything but the auxiliary heads comes from the parent; the keys are the same modules.
+    net.load_state_dict({key: inherited.get(key, value) for key, value in net.state_dict().items()})
+    return net
 
 
 def _check_devices(spec: TrainSpec) -> None:
@@ -287,12 +320,17 @@ class _Trainer:
         self.optimizer = make_optimizer(self.net, self.training)
         self.step = 0
         self.recent: deque[tuple[float, float]] = deque(maxlen=RECENT_STEPS)
+        # (ownership, score) losses: only while the network has an auxiliary head.
+        self.aux = self.net.config.ownership_head or self.net.config.score_head
+        self.recent_aux: deque[tuple[float, float]] = deque(maxlen=RECENT_STEPS)
+        self.valid_cells = self.net.cells.valid[0, 0]
         state = load_train_state(self.directory / "ckpt.pt", job_key=spec.key)
         if state is not None:
             self.net.load_state_dict(state.model)
             self.optimizer.load_state_dict(state.optimizer)
             self.step = state.step
             self.recent.extend(state.recent_losses)
+            self.recent_aux.extend(state.recent_aux_losses)
         self.resumed_from = self.step
         self.samples_per_s = float("nan")
         self.loaded = load_window(
@@ -371,23 +409,30 @@ class _Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(self.step, self.total_steps, self.training)
             batch = self._next_batch(pool, ahead).to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                logits, values = self.model(batch.planes, batch.scalars)
-            policy_loss, value_loss = losses(logits, values, batch)
+            policy_loss, value_loss, ownership_loss, score_loss = self._losses(self.model, batch)
             loss = policy_loss + self.training.value_loss_weight * value_loss
+            if self.aux:
+                loss = (
+                    loss
+                    + self.training.aux_ownership_weight * ownership_loss
+                    + self.training.aux_score_weight * score_loss
+                )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             if self.training.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.training.grad_clip)
             self.optimizer.step()
             self.step += 1
-            pending.append(torch.stack((policy_loss.detach(), value_loss.detach())))
+            parts = (policy_loss, value_loss, ownership_loss, score_loss)
+            pending.append(torch.stack([part.detach() for part in parts]))
             if self.step % every == 0 or self.step == self.total_steps:
                 # One device-to-host copy per interval instead of a sync every step.
-                interval = [(float(p), float(v)) for p, v in torch.stack(pending).cpu().tolist()]
+                interval = [tuple(map(float, row)) for row in torch.stack(pending).cpu().tolist()]
                 pending.clear()
                 self._check_finite(interval)
-                self.recent.extend(interval)
+                self.recent.extend((p, v) for p, v, _, _ in interval)
+                if self.aux:
+                    self.recent_aux.extend((o, s) for _, _, o, s in interval)
                 if self.rank == 0:
                     save_train_state(
                         self.directory / "ckpt.pt",
@@ -397,6 +442,7 @@ class _Trainer:
                             self.net.state_dict(),
                             self.optimizer.state_dict(),
                             tuple(self.recent),
+                            tuple(self.recent_aux),
                         ),
                     )
                     elapsed = max(time.monotonic() - interval_start, 1e-9)
@@ -404,33 +450,67 @@ class _Trainer:
                     self._write_metrics(None)
                 interval_start, interval_step = time.monotonic(), self.step
 
-    def _check_finite(self, interval: list[tuple[float, float]]) -> None:
+    def _losses(
+        self, model: torch.nn.Module, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(policy, value, ownership, score) losses of `batch`; the auxiliary ones are 0 while
+        the network has no auxiliary head."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            if self.aux:
+                logits, values, aux = model(batch.planes, batch.scalars, aux=True)
+            else:
+                logits, values = model(batch.planes, batch.scalars)
+        policy, value = losses(logits, values, batch)
+        if not self.aux:
+            return policy, value, policy.new_zeros(()), policy.new_zeros(())
+        ownership, score = aux_losses(aux, batch, self.valid_cells)
+        return policy, value, ownership, score
+
+    def _check_finite(self, interval: list[tuple[float, ...]]) -> None:
         """Raise before a diverged model can reach the resume file or the run's models."""
-        for offset, (policy, value) in enumerate(interval):
-            if not (math.isfinite(policy) and math.isfinite(value)):
+        for offset, (policy, value, ownership, score) in enumerate(interval):
+            if not all(math.isfinite(x) for x in (policy, value, ownership, score)):
                 step = self.step - len(interval) + offset + 1
                 raise TrainingError(
                     f"training {self.spec.variant.name} diverged at step {step}: policy loss {policy}, "
-                    f"value loss {value}; lower training.lr or enable training.grad_clip "
+                    f"value loss {value}, ownership loss {ownership}, score loss {score}; "
+                    "lower training.lr or enable training.grad_clip "
                     f"(the last good resume file is {self.directory / 'ckpt.pt'})"
                 )
 
-    def _validation_losses(self) -> tuple[float, float] | None:
+    def _validation_losses(self) -> tuple[float, float, float, float] | None:
+        """Held-out (policy, value, ownership, score) losses, means over the held-out samples
+        (the auxiliary ones over those with auxiliary targets)."""
         rows = self.validation_rows
         if rows.size == 0:
             return None
         self.net.eval()
-        totals = np.zeros(2)
+        totals = np.zeros(4)
         with torch.no_grad():
             for start in range(0, rows.size, self.training.batch_size):
                 chunk = rows[start : start + self.training.batch_size]
                 batch = make_batch(self.loaded.data, chunk, self.codec, None).to(self.device)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                    logits, values = self.net(batch.planes, batch.scalars)
-                policy, value = losses(logits, values, batch)
-                totals += np.array([float(policy), float(value)]) * chunk.size
+                parts = np.array([float(part) for part in self._losses(self.net, batch)])
+                counted = int(batch.has_aux.sum())
+                totals += parts * np.array([chunk.size, chunk.size, counted, counted])
         self.net.train()
-        return float(totals[0] / rows.size), float(totals[1] / rows.size)
+        counted = max(int(self.loaded.data.has_aux[rows].sum()), 1)
+        return (
+            float(totals[0] / rows.size),
+            float(totals[1] / rows.size),
+            float(totals[2] / counted),
+            float(totals[3] / counted),
+        )
+
+    def _aux_report(self, validation: tuple[float, float, float, float] | None) -> dict[str, float | None]:
+        """The auxiliary losses of the heads the network has, for the manifest and the result."""
+        config = self.net.config
+        report: dict[str, float | None] = {}
+        for index, name, on in ((0, "ownership", config.ownership_head), (1, "score", config.score_head)):
+            if on:
+                report[f"train_{name}_loss"] = float(np.mean([pair[index] for pair in self.recent_aux]))
+                report[f"validation_{name}_loss"] = validation[2 + index] if validation else None
+        return report
 
     def _finish(self, cpu_seconds: float) -> None:
         validation = self._validation_losses()
@@ -450,6 +530,7 @@ class _Trainer:
             "train_value_loss": train_value,
             "validation_policy_loss": validation[0] if validation else None,
             "validation_value_loss": validation[1] if validation else None,
+            **self._aux_report(validation),
             "samples": self.loaded.data.samples,
             "validation_samples": int(self.validation_rows.size),
             "window_samples": self.window.window_samples,
@@ -492,11 +573,12 @@ class _Trainer:
                 + tuple(f"{name}: missing (quarantined since the window was chosen)" for name in missing)
             ),
             duration_s=round(duration, 3),
+            **self._aux_report(validation),
         )
         self._write_metrics(validation)
         atomic_write_text(self.directory / "result.json", result.to_json())
 
-    def _write_metrics(self, validation: tuple[float, float] | None) -> None:
+    def _write_metrics(self, validation: tuple[float, float, float, float] | None) -> None:
         """The variant's one training textfile: each training job of the variant replaces it
         (a label per job would add series without bound)."""
         labels = {"variant": self.spec.variant.name}
@@ -515,6 +597,21 @@ class _Trainer:
         if validation is not None:
             gauges.append(("ringrift_train_validation_policy_loss", "Held-out policy loss.", validation[0]))
             gauges.append(("ringrift_train_validation_value_loss", "Held-out value loss.", validation[1]))
+        config = self.net.config
+        for index, name, on in ((0, "ownership", config.ownership_head), (1, "score", config.score_head)):
+            if on:
+                last = self.recent_aux[-1][index] if self.recent_aux else float("nan")
+                gauges.append(
+                    (f"ringrift_train_{name}_loss", f"Auxiliary {name} loss of the last training step.", last)
+                )
+                if validation is not None:
+                    gauges.append(
+                        (
+                            f"ringrift_train_validation_{name}_loss",
+                            f"Held-out auxiliary {name} loss.",
+                            validation[2 + index],
+                        )
+                    )
         write_run_textfile(
             self.layout,
             f"train-{self.spec.variant.name}",

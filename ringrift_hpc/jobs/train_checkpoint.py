@@ -34,6 +34,8 @@ class TrainState:
     model: dict[str, torch.Tensor]
     optimizer: dict[str, Any]
     recent_losses: tuple[tuple[float, float], ...]  # (policy, value) of the last steps, oldest first
+    # (ownership, score) of the last steps while an auxiliary head is on, else empty.
+    recent_aux_losses: tuple[tuple[float, float], ...] = ()
 
 
 def save_train_state(path: Path, state: TrainState) -> None:
@@ -47,6 +49,7 @@ def save_train_state(path: Path, state: TrainState) -> None:
             "model": {key: value.detach().cpu() for key, value in state.model.items()},
             "optimizer": state.optimizer,
             "recent_losses": [list(pair) for pair in state.recent_losses],
+            "recent_aux_losses": [list(pair) for pair in state.recent_aux_losses],
         },
         buffer,
     )
@@ -79,4 +82,6 @@ def load_train_state(path: Path, *, job_key: str) -> TrainState | None:
         model=payload["model"],
         optimizer=payload["optimizer"],
         recent_losses=tuple((float(p), float(v)) for p, v in payload["recent_losses"]),
+        # Absent from files written before the auxiliary heads existed.
+        recent_aux_losses=tuple((float(o), float(s)) for o, s in payload.get("recent_aux_losses", ())),
     )

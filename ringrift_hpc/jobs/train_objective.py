@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ringrift_hpc.ai.net import masked_log_softmax
+from ringrift_hpc.ai.net import AuxOutputs, masked_log_softmax
 from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.data.dataset import Batch
 
@@ -25,6 +25,33 @@ def losses(logits: torch.Tensor, values: torch.Tensor, batch: Batch) -> tuple[to
     policy = -(picked * batch.target_probs).sum() / logits.shape[0]
     value = F.mse_loss(values.float(), batch.values)
     return policy, value
+
+
+def _mean_over(per_sample: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+    """Mean of `per_sample` [B] over the rows where the bool `counted` is True; 0 without any."""
+    return (per_sample * counted).sum() / counted.sum().clamp(min=1)
+
+
+def aux_losses(aux: AuxOutputs, batch: Batch, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ownership, score) losses, each a mean over the samples that have auxiliary targets
+    (`batch.has_aux`; samples of version 1 shards have none); 0 for a head the net lacks.
+
+    Ownership: cross-entropy of the per cell label (none or the owner's slot), averaged over
+    the board's cells (`valid` [H, W] bool; the grid's cells off a hex board never count).
+    Score: squared error of the territory and eliminated-ring shares, averaged over seats and
+    measures, like the value loss.
+    """
+    counted = batch.has_aux.float()
+    zero = counted.new_zeros(())
+    ownership = score = zero
+    if aux.ownership is not None:
+        cells = F.cross_entropy(aux.ownership.float(), batch.ownership, reduction="none")
+        per_sample = (cells * valid).sum(dim=(1, 2)) / valid.sum()
+        ownership = _mean_over(per_sample, counted)
+    if aux.score is not None:
+        per_sample = ((aux.score.float() - batch.score) ** 2).mean(dim=(1, 2))
+        score = _mean_over(per_sample, counted)
+    return ownership, score
 
 
 def warmup_steps(training: TrainingSection, total_steps: int) -> int:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.config import Config
-from ringrift_hpc.config.base import Int, Str
+from ringrift_hpc.config.base import Bool, Int, Str
 from ringrift_hpc.config.errors import problems_from_validation
 from ringrift_hpc.config.learning import TrainingSection
 from ringrift_hpc.config.spec_model import RunRoot, SpecError, SpecModel, SpecProblems
@@ -44,7 +44,7 @@ class TrainSpec(SpecModel):
     parent_model: Str | None  # model id the candidate starts from; None only for the first model
     generation: Int = Field(ge=0)  # generation of the candidate (recorded in its metadata)
     new_samples: Int = Field(ge=0)  # selfplay samples since the parent was trained: sets the step count
-    network: dict[str, Int]  # NetConfig.to_dict()
+    network: dict[str, Int | Bool]  # NetConfig.to_dict()
     training: dict[str, Any]  # TrainingSection as JSON
     seed: Int = Field(ge=0)
     processes: Int = Field(default=1, ge=1)  # DDP processes (one per GPU on CUDA; gloo on CPU)
@@ -94,6 +94,18 @@ class TrainSpec(SpecModel):
                 for p in problems_from_validation(error.errors(), TrainingSection, {})
             ) from None
         return value
+
+    @model_validator(mode="after")
+    def _aux_heads(self) -> TrainSpec:
+        """A positive auxiliary loss weight needs the network's head for it."""
+        section, net = self.training_section(), self.net_config()
+        for weight, head in (("aux_ownership_weight", "ownership_head"), ("aux_score_weight", "score_head")):
+            if getattr(section, weight) > 0 and not getattr(net, head):
+                raise ValueError(
+                    f"training.{weight} is {getattr(section, weight)} but network.{head} is off: "
+                    f"set network.{head} to true or the weight to 0 (TrainSpec.from_config does this)"
+                )
+        return self
 
     @field_validator("processes")
     @classmethod
@@ -156,7 +168,8 @@ class TrainSpec(SpecModel):
         steps: int | None = None,
         window: Window | None = None,
     ) -> TrainSpec:
-        """A training job of the run described by `config` (its network and training sections)."""
+        """A training job of the run described by `config` (its network and training sections;
+        a positive auxiliary loss weight gives the network that head)."""
         return cls.checked(
             {
                 "run_root": str(Path(run_root).resolve()),
@@ -164,7 +177,11 @@ class TrainSpec(SpecModel):
                 "parent_model": parent_model,
                 "generation": generation,
                 "new_samples": new_samples,
-                "network": NetConfig.from_section(config.network).to_dict(),
+                "network": NetConfig.from_section(
+                    config.network,
+                    ownership_head=config.training.aux_ownership_weight > 0,
+                    score_head=config.training.aux_score_weight > 0,
+                ).to_dict(),
                 "training": config.training.model_dump(mode="json"),
                 "seed": seed,
                 "processes": processes,
@@ -191,6 +208,11 @@ class TrainResult:
     provenance: tuple[tuple[str, int], ...]  # (shard, samples used)
     quarantined: tuple[str, ...]
     duration_s: float  # of the last attempt
+    # Auxiliary losses (None: that head is off), reported like the others.
+    train_ownership_loss: float | None = None
+    train_score_loss: float | None = None
+    validation_ownership_loss: float | None = None
+    validation_score_loss: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -180,3 +180,27 @@ def test_weights_that_do_not_fit_the_header_are_refused(tmp_path: Path) -> None:
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match=r"grafted\.pt has weights that do not fit its header"):
         load_checkpoint(path, expected())
+
+
+def test_auxiliary_heads_round_trip_and_are_part_of_the_header(tmp_path: Path) -> None:
+    aux = dataclasses.replace(TINY, ownership_head=True, score_head=True)
+    torch.manual_seed(4)
+    net = PolicyValueNet(aux, BOARD, PLAYERS).eval()
+    path = tmp_path / "aux.pt"
+    write_checkpoint(path, net)
+    assert read_header(path).net_config == aux
+    loaded = load_checkpoint(path, CheckpointHeader.current(BOARD, PLAYERS, aux)).eval()
+    shape = encoder_shape(BOARD, PLAYERS)
+    planes = torch.randn(2, shape.planes, shape.height, shape.width)
+    scalars = torch.randn(2, shape.scalars)
+    with torch.inference_mode():
+        _, _, ours = net(planes, scalars, aux=True)
+        _, _, theirs = loaded(planes, scalars, aux=True)
+    assert ours.ownership is not None and theirs.ownership is not None
+    assert torch.equal(ours.ownership, theirs.ownership)
+    assert ours.score is not None and theirs.score is not None
+    assert torch.equal(ours.score, theirs.score)
+    with pytest.raises(
+        CheckpointMismatchError, match="ownership_head True vs False, score_head True vs False"
+    ):
+        load_checkpoint(path, expected())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -294,3 +296,67 @@ def test_net_config_dict_must_match_exactly() -> None:
 def test_net_config_rejects_non_positive_ints(bad: object) -> None:
     with pytest.raises(ValueError, match="NetConfig.channels must be a positive int"):
         NetConfig(channels=bad)  # type: ignore[arg-type]
+
+
+AUX = dataclasses.replace(TINY, ownership_head=True, score_head=True)
+
+
+@pytest.mark.parametrize(("board", "players"), [("square8", 2), ("hex8", 3), ("hexagonal", 4)])
+def test_auxiliary_heads_shapes(board: str, players: int) -> None:
+    torch.manual_seed(0)
+    net = PolicyValueNet(AUX, board, players).eval()
+    shape = encoder_shape(board, players)
+    planes, scalars = (torch.from_numpy(a) for a in encode_states([initial_state(board, players)] * 3))
+    with torch.inference_mode():
+        logits, values, aux = net(planes, scalars, aux=True)
+        plain_logits, plain_values = net(planes, scalars)
+    assert aux.ownership is not None and aux.score is not None
+    assert aux.ownership.shape == (3, 1 + players, shape.height, shape.width)
+    assert aux.score.shape == (3, 2, players)
+    assert ((aux.score >= 0) & (aux.score <= 1)).all()
+    assert torch.equal(logits, plain_logits) and torch.equal(values, plain_values)
+
+
+def test_auxiliary_heads_exist_only_when_asked_for() -> None:
+    def names(config: NetConfig) -> set[str]:
+        return {name.split(".")[0] for name in PolicyValueNet(config, "square8", 2).state_dict()}
+
+    assert not {"ownership_out", "score_mlp"} & names(TINY)
+    assert {"ownership_out", "score_mlp"} <= names(AUX)
+    only = dataclasses.replace(TINY, score_head=True)
+    assert "score_mlp" in names(only) and "ownership_out" not in names(only)
+    torch.manual_seed(0)
+    _, _, aux = PolicyValueNet(only, "square8", 2)(*_inputs("square8", 2), aux=True)
+    assert aux.ownership is None and aux.score is not None
+
+
+def _inputs(board: str, players: int) -> tuple[torch.Tensor, torch.Tensor]:
+    planes, scalars = encode_states([initial_state(board, players)] * 2)
+    return torch.from_numpy(planes), torch.from_numpy(scalars)
+
+
+def test_auxiliary_heads_leave_the_main_outputs_and_search_unchanged() -> None:
+    """Same seed, same trunk and heads: the auxiliary modules are built last, so the shared
+    parameters are drawn identically, and the fused inference path never reads them."""
+    torch.manual_seed(5)
+    plain = PolicyValueNet(TINY, "hex8", 2).eval()
+    torch.manual_seed(5)
+    with_aux = PolicyValueNet(AUX, "hex8", 2).eval()
+    planes, scalars = _inputs("hex8", 2)
+    with torch.inference_mode():
+        for ours, theirs in zip(plain(planes, scalars), with_aux(planes, scalars), strict=True):
+            assert torch.equal(ours, theirs)
+        assert torch.equal(
+            fused_heads(plain.fused(), planes, scalars)[2], fused_heads(with_aux.fused(), planes, scalars)[2]
+        )
+
+
+def test_net_config_aux_flags_are_left_out_while_off() -> None:
+    assert not {"ownership_head", "score_head"} & set(TINY.to_dict())
+    assert NetConfig.from_dict(TINY.to_dict()) == TINY  # a dict written before the flags existed
+    assert AUX.to_dict()["ownership_head"] is True
+    assert NetConfig.from_dict(AUX.to_dict()) == AUX
+    section = NetworkSection(channels=16, blocks=2, value_hidden=32)
+    assert NetConfig.from_section(section, score_head=True).score_head
+    with pytest.raises(ValueError, match="NetConfig.score_head must be a bool"):
+        NetConfig(score_head=1)  # type: ignore[arg-type]

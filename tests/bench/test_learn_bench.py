@@ -7,6 +7,7 @@ recorded in docs/benchmarks.md is the proof.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -127,6 +128,11 @@ def test_settings_and_config_are_checked(tmp_path: Path) -> None:
     config = bench_config(TINY, tmp_path)
     assert (config.network.channels, config.selfplay.simulations, config.training.max_steps) == (8, 2, 2)
     assert config.run.variants[0] == TINY.variant
+    assert (config.training.aux_ownership_weight, config.training.aux_score_weight) == (0.0, 0.0)
+    aux = bench_config(dataclasses.replace(TINY, aux_ownership_weight=0.5, aux_score_weight=1.5), tmp_path)
+    assert (aux.training.aux_ownership_weight, aux.training.aux_score_weight) == (0.5, 1.5)
+    with pytest.raises(ValueError, match="aux_score_weight must be at least 0"):
+        LearnSettings(aux_score_weight=-1.0)
 
 
 def test_learning_curve_plot_is_a_png(report: LearnReport, tmp_path: Path) -> None:
@@ -295,6 +301,30 @@ def test_the_command_runs_each_seed_and_summarizes(
     assert [r["settings"]["seed"] for r in saved["runs"]] == [5, 6]
     assert saved["runs"][1]["run_dir"] == str(tmp_path / "run" / "seed-6")
     assert [s["opponent"] for s in saved["summary"]] == list(OPPONENTS)
+
+
+def test_the_command_passes_the_auxiliary_weights_and_prints_their_losses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[LearnSettings] = []
+    monkeypatch.setattr(learn_bench, "run_learn_bench", _fake_run(calls))
+    args = ["bench", "learn", "--aux-ownership-weight", "0.5", "--aux-score-weight", "2"]
+    result = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "run")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert (calls[0].aux_ownership_weight, calls[0].aux_score_weight) == (0.5, 2.0)
+    assert "o loss  s loss" in result.output
+    plain = CliRunner().invoke(
+        app, ["bench", "learn", "--run-dir", str(tmp_path / "plain")], terminal_width=200
+    )
+    assert plain.exit_code == 0 and "o loss" not in plain.output
+    g = dataclasses.replace(_generation(), ownership_loss=0.25, score_loss=None)
+    assert format_row(g, 2).split()[-2:] == ["0.250", "-"]
+    assert format_row(dataclasses.replace(g, ownership_loss=None), 2) == format_row(_generation(), 2)
+
+
+def _generation() -> GenerationReport:
+    scores = tuple(score_games(o, [(1, 2)], (0,)) for o in OPPONENTS)
+    return GenerationReport(1, "m1", None, 2, 20, 2, 20, 1.0, 0.5, 0.1, 0.2, 0.01, scores)
 
 
 def test_the_command_refuses_games_that_cannot_rotate_the_seats() -> None:

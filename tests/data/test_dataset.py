@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ringrift_hpc.ai.codec import ActionCodec
-from ringrift_hpc.ai.encoding import encode_states
+from ringrift_hpc.ai.encoding import board_grid, encode_states
 from ringrift_hpc.ai.symmetry import symmetries, transform_state
 from ringrift_hpc.data.dataset import SampleSet, make_batch, split_by_game, step_rows, symmetry_choices
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
@@ -33,6 +33,10 @@ def sample_set(states: list[GameState], codec: ActionCodec) -> SampleSet:
     planes, scalars = encode_states(states)
     legal = [np.sort(codec.legal_indices(s)) for s in states]
     targets = [moves[:2] for moves in legal]
+    # Arbitrary labels on the board's cells, so that every cell's move under a symmetry shows.
+    grid = board_grid(states[0].geo.board)
+    ownership = np.zeros((len(states), grid.height * grid.width), dtype=np.int8)
+    ownership[:, grid.pos] = np.random.default_rng(0).integers(0, 3, size=(len(states), grid.pos.size))
     return SampleSet(
         planes=planes.astype(np.float16),
         scalars=scalars,
@@ -43,6 +47,9 @@ def sample_set(states: list[GameState], codec: ActionCodec) -> SampleSet:
         legal_indices=np.concatenate(legal).astype(np.int32),
         values=np.tile(np.array([[0.5, -0.5]], np.float32), (len(states), 1)),
         game_keys=np.zeros(len(states), np.int64),
+        ownership=ownership.reshape(len(states), grid.height, grid.width),
+        score=np.full((len(states), 2, 2), 0.25, dtype=np.float32),
+        has_aux=np.arange(len(states)) % 2 == 0,
     )
 
 
@@ -65,6 +72,13 @@ def test_symmetric_batch_is_the_batch_of_the_symmetric_positions(board: str) -> 
             targets, codec.symmetry_table(int(sym_ids[row]))[data.policy_indices[2 * row : 2 * row + 2]]
         )
     assert torch.equal(batch.values, torch.from_numpy(data.values))
+    # Ownership labels move with their cells, as the rules move the cells (`cell_perm`).
+    grid = board_grid(board)
+    for row, k in enumerate(sym_ids):
+        moved = batch.ownership[row].reshape(-1).numpy()[grid.pos[group[k].cell_perm]]
+        assert np.array_equal(moved, data.ownership[row].reshape(-1)[grid.pos])
+    assert torch.equal(batch.score, torch.from_numpy(data.score))
+    assert torch.equal(batch.has_aux, torch.from_numpy(data.has_aux))
 
 
 def test_batch_without_symmetry_is_the_stored_samples() -> None:
@@ -77,6 +91,8 @@ def test_batch_without_symmetry_is_the_stored_samples() -> None:
     assert batch.target_cols.tolist() == data.policy_indices[[6, 7, 0, 1]].tolist()
     assert batch.target_probs.tolist() == [0.25, 0.75, 0.25, 0.75]
     assert batch.legal.sum().item() == int(np.diff(data.legal_offsets)[rows].sum())
+    assert torch.equal(batch.ownership, torch.from_numpy(data.ownership[rows].astype(np.int64)))
+    assert batch.has_aux.tolist() == [False, True]
 
 
 def test_validation_holds_out_whole_games() -> None:

@@ -77,6 +77,10 @@ def test_round_trip_is_exact(tmp_path: Path, games: list[GameRecord]) -> None:
     np.testing.assert_array_equal(shard.game, np.repeat(np.arange(3), [g.samples for g in games]))
     np.testing.assert_array_equal(shard.game_seeds, [g.seed for g in games])
     np.testing.assert_array_equal(shard.game_ranks, np.stack([g.ranks for g in games]))
+    assert shard.header.format_version == 2
+    np.testing.assert_array_equal(shard.ownership, np.concatenate([g.ownership for g in games]))
+    np.testing.assert_array_equal(shard.score, np.concatenate([g.score for g in games]))
+    assert shard.ownership is not None and shard.ownership.any()  # random games collapse territory
     flat = [p for g in games for p in g.policy_indices]
     legal = [p for g in games for p in g.legal_indices]
     for i in (0, shard.samples // 2, shard.samples - 1):
@@ -124,10 +128,18 @@ def _bad_rank(data: np.ndarray) -> None:
     data[0, 0] = 3
 
 
+def _bad_owner(data: np.ndarray) -> None:
+    data[0, 0, 0] = 3  # 2 players: labels 0, 1, 2
+
+
+def _score_out_of_range(data: np.ndarray) -> None:
+    data[0, 1, 0] = 1.5
+
+
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
-        (_set_attr("format_version", 2), "format_version"),
+        (_set_attr("format_version", 3), "format_version"),
         (_set_attr("encoder_version", "enc0-000000000000"), "encoder_version"),
         (_set_attr("codec_version", "codec0-000000000000"), "codec_version"),
         (_set_attr("variant", "square8_3p"), "variant"),
@@ -137,6 +149,8 @@ def _bad_rank(data: np.ndarray) -> None:
         (_edit("policy_offsets", _offsets_backwards), "policy_offsets"),
         (_illegal_target, "policy_indices"),
         (_edit("game_ranks", _bad_rank), "game_ranks"),
+        (_edit("ownership", _bad_owner), "ownership"),
+        (_edit("score", _score_out_of_range), "score"),
     ],
 )
 def test_each_rule_names_its_field(
@@ -158,6 +172,28 @@ def test_missing_dataset_is_named(tmp_path: Path, games: list[GameRecord]) -> No
         del f["legal_indices"]
     with pytest.raises(ShardFormatError, match="legal_indices"):
         _read(path)
+
+
+def test_version_2_shard_without_auxiliary_targets_is_refused(
+    tmp_path: Path, games: list[GameRecord]
+) -> None:
+    path = _write(tmp_path / "s.h5", games)
+    with h5py.File(path, "r+", locking=False) as f:
+        del f["score"]
+    with pytest.raises(ShardFormatError) as caught:
+        _read(path)
+    assert caught.value.field == "score"
+
+
+def test_version_1_shard_reads_without_auxiliary_targets(tmp_path: Path, games: list[GameRecord]) -> None:
+    """A shard as version 1 wrote it: the same datasets less the auxiliary ones."""
+    path = _write(tmp_path / "s.h5", games)
+    with h5py.File(path, "r+", locking=False) as f:
+        f.attrs["format_version"] = 1
+        del f["ownership"], f["score"]
+    shard = _read(path)
+    assert shard.header.format_version == 1 and shard.ownership is None and shard.score is None
+    np.testing.assert_array_equal(shard.values, np.concatenate([g.values for g in games]))
 
 
 def test_truncated_file_is_refused(tmp_path: Path, games: list[GameRecord]) -> None:
@@ -185,6 +221,9 @@ def test_game_record_of_wrong_shape_is_refused(tmp_path: Path, games: list[GameR
     writer = ShardWriter(tmp_path / "s.h5", _header())
     bad = GameRecord(**{**games[0].__dict__, "values": games[0].values[:, :1]})
     with pytest.raises(ValueError, match="disagree"):
+        writer.add_game(bad)
+    bad = GameRecord(**{**games[0].__dict__, "score": games[0].score[:, :1]})
+    with pytest.raises(ValueError, match="auxiliary"):
         writer.add_game(bad)
     writer.abort()
     assert not (tmp_path / "s.h5").exists()
@@ -247,6 +286,7 @@ def test_golden_shard_and_manifest_of_the_earlier_format_still_load(tmp_path: Pa
     (published,) = list_shards(layout, VARIANT, 0).shards
     shard = load_shard(published.path, variant=VARIANT)
     assert (shard.samples, shard.games, shard.header.model_id, shard.header.run_seed) == (61, 1, "none", 7)
+    assert shard.header.format_version == 1 and shard.ownership is None and shard.score is None
     entry = describe_shard(published, VARIANT)
     assert (entry.generation, entry.samples, entry.name) == (0, 61, "000000/000000.h5")
     assert (entry.encoder_version, entry.codec_version) == (ENCODER_VERSION, CODEC_VERSION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -10,8 +11,9 @@ import torch
 from torch import nn
 from train_data import training
 
+from ringrift_hpc.ai.net import AuxOutputs
 from ringrift_hpc.data.dataset import Batch
-from ringrift_hpc.jobs.train_objective import learning_rate, losses, make_optimizer, warmup_steps
+from ringrift_hpc.jobs.train_objective import aux_losses, learning_rate, losses, make_optimizer, warmup_steps
 
 
 def batch(legal: list[list[bool]], targets: list[tuple[int, int, float]], values: list[list[float]]) -> Batch:
@@ -24,6 +26,9 @@ def batch(legal: list[list[bool]], targets: list[tuple[int, int, float]], values
         target_cols=torch.tensor(cols),
         target_probs=torch.tensor(probs),
         values=torch.tensor(values),
+        ownership=torch.zeros(len(legal), 1, 1, dtype=torch.int64),
+        score=torch.zeros(len(legal), 2, 2),
+        has_aux=torch.ones(len(legal), dtype=torch.bool),
     )
 
 
@@ -73,3 +78,25 @@ def test_optimizer_follows_the_config() -> None:
     sgd = make_optimizer(net, training(optimizer="sgd", momentum=0.8))
     assert isinstance(sgd, torch.optim.SGD)
     assert sgd.param_groups[0]["momentum"] == 0.8 and sgd.param_groups[0]["nesterov"]
+
+
+def test_auxiliary_losses_count_board_cells_and_samples_with_targets_only() -> None:
+    """Two samples on a 1x2 grid whose second cell is off the board; only sample 0 has targets."""
+    ownership_logits = torch.zeros(2, 3, 1, 2)
+    ownership_logits[0, 1, 0, 0] = math.log(2.0)  # sample 0, cell 0: p(label 1) = 2 / 4
+    ownership_logits[0, 0, 0, 1] = 100.0  # off the board: never counted
+    score = torch.tensor([[[0.5, 0.5], [0.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    b = dataclasses.replace(
+        batch(legal=[[True, True]] * 2, targets=[(0, 0, 1.0), (1, 0, 1.0)], values=[[0.0, 0.0]] * 2),
+        ownership=torch.tensor([[[1, 2]], [[0, 0]]]),
+        score=torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]]),
+        has_aux=torch.tensor([True, False]),
+    )
+    valid = torch.tensor([[True, False]])
+    own, sq = aux_losses(AuxOutputs(ownership_logits, score), b, valid)
+    assert own.item() == pytest.approx(-math.log(0.5), rel=1e-6)
+    assert sq.item() == pytest.approx((0.25 + 0.25 + 0 + 0) / 4)
+    none, _ = aux_losses(
+        AuxOutputs(None, score), dataclasses.replace(b, has_aux=torch.tensor([False, False])), valid
+    )
+    assert none.item() == 0.0

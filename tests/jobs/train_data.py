@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from ringrift_hpc.ai.codec import CODEC_VERSION, ActionCodec
 from ringrift_hpc.ai.encoding import ENCODER_VERSION, encode_states
 from ringrift_hpc.ai.net import NetConfig
 from ringrift_hpc.config.learning import TrainingSection
-from ringrift_hpc.data.shards import GameRecord, ShardHeader, ShardWriter
+from ringrift_hpc.data.shards import AUX_DATASETS, FORMAT_VERSION, GameRecord, ShardHeader, ShardWriter
 from ringrift_hpc.jobs.train_spec import TrainSpec
 from ringrift_hpc.rules import GameState, apply_move, initial_state, is_terminal, legal_moves
 from ringrift_hpc.store import RunLayout, publish_file, temp_path_for
@@ -113,6 +114,8 @@ def game_record(seed: int, plies: int) -> GameRecord:
         legal_indices=legal,
         values=values,
         plies=np.arange(len(states)),
+        ownership=rng.integers(0, PLAYERS + 1, size=(len(states), 8, 8)).astype(np.int8),
+        score=rng.random((len(states), 2, PLAYERS)).astype(np.float32),
     )
 
 
@@ -125,8 +128,11 @@ def publish_shard(
     plies: int = 8,
     seed: int = 0,
     metadata: dict[str, Any] | None = None,
+    version: int = FORMAT_VERSION,
 ) -> Path:
-    """Write and publish one shard of `games` games as selfplay would; returns its path."""
+    """Write and publish one shard of `games` games as selfplay would; returns its path.
+
+    `version` 1 writes the shard as format version 1 did: without the auxiliary targets."""
     layout = RunLayout(root)
     path = layout.selfplay_shard(VARIANT, generation, task)
     temp = temp_path_for(path)
@@ -145,6 +151,11 @@ def publish_shard(
         writer.add_game(game_record(seed * 1000 + generation * 100 + g, plies))
     samples = writer.samples
     writer.finish()
+    if version == 1:
+        with h5py.File(temp, "r+", locking=False) as f:
+            f.attrs["format_version"] = 1
+            for name in AUX_DATASETS:
+                del f[name]
     meta = {
         "generation": generation,
         "positions": samples,
