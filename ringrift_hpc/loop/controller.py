@@ -215,12 +215,17 @@ class Controller:
         )
 
     def done(self) -> bool:
-        """Every variant reached `loop.max_generations` and no job of the run is in flight."""
+        """Every variant reached `loop.max_generations` and played its due tournament, no job of
+        the run is in flight, and what the completed ones published is ingested (or overdue)."""
         limit = self.config.loop.max_generations
         return (
             limit is not None
             and all(finished(self.state.variants[n], limit) for n in self.names)
-            and not any(j.in_flight for j in self.state.jobs.values())
+            and not any(self._tournament_due(v) for v in self.state.variants.values())
+            and not any(
+                j.in_flight or (j.status == "completed" and not self._overdue(j))
+                for j in self.state.jobs.values()
+            )
         )
 
     def _poll(self) -> None:
@@ -451,7 +456,6 @@ class Controller:
             except SprtError:
                 progress = EvaluationProgress(0, "continue", False)
         self.progress[v.variant] = progress
-        every = self.config.evaluation.tournament_every_generations
         return Observation(
             halted=halted,
             selfplay_target=self.targets.get(v.variant, 0),
@@ -463,9 +467,13 @@ class Controller:
             progress=progress,
             trigger_samples=self._trigger_samples(v),
             max_decisions=self.config.loop.max_generations,
-            tournament_due=v.promotions > 0 and v.decisions - v.tournaments_at >= every,
+            tournament_due=self._tournament_due(v),
             tournament_in_flight=any(j.purpose == "tournament" and j.in_flight for j in mine),
         )
+
+    def _tournament_due(self, v: VariantState) -> bool:
+        every = self.config.evaluation.tournament_every_generations
+        return v.promotions > 0 and v.decisions - v.tournaments_at >= every
 
     def _trigger_samples(self, v: VariantState) -> int:
         training = self.config.training

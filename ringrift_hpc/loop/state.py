@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any, Literal, TypeVar
 
 from ringrift_hpc.cluster.executor import JobRef, JobStatus
@@ -215,7 +216,8 @@ def awaits_artifact(state: RunState, job: JobRecord) -> bool:
         return v.phase == "train" and job.task == train_task(v.variant, v.train_key)
     if job.purpose == "evaluate":
         return v.phase == "evaluate" and job.task.startswith(f"evaluate/{v.variant}/{v.eval_id}/")
-    return False
+    # Its games go into the leaderboard; kept until its file is ingested (`_match_ingested`).
+    return job.purpose == "tournament"
 
 
 def _drop_completed(state: RunState, variant: str, purpose: Purpose) -> RunState:
@@ -314,6 +316,13 @@ def _ingested(state: RunState, e: ShardIngested | ModelIngested | MatchIngested)
     return replace(state, ingested=state.ingested + 1)
 
 
+def _match_ingested(state: RunState, e: MatchIngested) -> RunState:
+    state = _ingested(state, e)
+    task = f"tournament/{e.variant}/{e.eval_id}/{PurePosixPath(e.path).stem}"
+    job = state.jobs.get(task)
+    return _with_jobs(state, {task: None}) if job is not None and job.status == "completed" else state
+
+
 def _shard_ingested(state: RunState, e: ShardIngested) -> RunState:
     state = _ingested(state, e)
     v = _variant(state, e.variant)
@@ -400,7 +409,7 @@ FOLD: Mapping[type[JournalEvent | UnknownEvent], Callable[[RunState, Any], RunSt
     JobCancelled: _job_cancelled,
     ShardIngested: _shard_ingested,
     ModelIngested: _model_ingested,
-    MatchIngested: _ingested,
+    MatchIngested: _match_ingested,
     Quarantined: _quarantined,
     TrainingFailed: _training_failed,
     EvaluationFailed: _evaluation_failed,
