@@ -7,7 +7,7 @@ best: one tournament job array with `evaluation.shadow_groups_per_pair` fresh gr
 against its predecessor (the best it replaced when it was promoted) and of each of the two against
 every anchor of the promotion gate. When the check's games are in, the difference best minus
 predecessor is fitted (`rating.fit_ratings`, the run's one rating method) over every shadow game
-of the two so far, so evidence accumulates from check to check, and judged with a one-sided bound
+among the two and the anchors so far, so evidence accumulates from check to check, and judged with a one-sided bound
 at `evaluation.shadow_confidence` against the margin `evaluation.shadow_rollback_margin_elo`:
 
 * upper bound below -margin: the best is *weaker*; the controller rolls back to the predecessor;
@@ -15,8 +15,9 @@ at `evaluation.shadow_confidence` against the margin `evaluation.shadow_rollback
 * otherwise *undecided*; the next check follows on the clock.
 
 Only shadow games count: the promotion's SPRT games are the very ones a lucky candidate won.
-Because the margin is positive and the evidence only grows, the interval narrows round zero for
-a best as strong as its predecessor, so the repeated looks do not add up to a rollback.
+The looks repeat, but the margin is positive and the evidence only grows: for a best as strong
+as its predecessor the interval narrows around zero, so a chance dip must carry its whole upper
+bound below -margin, which gets less likely with every check, and the best ends cleared.
 
 Everything here is pure but `apply_rollback`, the one write (through `rating.best.rollback`).
 """
