@@ -11,7 +11,7 @@ from .learning import Device
 
 
 class EvaluationSection(Section):
-    """Evaluation tasks: seat-rotated game groups, and the periodic rating tournament."""
+    """Evaluation tasks: seat-rotated game groups, the periodic rating tournament and the shadow checks."""
 
     simulations: Int | None = Field(
         default=None,
@@ -48,6 +48,27 @@ class EvaluationSection(Section):
         "has no upper bound on its rating above random, so its interval is wide; with `heuristic` "
         "models are rated against the player they are measured against, and their intervals shrink "
         "with the anchor games.",
+    )
+    shadow_every_s: Float | None = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between shadow checks: the best replays its predecessor and the anchors, and is "
+        'rolled back when it proves weaker (docs/controller.md, "Shadow evaluation"); null turns them off.',
+    )
+    shadow_groups_per_pair: Int = Field(
+        default=4, ge=1, description="Game groups per pair of participants in one shadow check."
+    )
+    shadow_rollback_margin_elo: Float = Field(
+        default=30.0,
+        ge=0,
+        description="Elo by which the best must be weaker than its predecessor for an automatic rollback.",
+    )
+    shadow_confidence: Float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1,
+        description="One-sided confidence that the best is weaker by more than the margin before it is rolled "
+        "back; a best is cleared (no more checks) once as sure it is not.",
     )
 
 

@@ -12,7 +12,8 @@ Every journal record carries the lease's fencing token and is appended only afte
 `lease.check()`, so a controller that lost its lease cannot write. A submission is journaled as
 an intent before the executor sees it and confirmed with the job ids after; a decision is
 journaled before `promotions.jsonl`/`best.json` are written and confirmed after, and
-`recover_decisions` completes one that a crash interrupted, so nothing is done twice.
+`recover_decisions` completes one that a crash interrupted, so nothing is done twice; an
+automatic rollback of a shadow check (`loop.shadow`) is journaled and finished the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ringrift_hpc.jobs.registry import job_entry, spec_from_json
 from ringrift_hpc.jobs.replay_window import choose_window
 from ringrift_hpc.jobs.selfplay import NO_MODEL, SelfplaySpec
 from ringrift_hpc.jobs.train_spec import TrainSpec
-from ringrift_hpc.loop import policies
+from ringrift_hpc.loop import policies, shadow
 from ringrift_hpc.loop.events import (
     BestChanged,
     Decision,
@@ -53,6 +54,9 @@ from ringrift_hpc.loop.events import (
     Leaderboard,
     MatchIngested,
     RequestHandled,
+    ShadowChecked,
+    ShadowRollback,
+    ShadowStarted,
     SprtProgress,
     SubmitIntent,
     SubmitRefused,
@@ -163,13 +167,18 @@ class Controller:
     # -- startup ---------------------------------------------------------------------------
 
     def recover_decisions(self) -> None:
-        """Finish decisions journaled before a crash but not yet written to the promotion history."""
+        """Finish decisions and automatic rollbacks journaled before a crash but not yet written to
+        the promotion history and `best.json`."""
         for e in self._unrecorded:
             done = any(h.get("candidate") == e.candidate for h in promotion_history(self.layout, e.variant))
             if not done:
                 record_decision(self.layout, self._decision_from(e))
             self.record(DecisionRecorded(variant=e.variant, candidate=e.candidate))
         self._unrecorded = []
+        for name in self.names:
+            pending = shadow.pending_rollback(self.state.variants[name])
+            if pending is not None:
+                shadow.apply_rollback(self.layout, name, pending)
 
     @staticmethod
     def _decision_from(e: Decision) -> PromotionDecision:
@@ -204,6 +213,7 @@ class Controller:
         for name in self.names:
             self.lease.renew()
             self._step_variant(name, halted)
+            self._step_shadow(name, halted)
         for name in sorted(new_matches):
             self.lease.renew()
             self._refit(name)
@@ -295,8 +305,14 @@ class Controller:
             doc = read_best(self.layout, name)
             v = self.state.variants[name]
             if doc is not None and doc["model_id"] != v.best_model:
+                before = shadow.predecessor(promotion_history(self.layout, name), doc["participant"])
                 self.record(
-                    BestChanged(variant=name, model_id=doc["model_id"], participant=doc["participant"])
+                    BestChanged(
+                        variant=name,
+                        model_id=doc["model_id"],
+                        participant=doc["participant"],
+                        predecessor=before,
+                    )
                 )
 
     def _resubmit(self) -> None:
@@ -359,7 +375,7 @@ class Controller:
         purpose: Purpose,
         variant: str,
         tasks: list[tuple[str, str]],
-        started: TrainingStarted | EvaluationStarted | TournamentStarted | None,
+        started: TrainingStarted | EvaluationStarted | TournamentStarted | ShadowStarted | None,
     ) -> None:
         intent = tuple(IntentTask(task=task, spec=spec, attempt=0) for task, spec in tasks)
         event = SubmitIntent(purpose=purpose, variant=variant, tasks=intent)
@@ -422,7 +438,11 @@ class Controller:
 
     def _evaluation_failure(self, v: VariantState) -> str | None:
         """Why the variant's current evaluation failed; None while it can go on."""
-        for job in self._evaluations(v):
+        return self._match_failure(self._evaluations(v))
+
+    def _match_failure(self, jobs: Sequence[JobRecord]) -> str | None:
+        """Why the match tasks `jobs` cannot all give their games; None while they can."""
+        for job in jobs:
             if job.status == "error":
                 return "a match task gave up"
             if job.status == "refused":
@@ -468,7 +488,9 @@ class Controller:
             trigger_samples=self._trigger_samples(v),
             max_decisions=self.config.loop.max_generations,
             tournament_due=self._tournament_due(v),
-            tournament_in_flight=any(j.purpose == "tournament" and j.in_flight for j in mine),
+            tournament_in_flight=any(
+                j.purpose == "tournament" and j.in_flight and not shadow.is_shadow_task(j.task) for j in mine
+            ),
         )
 
     def _tournament_due(self, v: VariantState) -> bool:
@@ -590,6 +612,61 @@ class Controller:
             started = TournamentStarted(eval_id=eval_id, decisions=v.decisions)
             self._submit("tournament", v.variant, tasks, started)
 
+    def _step_shadow(self, name: str, halted: bool) -> None:
+        """Start a due shadow check of the variant's best, or judge the one whose games are in."""
+        v = self.state.variants[name]
+        check = v.shadow_check
+        if check is None:
+            every = self.config.evaluation.shadow_every_s
+            ends = finished(v, self.config.loop.max_generations)
+            if not halted and not ends and shadow.due(v, self.clock(), every):
+                self._submit_shadow(v)
+            return
+        prefix = f"tournament/{name}/{check['eval_id']}/"
+        jobs = [j for j in self.state.jobs.values() if j.task.startswith(prefix)]
+        failure = self._match_failure(jobs)
+        if failure is None and any(j.in_flight or self._match_awaited(j) for j in jobs):
+            return
+        try:
+            groups = [
+                g
+                for k in range(v.shadow_checks)
+                for g in self.artifacts.evaluation_groups(name, shadow.eval_id(k))
+            ]
+        except ValueError as error:  # an ingested match file that can no longer be read
+            failure, groups = str(error), []
+        anchors = [Participant(variant=name, kind=a.player).id for a in self.config.promotion.anchors]
+        result = shadow.judge(
+            name, check, v.best_participant, groups, anchors, self.config.evaluation, failure=failure
+        )
+        if result.verdict != "weaker":
+            self.record(ShadowChecked(variant=name, result=result))
+            return
+        target = parse_participant_id(name, result.against).model_id
+        assert target is not None  # a predecessor was a best
+        before = shadow.predecessor(promotion_history(self.layout, name), result.against)
+        # Journaled before the promotion history and best.json: a restart finishes it.
+        self.record(ShadowRollback(variant=name, result=result, to_model=target, predecessor=before))
+        shadow.apply_rollback(self.layout, name, result)
+
+    def _submit_shadow(self, v: VariantState) -> None:
+        assert v.best_participant is not None and v.shadow_against is not None  # `shadow.due` checked
+        best = parse_participant_id(v.variant, v.best_participant)
+        against = parse_participant_id(v.variant, v.shadow_against)
+        number = v.shadow_checks
+        specs = shadow.shadow_specs(
+            self.config,
+            run_root=self.layout.root,
+            variant=v.variant,
+            best=best,
+            against=against,
+            number=number,
+        )
+        eval_id = shadow.eval_id(number)
+        tasks = [(f"tournament/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
+        started = ShadowStarted(eval_id=eval_id, best=best.id, against=against.id)
+        self._submit("tournament", v.variant, tasks, started)
+
     def _decide(self, v: VariantState) -> None:
         assert v.candidate is not None and v.eval_id is not None
         candidate = self._participant(v.variant, v.candidate)
@@ -660,6 +737,7 @@ class Controller:
             progress = self.progress.get(name) if v["phase"] == "evaluate" else None
             v["selfplay_target"] = self.targets.get(name, 0)
             v["curriculum_weight"] = self.weights.get(name, 1.0)
+            v["shadow"] = shadow.status_doc(self.state.variants[name], self.config.evaluation.shadow_every_s)
             v["evaluation"] = (
                 None
                 if progress is None
@@ -747,5 +825,6 @@ class Controller:
                 "1 while RUN/HALT exists.",
                 [({}, 1.0 if self.layout.halt.exists() else 0.0)],
             ),
+            *shadow.families(variants),
             *self.job_figures.follow().families(),
         ]

@@ -34,6 +34,9 @@ from ringrift_hpc.loop.events import (
     ModelIngested,
     Quarantined,
     RequestHandled,
+    ShadowChecked,
+    ShadowRollback,
+    ShadowStarted,
     ShardIngested,
     SprtProgress,
     SubmitIntent,
@@ -174,6 +177,8 @@ class EventLines:
             if started.sprt is not None:
                 progress = sprt_text(started.sprt, _players(e.variant))
                 lines.append(f"{e.variant}{_gen(generation)}: SPRT {progress}: continuing")
+        elif isinstance(started, ShadowStarted):
+            detail = f" (shadow check {started.eval_id} of the best against its predecessor)"
         lines.append(f"{e.variant}{_gen(generation)}: submitted {e.purpose}, {_count(count, 'task')}{detail}")
         return lines
 
@@ -250,6 +255,14 @@ class EventLines:
         if isinstance(e, EvaluationFailed):
             what = f"evaluation {e.eval_id}" if e.eval_id else "evaluation"
             return [f"{e.variant}: {what} failed: {_gist(e.error)}"]
+        if isinstance(e, ShadowChecked):
+            r = e.result
+            return [f"{e.variant}: shadow check {r.eval_id} {r.verdict}: {_gist(r.detail)}"]
+        if isinstance(e, ShadowRollback):
+            r = e.result
+            return [
+                f"{e.variant}: best rolled back to {e.to_model[:12]} by shadow check {r.eval_id}: {_gist(r.detail)}"
+            ]
         if isinstance(e, BestChanged):
             return [f"{e.variant}: best model is now {e.model_id[:12]} (changed outside a decision)"]
         if isinstance(e, Leaderboard):

@@ -12,7 +12,9 @@ Journal events (field ``event``):
 * ``submit_intent`` {purpose, variant, tasks: [{task, spec, attempt}], started?}: about to
   submit. A first submission carries ``started``: {job_key, samples_total} for training,
   {eval_id, batch, sprt?} for an evaluation batch (``sprt``: {llr, lower_bound, upper_bound,
-  groups, mean} over the groups played before it), {eval_id, decisions} for a tournament.
+  groups, mean} over the groups played before it), {eval_id, decisions} for a tournament,
+  {eval_id, best, against} for a shadow check (a tournament of the best, its predecessor
+  ``against`` and the anchors).
 * ``submitted`` {tasks: [task], refs: [JobRef]}: the scheduler accepted them.
 * ``submit_refused`` {tasks: [task], attempt, error, retry_at}: the scheduler refused their
   submission for the ``attempt``-th time; they are submitted again at ``retry_at`` (backing off
@@ -35,7 +37,15 @@ Journal events (field ``event``):
 * ``decision`` {variant, candidate, model_id, best, promote, reasons, statistics, eval_id}:
   journaled before the promotion history and ``best.json`` are written.
 * ``decision_recorded`` {variant, candidate}: the decision is in the promotion history.
-* ``best_changed`` {variant, model_id, participant}: best.json changed outside a decision.
+* ``best_changed`` {variant, model_id, participant, predecessor?}: best.json changed outside a
+  decision; ``predecessor``: the best the new one replaced when it was promoted (absent: none).
+* ``shadow_checked`` {variant, result}: a shadow check ended without a rollback; ``result``:
+  {eval_id, best, against, verdict, difference_elo, lower_elo, upper_elo, games, detail}, verdict
+  ``cleared`` (no more checks of this best), ``undecided``, ``superseded`` (the best changed
+  meanwhile) or ``failed``.
+* ``shadow_rollback`` {variant, result, to_model, predecessor}: a shadow check found the best
+  weaker than its predecessor (``result`` as above, verdict ``weaker``); journaled before the
+  rollback is written to the promotion history and ``best.json``, which a restart finishes.
 * ``leaderboard`` {variant, games}: the variant's leaderboard was refitted.
 * ``request`` {name, applied, detail}: a request file was handled (``detail``: the error, or
   the promotion-history event it recorded).
@@ -132,6 +142,12 @@ class TournamentStarted(_Frozen):
     decisions: Int
 
 
+class ShadowStarted(_Frozen):
+    eval_id: Str
+    best: Str  # participant id of the best under check
+    against: Str  # participant id of its predecessor
+
+
 class SubmitIntent(JournalEvent):
     event: Literal["submit_intent"] = "submit_intent"
     purpose: Purpose
@@ -140,7 +156,7 @@ class SubmitIntent(JournalEvent):
     # (`cluster.purposes.resource_kind`): read from old journals, never written now.
     kind: Str | None = None
     tasks: tuple[IntentTask, ...]
-    started: TrainingStarted | EvaluationStarted | TournamentStarted | None = None
+    started: TrainingStarted | EvaluationStarted | TournamentStarted | ShadowStarted | None = None
 
 
 class Submitted(JournalEvent):
@@ -257,6 +273,40 @@ class BestChanged(JournalEvent):
     variant: Str
     model_id: Str
     participant: Str
+    # The best this one replaced when it was promoted, which shadow checks compare it with; absent
+    # in journals written before them.
+    predecessor: Str | None = None
+
+
+ShadowVerdict = Literal["weaker", "cleared", "undecided", "superseded", "failed"]
+
+
+class ShadowResult(_Frozen):
+    """What a shadow check found (`loop.shadow.judge`)."""
+
+    eval_id: Str
+    best: Str  # participant ids
+    against: Str
+    verdict: ShadowVerdict
+    difference_elo: Float | None  # best minus predecessor, over every shadow game of the two
+    lower_elo: Float | None  # one-sided bounds of the difference at `evaluation.shadow_confidence`
+    upper_elo: Float | None
+    games: Int  # games between the two behind the difference
+    detail: Str  # the verdict in words
+
+
+class ShadowChecked(JournalEvent):
+    event: Literal["shadow_checked"] = "shadow_checked"
+    variant: Str
+    result: ShadowResult
+
+
+class ShadowRollback(JournalEvent):
+    event: Literal["shadow_rollback"] = "shadow_rollback"
+    variant: Str
+    result: ShadowResult
+    to_model: Str  # the model of `result.against`, the best again
+    predecessor: Str | None  # the best `result.against` replaced when it was promoted
 
 
 class Leaderboard(JournalEvent):
@@ -300,6 +350,8 @@ Event = Annotated[
     | Decision
     | DecisionRecorded
     | BestChanged
+    | ShadowChecked
+    | ShadowRollback
     | Leaderboard
     | RequestHandled
     | Tick

@@ -36,6 +36,9 @@ from ringrift_hpc.loop.events import (
     ModelIngested,
     Quarantined,
     RequestHandled,
+    ShadowChecked,
+    ShadowRollback,
+    ShadowStarted,
     ShardIngested,
     SubmitIntent,
     SubmitRefused,
@@ -115,6 +118,16 @@ class VariantState:
     tournaments_at: int = 0  # `decisions` when the last tournament started
     last_decision: dict[str, Any] | None = None
     decision_history: tuple[bool, ...] = ()  # promoted? per decision, oldest first
+    # Shadow checks (`loop.shadow`): the participant the best is checked against (its predecessor;
+    # None: no predecessor, or the best was cleared), when the clock to the next check started
+    # (the best's installation or the last check's start), the check in flight ({eval_id, best,
+    # against}), checks started, the last result and the automatic rollbacks.
+    shadow_against: str | None = None
+    shadow_clock: float | None = None
+    shadow_check: dict[str, str] | None = None
+    shadow_checks: int = 0
+    last_shadow: dict[str, Any] | None = None
+    auto_rollbacks: int = 0
 
     @property
     def samples_since_training(self) -> int:
@@ -255,6 +268,9 @@ def _submit_intent(state: RunState, e: SubmitIntent) -> RunState:
         v = replace(v, eval_id=started.eval_id, eval_batches=started.batch + 1)
     elif e.purpose == "tournament" and isinstance(started, TournamentStarted):
         v = replace(v, tournaments_at=started.decisions)
+    elif e.purpose == "tournament" and isinstance(started, ShadowStarted):
+        check = {"eval_id": started.eval_id, "best": started.best, "against": started.against}
+        v = replace(v, shadow_check=check, shadow_checks=v.shadow_checks + 1, shadow_clock=e.time)
     return _with_variant(state, v)
 
 
@@ -380,15 +396,46 @@ def _decision(state: RunState, e: Decision) -> RunState:
         decision_history=(*v.decision_history, e.promote),
     )
     if e.promote:
-        v = replace(v, generation=v.generation + 1, best_model=e.model_id, best_participant=e.candidate)
+        v = _new_best(v, e.model_id, e.candidate, e.best, e.time)
     return _with_variant(_drop_completed(state, v.variant, "evaluate"), v)
+
+
+def _new_best(
+    v: VariantState, model_id: str, participant: str, predecessor: str | None, when: float | None
+) -> VariantState:
+    """A new best: a new selfplay generation, and the shadow clock starts against its predecessor."""
+    return replace(
+        v,
+        generation=v.generation + 1,
+        best_model=model_id,
+        best_participant=participant,
+        shadow_against=predecessor,
+        shadow_clock=when,
+    )
 
 
 def _best_changed(state: RunState, e: BestChanged) -> RunState:
     v = _variant(state, e.variant)
-    return _with_variant(
-        state, replace(v, generation=v.generation + 1, best_model=e.model_id, best_participant=e.participant)
-    )
+    return _with_variant(state, _new_best(v, e.model_id, e.participant, e.predecessor, e.time))
+
+
+def _shadow_ended(state: RunState, variant: str, result: dict[str, Any]) -> tuple[RunState, VariantState]:
+    """A shadow check's end: its games are in, its result is the last."""
+    v = replace(_variant(state, variant), shadow_check=None, last_shadow=result)
+    return _drop_completed(state, variant, "tournament"), v
+
+
+def _shadow_checked(state: RunState, e: ShadowChecked) -> RunState:
+    state, v = _shadow_ended(state, e.variant, {**e.result.model_dump(), "time": e.time})
+    if e.result.verdict == "cleared" and e.result.best == v.best_participant:
+        v = replace(v, shadow_against=None)
+    return _with_variant(state, v)
+
+
+def _shadow_rollback(state: RunState, e: ShadowRollback) -> RunState:
+    state, v = _shadow_ended(state, e.variant, {**e.result.model_dump(), "time": e.time})
+    v = _new_best(v, e.to_model, e.result.against, e.predecessor, e.time)
+    return _with_variant(state, replace(v, auto_rollbacks=v.auto_rollbacks + 1))
 
 
 def _error(state: RunState, e: Error) -> RunState:
@@ -416,6 +463,8 @@ FOLD: Mapping[type[JournalEvent | UnknownEvent], Callable[[RunState, Any], RunSt
     Decision: _decision,
     DecisionRecorded: _counted,
     BestChanged: _best_changed,
+    ShadowChecked: _shadow_checked,
+    ShadowRollback: _shadow_rollback,
     Leaderboard: _counted,
     RequestHandled: _counted,
     Tick: _counted,  # written by earlier versions at every tick; ticks are no journal events now

@@ -2,7 +2,8 @@
 
 `run_status` gathers: controller liveness from the lease, HALT, and per variant the
 generation, the best model and its leaderboard rating with interval, samples total and since
-the last training, jobs by state, the current evaluation's SPRT state and the last decision;
+the last training, jobs by state, the current evaluation's SPRT state, the last decision and the
+shadow checks (`loop.shadow`: the last result, the next one due, the automatic rollbacks);
 plus the CPU time the jobs measured by variant and purpose (`measured_cpu`), the last journal
 events, recent errors and every quarantined artifact.
 """
@@ -95,6 +96,7 @@ def variants_status(layout: RunLayout, state: Mapping[str, Any] | None = None) -
             "candidate": v["candidate"],
             "evaluation": v.get("evaluation"),
             "last_decision": v.get("last_decision"),
+            "shadow": v.get("shadow"),
             "selfplay_target": v.get("selfplay_target"),
             "jobs": {
                 "pending": counts["pending"] + counts["intent"] + counts["unknown"],
@@ -153,6 +155,23 @@ def _when(unix: float | None) -> str:
     return "-" if unix is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(unix))
 
 
+def _shadow_line(doc: dict[str, Any] | None) -> str | None:
+    """The variant's shadow checks in one line; None before there is anything to say."""
+    if not doc or not (doc["last"] or doc["checking"] or doc["next_due"] or doc["automatic_rollbacks"]):
+        return None
+    parts = []
+    last = doc["last"]
+    if last:
+        verdict = "weaker, rolled back" if last["verdict"] == "weaker" else last["verdict"]
+        parts.append(f"last {_when(last.get('time'))} UTC {verdict}: {last['detail'][:200]}")
+    if doc["checking"]:
+        parts.append(f"{doc['checking']} running")
+    elif doc["next_due"] is not None:
+        parts.append(f"next due {_when(doc['next_due'])} UTC")
+    parts.append(f"automatic rollbacks: {doc['automatic_rollbacks']}")
+    return "  shadow check: " + "; ".join(parts)
+
+
 def status_text(model: dict[str, Any]) -> str:
     """The status model as lines a person reads."""
     c = model["controller"]
@@ -198,6 +217,9 @@ def status_text(model: dict[str, Any]) -> str:
             lines.append(
                 f"  last decision: {verdict} {str(d['candidate'])[:24]} {'; '.join(d.get('reasons') or [])}"
             )
+        shadow = _shadow_line(v.get("shadow"))
+        if shadow is not None:
+            lines.append(shadow)
     for error in model["errors"][-5:]:
         lines.append(
             f"error: {error.get('task', error.get('variant', ''))} {str(error.get('error', ''))[:200]}"

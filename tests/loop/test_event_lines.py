@@ -48,6 +48,17 @@ def _intent(purpose: str, tasks: list[tuple[str, dict[str, Any], int]], **extra:
 
 
 SPRT = {"llr": 0.523, "lower_bound": -1.386, "upper_bound": 1.386, "groups": 4, "mean": 0.625}
+SHADOW = {
+    "eval_id": "tournament-shadow-000002",
+    "best": "b",
+    "against": "a",
+    "verdict": "undecided",
+    "difference_elo": -12.0,
+    "lower_elo": -80.0,
+    "upper_elo": 56.0,
+    "games": 40,
+    "detail": "b against its predecessor a",
+}
 BOARD = {
     "gumbel@8#" + "c" * 64: Rated(1234.4, 1180.2, 1290.0),
     "heuristic": Rated(1000.0, 950.0, 1050.0),
@@ -264,6 +275,39 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
     (
         {"event": "best_changed", "time": T, "variant": V, "model_id": "b" * 64, "participant": "x"},
         ["05:46:40 square8_2p: best model is now bbbbbbbbbbbb (changed outside a decision)"],
+    ),
+    (
+        _intent(
+            "tournament",
+            [(f"tournament/{V}/tournament-shadow-000002/best-random", {}, 0)],
+            started={"eval_id": "tournament-shadow-000002", "best": "b", "against": "a"},
+        ),
+        [
+            (
+                "05:46:40 square8_2p: submitted tournament, 1 task "
+                "(shadow check tournament-shadow-000002 of the best against its predecessor)"
+            )
+        ],
+    ),
+    (
+        {"event": "shadow_checked", "time": T, "variant": V, "result": SHADOW},
+        ["05:46:40 square8_2p: shadow check tournament-shadow-000002 undecided: b against its predecessor a"],
+    ),
+    (
+        {
+            "event": "shadow_rollback",
+            "time": T,
+            "variant": V,
+            "result": {**SHADOW, "verdict": "weaker"},
+            "to_model": "a" * 64,
+            "predecessor": None,
+        },
+        [
+            (
+                "05:46:40 square8_2p: best rolled back to aaaaaaaaaaaa by shadow check "
+                "tournament-shadow-000002: b against its predecessor a"
+            )
+        ],
     ),
     (
         {"event": "request", "time": T, "name": "r-rollback.json", "applied": True, "detail": "rollback"},
