@@ -142,8 +142,9 @@ def test_one_sacct_query_per_poll_with_300_tasks_in_flight(executor: SlurmExecut
     executor.cancel(refs)
     states = poll_until(executor, refs)
     assert {state.status for state in states.values()} == {JobStatus.CANCELLED}
+    (array_id,) = array_ids
     deadline = time.monotonic() + WAIT_S
-    while run_command(("squeue", "--noheader", f"--jobs={array_ids.pop()}")).stdout.strip():
+    while run_command(("squeue", "--noheader", f"--jobs={array_id}")).stdout.strip():
         assert time.monotonic() < deadline, "cancelled array tasks are still in squeue"
         time.sleep(0.5)
 

@@ -19,7 +19,9 @@ from ringrift_hpc.rating.best import promotion_history
 from ringrift_hpc.store import RunLayout, list_published, replay_journal
 
 VARIANT = "square8_2p"
-LEASE_TTL_S = 6.0  # short, so a killed controller is replaced quickly; long enough for a slow phase of a loaded machine
+# Short, so a killed controller is replaced quickly; long enough for the slowest tick seen on a
+# 2-core machine at load 12 (a decision's report rendering took over 6 s there).
+LEASE_TTL_S = 15.0
 _CONTROLLER = (
     "import sys; from pathlib import Path; from ringrift_hpc.loop.runner import run_loop; "
     "from ringrift_hpc.store import RunLayout; "
