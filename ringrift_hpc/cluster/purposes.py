@@ -26,6 +26,8 @@ _RESOURCE_KIND: Mapping[Purpose, JobKind] = {
 
 # The evaluation ids of tournaments start with this; every other match file is an evaluation's.
 TOURNAMENT_ID_PREFIX = "tournament-"
+# Those of the controller's shadow checks (a tournament of the best against its predecessor).
+SHADOW_ID_PREFIX = f"{TOURNAMENT_ID_PREFIX}shadow-"
 
 
 def match_purpose(eval_id: str) -> Purpose:

@@ -232,10 +232,7 @@ class Controller:
             limit is not None
             and all(finished(self.state.variants[n], limit) for n in self.names)
             and not any(self._tournament_due(v) for v in self.state.variants.values())
-            and not any(
-                j.in_flight or (j.status == "completed" and not self._overdue(j))
-                for j in self.state.jobs.values()
-            )
+            and not any(j.in_flight or self._artifact_awaited(j) for j in self.state.jobs.values())
         )
 
     def _poll(self) -> None:
@@ -429,6 +426,12 @@ class Controller:
             for j in self.state.jobs.values()
             if v.eval_id and j.purpose == "evaluate" and j.task.startswith(prefix)
         ]
+
+    def _artifact_awaited(self, job: JobRecord) -> bool:
+        """A completed job whose artifact is not ingested yet and not overdue (then it is not coming)."""
+        if job.status != "completed" or self._overdue(job):
+            return False
+        return job.purpose == "train" or self._match_awaited(job)
 
     def _match_awaited(self, job: JobRecord) -> bool:
         """A completed match task whose match file is not ingested yet."""

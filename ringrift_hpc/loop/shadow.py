@@ -29,7 +29,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from ringrift_hpc.cluster.purposes import TOURNAMENT_ID_PREFIX
+from ringrift_hpc.cluster.purposes import SHADOW_ID_PREFIX
 from ringrift_hpc.config import Config, EvaluationSection, Variant
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
@@ -43,7 +43,6 @@ from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.table import table_from_groups
 from ringrift_hpc.store import RunLayout
 
-SHADOW_ID_PREFIX = f"{TOURNAMENT_ID_PREFIX}shadow-"
 VERDICTS: tuple[ShadowVerdict, ...] = ("weaker", "cleared", "undecided", "superseded", "failed")
 
 

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any, Literal, TypeVar
 
 from ringrift_hpc.cluster.executor import JobRef, JobStatus
-from ringrift_hpc.cluster.purposes import Purpose
+from ringrift_hpc.cluster.purposes import SHADOW_ID_PREFIX, Purpose
 from ringrift_hpc.loop.events import (
     BestChanged,
     Coordinator,
@@ -229,16 +229,26 @@ def awaits_artifact(state: RunState, job: JobRecord) -> bool:
         return v.phase == "train" and job.task == train_task(v.variant, v.train_key)
     if job.purpose == "evaluate":
         return v.phase == "evaluate" and job.task.startswith(f"evaluate/{v.variant}/{v.eval_id}/")
-    # Its games go into the leaderboard; kept until its file is ingested (`_match_ingested`).
-    return job.purpose == "tournament"
+    if job.purpose != "tournament":
+        return False
+    eval_id = job.task.split("/")[2]
+    if eval_id.startswith(SHADOW_ID_PREFIX):  # the current shadow check's games
+        return v.shadow_check is not None and eval_id == v.shadow_check["eval_id"]
+    # The leaderboard's games: kept until the file is ingested (`_match_ingested`) or, when the
+    # file was ingested before the job's end was seen, until the next tournament starts.
+    return True
 
 
-def _drop_completed(state: RunState, variant: str, purpose: Purpose) -> RunState:
-    """Forget the completed jobs of `variant` and `purpose`: their phase ended."""
+def _drop_completed(state: RunState, variant: str, purpose: Purpose, *, keep: str | None = None) -> RunState:
+    """Forget the completed jobs of `variant` and `purpose` (but those of evaluation ids starting
+    with `keep`): their phase ended."""
     done = [
         t
         for t, j in state.jobs.items()
-        if j.variant == variant and j.purpose == purpose and j.status == "completed"
+        if j.variant == variant
+        and j.purpose == purpose
+        and j.status == "completed"
+        and not (keep is not None and t.split("/")[2].startswith(keep))
     ]
     return _with_jobs(state, dict.fromkeys(done)) if done else state
 
@@ -268,6 +278,7 @@ def _submit_intent(state: RunState, e: SubmitIntent) -> RunState:
         v = replace(v, eval_id=started.eval_id, eval_batches=started.batch + 1)
     elif e.purpose == "tournament" and isinstance(started, TournamentStarted):
         v = replace(v, tournaments_at=started.decisions)
+        state = _drop_completed(state, v.variant, "tournament", keep=SHADOW_ID_PREFIX)
     elif e.purpose == "tournament" and isinstance(started, ShadowStarted):
         check = {"eval_id": started.eval_id, "best": started.best, "against": started.against}
         v = replace(v, shadow_check=check, shadow_checks=v.shadow_checks + 1, shadow_clock=e.time)

@@ -14,7 +14,7 @@ import itertools
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,6 +254,46 @@ class InProcessExecutor(FakeExecutor):
             run(spec)
             self.states[ref] = JobState(JobStatus.COMPLETED, exit_code=0)
         return refs
+
+
+class LateEndExecutor(InProcessExecutor):
+    """Jobs publish at once but the scheduler reports their end `late` polls later (sacct
+    catching up), so artifacts are ingested before their jobs are seen to end."""
+
+    def __init__(self, late: int) -> None:
+        super().__init__()
+        self.late = late
+        self.polls_left: dict[JobRef, int] = {}
+
+    def _submitted(self, purpose: Purpose, specs: Sequence[Any], refs: list[JobRef]) -> list[JobRef]:
+        refs = super()._submitted(purpose, specs, refs)
+        for ref in refs:
+            self.polls_left[ref] = self.late
+            self.states[ref] = JobState(JobStatus.RUNNING)
+        return refs
+
+    def poll(self, refs: Iterable[JobRef]) -> dict[JobRef, JobState]:
+        refs = list(refs)
+        for ref in refs:
+            self.polls_left[ref] -= 1
+            if self.polls_left[ref] <= 0:
+                self.states[ref] = JobState(JobStatus.COMPLETED, exit_code=0)
+        return super().poll(refs)
+
+
+def test_a_run_whose_artifacts_are_ingested_before_their_jobs_end_finishes(tmp_path: Path) -> None:
+    """The final tournament's match file is ingested before sacct reports its task ended: the
+    run is done at once, not after `loop.artifact_grace_s` of waiting for a file already in."""
+    layout = make_tiny_run(tmp_path / "run", generations=1)
+    controller, journal = _controller(layout, LateEndExecutor(late=2), lambda: 1000.0)
+    with journal:
+        for _ in range(100):
+            controller.tick()
+            if controller.done():
+                break
+        assert controller.done()
+    _check_nothing_lost_or_doubled(layout)
+    assert any(r.get("eval_id", "").startswith("tournament-") for r in _records(layout, "ingested"))
 
 
 def _published(layout: RunLayout) -> set[str]:
