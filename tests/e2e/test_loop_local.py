@@ -105,4 +105,6 @@ def test_loop_survives_kills_and_decides_two_generations(tmp_path: Path, lag: in
     assert status["variants"][VARIANT]["decisions"] >= 2
     jobs = status["variants"][VARIANT]["jobs"]
     assert jobs == {"pending": 0, "running": 0, "retrying": 0, "failed": 0, "refused": 0, "awaiting_artifact": 0}
-    assert len({r["token"] for r in records}) == KILLS + 1 + bool(lag)  # every controller fenced its records
+    # Every controller fenced its records; the one-tick controller after a lagged run writes
+    # only if the run ended with files still hidden.
+    assert KILLS + 1 <= len({r["token"] for r in records}) <= KILLS + 1 + bool(lag)
