@@ -88,6 +88,14 @@ def learn_command(
             help="training.aux_score_weight: weight of the auxiliary score loss (0: no score head).",
         ),
     ] = _DEFAULTS.aux_score_weight,
+    samples_per_new_sample: Annotated[
+        float,
+        typer.Option(
+            "--samples-per-new-sample",
+            min=0.01,
+            help="training.samples_per_new_sample: samples trained on per new selfplay sample (the replay ratio).",
+        ),
+    ] = _DEFAULTS.samples_per_new_sample,
     eval_games: Annotated[
         int | None,
         typer.Option(
@@ -161,6 +169,7 @@ def learn_command(
             value_search_weight=value_search_weight,
             aux_ownership_weight=aux_ownership_weight,
             aux_score_weight=aux_score_weight,
+            samples_per_new_sample=samples_per_new_sample,
             eval_games=seat_rotated_games(_DEFAULTS.eval_games, players)
             if eval_games is None
             else eval_games,

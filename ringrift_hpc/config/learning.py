@@ -69,6 +69,15 @@ class SelfplaySection(Section):
         ge=1,
         description="Selfplay tasks kept queued or running for the whole run, shared by the curriculum.",
     )
+    yield_to_training_and_evaluation: Bool = Field(
+        default=False,
+        description=(
+            "Count the variant's queued or running training and evaluation tasks against its "
+            "selfplay share: on a machine with a fixed number of slots (the local executor) they "
+            "then start as soon as a selfplay task ends instead of queueing behind new selfplay, "
+            "so a decision comes minutes sooner. Leave off where they run on other nodes (Slurm)."
+        ),
+    )
     concurrent_games: Int = Field(
         default=32,
         ge=1,

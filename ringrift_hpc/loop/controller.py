@@ -68,7 +68,7 @@ from ringrift_hpc.loop.events import (
 )
 from ringrift_hpc.loop.ingest import ArtifactIndex, Lister
 from ringrift_hpc.loop.job_figures import JobFigures
-from ringrift_hpc.loop.judge import evaluation_of, progress_of, sprt_of
+from ringrift_hpc.loop.judge import evaluation_of, groups_between, progress_of, sprt_of
 from ringrift_hpc.loop.replay_snapshot import restart
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, train_task
@@ -494,6 +494,7 @@ class Controller:
             tournament_in_flight=any(
                 j.purpose == "tournament" and j.in_flight and not shadow.is_shadow_task(j.task) for j in mine
             ),
+            yield_to_jobs=self.config.selfplay.yield_to_training_and_evaluation,
         )
 
     def _tournament_due(self, v: VariantState) -> bool:
@@ -565,13 +566,15 @@ class Controller:
     def _submit_evaluation(self, v: VariantState, batch: int) -> None:
         assert v.candidate is not None  # the machine evaluates only with a candidate
         eval_id = v.eval_id or evaluation_id(v.generation + 1, v.candidate)
+        best = self._best(v)
         specs = evaluation_specs(
             self.config,
             run_root=self.layout.root,
             candidate=self._participant(v.variant, v.candidate),
-            best=self._best(v),
+            best=best,
             eval_id=eval_id,
             batch=batch,
+            best_has_played=self._anchors_played(v.variant, best) if batch == 0 else (),
         )
         tasks = [(f"evaluate/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
         started = EvaluationStarted(eval_id=eval_id, batch=batch)
@@ -579,6 +582,19 @@ class Controller:
         if progress is not None:  # journaled for `loop` to print; no replay depends on it
             started = started.model_copy(update={"sprt": progress})
         self._submit("evaluate", v.variant, tasks, started)
+
+    def _anchors_played(self, variant: str, best: Participant | None) -> frozenset[str]:
+        """The anchors whose whole gate the best has played in this run (as a candidate, or in
+        an earlier evaluation): their games still measure it, so they are not replayed."""
+        if best is None:
+            return frozenset()
+        groups = self.artifacts.match_groups(variant)
+        played = set()
+        for gate in self.config.promotion.anchors:
+            anchor = Participant(variant=variant, kind=gate.player)
+            if len(groups_between(groups, best, anchor)) >= gate.groups:
+                played.add(gate.player)
+        return frozenset(played)
 
     def _sprt_progress(self, v: VariantState) -> SprtProgress | None:
         """The SPRT over the groups of the current evaluation so far; None before any."""
@@ -674,9 +690,11 @@ class Controller:
         assert v.candidate is not None and v.eval_id is not None
         candidate = self._participant(v.variant, v.candidate)
         groups = self.artifacts.evaluation_groups(v.variant, v.eval_id)
+        run_groups = self.artifacts.match_groups(v.variant)
+        gate = self.config.promotion
         try:
             decision = decide_promotion(
-                evaluation_of(groups, candidate, self._best(v), self.config.promotion), self.config.promotion
+                evaluation_of(groups, candidate, self._best(v), gate, run_groups), gate
             )
         except (EvaluationError, SprtError) as error:
             self.record(EvaluationFailed(variant=v.variant, eval_id=v.eval_id, error=str(error)))

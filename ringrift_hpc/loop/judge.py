@@ -12,7 +12,8 @@ from ringrift_hpc.rating.records import MatchGroup
 from ringrift_hpc.rating.sprt import SprtParams, SprtResult, group_score, sprt_test
 
 
-def _between(groups: Sequence[MatchGroup], a: Participant, b: Participant) -> list[MatchGroup]:
+def groups_between(groups: Sequence[MatchGroup], a: Participant, b: Participant) -> list[MatchGroup]:
+    """The groups whose lineup is exactly `a` and `b`, in order."""
     return [g for g in groups if {p.id for p in g.lineup} == {a.id, b.id}]
 
 
@@ -20,7 +21,7 @@ def sprt_of(
     groups: Sequence[MatchGroup], candidate: Participant, best: Participant, gate: PromotionSection
 ) -> SprtResult | None:
     """The SPRT over the candidate-versus-best groups played so far; None before any."""
-    played = _between(groups, candidate, best)  # in task order: the pre-registered order
+    played = groups_between(groups, candidate, best)  # in task order: the pre-registered order
     if not played:
         return None
     return sprt_test(
@@ -41,20 +42,25 @@ def progress_of(
 
 
 def evaluation_of(
-    groups: Sequence[MatchGroup], candidate: Participant, best: Participant | None, gate: PromotionSection
+    groups: Sequence[MatchGroup],
+    candidate: Participant,
+    best: Participant | None,
+    gate: PromotionSection,
+    run_groups: Sequence[MatchGroup] | None = None,
 ) -> Evaluation:
-    """Everything `decide_promotion` needs, from the groups of one evaluation."""
+    """Everything `decide_promotion` needs, from the groups of one evaluation; the best's anchor
+    scores from `run_groups` (every group of the run so far) when given, else from `groups`."""
     anchors: list[AnchorResult] = []
     for anchor_gate in gate.anchors:
         anchor = Participant(variant=candidate.variant, kind=anchor_gate.player)
         best_score = None
         if best is not None:
-            theirs = _between(groups, best, anchor)
+            theirs = groups_between(groups if run_groups is None else run_groups, best, anchor)
             best_score = (
                 anchor_result(theirs, best, anchor, best_score=None).candidate_score if theirs else None
             )
         anchors.append(
-            anchor_result(_between(groups, candidate, anchor), candidate, anchor, best_score=best_score)
+            anchor_result(groups_between(groups, candidate, anchor), candidate, anchor, best_score=best_score)
         )
     sprt = sprt_of(groups, candidate, best, gate) if best is not None else None
     return Evaluation(

@@ -4,7 +4,7 @@ game groups of an evaluation batch or a rating tournament."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ringrift_hpc.config import CurriculumSection, EvaluationSection, PromotionSection, Variant
@@ -91,11 +91,14 @@ def evaluation_batch(
     evaluation: EvaluationSection,
     promotion: PromotionSection,
     seed: int,
+    best_has_played: Collection[str] = (),
 ) -> dict[str, tuple[GroupPlan, ...]]:
     """The match tasks (name -> groups) of SPRT batch `batch` of one candidate.
 
     Batch `k` plays SPRT groups `[k * per_batch, (k+1) * per_batch)` capped at `max_groups`;
-    batch 0 also plays the anchor gate for the candidate and, when there is one, the best.
+    batch 0 also plays the anchor gate for the candidate and, when there is one, for the best
+    against each anchor not in `best_has_played` (the anchors whose gate it has played already:
+    the same model at the same budget, so those games still measure it).
     """
     players = Variant.model_validate(candidate.variant).players
     tasks: dict[str, tuple[GroupPlan, ...]] = {}
@@ -113,7 +116,7 @@ def evaluation_batch(
         for gate in promotion.anchors:
             anchor = Participant(variant=candidate.variant, kind=gate.player)
             for role, who in (("candidate", candidate), ("best", best)):
-                if who is None:
+                if who is None or (role == "best" and gate.player in best_has_played):
                     continue
                 plans = [
                     GroupPlan(

@@ -10,7 +10,7 @@ pure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ def evaluation_specs(
     best: Participant | None,
     eval_id: str,
     batch: int,
+    best_has_played: Collection[str] = (),
 ) -> dict[str, MatchSpec]:
     """The match tasks of SPRT batch `batch` of `candidate` against `best` (`evaluation_batch`)."""
     plans = evaluation_batch(
@@ -77,6 +78,7 @@ def evaluation_specs(
         evaluation=config.evaluation,
         promotion=config.promotion,
         seed=config.run.seed,
+        best_has_played=best_has_played,
     )
     return {
         task: MatchSpec.from_config(

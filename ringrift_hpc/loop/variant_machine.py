@@ -4,7 +4,8 @@
        ^                                   │                                 │
        └──────(training gave up)───────────┘      (decided or failed) ───────┘
 
-Selfplay runs in every phase, with the current best, at the variant's share of the fleet; the
+Selfplay runs in every phase, with the current best, at the variant's share of the fleet (less
+the variant's training and evaluation tasks with `selfplay.yield_to_training_and_evaluation`); the
 bootstrap player (no best yet) stops once the first training has its samples, until that model
 is decided.
 Evaluation submits SPRT batches (the first batch also plays the anchor gate) and asks for a
@@ -48,6 +49,7 @@ class Observation:
     max_decisions: int | None
     tournament_due: bool
     tournament_in_flight: bool
+    yield_to_jobs: bool = False  # selfplay.yield_to_training_and_evaluation
 
 
 @dataclass(frozen=True)
@@ -113,13 +115,28 @@ def next_actions(state: VariantState, seen: Observation) -> list[Action]:
             actions.append(FailTraining())
     elif state.phase == "evaluate":
         actions.extend(_evaluation_actions(state, seen))
-    if not done and not _bootstrap_complete(state, seen) and seen.selfplay_in_flight < seen.selfplay_target:
-        actions.append(SubmitSelfplay(seen.selfplay_target - seen.selfplay_in_flight))
+    wanted = _selfplay_wanted(seen, actions)
+    if not done and not _bootstrap_complete(state, seen) and wanted > 0:
+        actions.append(SubmitSelfplay(wanted))
     if seen.tournament_due and not seen.tournament_in_flight:
         actions.append(SubmitTournament())
     if seen.halted:
         return [a for a in actions if isinstance(a, (Decide, FailTraining, FailEvaluation))]
     return actions
+
+
+def _selfplay_wanted(seen: Observation, proposed: list[Action]) -> int:
+    """Selfplay tasks to submit: the share left free, when yielding, by training and evaluation.
+
+    A training or evaluation batch proposed this tick is not counted in flight until the next
+    tick, so a yielding variant submits no selfplay in the same tick (it would queue first).
+    """
+    if not seen.yield_to_jobs:
+        return seen.selfplay_target - seen.selfplay_in_flight
+    if any(isinstance(a, (SubmitTraining, SubmitEvaluationBatch)) for a in proposed):
+        return 0
+    others = int(seen.train_in_flight) + seen.eval_in_flight
+    return seen.selfplay_target - others - seen.selfplay_in_flight
 
 
 def _bootstrap_complete(state: VariantState, seen: Observation) -> bool:

@@ -303,15 +303,17 @@ def test_the_command_runs_each_seed_and_summarizes(
     assert [s["opponent"] for s in saved["summary"]] == list(OPPONENTS)
 
 
-def test_the_command_passes_the_auxiliary_weights_and_prints_their_losses(
+def test_the_command_passes_the_training_knobs_and_prints_the_auxiliary_losses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[LearnSettings] = []
     monkeypatch.setattr(learn_bench, "run_learn_bench", _fake_run(calls))
     args = ["bench", "learn", "--aux-ownership-weight", "0.5", "--aux-score-weight", "2"]
+    args += ["--samples-per-new-sample", "16"]
     result = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "run")], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert (calls[0].aux_ownership_weight, calls[0].aux_score_weight) == (0.5, 2.0)
+    assert calls[0].samples_per_new_sample == 16.0
     assert "o loss  s loss" in result.output
     plain = CliRunner().invoke(
         app, ["bench", "learn", "--run-dir", str(tmp_path / "plain")], terminal_width=200

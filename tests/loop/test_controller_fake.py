@@ -434,3 +434,12 @@ def test_a_refit_before_the_zero_points_first_match_waits_without_an_error(tmp_p
     events = [record["event"] for record in replay_journal(layout.journal).records]
     assert "error" not in events and "leaderboard" not in events
     assert not layout.leaderboard_json(v).exists()
+
+
+@pytest.mark.parametrize("yielding", [False, True])
+def test_the_controller_tells_the_machine_whether_selfplay_yields(tmp_path: Path, yielding: bool) -> None:
+    selfplay = {"yield_to_training_and_evaluation": yielding}
+    layout = make_tiny_run(tmp_path / "run", changes={"selfplay": selfplay})
+    controller, _ = _controller(layout, FakeExecutor(), lambda: 1000.0)
+    v = controller.state.variants["square8_2p"]
+    assert controller._observe(v, halted=False).yield_to_jobs is yielding

@@ -107,6 +107,11 @@ def test_evaluation_batches_cover_the_sprt_and_the_anchor_gate_once() -> None:
     assert len(seeds) == len(set(seeds)) == 10
     alone = evaluation_batch(cand, None, 0, evaluation=evaluation, promotion=promotion, seed=1)
     assert sorted(alone) == ["anchor-random-candidate-000", "anchor-random-candidate-001"]
+    known = evaluation_batch(
+        cand, best, 0, evaluation=evaluation, promotion=promotion, seed=1, best_has_played={"random"}
+    )
+    assert sorted(known) == sorted(t for t in first if "-best-" not in t)  # the best's games are reused
+    assert known["sprt-000-000"] == first["sprt-000-000"]
 
 
 def test_tournament_is_a_round_robin() -> None:

@@ -143,6 +143,44 @@ CASES = [
         replace(SEEN, selfplay_in_flight=1),
         [SubmitSelfplay(3)],
     ),
+    (
+        "yielding: evaluation tasks take selfplay's slots",
+        EVALUATING,
+        replace(SEEN, yield_to_jobs=True, eval_in_flight=3, selfplay_in_flight=0),
+        [SubmitSelfplay(1)],
+    ),
+    (
+        "yielding: the training job takes a slot",
+        replace(V, phase="train", best_model="b" * 64, samples_total=100, samples_at_training=100),
+        replace(SEEN, yield_to_jobs=True, train_in_flight=True, selfplay_in_flight=1),
+        [SubmitSelfplay(2)],
+    ),
+    (
+        "yielding: more evaluation tasks than slots, no selfplay",
+        EVALUATING,
+        replace(SEEN, yield_to_jobs=True, eval_in_flight=10, selfplay_in_flight=0),
+        [],
+    ),
+    (
+        "yielding: no selfplay in the tick that submits an evaluation batch",
+        EVALUATING,
+        replace(
+            SEEN, yield_to_jobs=True, selfplay_in_flight=0, progress=EvaluationProgress(8, "continue", False)
+        ),
+        [SubmitEvaluationBatch(1)],
+    ),
+    (
+        "yielding: no selfplay in the tick that submits the training",
+        replace(V, best_model="b" * 64, samples_total=100),
+        replace(SEEN, yield_to_jobs=True, selfplay_in_flight=0),
+        [SubmitTraining(100)],
+    ),
+    (
+        "not yielding: selfplay keeps its share while evaluating",
+        EVALUATING,
+        replace(SEEN, eval_in_flight=3, selfplay_in_flight=0),
+        [SubmitSelfplay(4)],
+    ),
     ("tournament due", V, replace(SEEN, tournament_due=True), [SubmitTournament()]),
     ("tournament already running", V, replace(SEEN, tournament_due=True, tournament_in_flight=True), []),
 ]
