@@ -3,12 +3,14 @@
 Every layer names a job by its purpose: the loop's journal, ``JobRef``, the scheduler's job
 name, P2P job documents, the ``worker`` command, metrics labels and accounting. A purpose runs
 on the Slurm resources of its resource kind (the config's ``slurm.<kind>`` sections): a
-tournament plays matches, so it runs on the evaluation resources.
+tournament plays matches, so it runs on the evaluation resources. A match task's id
+(``MatchTaskId``) names its purpose, variant, evaluation and match file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from ringrift_hpc.config.job_kinds import JobKind
@@ -22,6 +24,8 @@ _RESOURCE_KIND: Mapping[Purpose, JobKind] = {
     "evaluate": "evaluate",
     "tournament": "evaluate",
 }
+# The purposes whose jobs play matches, each task writing one match file.
+_MATCH_PURPOSES: tuple[Purpose, ...] = ("evaluate", "tournament")
 
 
 # The evaluation ids of tournaments start with this; every other match file is an evaluation's.
@@ -41,6 +45,35 @@ def check_purpose(value: object, *, what: str = "job purpose") -> Purpose:
         if value == purpose:
             return purpose
     raise ValueError(f"{what} {value!r} is not one of {', '.join(PURPOSES)}")
+
+
+@dataclass(frozen=True)
+class MatchTaskId:
+    """The identity ``<purpose>/<variant>/<evaluation id>/<name>`` of a job that plays matches.
+
+    Only evaluations and tournaments have such ids: selfplay and training name their tasks
+    otherwise. The variant is an opaque string here (this layer knows nothing of the game).
+    """
+
+    purpose: Purpose
+    variant: str
+    eval_id: str
+    name: str
+
+    @classmethod
+    def parse(cls, task: str) -> MatchTaskId:
+        """``task``'s parts; ``ValueError`` naming it and the form it should have."""
+        parts = task.split("/")
+        if len(parts) != 4 or not all(parts) or parts[0] not in _MATCH_PURPOSES:
+            raise ValueError(
+                f"task id {task!r} is not a match task's <purpose>/<variant>/<evaluation id>/<name>"
+                f" with purpose {' or '.join(_MATCH_PURPOSES)}"
+            )
+        purpose, variant, eval_id, name = parts
+        return cls(check_purpose(purpose), variant, eval_id, name)
+
+    def __str__(self) -> str:
+        return f"{self.purpose}/{self.variant}/{self.eval_id}/{self.name}"
 
 
 def resource_kind(purpose: Purpose) -> JobKind:

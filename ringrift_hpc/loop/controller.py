@@ -33,7 +33,7 @@ from ringrift_hpc.cluster.executor import (
     SchedulerUnavailableError,
     SubmissionError,
 )
-from ringrift_hpc.cluster.purposes import TOURNAMENT_ID_PREFIX, Purpose
+from ringrift_hpc.cluster.purposes import TOURNAMENT_ID_PREFIX, MatchTaskId, Purpose
 from ringrift_hpc.config import Config
 from ringrift_hpc.jobs.registry import job_entry, spec_from_json
 from ringrift_hpc.jobs.replay_window import choose_window
@@ -435,9 +435,11 @@ class Controller:
 
     def _match_awaited(self, job: JobRecord) -> bool:
         """A completed match task whose match file is not ingested yet."""
-        _, variant, eval_id, task = job.task.split("/")
-        path = str(self.layout.relative(self.layout.match_file(variant, eval_id, task)))
-        return job.status == "completed" and path not in self.artifacts.ingested
+        if job.status != "completed":
+            return False
+        task = MatchTaskId.parse(job.task)
+        path = str(self.layout.relative(self.layout.match_file(task.variant, task.eval_id, task.name)))
+        return path not in self.artifacts.ingested
 
     def _evaluation_failure(self, v: VariantState) -> str | None:
         """Why the variant's current evaluation failed; None while it can go on."""
@@ -576,7 +578,10 @@ class Controller:
             batch=batch,
             best_has_played=self._anchors_played(v.variant, best) if batch == 0 else (),
         )
-        tasks = [(f"evaluate/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
+        tasks = [
+            (str(MatchTaskId("evaluate", v.variant, eval_id, task)), spec.to_json())
+            for task, spec in specs.items()
+        ]
         started = EvaluationStarted(eval_id=eval_id, batch=batch)
         progress = self._sprt_progress(v)
         if progress is not None:  # journaled for `loop` to print; no replay depends on it
@@ -626,7 +631,10 @@ class Controller:
             eval_id=eval_id,
             seed=self.config.run.seed + v.decisions,
         )
-        tasks = [(f"tournament/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
+        tasks = [
+            (str(MatchTaskId("tournament", v.variant, eval_id, task)), spec.to_json())
+            for task, spec in specs.items()
+        ]
         if tasks:
             started = TournamentStarted(eval_id=eval_id, decisions=v.decisions)
             self._submit("tournament", v.variant, tasks, started)
@@ -682,7 +690,10 @@ class Controller:
             number=number,
         )
         eval_id = shadow.eval_id(number)
-        tasks = [(f"tournament/{v.variant}/{eval_id}/{task}", spec.to_json()) for task, spec in specs.items()]
+        tasks = [
+            (str(MatchTaskId("tournament", v.variant, eval_id, task)), spec.to_json())
+            for task, spec in specs.items()
+        ]
         started = ShadowStarted(eval_id=eval_id, best=best.id, against=against.id)
         self._submit("tournament", v.variant, tasks, started)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from ringrift_hpc.cluster.purposes import SHADOW_ID_PREFIX
+from ringrift_hpc.cluster.purposes import SHADOW_ID_PREFIX, MatchTaskId
 from ringrift_hpc.config import Config, EvaluationSection, Variant
 from ringrift_hpc.jobs.evaluate import MatchSpec
 from ringrift_hpc.jobs.evaluate_games import GroupPlan, group_seed, pair_lineup
@@ -53,8 +53,10 @@ def eval_id(number: int) -> str:
 
 def is_shadow_task(task: str) -> bool:
     """Whether the job task `tournament/<variant>/<eval id>/<name>` belongs to a shadow check."""
-    parts = task.split("/")
-    return len(parts) == 4 and parts[2].startswith(SHADOW_ID_PREFIX)
+    try:
+        return MatchTaskId.parse(task).eval_id.startswith(SHADOW_ID_PREFIX)
+    except ValueError:  # not a match task at all
+        return False
 
 
 def next_due(v: VariantState, every_s: float | None) -> float | None:

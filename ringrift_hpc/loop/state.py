@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any, Literal, TypeVar
 
 from ringrift_hpc.cluster.executor import JobRef, JobStatus
-from ringrift_hpc.cluster.purposes import SHADOW_ID_PREFIX, Purpose
+from ringrift_hpc.cluster.purposes import SHADOW_ID_PREFIX, MatchTaskId, Purpose
 from ringrift_hpc.loop.events import (
     BestChanged,
     Coordinator,
@@ -231,7 +231,7 @@ def awaits_artifact(state: RunState, job: JobRecord) -> bool:
         return v.phase == "evaluate" and job.task.startswith(f"evaluate/{v.variant}/{v.eval_id}/")
     if job.purpose != "tournament":
         return False
-    eval_id = job.task.split("/")[2]
+    eval_id = MatchTaskId.parse(job.task).eval_id
     if eval_id.startswith(SHADOW_ID_PREFIX):  # the current shadow check's games
         return v.shadow_check is not None and eval_id == v.shadow_check["eval_id"]
     # The leaderboard's games: kept until the file is ingested (`_match_ingested`) or, when the
@@ -241,14 +241,14 @@ def awaits_artifact(state: RunState, job: JobRecord) -> bool:
 
 def _drop_completed(state: RunState, variant: str, purpose: Purpose, *, keep: str | None = None) -> RunState:
     """Forget the completed jobs of `variant` and `purpose` (but those of evaluation ids starting
-    with `keep`): their phase ended."""
+    with `keep`, which only match purposes have): their phase ended."""
     done = [
         t
         for t, j in state.jobs.items()
         if j.variant == variant
         and j.purpose == purpose
         and j.status == "completed"
-        and not (keep is not None and t.split("/")[2].startswith(keep))
+        and not (keep is not None and MatchTaskId.parse(t).eval_id.startswith(keep))
     ]
     return _with_jobs(state, dict.fromkeys(done)) if done else state
 
@@ -345,7 +345,7 @@ def _ingested(state: RunState, e: ShardIngested | ModelIngested | MatchIngested)
 
 def _match_ingested(state: RunState, e: MatchIngested) -> RunState:
     state = _ingested(state, e)
-    task = f"tournament/{e.variant}/{e.eval_id}/{PurePosixPath(e.path).stem}"
+    task = str(MatchTaskId("tournament", e.variant, e.eval_id, PurePosixPath(e.path).stem))
     job = state.jobs.get(task)
     return _with_jobs(state, {task: None}) if job is not None and job.status == "completed" else state
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-import typer
+from rating_cli import invoke
 from tiny_nets import publish_model, write_checkpoint
-from typer.testing import CliRunner
 
 from ringrift_hpc.ai.net import NetConfig, PolicyValueNet
-from ringrift_hpc.cli.rating_cmds import promote_command, rollback_command
 from ringrift_hpc.config import NetworkSection
 from ringrift_hpc.loop.requests import apply_pending_requests, pending_request_files
 from ringrift_hpc.rating.best import promotion_history, read_best
@@ -54,23 +51,7 @@ NEVER_ACCEPT = (
     "  sprt: {elo0: 0, elo1: 1, alpha: 0.05, beta: 0.05, min_groups: 1, max_groups: 1}\n" + ANCHORS
 )
 
-app = typer.Typer()
-app.command("promote")(promote_command)
-app.command("rollback")(rollback_command)
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def new_run(tmp_path: Path) -> RunLayout:

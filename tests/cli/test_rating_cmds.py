@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
-import typer
+from rating_cli import invoke
 from tiny_nets import publish_model, tiny_checkpoint
-from typer.testing import CliRunner
 
 from ringrift_hpc.ai.players import HeuristicPlayer, RandomPlayer
-from ringrift_hpc.cli.rating_cmds import (
-    _gate_text,
-    gate_command,
-    leaderboard_command,
-    promote_command,
-    rollback_command,
-    tournament_command,
-)
+from ringrift_hpc.cli.rating_cmds import _gate_text
 from ringrift_hpc.config import Variant
 from ringrift_hpc.config.gating import AnchorGate, PromotionSection, SprtSection
 from ringrift_hpc.jobs.evaluate_games import PlayedGroups
@@ -49,27 +39,7 @@ promotion:
     - {player: random, groups: 1, min_score: 0.0, max_score_drop: null}
 """
 
-app = typer.Typer()
-app.command("tournament")(tournament_command)
-app.command("leaderboard")(leaderboard_command)
-app.command("gate")(gate_command)
-app.command("promote")(promote_command)
-app.command("rollback")(rollback_command)
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tiny networks run fastest on one thread, and the commands take their thread count from Slurm's."""
-    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def new_run(tmp_path: Path, models: int = 2) -> tuple[RunLayout, list[str]]:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-import typer
+from rating_cli import invoke
 from tiny_nets import publish_model, tiny_checkpoint
-from typer.testing import CliRunner
 
-from ringrift_hpc.cli.rating_cmds import leaderboard_command, tournament_command
 from ringrift_hpc.cluster.accounting import query_accounting
 from ringrift_hpc.cluster.executor import JobRef, JobState, JobStatus
 from ringrift_hpc.cluster.purposes import Purpose
@@ -33,17 +30,7 @@ slurm:
   evaluate: {partition: cpu, cpus: 1, mem: 1G, time: "00:10:00"}
 """
 
-app = typer.Typer()
-app.command("tournament")(tournament_command)
-app.command("leaderboard")(leaderboard_command)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def new_run(tmp_path: Path, executor: str = "local", name: str = "rating") -> tuple[RunLayout, list[str]]:
@@ -64,8 +51,7 @@ def submit_tournament(layout: RunLayout, models: list[str]) -> tuple[int, str]:
     args = ["tournament", str(layout.root), "-v", VARIANT, "--poll-interval", "0.2"]
     for model in models:
         args += ["-p", f"policy#{model}"]
-    result = CliRunner().invoke(app, args)
-    return result.exit_code, result.output
+    return invoke(*args)
 
 
 def test_submitted_tournament_plays_one_array_and_writes_the_leaderboard(tmp_path: Path) -> None:

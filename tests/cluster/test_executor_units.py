@@ -24,7 +24,7 @@ from ringrift_hpc.cluster.executor import (
 )
 from ringrift_hpc.cluster.executor_choice import executor_kind, make_executor
 from ringrift_hpc.cluster.local_executor import LocalExecutor
-from ringrift_hpc.cluster.purposes import PURPOSES, check_purpose, job_name, resource_kind
+from ringrift_hpc.cluster.purposes import PURPOSES, MatchTaskId, check_purpose, job_name, resource_kind
 from ringrift_hpc.cluster.slurm_executor import (
     SlurmExecutor,
     chunk_sizes,
@@ -57,6 +57,47 @@ def test_purposes_run_on_the_resources_of_their_kind_under_their_own_name() -> N
         ValueError, match="purpose 'match' is not one of selfplay, train, evaluate, tournament"
     ):
         check_purpose("match")
+
+
+@pytest.mark.parametrize(
+    ("task", "parts"),
+    [
+        ("evaluate/square8_2p/000003/vs-best-0001", ("evaluate", "square8_2p", "000003", "vs-best-0001")),
+        (
+            "tournament/hex_3p/tournament-0004/pair-000-001",
+            ("tournament", "hex_3p", "tournament-0004", "pair-000-001"),
+        ),
+        (
+            "tournament/square8_2p/tournament-shadow-000002/best-random",
+            ("tournament", "square8_2p", "tournament-shadow-000002", "best-random"),
+        ),
+    ],
+)
+def test_a_match_task_id_parses_into_its_parts_and_prints_back(task: str, parts: tuple[str, ...]) -> None:
+    parsed = MatchTaskId.parse(task)
+    assert (parsed.purpose, parsed.variant, parsed.eval_id, parsed.name) == parts
+    assert str(parsed) == task
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "selfplay/square8_2p/000000/000003",  # selfplay and training tasks play no matches
+        "train/square8_2p/key-0001",
+        "match/square8_2p/000003/vs-best-0001",  # no purpose at all
+        "evaluate/square8_2p/000003",  # a part missing
+        "evaluate/square8_2p/000003/vs-best/0001",  # one too many
+        "evaluate//000003/vs-best-0001",  # an empty part
+        "",
+    ],
+)
+def test_a_malformed_match_task_id_is_refused_naming_it_and_the_form(task: str) -> None:
+    with pytest.raises(
+        ValueError, match=r"is not a match task's <purpose>/<variant>/<evaluation id>/<name>"
+    ) as raised:
+        MatchTaskId.parse(task)
+    assert repr(task) in str(raised.value)
+    assert "evaluate or tournament" in str(raised.value)
 
 
 def test_job_ref_round_trips_through_json_and_names_its_task() -> None:

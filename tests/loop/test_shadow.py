@@ -119,6 +119,7 @@ def test_a_check_plays_best_and_predecessor_against_each_other_and_each_anchor_f
     assert not {g.seed for g in pair} & {g.seed for g in again["best-predecessor"].groups}
     assert shadow.is_shadow_task("tournament/square8_2p/tournament-shadow-000003/best-random")
     assert not shadow.is_shadow_task("tournament/square8_2p/tournament-0004/pair-000-001")
+    assert not shadow.is_shadow_task("selfplay/square8_2p/000000/000003")
 
 
 def test_a_best_that_loses_most_games_to_its_predecessor_is_weaker() -> None:
