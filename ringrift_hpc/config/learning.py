@@ -138,6 +138,15 @@ class TrainingSection(Section):
         description="The trigger while the bootstrap player still plays selfplay (no model promoted "
         "yet); null uses `trigger_samples`. Its games are cheap, and the first model learns from them alone.",
     )
+    parent: Literal["best", "latest"] = Field(
+        default="best",
+        description=(
+            "What a training starts from: `best`, the promoted model, or `latest`, the last model "
+            "any training made, promoted or not (AlphaGo Zero's continuous training: a generation "
+            "too small to pass the gate alone still adds to the next; selfplay always plays the "
+            "best). A promotion or rollback by hand or by a shadow check restarts it from the best."
+        ),
+    )
     samples_per_new_sample: Float = Field(
         default=4.0,
         gt=0,

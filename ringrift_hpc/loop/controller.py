@@ -106,6 +106,13 @@ Clock = Callable[[], float]
 POLLED = ("pending", "running", "unknown")
 
 
+def _parent(v: VariantState, parent: str) -> str | None:
+    """The model the variant's next training starts from (`training.parent`)."""
+    if parent == "latest" and v.trained_model is not None:
+        return v.trained_model
+    return v.best_model
+
+
 def _selfplay_task(variant: str, generation: int, index: int) -> str:
     return f"selfplay/{variant}/{generation:06d}/{index:06d}"
 
@@ -556,7 +563,7 @@ class Controller:
             self.config,
             run_root=self.layout.root,
             variant=v.variant,
-            parent_model=v.best_model,
+            parent_model=_parent(v, self.config.training.parent),
             generation=v.generation + 1,
             new_samples=new_samples,
             seed=policies.training_seed(self.config.run.seed, v.decisions),

@@ -113,6 +113,8 @@ class VariantState:
     phase: Phase = "collect"
     train_key: str | None = None
     candidate: str | None = None
+    # The last model a training made (the parent of the next with `training.parent: latest`).
+    trained_model: str | None = None
     eval_id: str | None = None
     eval_batches: int = 0
     tournaments_at: int = 0  # `decisions` when the last tournament started
@@ -363,7 +365,10 @@ def _model_ingested(state: RunState, e: ModelIngested) -> RunState:
         return state
     state = _drop_completed(state, v.variant, "train")
     return _with_variant(
-        state, replace(v, phase="evaluate", candidate=e.model_id, eval_id=None, eval_batches=0)
+        state,
+        replace(
+            v, phase="evaluate", candidate=e.model_id, trained_model=e.model_id, eval_id=None, eval_batches=0
+        ),
     )
 
 
@@ -427,7 +432,8 @@ def _new_best(
 
 def _best_changed(state: RunState, e: BestChanged) -> RunState:
     v = _variant(state, e.variant)
-    return _with_variant(state, _new_best(v, e.model_id, e.participant, e.predecessor, e.time))
+    v = _new_best(v, e.model_id, e.participant, e.predecessor, e.time)
+    return _with_variant(state, replace(v, trained_model=e.model_id))
 
 
 def _shadow_ended(state: RunState, variant: str, result: dict[str, Any]) -> tuple[RunState, VariantState]:
@@ -446,7 +452,7 @@ def _shadow_checked(state: RunState, e: ShadowChecked) -> RunState:
 def _shadow_rollback(state: RunState, e: ShadowRollback) -> RunState:
     state, v = _shadow_ended(state, e.variant, {**e.result.model_dump(), "time": e.time})
     v = _new_best(v, e.to_model, e.result.against, e.predecessor, e.time)
-    return _with_variant(state, replace(v, auto_rollbacks=v.auto_rollbacks + 1))
+    return _with_variant(state, replace(v, trained_model=e.to_model, auto_rollbacks=v.auto_rollbacks + 1))
 
 
 def _error(state: RunState, e: Error) -> RunState:
