@@ -25,9 +25,11 @@ def job_facts(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def available_cpus(environ: Mapping[str, str]) -> int:
-    """CPUs this process may use: SLURM_CPUS_PER_TASK inside Slurm, else the affinity mask
+    """CPUs this process may use: SLURM_CPUS_PER_TASK inside Slurm, else OMP_NUM_THREADS (how the
+    local executor and P2P agents share a machine among jobs), else the affinity mask
     (`os.cpu_count()` counts the whole node, which oversubscribes a shared node)."""
-    given = environ.get("SLURM_CPUS_PER_TASK", "").strip()
-    if given.isdigit() and int(given) > 0:
-        return int(given)
+    for name in ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"):
+        given = environ.get(name, "").strip()
+        if given.isdigit() and int(given) > 0:
+            return int(given)
     return max(1, len(os.sched_getaffinity(0)))

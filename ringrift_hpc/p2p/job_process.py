@@ -82,7 +82,8 @@ async def start_job(job: Mapping[str, str], run_root: Path, work_dir: Path, *, t
     atomic_write_json(job_file, rebase_job(job, run_root))
     env = dict(os.environ)
     env.update({name: str(threads) for name in _THREAD_VARIABLES})
-    # The jobs size torch's thread pool from it (jobs.slurm_env.available_cpus), not from OMP.
+    # The jobs size torch's thread pool from these (jobs.slurm_env.available_cpus); Slurm's
+    # variable too, as it wins there and an agent may run inside a Slurm allocation.
     env["SLURM_CPUS_PER_TASK"] = str(threads)
     with (work_dir / STDOUT_FILE).open("wb") as out, (work_dir / STDERR_FILE).open("wb") as err:
         process = await asyncio.create_subprocess_exec(

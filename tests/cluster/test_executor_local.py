@@ -66,6 +66,12 @@ def thread_limit() -> str:
     return os.environ["OMP_NUM_THREADS"]
 
 
+def threads_a_job_gives_torch() -> int:
+    from ringrift_hpc.jobs.slurm_env import available_cpus  # what selfplay, training and matches use
+
+    return available_cpus(os.environ)
+
+
 def all_terminal(states: dict[JobRef, JobState]) -> bool:
     return all(state.is_terminal for state in states.values())
 
@@ -238,12 +244,12 @@ def test_two_processes_for_one_task_run_it_once(tmp_path: Path) -> None:
 
 
 def test_jobs_get_the_configured_thread_limit(tmp_path: Path) -> None:
-    executor = LocalExecutor(
-        tmp_path / "jobs", resolve=resolve_calls, max_parallel_jobs=1, threads_per_job=3
-    )
+    executor = LocalExecutor(tmp_path / "jobs", resolve=resolve_calls, max_parallel_jobs=1, threads_per_job=3)
     ref = executor.submit("train", call(thread_limit))
-    poll_until(executor, [ref])
+    sized = executor.submit("train", call(threads_a_job_gives_torch))
+    poll_until(executor, [ref, sized])
     assert executor.result(ref) == "3"
+    assert executor.result(sized) == 3  # not the machine's cores: jobs beside it would oversubscribe
 
 
 def negate(x: int) -> int:

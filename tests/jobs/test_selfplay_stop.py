@@ -96,6 +96,10 @@ def test_stop_check_is_throttled_and_sticky(tmp_path: Path) -> None:
 def test_available_cpus_follow_slurm() -> None:
     assert available_cpus({"SLURM_CPUS_PER_TASK": "3"}) == 3
     assert available_cpus({}) == len(os.sched_getaffinity(0))
+    # The local executor gives each job its threads_per_job through OMP_NUM_THREADS; Slurm's wins.
+    assert available_cpus({"OMP_NUM_THREADS": "1"}) == 1
+    assert available_cpus({"OMP_NUM_THREADS": "1", "SLURM_CPUS_PER_TASK": "4"}) == 4
+    assert available_cpus({"OMP_NUM_THREADS": "0"}) == len(os.sched_getaffinity(0))
     facts = job_facts({"SLURM_JOB_ID": "12", "SLURM_ARRAY_TASK_ID": "4"})
     assert facts["slurm_job_id"] == "12" and facts["slurm_array_task_id"] == "4" and facts["host"]
 
