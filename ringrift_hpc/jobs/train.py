@@ -298,6 +298,10 @@ def _train(
         )
     try:
         _Trainer(rank, world, spec, window, device).run(cpu, launcher_cpu)
+        if world > 1:
+            # A rank that tears gloo down while a peer has not yet received its last message
+            # aborts ("terminate called without an active exception"): all finish together.
+            dist.barrier()
     finally:
         if world > 1:
             dist.destroy_process_group()

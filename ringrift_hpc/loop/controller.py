@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from ringrift_hpc.cluster.executor import (
     Executor,
@@ -68,7 +68,7 @@ from ringrift_hpc.loop.events import (
 )
 from ringrift_hpc.loop.ingest import ArtifactIndex, Lister
 from ringrift_hpc.loop.job_figures import JobFigures
-from ringrift_hpc.loop.judge import evaluation_of, groups_between, progress_of, sprt_of
+from ringrift_hpc.loop.judge import anchors_played, evaluation_of, progress_of, sprt_of
 from ringrift_hpc.loop.replay_snapshot import restart
 from ringrift_hpc.loop.requests import apply_pending_requests
 from ringrift_hpc.loop.state import JobRecord, RunState, VariantState, apply_event, train_task
@@ -106,7 +106,7 @@ Clock = Callable[[], float]
 POLLED = ("pending", "running", "unknown")
 
 
-def _parent(v: VariantState, parent: str) -> str | None:
+def _parent(v: VariantState, parent: Literal["best", "latest"]) -> str | None:
     """The model the variant's next training starts from (`training.parent`)."""
     if parent == "latest" and v.trained_model is not None:
         return v.trained_model
@@ -583,7 +583,11 @@ class Controller:
             best=best,
             eval_id=eval_id,
             batch=batch,
-            best_has_played=self._anchors_played(v.variant, best) if batch == 0 else (),
+            best_has_played=(
+                anchors_played(self.artifacts.match_groups(v.variant), best, self.config.promotion)
+                if batch == 0
+                else ()
+            ),
         )
         tasks = [
             (str(MatchTaskId("evaluate", v.variant, eval_id, task)), spec.to_json())
@@ -594,19 +598,6 @@ class Controller:
         if progress is not None:  # journaled for `loop` to print; no replay depends on it
             started = started.model_copy(update={"sprt": progress})
         self._submit("evaluate", v.variant, tasks, started)
-
-    def _anchors_played(self, variant: str, best: Participant | None) -> frozenset[str]:
-        """The anchors whose whole gate the best has played in this run (as a candidate, or in
-        an earlier evaluation): their games still measure it, so they are not replayed."""
-        if best is None:
-            return frozenset()
-        groups = self.artifacts.match_groups(variant)
-        played = set()
-        for gate in self.config.promotion.anchors:
-            anchor = Participant(variant=variant, kind=gate.player)
-            if len(groups_between(groups, best, anchor)) >= gate.groups:
-                played.add(gate.player)
-        return frozenset(played)
 
     def _sprt_progress(self, v: VariantState) -> SprtProgress | None:
         """The SPRT over the groups of the current evaluation so far; None before any."""

@@ -17,6 +17,21 @@ def groups_between(groups: Sequence[MatchGroup], a: Participant, b: Participant)
     return [g for g in groups if {p.id for p in g.lineup} == {a.id, b.id}]
 
 
+def anchors_played(
+    groups: Sequence[MatchGroup], best: Participant | None, gate: PromotionSection
+) -> frozenset[str]:
+    """The anchors whose whole gate `best` has played among `groups` (as a candidate, or in an
+    earlier evaluation): their games still measure it, so they need not be replayed."""
+    if best is None:
+        return frozenset()
+    return frozenset(
+        anchor.player
+        for anchor in gate.anchors
+        if len(groups_between(groups, best, Participant(variant=best.variant, kind=anchor.player)))
+        >= anchor.groups
+    )
+
+
 def sprt_of(
     groups: Sequence[MatchGroup], candidate: Participant, best: Participant, gate: PromotionSection
 ) -> SprtResult | None:

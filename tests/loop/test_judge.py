@@ -6,7 +6,7 @@ from __future__ import annotations
 from rating.rating_helpers import heuristic, net, pair
 
 from ringrift_hpc.config import PromotionSection
-from ringrift_hpc.loop.judge import evaluation_of, groups_between
+from ringrift_hpc.loop.judge import anchors_played, evaluation_of, groups_between
 
 V = "square8_2p"
 CANDIDATE, BEST, OLDER = net(V, "candidate"), net(V, "best"), net(V, "older")
@@ -35,3 +35,13 @@ def test_groups_between_matches_the_lineup_in_either_order() -> None:
     h = heuristic(V)
     groups = [pair(V, BEST, h, (1, 1)), pair(V, h, BEST, (0, 0)), pair(V, OLDER, h, (1, 1))]
     assert groups_between(groups, h, BEST) == groups[:2]
+
+
+def test_an_anchor_counts_as_played_once_the_best_has_its_whole_gate() -> None:
+    h = heuristic(V)
+    one = [pair(V, BEST, h, (1, 1), seed=1), pair(V, OLDER, h, (1, 0), seed=2)]
+    assert anchors_played(one, BEST, GATE) == frozenset()  # 1 of the gate's 2 groups
+    two = [*one, pair(V, h, BEST, (0, 1), seed=3)]
+    assert anchors_played(two, BEST, GATE) == frozenset({"heuristic"})
+    assert anchors_played(two, OLDER, GATE) == frozenset()
+    assert anchors_played(two, None, GATE) == frozenset()
