@@ -215,8 +215,8 @@ def is_last_generation(model: int, settings: LearnSettings, spent_s: float, next
 
 def evaluated_player_words(settings: LearnSettings) -> str:
     return (
-        f"the network with Gumbel search at {settings.simulations} simulations "
-        f"({settings.gumbel_actions} root moves), as in selfplay's full searches"
+        f"the network with Gumbel search at {settings.eval_simulations} simulations "
+        f"({settings.gumbel_actions} root moves); selfplay's full searches use {settings.simulations}"
     )
 
 
@@ -264,7 +264,7 @@ def evaluate_model(
     seat-rotated games each, played in `workers` child processes; `stream` keeps the games' seeds
     apart: the model's generation, 0 for the match against model 1."""
     search = {
-        "simulations": settings.simulations,
+        "simulations": settings.eval_simulations,
         "gumbel_actions": settings.gumbel_actions,
     }
     seats = model_seats(games, settings.variant.players)

@@ -22,7 +22,10 @@ class LearnSettings:
     bootstrap_games: int = 400
     games_per_generation: int = 128  # search selfplay games per generation, split over the tasks
     selfplay_tasks: int = 2  # child processes playing at once
-    simulations: int = 64
+    simulations: int = 64  # selfplay's full searches
+    # The evaluated player searches deeper than selfplay's full searches, as a player does in a
+    # match (docs/benchmarks.md: at 64 model 1 and the last model score 12-14 points less).
+    eval_simulations: int = 128
     gumbel_actions: int = 8
     opening_sample_moves: int = 4
     full_search_fraction: float = 0.25  # playout cap randomization: the rest are cheap searches
@@ -53,6 +56,7 @@ class LearnSettings:
             "games_per_generation",
             "selfplay_tasks",
             "simulations",
+            "eval_simulations",
             "fast_simulations",
             "gumbel_actions",
             "concurrent_games",

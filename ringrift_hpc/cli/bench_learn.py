@@ -44,6 +44,12 @@ def learn_command(
     simulations: Annotated[
         int, typer.Option("--simulations", "-n", min=1, help="Search budget.")
     ] = _DEFAULTS.simulations,
+    eval_simulations: Annotated[
+        int,
+        typer.Option(
+            "--eval-simulations", min=1, help="Search budget of the evaluated player (every move searched)."
+        ),
+    ] = _DEFAULTS.eval_simulations,
     bootstrap_games: Annotated[
         int, typer.Option("--bootstrap-games", min=1, help="Heuristic games of generation 0.")
     ] = _DEFAULTS.bootstrap_games,
@@ -162,6 +168,7 @@ def learn_command(
             budget_cpu_minutes=minutes,
             max_generations=generations,
             simulations=simulations,
+            eval_simulations=eval_simulations,
             bootstrap_games=bootstrap_games,
             games_per_generation=games,
             full_search_fraction=full_search_fraction,

@@ -49,6 +49,7 @@ TINY = LearnSettings(
     games_per_generation=1,
     selfplay_tasks=1,
     simulations=2,
+    eval_simulations=3,
     gumbel_actions=2,
     concurrent_games=2,
     min_steps=2,
@@ -103,7 +104,8 @@ def test_report_counts_games_and_cpu(report: LearnReport) -> None:
     assert saved["generations"][1]["model_id"] == last.model_id
     assert saved["settings"]["variant"] == "square8_3p"
     assert saved["first_vs_last"]["games"] == TINY.final_eval_games
-    assert "search at 2 simulations" in report.evaluated_player
+    assert "search at 3 simulations" in report.evaluated_player
+    assert "full searches use 2" in report.evaluated_player
     assert format_row(last, 3).split()[0] == "2"
     verdict = format_verdict(report)
     assert verdict.endswith("NOT MET") != report.target_met()
