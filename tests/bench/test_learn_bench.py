@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -142,6 +143,20 @@ def test_learning_curve_plot_is_a_png(report: LearnReport, tmp_path: Path) -> No
     path = tmp_path / "curve.png"
     plot_learning_curve([report, report], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_evaluated_player_searches_at_the_evaluation_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    played: list[tuple[Any, ...]] = []
+
+    def fake_children(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], workers: int) -> list[Any]:
+        played.extend(args for _, args in calls)
+        return [[(1, 2)] * len(args[-1]) for _, args in calls]  # every game a win of seat 1
+
+    monkeypatch.setattr(learn_bench, "_in_children", fake_children)
+    settings = LearnSettings(simulations=64, eval_simulations=128, gumbel_actions=8)
+    scores = learn_bench.evaluate_model("w.pt", settings, 1, 4, 2, {"heuristic": "heuristic"})
+    assert [s.games for s in scores] == [4]
+    assert played and all(args[2] == {"simulations": 128, "gumbel_actions": 8} for args in played)
 
 
 def test_budget_ends_the_run_before_a_generation_it_cannot_pay_for() -> None:
@@ -311,11 +326,12 @@ def test_the_command_passes_the_training_knobs_and_prints_the_auxiliary_losses(
     calls: list[LearnSettings] = []
     monkeypatch.setattr(learn_bench, "run_learn_bench", _fake_run(calls))
     args = ["bench", "learn", "--aux-ownership-weight", "0.5", "--aux-score-weight", "2"]
-    args += ["--samples-per-new-sample", "16"]
+    args += ["--samples-per-new-sample", "16", "--eval-simulations", "96"]
     result = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "run")], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert (calls[0].aux_ownership_weight, calls[0].aux_score_weight) == (0.5, 2.0)
     assert calls[0].samples_per_new_sample == 16.0
+    assert (calls[0].eval_simulations, calls[0].simulations) == (96, LearnSettings().simulations)
     assert "o loss  s loss" in result.output
     plain = CliRunner().invoke(
         app, ["bench", "learn", "--run-dir", str(tmp_path / "plain")], terminal_width=200
