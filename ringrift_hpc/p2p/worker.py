@@ -5,7 +5,9 @@ is one path. A job runs in a subprocess in this node's run directory; its lease 
 heartbeats and a `cancel` answer (halt --cancel, a lapsed lease, a new term) terminates it.
 Only the artifacts the job itself published, in the folders its purpose publishes into
 (``jobs.registry``), are uploaded, tagged with the job's term, so the coordinator of a later
-term refuses a stale job's output.
+term refuses a stale job's output. "The job itself" includes earlier runs of the same job
+document on this node that published but delivered nothing (``undelivered``): the retry of an
+idempotent job finds their output and makes nothing new, so it delivers theirs.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass, field
 
 from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.loop.halt import clear_halt, read_halt, write_halt
-from ringrift_hpc.p2p.artifacts import artifact_index
+from ringrift_hpc.p2p import undelivered
+from ringrift_hpc.p2p.artifacts import ArtifactEntry, artifact_index
 from ringrift_hpc.p2p.client import PeerClient, PeerError
 from ringrift_hpc.p2p.job_messages import ClaimReply, ClaimRequest, JobHeartbeat, JobHeartbeatReply, JobReport
 from ringrift_hpc.p2p.membership import Resources
 from ringrift_hpc.p2p.node_states import ACTIVE, Setting
 from ringrift_hpc.p2p.preload import preload
-from ringrift_hpc.p2p.sync import SyncError, sync_runs
+from ringrift_hpc.p2p.sync import SyncError, list_artifacts, sync_runs
 from ringrift_hpc.p2p.wire import WireError
 from ringrift_hpc.p2p.work_queue import ClaimedJob, Demand
 from ringrift_hpc.store import RunLayout
@@ -121,9 +124,12 @@ class Worker:
         beat = asyncio.create_task(self._heartbeats(client, task))
         started = time.monotonic()
         status, exit_code, error = JobStatus.FAILED, None, ""
+        before: set[str] | None = None  # the run's artifacts when the job started
+        delivered = False
         try:
-            before = {e.path for e in artifact_index(self.layout)}
             await self._fetch_inputs(client, task.purpose)
+            # After the fetch: what it copied in is the coordinator's, not the job's.
+            before = {e.path for e in artifact_index(self.layout)}
             work_dir = self.layout.root / "p2p" / "work" / job_id
             running = await start_job(job, self.layout.root, work_dir, threads=self.threads_per_job)
             # The pid lets an operator (or a test) find a job that outlived a killed agent.
@@ -143,7 +149,8 @@ class Worker:
             exit_code, error = waiter.result()
             if exit_code == 0 and not task.cancelled:
                 task.state = "uploading"
-                await self._upload_new(client, before, term, task.purpose)
+                await self._upload_new(client, job, before, term, task.purpose)
+                delivered = True
                 status = JobStatus.COMPLETED
             elif task.cancelled:
                 status = JobStatus.CANCELLED
@@ -153,6 +160,8 @@ class Worker:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            if not delivered and before is not None:
+                self._keep_undelivered(job, before, task.purpose)
         report = JobReport(
             node=self.node_id,
             job_id=job_id,
@@ -175,7 +184,9 @@ class Worker:
             await asyncio.sleep(self.job_lease_s / 3)
             if self.known_term() > task.term:
                 # A newer coordinator refuses this job's result; stop spending the CPU on it.
-                log.warning("job %s: term %d is over (now %d); stopping it", task.job_id, task.term, self.known_term())
+                log.warning(
+                    "job %s: term %d is over (now %d); stopping it", task.job_id, task.term, self.known_term()
+                )
                 task.cancelled = True
                 return
             beat = JobHeartbeat(node=self.node_id, job_id=task.job_id, term=task.term)
@@ -201,17 +212,27 @@ class Worker:
         folders = tuple(f"/{name}/" for name in job_inputs(purpose))
         await sync_runs(client, self.layout, only=lambda e: any(f in f"/{e.path}" for f in folders))
 
-    async def _upload_new(self, client: PeerClient, before: set[str], term: int, purpose: str) -> None:
-        from ringrift_hpc.p2p.job_codec import job_outputs  # preloaded by `step`
+    async def _upload_new(
+        self, client: PeerClient, job: dict[str, str], before: set[str], term: int, purpose: str
+    ) -> None:
+        # What the job made in the folders its purpose publishes into, and what earlier runs of
+        # the same job document made here and did not deliver; no other local artifact.
+        made = _made_by(before, purpose)
+        owed = undelivered.recorded(self.layout, job)
+        if owed:
+            # Another node's run of the job may have delivered meanwhile: the coordinator's stands.
+            owed -= {e.path for e in await list_artifacts(client)}
+        await sync_runs(self.layout, client, term=term, only=lambda e: made(e) or e.path in owed)
+        undelivered.forget(self.layout, job)
 
-        # Only what the job made, and only in the folders its purpose publishes into.
-        folders = tuple(f"/{name}/" for name in job_outputs(purpose))
-        await sync_runs(
-            self.layout,
-            client,
-            term=term,
-            only=lambda e: e.path not in before and any(f in f"/{e.path}" for f in folders),
-        )
+    def _keep_undelivered(self, job: dict[str, str], before: set[str], purpose: str) -> None:
+        """Record what this run of ``job`` published, for a retry of it on this node to deliver."""
+        try:
+            made = _made_by(before, purpose)
+            undelivered.record(self.layout, job, (e.path for e in artifact_index(self.layout) if made(e)))
+        except (OSError, ValueError) as failure:
+            # Not fatal to the report: the artifacts stay in this run directory for `sync`.
+            log.warning("could not record the undelivered artifacts of a %s job: %s", purpose, failure)
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -220,3 +241,10 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+
+def _made_by(before: set[str], purpose: str) -> Callable[[ArtifactEntry], bool]:
+    """Whether an artifact is new since ``before``, in a folder a ``purpose`` job publishes into."""
+    from ringrift_hpc.p2p.job_codec import job_outputs  # preloaded by `Worker.step`
+
+    folders = tuple(f"/{name}/" for name in job_outputs(purpose))
+    return lambda e: e.path not in before and any(f in f"/{e.path}" for f in folders)
