@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,13 +16,14 @@ from aiohttp import web
 from typer.testing import CliRunner
 
 from ringrift_hpc.cli.sync_cmd import sync_command
-from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
+from ringrift_hpc.p2p.artifact_routes import artifact_routes
 from ringrift_hpc.p2p.artifacts import ArtifactConflictError, ArtifactEntry, artifact_index, blob_path
-from ringrift_hpc.p2p.auth import Credentials, RequestVerifier
+from ringrift_hpc.p2p.auth import Credentials
 from ringrift_hpc.p2p.client import PeerClient, PeerError
-from ringrift_hpc.p2p.http_guard import guard_middleware
 from ringrift_hpc.p2p.sync import SyncError, SyncReport, sync_runs
 from ringrift_hpc.store import CorruptArtifactError, RunLayout, publish_bytes, quarantine
+
+from .peer_server import serving
 
 VARIANT = "square8_2p"
 MODEL = hashlib.sha256(b"weights").hexdigest()
@@ -150,29 +151,11 @@ def test_prune_deletes_only_what_the_source_lacks(tmp_path: Path) -> None:
     assert _run(sync_runs(src, dst)).copied == ()
 
 
-@contextlib.asynccontextmanager
-async def _node(
+def _node(
     layout: RunLayout, may_install: Callable[[int], str | None] = lambda term: None
-) -> AsyncIterator[PeerClient]:
+) -> contextlib.AbstractAsyncContextManager[PeerClient]:
     """A guarded artifact server for `layout` on 127.0.0.1 and a client for it."""
-    app = web.Application(
-        middlewares=[
-            guard_middleware(
-                RequestVerifier(SECRET, window_s=60), max_body_bytes=1 << 20, streaming=is_streaming
-            )
-        ]
-    )
-    app.add_routes(artifact_routes(layout, may_install=may_install, max_body_bytes=1 << 20))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        async with PeerClient(f"http://{host}:{port}", CREDS, timeout_s=10) as client:
-            yield client
-    finally:
-        await runner.cleanup()
+    return serving(artifact_routes(layout, may_install=may_install, max_body_bytes=1 << 20), CREDS)
 
 
 def test_sync_to_and_from_a_peer_both_directions(tmp_path: Path) -> None:
@@ -295,18 +278,8 @@ def test_peer_sending_an_unsafe_entry_is_refused_before_anything_is_written(tmp_
         return web.json_response({"artifacts": [evil]})
 
     async def scenario() -> None:
-        app = web.Application()
-        app.add_routes([web.get("/v1/artifacts", lying_index)])
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            async with PeerClient(f"http://{host}:{port}", CREDS) as peer:
-                await sync_runs(peer, dst)
-        finally:
-            await runner.cleanup()
+        async with serving([web.get("/v1/artifacts", lying_index)], CREDS, guarded=False) as peer:
+            await sync_runs(peer, dst)
 
     with pytest.raises(
         SyncError,

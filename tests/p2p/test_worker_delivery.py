@@ -13,11 +13,10 @@ its model only when it is not published yet, as the real jobs do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,11 @@ from aiohttp import web
 
 from ringrift_hpc.cluster.executor import JobStatus
 from ringrift_hpc.p2p import job_process, undelivered
-from ringrift_hpc.p2p.artifact_routes import artifact_routes, is_streaming
+from ringrift_hpc.p2p.artifact_routes import artifact_routes
 from ringrift_hpc.p2p.artifacts import artifact_index
-from ringrift_hpc.p2p.auth import Credentials, RequestVerifier
+from ringrift_hpc.p2p.auth import Credentials
 from ringrift_hpc.p2p.client import PeerClient
-from ringrift_hpc.p2p.http_guard import guard_middleware, read_json
+from ringrift_hpc.p2p.http_guard import read_json
 from ringrift_hpc.p2p.job_codec import encode_job
 from ringrift_hpc.p2p.job_messages import ClaimReply, JobHeartbeatReply, JobReport, JobReportReply
 from ringrift_hpc.p2p.membership import Resources
@@ -40,6 +39,7 @@ from ringrift_hpc.p2p.worker import Worker
 from ringrift_hpc.store import RunLayout, publish_bytes
 
 from .job_specs import VARIANT, train_spec
+from .peer_server import serving
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 TERM = 2
@@ -88,25 +88,6 @@ class Coordinator:
 
     def models(self) -> set[str]:
         return {entry.artifact for entry in artifact_index(self.layout)}
-
-
-@contextlib.asynccontextmanager
-async def _serving(coordinator: Coordinator) -> AsyncIterator[PeerClient]:
-    guard = guard_middleware(
-        RequestVerifier(SECRET, window_s=60), max_body_bytes=1 << 20, streaming=is_streaming
-    )
-    app = web.Application(middlewares=[guard])
-    app.add_routes(coordinator.routes())
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        async with PeerClient(f"http://{host}:{port}", Credentials("c", SECRET), timeout_s=10) as client:
-            yield client
-    finally:
-        await runner.cleanup()
 
 
 class FakeJob:
@@ -186,7 +167,7 @@ def test_a_retry_on_the_same_node_delivers_what_the_undelivered_run_published(
     coordinator.refuse_installs = first_run_ends == "upload refused"
 
     async def scenario() -> None:
-        async with _serving(coordinator) as client:
+        async with serving(coordinator.routes(), Credentials("c", SECRET)) as client:
             first = _worker(node, client)
             if first_run_ends == "agent stopped":
                 await first.step()
@@ -223,7 +204,7 @@ def test_a_retry_delivers_nothing_that_another_job_document_made(
     coordinator.cancel = True
 
     async def scenario() -> None:
-        async with _serving(coordinator) as client:
+        async with serving(coordinator.routes(), Credentials("c", SECRET)) as client:
             await _claim_and_finish(_worker(node, client))
             coordinator.cancel = False
             await _claim_and_finish(_worker(node, client))
