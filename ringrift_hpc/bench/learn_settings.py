@@ -33,7 +33,10 @@ class LearnSettings:
     value_search_weight: float = 0.0
     aux_ownership_weight: float = 0.0  # training.aux_ownership_weight: 0 = no ownership head
     aux_score_weight: float = 0.0  # training.aux_score_weight: 0 = no score head
-    concurrent_games: int = 16
+    # Games a selfplay task plays at once: with the playout cap only a quarter of them run the full
+    # search, so at 16 its network calls held ~4 positions; 64 made the same games ~1.6x cheaper
+    # (docs/benchmarks.md, "selfplay concurrency").
+    concurrent_games: int = 64
     samples_per_new_sample: float = 4.0
     min_steps: int = 100
     max_steps: int = 1500
