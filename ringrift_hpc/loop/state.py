@@ -28,6 +28,7 @@ from ringrift_hpc.loop.events import (
     EvaluationFailed,
     EvaluationStarted,
     Event,
+    IntentTask,
     JobCancelled,
     JobEnded,
     JournalEvent,
@@ -77,6 +78,8 @@ class JobRecord:
     lost: int = 0  # times its node failed or it was preempted (`policies.MAX_LOST_RERUNS`)
     refusals: int = 0  # times the scheduler refused this attempt's submission
     ended_at: float | None = None  # when a completed job's end was journaled
+    # A match task whose file was ingested while it still ran: its end then leaves nothing awaited.
+    match_ingested: bool = False
 
     @property
     def in_flight(self) -> bool:
@@ -236,8 +239,8 @@ def awaits_artifact(state: RunState, job: JobRecord) -> bool:
     eval_id = MatchTaskId.parse(job.task).eval_id
     if eval_id.startswith(SHADOW_ID_PREFIX):  # the current shadow check's games
         return v.shadow_check is not None and eval_id == v.shadow_check["eval_id"]
-    # The leaderboard's games: kept until the file is ingested (`_match_ingested`) or, when the
-    # file was ingested before the job's end was seen, until the next tournament starts.
+    # The leaderboard's games: kept until the file is ingested (`_match_ingested`); a job whose
+    # file was ingested before its end was seen is not kept (`_job_ended`).
     return True
 
 
@@ -260,14 +263,15 @@ def _selfplay_index(task: str) -> int:
 
 
 def _submit_intent(state: RunState, e: SubmitIntent) -> RunState:
-    def lost(task: str) -> int:  # a rerun remembers how often the task was lost before
-        earlier = state.jobs.get(task)
-        return 0 if earlier is None else earlier.lost
+    def record(task: IntentTask) -> JobRecord:
+        new = JobRecord(task.task, e.purpose, e.variant, task.spec, task.attempt, None, "intent")
+        earlier = state.jobs.get(task.task)
+        # A rerun remembers how often the task was lost before, and that its file is ingested.
+        return (
+            new if earlier is None else replace(new, lost=earlier.lost, match_ingested=earlier.match_ingested)
+        )
 
-    jobs = {
-        t.task: JobRecord(t.task, e.purpose, e.variant, t.spec, t.attempt, None, "intent", lost=lost(t.task))
-        for t in e.tasks
-    }
+    jobs = {t.task: record(t) for t in e.tasks}
     state = _with_jobs(state, jobs)
     v = _variant(state, e.variant)
     started = e.started  # set on a first submission, absent on retries
@@ -320,7 +324,8 @@ def _job_ended(state: RunState, e: JobEnded) -> RunState:
         return state
     if e.status is JobStatus.COMPLETED:
         kept = replace(job, status="completed", retry_at=None, ended_at=e.time)
-        return _with_jobs(state, {job.task: kept if awaits_artifact(state, job) else None})
+        awaited = awaits_artifact(state, job) and not job.match_ingested
+        return _with_jobs(state, {job.task: kept if awaited else None})
     gave_up = e.retry_at is None
     lost = e.status is JobStatus.LOST
     updated = replace(
@@ -349,7 +354,9 @@ def _match_ingested(state: RunState, e: MatchIngested) -> RunState:
     state = _ingested(state, e)
     task = str(MatchTaskId("tournament", e.variant, e.eval_id, PurePosixPath(e.path).stem))
     job = state.jobs.get(task)
-    return _with_jobs(state, {task: None}) if job is not None and job.status == "completed" else state
+    if job is None:
+        return state
+    return _with_jobs(state, {task: None if job.status == "completed" else replace(job, match_ingested=True)})
 
 
 def _shard_ingested(state: RunState, e: ShardIngested) -> RunState:
