@@ -35,7 +35,7 @@ class LearnSettings:
     aux_score_weight: float = 0.0  # training.aux_score_weight: 0 = no score head
     # Games a selfplay task plays at once: with the playout cap only a quarter of them run the full
     # search, so at 16 its network calls held ~4 positions; 64 made the same games ~1.6x cheaper
-    # (docs/benchmarks.md, "selfplay concurrency").
+    # (docs/benchmarks.md, the methods table's concurrency row).
     concurrent_games: int = 64
     samples_per_new_sample: float = 4.0
     min_steps: int = 100
