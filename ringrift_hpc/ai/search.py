@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ringrift_hpc.ai.decisive import Decisive, decisive_move
 from ringrift_hpc.ai.evaluation import Evaluation, Evaluator, outcome_values
 from ringrift_hpc.rules import GameState, Move, apply_move_unchecked, is_terminal, legal_moves
 
@@ -52,6 +53,10 @@ class SearchConfig:
     opening_sample_moves: int = 0
     """In the first this-many turns of a game (`GameState.turn_number`), the move is sampled from
     the improved policy instead of taken from sequential halving, for diversity."""
+    decisive_moves: bool = False
+    """Check for decisive moves (`ai.decisive`): a root with a move that wins within its turn
+    plays it unsearched, and a considered move after which the opponent has one is a proven
+    loss. Costs a one-ply scan of the root and of each considered move's position."""
 
     def __post_init__(self) -> None:
         for name in ("simulations", "gumbel_actions"):
@@ -365,11 +370,15 @@ def _select_root(game: _Game, step: int, config: SearchConfig) -> int:
     return _best_root(game, config, float(game.schedule[step]))
 
 
-def _child(node: Node, action: int, timings: SearchTimings) -> Node:
+def _child(node: Node, action: int, timings: SearchTimings, *, proven: bool = False) -> Node:
+    """The child through `action`, made on first use; with `proven`, a position where the seat
+    to move has a decisive move becomes the terminal position of that move's line."""
     child = node.children[action]
     if child is None:
         t0 = time.perf_counter()
-        child = Node(play_forced(apply_move_unchecked(node.state, node.moves[action])))
+        state = play_forced(apply_move_unchecked(node.state, node.moves[action]))
+        found = decisive_move(state) if proven else None
+        child = Node(state if found is None else found.final)
         timings.rules += time.perf_counter() - t0
         node.children[action] = child
     return child
@@ -389,7 +398,7 @@ def _descend(game: _Game, step: int, config: SearchConfig, timings: SearchTiming
     while True:
         path.append((node, action))
         fresh = node.children[action] is None
-        node = _child(node, action, timings)
+        node = _child(node, action, timings, proven=config.decisive_moves and len(path) == 1)
         if node.terminal or fresh:
             return path, node
         action = select_nonroot(node, config)
@@ -427,11 +436,37 @@ def _start(root: Node, rng: np.random.Generator, config: SearchConfig) -> _Game:
     )
 
 
+def _proven_loss(node: Node | None, seat: int) -> bool:
+    return node is not None and node.terminal and float(node.net_value[seat]) <= -1.0
+
+
+def _escape(root: Node, considered: list[int]) -> int | None:
+    """When every considered move is a proven loss: the unconsidered move of highest prior after
+    which the opponent has no decisive move, if any (the prior's top-k missed it)."""
+    if not all(_proven_loss(root.children[a], root.seat) for a in considered):
+        return None
+    tried = set(considered)
+    for action in np.argsort(-root.logits, kind="stable").tolist():
+        if action in tried:
+            continue
+        state = play_forced(apply_move_unchecked(root.state, root.moves[action]))
+        if is_terminal(state):
+            if float(outcome_values(state)[root.seat]) > -1.0:
+                return int(action)
+            continue
+        if state.current - 1 == root.seat or decisive_move(state) is None:
+            return int(action)
+    return None
+
+
 def _result(game: _Game, config: SearchConfig) -> SearchResult:
     root = game.root
     policy = improved_policy(root, config)
     sampled = root.state.turn_number <= config.opening_sample_moves
-    if sampled:
+    escape = _escape(root, game.considered) if config.decisive_moves else None
+    if escape is not None:
+        action = escape
+    elif sampled:
         action = int(game.rng.choice(len(policy), p=policy))
     else:
         action = _best_root(game, config, None)
@@ -442,6 +477,18 @@ def _result(game: _Game, config: SearchConfig) -> SearchResult:
         visits=root.child_visits.astype(np.int64),
         root_value=root.value().astype(np.float32),
         sampled=sampled,
+    )
+
+
+def _decisive_result(moves: list[Move], found: Decisive) -> SearchResult:
+    policy = np.zeros(len(moves), dtype=np.float32)
+    policy[found.move_index] = 1.0
+    return SearchResult(
+        move=moves[found.move_index],
+        moves=tuple(moves),
+        policy=policy,
+        visits=np.zeros(len(moves), dtype=np.int64),
+        root_value=outcome_values(found.final).astype(np.float32),
     )
 
 
@@ -512,8 +559,11 @@ def _search(
         if is_terminal(state):
             raise ValueError(f"search: state {i} ({state!r}) is finished; there is nothing to choose")
         moves = legal_moves(state)
+        found = decisive_move(state) if config.decisive_moves and len(moves) > 1 else None
         if len(moves) == 1:
             results[i] = _forced_result(moves[0])
+        elif found is not None:
+            results[i] = _decisive_result(moves, found)
         else:
             roots.append((i, Node(state)))
     timings.rules += time.perf_counter() - t0

@@ -214,9 +214,10 @@ def is_last_generation(model: int, settings: LearnSettings, spent_s: float, next
 
 
 def evaluated_player_words(settings: LearnSettings) -> str:
+    decisive = ", decisive moves checked" if settings.eval_decisive_moves else ""
     return (
         f"the network with Gumbel search at {settings.eval_simulations} simulations "
-        f"({settings.gumbel_actions} root moves); selfplay's full searches use {settings.simulations}"
+        f"({settings.gumbel_actions} root moves{decisive}); selfplay's full searches use {settings.simulations}"
     )
 
 
@@ -266,6 +267,7 @@ def evaluate_model(
     search = {
         "simulations": settings.eval_simulations,
         "gumbel_actions": settings.gumbel_actions,
+        "decisive_moves": settings.eval_decisive_moves,
     }
     seats = model_seats(games, settings.variant.players)
     calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []

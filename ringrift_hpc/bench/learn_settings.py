@@ -27,6 +27,10 @@ class LearnSettings:
     # match (docs/benchmarks.md: at 64 model 1 and the last model score 12-14 points less).
     eval_simulations: int = 128
     gumbel_actions: int = 8
+    # The evaluated player checks for decisive moves (SearchConfig.decisive_moves): it wins when
+    # it can within its turn and does not allow the opponent such a win (docs/benchmarks.md,
+    # the methods table's decisive-moves row). Selfplay searches without the check.
+    eval_decisive_moves: bool = True
     opening_sample_moves: int = 4
     full_search_fraction: float = 0.25  # playout cap randomization: the rest are cheap searches
     fast_simulations: int = 16

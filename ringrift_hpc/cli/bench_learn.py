@@ -50,6 +50,14 @@ def learn_command(
             "--eval-simulations", min=1, help="Search budget of the evaluated player (every move searched)."
         ),
     ] = _DEFAULTS.eval_simulations,
+    eval_decisive_moves: Annotated[
+        bool,
+        typer.Option(
+            "--eval-decisive-moves/--no-eval-decisive-moves",
+            help="The evaluated player plays a move that wins within its turn and avoids moves that "
+            "allow the opponent one (selfplay searches without the check).",
+        ),
+    ] = _DEFAULTS.eval_decisive_moves,
     bootstrap_games: Annotated[
         int, typer.Option("--bootstrap-games", min=1, help="Heuristic games of generation 0.")
     ] = _DEFAULTS.bootstrap_games,
@@ -169,6 +177,7 @@ def learn_command(
             max_generations=generations,
             simulations=simulations,
             eval_simulations=eval_simulations,
+            eval_decisive_moves=eval_decisive_moves,
             bootstrap_games=bootstrap_games,
             games_per_generation=games,
             full_search_fraction=full_search_fraction,

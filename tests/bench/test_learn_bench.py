@@ -156,7 +156,13 @@ def test_the_evaluated_player_searches_at_the_evaluation_budget(monkeypatch: pyt
     settings = LearnSettings(simulations=64, eval_simulations=128, gumbel_actions=8)
     scores = learn_bench.evaluate_model("w.pt", settings, 1, 4, 2, {"heuristic": "heuristic"})
     assert [s.games for s in scores] == [4]
-    assert played and all(args[2] == {"simulations": 128, "gumbel_actions": 8} for args in played)
+    expected = {"simulations": 128, "gumbel_actions": 8, "decisive_moves": True}
+    assert played and all(args[2] == expected for args in played)
+    played.clear()
+    plain = dataclasses.replace(settings, eval_decisive_moves=False)
+    learn_bench.evaluate_model("w.pt", plain, 1, 4, 2, {"heuristic": "heuristic"})
+    assert played and all(args[2]["decisive_moves"] is False for args in played)
+    assert "decisive moves checked" not in learn_bench.evaluated_player_words(plain)
 
 
 def test_budget_ends_the_run_before_a_generation_it_cannot_pay_for() -> None:
@@ -326,12 +332,13 @@ def test_the_command_passes_the_training_knobs_and_prints_the_auxiliary_losses(
     calls: list[LearnSettings] = []
     monkeypatch.setattr(learn_bench, "run_learn_bench", _fake_run(calls))
     args = ["bench", "learn", "--aux-ownership-weight", "0.5", "--aux-score-weight", "2"]
-    args += ["--samples-per-new-sample", "16", "--eval-simulations", "96"]
+    args += ["--samples-per-new-sample", "16", "--eval-simulations", "96", "--no-eval-decisive-moves"]
     result = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "run")], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert (calls[0].aux_ownership_weight, calls[0].aux_score_weight) == (0.5, 2.0)
     assert calls[0].samples_per_new_sample == 16.0
     assert (calls[0].eval_simulations, calls[0].simulations) == (96, LearnSettings().simulations)
+    assert not calls[0].eval_decisive_moves and "decisive moves checked" not in result.output
     assert "o loss  s loss" in result.output
     plain = CliRunner().invoke(
         app, ["bench", "learn", "--run-dir", str(tmp_path / "plain")], terminal_width=200
