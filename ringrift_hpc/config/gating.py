@@ -18,6 +18,13 @@ class EvaluationSection(Section):
         ge=1,
         description="Search simulations per move in evaluation games; null uses `selfplay.simulations`.",
     )
+    decisive_moves: Bool = Field(
+        default=False,
+        description="Searching players in evaluation games check for decisive moves: a move that wins "
+        "within the mover's turn is played, and a move that allows the opponent one is avoided "
+        "(docs/benchmarks.md, the learning methods table: about +8-10 points against the heuristic at 128 "
+        "simulations). Selfplay searches without the check.",
+    )
     groups_per_task: Int = Field(
         default=8,
         ge=1,

@@ -32,7 +32,7 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ringrift_hpc.config import Config
-from ringrift_hpc.config.base import Float, Int, Str
+from ringrift_hpc.config.base import Bool, Float, Int, Str
 from ringrift_hpc.config.learning import Device
 from ringrift_hpc.config.spec_model import RunRoot, SpecModel
 from ringrift_hpc.config.variants import Variant
@@ -71,6 +71,7 @@ class MatchSpec(SpecModel):
     gumbel_actions: Int = Field(default=16, ge=1)
     c_visit: Float = 50.0
     c_scale: Float = 1.0
+    decisive_moves: Bool = False
     device: Device = "auto"
     walltime_margin_s: Float = Field(default=300.0, ge=0)
 
@@ -117,7 +118,12 @@ class MatchSpec(SpecModel):
 
     @property
     def knobs(self) -> SearchKnobs:
-        return SearchKnobs(gumbel_actions=self.gumbel_actions, c_visit=self.c_visit, c_scale=self.c_scale)
+        return SearchKnobs(
+            gumbel_actions=self.gumbel_actions,
+            c_visit=self.c_visit,
+            c_scale=self.c_scale,
+            decisive_moves=self.decisive_moves,
+        )
 
     @classmethod
     def from_config(
@@ -131,7 +137,7 @@ class MatchSpec(SpecModel):
         groups: Sequence[GroupPlan],
     ) -> MatchSpec:
         """A match task of the run described by `config`: search knobs from its selfplay section,
-        concurrency and device from its evaluation section."""
+        the decisive-move check, concurrency and device from its evaluation section."""
         selfplay, evaluation = config.selfplay, config.evaluation
         return cls.checked(
             {
@@ -146,6 +152,7 @@ class MatchSpec(SpecModel):
                 "gumbel_actions": selfplay.gumbel_actions,
                 "c_visit": selfplay.c_visit,
                 "c_scale": selfplay.c_scale,
+                "decisive_moves": evaluation.decisive_moves,
                 "device": evaluation.device,
                 "walltime_margin_s": float(selfplay.walltime_margin_s),
             }

@@ -42,6 +42,7 @@ class SearchKnobs:
     gumbel_actions: int = 16
     c_visit: float = 50.0
     c_scale: float = 1.0
+    decisive_moves: bool = False
 
     def config(self, simulations: int) -> SearchConfig:
         return SearchConfig(
@@ -50,6 +51,7 @@ class SearchKnobs:
             c_visit=self.c_visit,
             c_scale=self.c_scale,
             opening_sample_moves=0,
+            decisive_moves=self.decisive_moves,
         )
 
 

@@ -180,7 +180,8 @@ def test_a_match_spec_written_before_versions_reads_field_by_field() -> None:
         opening_moves=3, concurrent_games=4, max_batch_size=64, gumbel_actions=8, c_visit=25.0,
         c_scale=2.0, device="cuda", walltime_margin_s=60.0,
     )  # fmt: skip
-    assert _without_version(spec, 2) == text
+    # Written back, it is the old file plus the decisive-move check at its default (off, the old play).
+    assert json.loads(_without_version(spec, 2)) == {**json.loads(text), "decisive_moves": False}
 
 
 def test_a_nested_problem_names_its_place() -> None:
@@ -232,6 +233,12 @@ def test_every_spec_is_built_from_the_config_the_same_way(tmp_path: Path) -> Non
         config, run_root=tmp_path, variant=hex8, eval_id="e", task="t", groups=plans
     )
     section = config.selfplay
+    assert not match.decisive_moves and not match.knobs.decisive_moves
+    checked = MatchSpec.from_config(
+        config.model_copy(update={"evaluation": config.evaluation.model_copy(update={"decisive_moves": True})}),
+        run_root=tmp_path, variant=hex8, eval_id="e", task="t", groups=plans,
+    )  # fmt: skip
+    assert checked.knobs.config(16).decisive_moves
     assert match == MatchSpec(
         run_root=str(tmp_path), variant="hex8_2p", eval_id="e", task="t", groups=plans,
         opening_moves=section.opening_sample_moves, concurrent_games=3, max_batch_size=64,
