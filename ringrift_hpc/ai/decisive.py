@@ -8,25 +8,24 @@ of its own in the territory or line processing that follows the move.
 
 The check is exact where it answers: a line it finds ends the game with the mover alone in
 first place. It is not complete: the mover's own follow-up decisions are tried only
-`MAX_FOLLOW_UPS` deep and within `MAX_POSITIONS` positions per check, so a longer win is missed.
+`MAX_FOLLOW_UPS` deep and within `MAX_POSITIONS` moves tried per check, so a longer win is missed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ringrift_hpc.ai.turns import FOLLOW_UP_PHASES, play_forced
 from ringrift_hpc.rules import GameState, apply_move_unchecked, is_terminal, legal_moves, ranking
 
 # Own decisions after the move that the check looks through: a collapse that wins is often
 # followed by 4-6 choices of regions and eliminations (docs/benchmarks.md, "decisive moves").
 MAX_FOLLOW_UPS = 8
-# Positions one check may make; a capture chain can branch widely, and the check must stay
-# cheap next to the network calls it saves the search from wasting. Most positions need a few
-# dozen: a check averaged 0.75 ms on square8 at this bound, against 1.3 ms for a heuristic move.
+# Moves one check may try (forced moves follow free); a capture chain can branch widely, and the
+# check must stay cheap next to the network calls it saves the search from wasting. Most
+# positions need a few dozen: a check averaged 0.75 ms on square8 at this bound, against 1.3 ms
+# for a heuristic move.
 MAX_POSITIONS = 1000
-_FOLLOW_UP_PHASES = frozenset(
-    {"capture", "chain_capture", "line_processing", "territory_processing", "forced_elimination"}
-)
 
 
 @dataclass(frozen=True)
@@ -43,27 +42,17 @@ def wins_alone(state: GameState, seat: int) -> bool:
     return ranks[seat - 1] == 1 and ranks.count(1) == 1
 
 
-def _forced(state: GameState, budget: list[int]) -> GameState:
-    while not is_terminal(state):
-        moves = legal_moves(state)
-        if len(moves) != 1:
-            break
-        state = apply_move_unchecked(state, moves[0])
-        budget[0] -= 1
-    return state
-
-
 def _finishes(state: GameState, seat: int, depth: int, budget: list[int]) -> GameState | None:
     """The final position of a win for `seat` from `state` by its own decisions alone, if found."""
     if is_terminal(state):
         return state if wins_alone(state, seat) else None
-    if depth == 0 or state.current != seat or state.phase not in _FOLLOW_UP_PHASES:
+    if depth == 0 or state.current != seat or state.phase not in FOLLOW_UP_PHASES:
         return None
     for move in legal_moves(state):
         if budget[0] <= 0:
             return None
         budget[0] -= 1
-        found = _finishes(_forced(apply_move_unchecked(state, move), budget), seat, depth - 1, budget)
+        found = _finishes(play_forced(apply_move_unchecked(state, move)), seat, depth - 1, budget)
         if found is not None:
             return found
     return None
@@ -75,13 +64,10 @@ def decisive_move(state: GameState) -> Decisive | None:
     Every legal move is first tried alone (with its forced moves), so a win in one move is never
     missed; follow-up decisions are then searched within the budget.
     """
-    if is_terminal(state):
-        return None
     seat = state.current
-    budget = [MAX_POSITIONS]
-    moves = legal_moves(state)
-    after = [_forced(apply_move_unchecked(state, m), budget) for m in moves]
-    budget[0] -= len(moves)
+    moves = legal_moves(state)  # none in a finished game
+    budget = [MAX_POSITIONS - len(moves)]
+    after = [play_forced(apply_move_unchecked(state, m)) for m in moves]
     for index, nxt in enumerate(after):
         if is_terminal(nxt) and wins_alone(nxt, seat):
             return Decisive(index, nxt)

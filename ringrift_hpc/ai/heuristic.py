@@ -36,14 +36,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from ringrift_hpc.ai.evaluation import outcome_values
-from ringrift_hpc.ai.search import play_forced
+from ringrift_hpc.ai.turns import FOLLOW_UP_PHASES, play_forced
 from ringrift_hpc.rules import GameState, Move, apply_move_unchecked, is_terminal, legal_moves
 
 WIN_SCORE = 1000.0
 MAX_FOLLOW_UPS = 8
-_FOLLOW_UP_PHASES = frozenset(
-    {"capture", "chain_capture", "line_processing", "territory_processing", "forced_elimination"}
-)
 
 W_ELIMINATED = 1.0
 W_TERRITORY = 0.6
@@ -103,7 +100,7 @@ def line_value(state: GameState, move: Move) -> float:
     seat = state.current
     nxt = play_forced(apply_move_unchecked(state, move))
     for _ in range(MAX_FOLLOW_UPS):
-        if is_terminal(nxt) or nxt.current != seat or nxt.phase not in _FOLLOW_UP_PHASES:
+        if is_terminal(nxt) or nxt.current != seat or nxt.phase not in FOLLOW_UP_PHASES:
             break
         options = [play_forced(apply_move_unchecked(nxt, m)) for m in legal_moves(nxt)]
         nxt = max(options, key=lambda s: evaluate(s, seat))

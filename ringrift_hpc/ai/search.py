@@ -30,6 +30,7 @@ import numpy as np
 
 from ringrift_hpc.ai.decisive import Decisive, decisive_move
 from ringrift_hpc.ai.evaluation import Evaluation, Evaluator, outcome_values
+from ringrift_hpc.ai.turns import play_forced
 from ringrift_hpc.rules import GameState, Move, apply_move_unchecked, is_terminal, legal_moves
 
 # Floor of a prior before the log, so a move the network rules out keeps a finite logit.
@@ -222,16 +223,6 @@ class Node:
 
 
 _EMPTY = np.zeros(0)
-
-
-def play_forced(state: GameState) -> GameState:
-    """Apply single legal moves until a choice or the end of the game."""
-    while not is_terminal(state):
-        moves = legal_moves(state)
-        if len(moves) != 1:
-            break
-        state = apply_move_unchecked(state, moves[0])
-    return state
 
 
 def completed_q(node: Node) -> np.ndarray:

@@ -3,7 +3,6 @@ plays them unsearched and never walks into an opponent's, even where its budget 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 
 import numpy as np
@@ -41,15 +40,6 @@ def test_every_line_found_ends_in_a_win_of_the_mover_and_one_move_wins_are_found
         if wins_now:
             assert moves[decisive.move_index] in wins_now
     assert found > 0
-
-
-def test_a_finished_game_has_no_decisive_move() -> None:
-    state = next(s for s in positions("square8", 2, range(1)))
-    final = state
-    rng = random.Random(0)
-    while not rules.is_terminal(final):
-        final = rules.apply_move_unchecked(final, rng.choice(rules.legal_moves(final)))
-    assert decisive_move(final) is None
 
 
 def test_the_search_plays_a_decisive_move_without_judging_anything() -> None:
