@@ -21,6 +21,7 @@ import pytest
 import torch
 from submitit.core.utils import DelayedSubmission
 from tiny_nets import write_checkpoint
+from torch.multiprocessing.spawn import ProcessExitedException
 from train_data import BOARD, NET, PLAYERS, VARIANT, publish_shard, spec_for, training
 
 from ringrift_hpc.ai.checkpoint import (
@@ -253,6 +254,46 @@ def test_two_process_gloo_ddp_run(run_root: Path) -> None:
     assert meta["processes"] == 2 and meta["cpu_seconds"] > 0
     state = torch.load(job_dir(RunLayout(run_root), spec) / "ckpt.pt", weights_only=True)
     assert state["step"] == 4
+
+
+def _rank_aborted() -> ProcessExitedException:
+    return ProcessExitedException(
+        "process 1 terminated with signal SIGABRT",
+        error_index=1,
+        error_pid=1,
+        exit_code=-6,
+        signal_name="SIGABRT",
+    )
+
+
+@pytest.mark.slow
+def test_a_rank_aborting_after_the_result_is_published_leaves_the_result(
+    run_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_spawn = train.spawn  # type: ignore[attr-defined]
+
+    def spawn_then_abort(*args: object, **kwargs: object) -> None:
+        real_spawn(*args, **kwargs)  # type: ignore[no-untyped-call]
+        raise _rank_aborted()
+
+    monkeypatch.setattr(train, "spawn", spawn_then_abort)
+    spec = spec_for(run_root, steps=2, processes=2)
+    result = run_training(spec)
+    assert result.steps == 2
+    assert load(run_root, result.model_id) is not None
+
+
+def test_a_rank_aborting_before_the_result_is_published_fails_the_job(
+    run_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def abort(*args: object, **kwargs: object) -> None:
+        raise _rank_aborted()
+
+    monkeypatch.setattr(train, "spawn", abort)
+    spec = spec_for(run_root, steps=2, processes=2)
+    with pytest.raises(ProcessExitedException, match="SIGABRT"):
+        run_training(spec)
+    assert not (job_dir(RunLayout(run_root), spec) / "result.json").exists()
 
 
 @pytest.mark.slow
