@@ -8,7 +8,7 @@ of its own in the territory or line processing that follows the move.
 
 The check is exact where it answers: a line it finds ends the game with the mover alone in
 first place. It is not complete: the mover's own follow-up decisions are tried only
-`MAX_FOLLOW_UPS` deep and within `MAX_POSITIONS` moves tried per check, so a longer win is missed.
+`MAX_FOLLOW_UPS` deep and within `MAX_MOVES_TRIED` moves tried per check, so a longer win is missed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ MAX_FOLLOW_UPS = 8
 # check must stay cheap next to the network calls it saves the search from wasting. Most
 # positions need a few dozen: a check averaged 0.75 ms on square8 at this bound, against 1.3 ms
 # for a heuristic move.
-MAX_POSITIONS = 1000
+MAX_MOVES_TRIED = 1000
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def decisive_move(state: GameState) -> Decisive | None:
     """
     seat = state.current
     moves = legal_moves(state)  # none in a finished game
-    budget = [MAX_POSITIONS - len(moves)]
+    budget = [MAX_MOVES_TRIED - len(moves)]
     after = [play_forced(apply_move_unchecked(state, m)) for m in moves]
     for index, nxt in enumerate(after):
         if is_terminal(nxt) and wins_alone(nxt, seat):

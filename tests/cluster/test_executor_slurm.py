@@ -15,6 +15,7 @@ from pathlib import Path
 import cloudpickle  # type: ignore[import-untyped]  # no stubs; comes with submitit
 import pytest
 from job_calls import call, resolve_calls
+from slurm_requeue import start_requeued_now
 
 from ringrift_hpc.cluster.executor import JobError, JobRef, JobState, JobStatus
 from ringrift_hpc.cluster.purposes import PURPOSES
@@ -256,11 +257,6 @@ def scontrol(*arguments: str) -> None:
     assert result.ok, result.summary
 
 
-def squeue_state(job_id: str) -> str:
-    result = run_command(("squeue", "--noheader", "--jobs", job_id, "--format", "%T"))
-    return result.stdout.strip() if result.ok else ""
-
-
 @pytest.fixture
 def node_back_up() -> Iterator[None]:
     """Whatever a test did to the node, it is idle again afterwards: a node just resumed can
@@ -286,14 +282,12 @@ def test_a_job_requeued_by_slurm_runs_again_and_is_never_seen_ended_before_it_co
     ref = executor.submit("train", call(count_runs_then_sleep, str(log), 60.0))
     poll_until(executor, [ref], lambda states: log.exists())
     scontrol("requeue", ref.key)
-    # Slurm holds a requeued job back (BeginTime) for a minute or more once it is pending again;
-    # the test moves the start time to now, each time, until the second run has started.
+    nudge = start_requeued_now(ref.key)
     deadline = time.monotonic() + WAIT_S
     while log.read_text().count("run") < 2:
         assert time.monotonic() < deadline, "the requeued job never ran again"
         assert not executor.poll([ref])[ref].is_terminal, "a requeued job was seen ended"
-        if squeue_state(ref.key) == "PENDING":
-            run_command(("scontrol", "update", f"jobid={ref.key}", "StartTime=now"))
+        nudge()
         time.sleep(0.5)
     state = poll_until(executor, [ref])[ref]
     assert state.status is JobStatus.COMPLETED

@@ -5,19 +5,16 @@ ticks, hands the run over when requeued, and stops cleanly on `scancel`."""
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 import typer
 from loop_checks import check_consistent, wait_for
+from slurm_requeue import start_requeued_now
 from tiny_run import make_tiny_run
 from typer.testing import CliRunner
 
@@ -141,26 +138,18 @@ def _released(layout: RunLayout, token: int) -> bool:
     return lease is not None and lease.token == token and lease.released
 
 
-def _start_now(job: str) -> Callable[[], None]:
-    """A nudge that lifts the two-minute hold Slurm puts on a requeued job, again every 5 s while
-    the job is pending: Slurm may finish the requeue after the first update and set it again."""
-    last = -math.inf
-
-    def nudge() -> None:
-        nonlocal last
-        if time.monotonic() - last >= 5 and _squeue(job) == "PENDING":
-            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=False, timeout=30)
-            last = time.monotonic()
-
-    return nudge
-
-
 def _restarted(layout: RunLayout, job: str, before: LeaseRecord, restart: str) -> LeaseRecord:
     """The lease of the controller that took over after a requeue; the one `before` released it."""
-    logs = functools.partial(_logs, layout)
+
+    def logs() -> str:  # Slurm's account of the job too: why it is pending, or how it ended
+        shown = subprocess.run(
+            ["scontrol", "show", "job", job], capture_output=True, text=True, check=False, timeout=30
+        )
+        return f"{_logs(layout)}\n== scontrol show job {job}\n{shown.stdout}{shown.stderr}"
+
     wait_for(lambda: _released(layout, before.token), 30, "the lease released", logs)
     wait_for(lambda: _squeue(job) == "PENDING", 30, "the job pending again", logs)
-    nudge = _start_now(job)
+    nudge = start_requeued_now(job)
     after: LeaseRecord = wait_for(
         lambda: nudge() or _holder(layout, before.token), 90, "a tick after the restart", logs
     )
