@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import typer
 from loop_checks import check_consistent, wait_for
-from slurm_requeue import start_requeued_now
+from slurm_requeue import squeue_state, start_requeued_now
 from tiny_run import make_tiny_run
 from typer.testing import CliRunner
 
@@ -118,12 +118,6 @@ def test_every_job_script_makes_its_artifact_from_the_specs_of_spec(tmp_path: Pa
     assert layout.leaderboard_json(VARIANT).exists()
 
 
-def _squeue(job: str) -> str:
-    return subprocess.run(
-        ["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-
-
 def _holder(layout: RunLayout, after: int) -> LeaseRecord | None:
     """The lease once a controller newer than token `after` holds it and has ticked."""
     lease = read_lease(layout.lease)
@@ -148,7 +142,7 @@ def _restarted(layout: RunLayout, job: str, before: LeaseRecord, restart: str) -
         return f"{_logs(layout)}\n== scontrol show job {job}\n{shown.stdout}{shown.stderr}"
 
     wait_for(lambda: _released(layout, before.token), 30, "the lease released", logs)
-    wait_for(lambda: _squeue(job) == "PENDING", 30, "the job pending again", logs)
+    wait_for(lambda: squeue_state(job) == "PENDING", 30, "the job pending again", logs)
     nudge = start_requeued_now(job)
     after: LeaseRecord = wait_for(
         lambda: nudge() or _holder(layout, before.token), 90, "a tick after the restart", logs
@@ -196,7 +190,7 @@ def test_the_controller_script_resumes_after_preemption_and_its_time_limit_and_s
         assert "time limit near: requeueing" in _logs(layout)
         subprocess.run(["scancel", job], check=True, timeout=30)
         wait_for(lambda: _released(layout, third.token), 30, "the lease released", lambda: _logs(layout))
-        wait_for(lambda: _squeue(job) == "", 30, "the job gone from squeue")
+        wait_for(lambda: squeue_state(job) == "", 30, "the job gone from squeue")
     finally:
         subprocess.run(["scancel", job], check=False, timeout=30)
     log = _logs(layout)
