@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from ascii_board import BOARD_SPECS, board_rows, key
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rules_helpers import (
     BOOKKEEPING_TYPES,
@@ -68,8 +68,15 @@ def _expected_s_change(move_js: dict[str, Any], delta: int) -> bool:
         return delta == 0
     if kind == "recovery_slide":
         option = move_js.get("recoveryOption", move_js.get("option"))
-        # Option 2 only slides a marker and collapses markers; every other slide extracts a ring.
-        return delta == (0 if move_js.get("recoveryMode") == "line" and option == 2 else 1)
+        mode = move_js.get("recoveryMode")
+        # Option 2 only slides a marker and collapses markers. A strike's removed marker is matched
+        # by the ring it eliminates, so S grows by its extraction, which it lacks when the struck
+        # stack held the player's last buried ring (rules.md 10.3). Every other slide extracts one.
+        if mode == "line" and option == 2:
+            return delta == 0
+        if mode == "stack_strike":
+            return delta == len(move_js.get("extractionStacks") or [])
+        return delta == 1
     if kind == "choose_line_option":
         return delta == 0
     return delta >= 0
@@ -189,6 +196,7 @@ def test_random_play_invariants(variant: tuple[str, int]) -> None:
 
     @settings(max_examples=EXAMPLES[board], deadline=None)
     @given(seed=SEEDS, by_type=st.booleans())
+    @example(seed=300, by_type=True)  # square8 2p: a strike that uncovers the last buried ring
     def check(seed: int, by_type: bool) -> None:
         play_and_check(board, num_players, seed, STEPS[board], SAMPLE_EVERY[board], by_type=by_type)
 
